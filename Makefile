@@ -1,0 +1,34 @@
+# circuit — see README.md. Every target installs what it needs first.
+BUILD ?= build
+MOUNT ?= /circuit
+NAME  ?= $(shell hostname | tr -c 'A-Za-z0-9._\n-' '-')
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+LOG   ?= $(BUILD)/circuitd.log
+
+.PHONY: all deps build run stop test bench clean
+
+all: build
+
+deps:
+	@sh tools/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Starts circuitd in the background, mounted at $(MOUNT), and says how to try it.
+run: build
+	@sh tools/run-daemon $(BUILD)/circuitd $(NAME) $(MOUNT) $(LOG)
+
+stop:
+	@sh tools/stop-daemon $(MOUNT)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+bench: build
+	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks
+	@sh bench/run $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,96 @@
+#include "flags.hpp"
+
+#include <unistd.h>
+
+#include <functional>
+
+#include "circuit/runtime/ctl.hpp"
+
+namespace circuit::fsd {
+namespace {
+
+struct flag_row {
+  const char* name;
+  const char* arg;  // null: takes no argument
+  const char* help;
+  std::function<bool(flags&, const std::string&, std::string&)> set;
+};
+
+const flag_row rows[] = {
+    {"--name", "NAME", "this host's name in the cluster (default: the hostname)",
+     [](flags& f, const std::string& v, std::string& why) {
+       auto ok = check_name("--name", v);
+       if (!ok) why = ok.err().message;
+       f.name = v;
+       return bool(ok);
+     }},
+    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist",
+     [](flags& f, const std::string& v, std::string&) {
+       f.mount = v;
+       return true;
+     }},
+    {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",
+     [](flags& f, const std::string& v, std::string& why) {
+       auto n = parse_count("--max-message", v, std::uint64_t{1} << 32);
+       if (!n) why = n.err().message;
+       if (n) f.max_message = *n;
+       return bool(n);
+     }},
+    {"--debug", nullptr, "log every FUSE request (libfuse's trace)",
+     [](flags& f, const std::string&, std::string&) { return f.debug = true; }},
+    {"--help", nullptr, "print this text and exit",
+     [](flags& f, const std::string&, std::string&) { return f.help = true; }},
+    {"--version", nullptr, "print the version and exit",
+     [](flags& f, const std::string&, std::string&) { return f.version = true; }},
+};
+
+}  // namespace
+
+bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
+  char host[256] = "local";
+  gethostname(host, sizeof host - 1);
+  out.name = host;
+  if (!check_name("name", out.name)) out.name = "local";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i], value;
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    const flag_row* row = nullptr;
+    for (const auto& r : rows)
+      if (a == r.name) row = &r;
+    if (!row) {
+      why = "unknown flag " + std::string(argv[i]) + " (see circuitd --help)";
+      return false;
+    }
+    if (row->arg && eq == std::string::npos) {
+      if (i + 1 >= argc) {
+        why = std::string(row->name) + " needs " + row->arg;
+        return false;
+      }
+      value = argv[++i];
+    }
+    if (!row->set(out, value, why)) return false;
+  }
+  return true;
+}
+
+std::string usage() {
+  std::string t =
+      "usage: circuitd [flags]\n"
+      "\n"
+      "circuitd serves this host's part of the circuit namespace and mounts the\n"
+      "whole of it with FUSE. It runs in the foreground, logs to stderr, and\n"
+      "unmounts cleanly on SIGINT or SIGTERM. See circuitd(8) and circuit(4).\n"
+      "\n"
+      "flags:\n";
+  for (const auto& r : rows) {
+    std::string left = std::string(r.name) + (r.arg ? std::string(" ") + r.arg : "");
+    t += "  " + left + std::string(left.size() < 22 ? 22 - left.size() : 1, ' ') + r.help + "\n";
+  }
+  return t;
+}
+
+}  // namespace circuit::fsd

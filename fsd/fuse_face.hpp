@@ -1,0 +1,64 @@
+// fuse_face.hpp — the namespace served to the kernel through /dev/fuse.
+//
+// The FUSE face only translates: each kernel request becomes one call on
+// `ns`, and the call's completion becomes exactly one fuse_reply_*. The
+// device is read non-blocking from the daemon's one Asio loop, so no thread
+// waits for a parked request. A request the namespace parks (an open of
+// recv on an empty channel) registers an interrupt hook; a FUSE INTERRUPT
+// (Ctrl-C on `cat`) posts its cancellation to the loop, which completes it
+// with EINTR at once.
+//
+// Thread safety: everything runs on the loop thread of `io`.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "circuit/runtime/error.hpp"
+#include "circuit/runtime/namespace.hpp"
+
+struct fuse_session;
+
+namespace circuit::fsd {
+
+class fuse_face {
+ public:
+  fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug);
+  ~fuse_face();
+
+  // Mounts and starts serving. Fails with a message when the mount point is
+  // missing, busy, or the mount is refused.
+  result<void> start();
+  // Unmounts; idempotent. Parked requests must be completed first (ns::stop).
+  void stop();
+  // Called when the kernel ends the session (fusermount -u).
+  std::function<void()> on_unmounted;
+
+  // Used by the request handlers (fuse_face.cpp).
+  ns& space() { return space_; }
+  void watch_interrupt(void* req, std::uint64_t token, std::function<void()> cancel);
+  void unwatch(std::uint64_t token) { parked_.erase(token); }
+  std::uint64_t next_token() { return ++tokens_; }
+  void post_cancel(std::uint64_t token);
+
+ private:
+  void arm();
+  void drain();
+
+  boost::asio::io_context& io_;
+  ns& space_;
+  std::string mountpoint_;
+  bool debug_;
+  fuse_session* se_ = nullptr;
+  bool mounted_ = false;
+  boost::asio::posix::stream_descriptor fd_;
+  void* buf_mem_ = nullptr;
+  std::uint64_t tokens_ = 0;
+  std::unordered_map<std::uint64_t, std::function<void()>> parked_;
+};
+
+}  // namespace circuit::fsd

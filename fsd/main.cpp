@@ -1,0 +1,67 @@
+// circuitd — serves this host's part of the circuit namespace and mounts
+// the whole of it with FUSE. One Asio loop owns all state (DESIGN.md §5).
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+
+#include "circuit/runtime/namespace.hpp"
+#include "flags.hpp"
+#include "fuse_face.hpp"
+#include "log.hpp"
+
+using namespace circuit;
+
+int main(int argc, char** argv) {
+  fsd::flags fl;
+  std::string why;
+  if (!fsd::parse_flags(argc, argv, fl, why)) {
+    fprintf(stderr, "circuitd: %s\n", why.c_str());
+    return 2;
+  }
+  if (fl.help) {
+    fputs(fsd::usage().c_str(), stdout);
+    return 0;
+  }
+  if (fl.version) {
+    puts("circuitd 0.1");
+    return 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  fsd::set_log_name(fl.name);
+
+  boost::asio::io_context io(1);
+  config cfg;
+  cfg.host = fl.name;
+  cfg.max_message = fl.max_message;
+  cfg.log = [](std::string_view line) { fsd::log_line(line); };
+  ns space(std::move(cfg));
+  fsd::fuse_face face(io, space, fl.mount, fl.debug);
+
+  bool stopping = false;
+  auto shutdown = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    fsd::log_line(std::string("stopping: ") + why);
+    space.stop();  // parked requests complete before the mount goes
+    face.stop();
+    io.stop();
+  };
+  space.cfg().stop = [&] { boost::asio::post(io, [&] { shutdown("ctl stop"); }); };
+  face.on_unmounted = [&] { shutdown("unmounted"); };
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (!ec) shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+
+  if (auto r = face.start(); !r) {
+    fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
+    return 1;
+  }
+  fsd::log_line("serving host " + fl.name + " at " + fl.mount);
+  io.run();
+  return 0;
+}

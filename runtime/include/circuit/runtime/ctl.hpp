@@ -1,0 +1,45 @@
+// ctl.hpp — control verbs as tables, and the number parser every file uses.
+//
+// A `ctl` file takes newline-separated commands, several per write. Each
+// verb is a row: name, how many arguments, usage, one line of help, handler.
+// Commands run in order; the first that fails stops the rest and fails the
+// write(2) (the ones before it have been applied), and the message names
+// the line.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "circuit/runtime/dir.hpp"
+
+namespace circuit {
+
+struct verb {
+  std::string_view name;
+  int nargs;
+  std::string_view usage;  // "max-message BYTES"
+  std::string_view help;
+  result<void> (*run)(dir&, const caller&, std::span<const std::string_view> args);
+};
+
+result<void> run_ctl(std::span<const verb> verbs, dir& d, const caller& who,
+                     std::string_view text);
+
+// "  usage      help" lines, for help files.
+std::string verbs_help(std::span<const verb> verbs);
+
+// A whole non-negative decimal integer (surrounding blanks and one trailing
+// newline allowed), at most `max`. `what` prefixes the message: "cap".
+result<std::uint64_t> parse_count(std::string_view what, std::string_view text,
+                                  std::uint64_t max);
+
+// Quotes user text for a message: cut short, control bytes escaped.
+std::string quote(std::string_view s);
+
+// Splits on blanks; no quoting.
+std::vector<std::string_view> split_words(std::string_view line);
+
+}  // namespace circuit

@@ -1,0 +1,121 @@
+// dir.hpp — directories and files of the namespace, as tables.
+//
+// Every directory of the tree is a `dir`: an element (a host, a channel) or
+// a plain folder (channels/). Its files are a static table of `file_entry`
+// rows — name, one line of help, and handlers — in the manner of lib9p: the
+// namespace dispatches on the table, and the `help` file is written from
+// the same table, so the two cannot drift. Every directory also gets `help`
+// and `error` without listing them.
+//
+// A file is one of two kinds:
+//  - text: `read` gives the whole content at open (a snapshot, read at any
+//    offset), `write` applies each write(2) at once, and its failure is the
+//    failure of that write;
+//  - custom: `open` makes a `handle` that serves reads and writes itself,
+//    possibly after parking the open (a receive on an empty channel).
+//
+// Thread safety: all of it belongs to the loop thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "circuit/runtime/error.hpp"
+#include "circuit/runtime/op.hpp"
+
+namespace circuit {
+
+class ns;
+
+// Who makes a request. The session id keys per-session error messages.
+struct caller {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t session() const;  // getsid(pid), 0 when unknown
+};
+
+// An open file. Reads may park (a never-ending `events`); writes, flush
+// (every close(2)) and release (the last close) answer at once.
+class handle {
+ public:
+  virtual ~handle() = default;
+  virtual void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) = 0;
+  virtual result<std::size_t> write(const caller& who, std::uint64_t off, std::string_view data);
+  virtual result<void> flush(const caller& who);
+  virtual void release() {}
+};
+
+using handle_ptr = std::unique_ptr<handle>;
+
+struct open_args {
+  caller who;
+  int flags = 0;  // open(2) flags
+  bool wants_read() const;
+  bool wants_write() const;
+};
+
+class dir;
+
+struct file_entry {
+  std::string_view name;
+  std::string_view help;  // one line
+  std::string (*read)(dir&, const caller&) = nullptr;
+  result<void> (*write)(dir&, const caller&, std::string_view) = nullptr;
+  void (*open)(dir&, const open_args&, op_ptr<handle_ptr>) = nullptr;
+  bool readable = false;  // for custom files: which ways they open
+  bool writable = false;
+};
+
+// Inode numbers name a directory and one of its files: id << 6 | index,
+// index 0 the directory itself, 1 help, 2 error, 3+k the table's row k.
+inline constexpr unsigned file_bits = 6;
+inline constexpr unsigned help_index = 1, error_index = 2, table_base = 3;
+
+class dir : public std::enable_shared_from_this<dir> {
+ public:
+  dir(ns& space, dir* parent, std::string name);
+  virtual ~dir();
+  dir(const dir&) = delete;
+  dir& operator=(const dir&) = delete;
+
+  std::uint64_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  dir* parent() const { return parent_; }
+  ns& space() const { return space_; }
+  std::string path() const;  // "/h1/channels/a"; "/" for the root
+
+  virtual std::span<const file_entry> files() const = 0;
+  virtual std::string_view about() const = 0;    // help's first paragraph
+  virtual std::string_view example() const = 0;  // help's shell example
+
+  // Subdirectories; plain folders and elements override these.
+  virtual dir* child(std::string_view) { return nullptr; }
+  virtual std::vector<dir*> children() { return {}; }
+  virtual result<dir*> make(const caller& who, std::string_view name);
+  virtual result<void> remove(const caller& who, std::string_view name);
+
+  // Called when the directory leaves the tree: completes parked requests.
+  virtual void retire() {}
+
+ private:
+  ns& space_;
+  dir* parent_;
+  std::string name_;
+  std::uint64_t id_;
+};
+
+// Names are [A-Za-z0-9._-]{1,64}, not "." or "..". Returns a message
+// "what: why" when refused.
+result<void> check_name(std::string_view what, std::string_view name);
+
+// The text of a directory's `help` file, from its table.
+std::string help_text(const dir& d);
+
+}  // namespace circuit

@@ -1,0 +1,35 @@
+// host.hpp — one member of the cluster: /<host>/{help,stat,ctl,error,channels/}.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <random>
+
+#include "circuit/runtime/dir.hpp"
+
+namespace circuit {
+
+class channels;
+
+class host final : public dir {
+ public:
+  host(ns& space, dir* parent, std::string name);
+  ~host() override;
+
+  std::span<const file_entry> files() const override;
+  std::string_view about() const override;
+  std::string_view example() const override;
+  dir* child(std::string_view name) override;
+  std::vector<dir*> children() override;
+
+  const std::string& member_id() const { return id_text_; }
+  std::string stat() const;
+  channels& chans() { return *channels_; }
+
+ private:
+  std::string id_text_;
+  std::chrono::system_clock::time_point started_;
+  std::shared_ptr<channels> channels_;
+};
+
+}  // namespace circuit

@@ -1,0 +1,127 @@
+// namespace.hpp — the one namespace every face serves (DESIGN.md §1).
+//
+// `ns` holds the tree and serves the 9P set of operations addressed by
+// inode number: lookup (walk), getattr (stat), list (readdir), open, read,
+// write, flush, release, mkdir, rmdir; cancel is the op's own cancel(). The
+// FUSE face translates kernel requests into these calls; the socket and peer
+// faces will do the same with the wire protocol.
+//
+// Errors of refused calls are kept per directory and per caller session and
+// are what that directory's `error` file reads; they also go to the log.
+//
+// Thread safety: belongs to the loop thread; nothing here locks.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "circuit/runtime/dir.hpp"
+#include "circuit/runtime/event_log.hpp"
+
+namespace circuit {
+
+struct config {
+  std::string host = "local";           // this host's name (--name)
+  std::string address = "-";            // where peers reach it (none yet)
+  std::size_t max_message = 64u << 20;  // bytes in one channel message
+  std::function<void(std::string_view)> log;  // one line, no newline
+  std::function<void()> stop;                 // host ctl "stop"
+};
+
+struct attr {
+  std::uint64_t ino = 0;
+  bool is_dir = false;
+  mode_t perm = 0;  // 0444, 0222, 0666, 0755
+};
+
+struct dir_entry {
+  std::string name;
+  attr a;
+};
+
+class host;
+class root;
+
+// An open file as the namespace sees it: the handle and where it lives.
+struct open_file {
+  handle_ptr h;
+  std::uint64_t dir_id = 0;
+  std::string path;  // for messages
+};
+
+class ns {
+ public:
+  explicit ns(config cfg);
+  ~ns();
+  ns(const ns&) = delete;
+  ns& operator=(const ns&) = delete;
+
+  static constexpr std::uint64_t root_ino = std::uint64_t{1} << file_bits;
+
+  result<attr> lookup(std::uint64_t parent, std::string_view name);
+  result<attr> getattr(std::uint64_t ino);
+  result<std::vector<dir_entry>> list(std::uint64_t ino);
+  result<attr> mkdir(const caller& who, std::uint64_t parent, std::string_view name);
+  result<void> rmdir(const caller& who, std::uint64_t parent, std::string_view name);
+
+  // Completes with a new open_file owned by the caller, who gives it back
+  // through release().
+  void open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done);
+  void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+            op_ptr<std::string> done);
+  result<std::size_t> write(open_file& f, const caller& who, std::uint64_t off,
+                            std::string_view data);
+  result<void> flush(open_file& f, const caller& who);
+  void release(open_file* f);
+  // Drops a file whose open never reached its caller: no close semantics
+  // run (a send delivers nothing, a taken message goes back).
+  void abandon(open_file* f) { delete f; }
+  // Operations the tree does not have (create, unlink, rename): the error,
+  // recorded for the caller.
+  error refuse(const caller& who, std::uint64_t parent, std::string_view name,
+               std::string_view what);
+
+  // Per-session error messages of one directory.
+  void record(std::uint64_t dir_id, const caller& who, const error& e);
+  std::string last_error(std::uint64_t dir_id, const caller& who) const;
+
+  // Directory registry: ids are never reused.
+  std::uint64_t enroll(dir* d);
+  void forget(std::uint64_t id);
+  dir* find(std::uint64_t id) const;
+
+  const config& cfg() const { return cfg_; }
+  config& cfg() { return cfg_; }
+  event_log& events() { return events_; }
+  host& self() { return *self_; }
+  void log(std::string_view line) const;
+  void stop();  // retire every element: parked requests complete
+
+ private:
+  struct where {
+    dir* d = nullptr;
+    unsigned index = 0;
+  };
+  result<where> resolve(std::uint64_t ino) const;
+  attr attr_of(const dir& d, unsigned index) const;
+
+  config cfg_;
+  event_log events_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, dir*> dirs_;
+  // (dir id, session) -> message; oldest evicted past a bound.
+  std::map<std::pair<std::uint64_t, pid_t>, std::string> errors_;
+  std::deque<std::pair<std::uint64_t, pid_t>> error_order_;
+  std::shared_ptr<root> root_;
+  host* self_ = nullptr;
+};
+
+}  // namespace circuit

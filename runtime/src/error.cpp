@@ -1,0 +1,29 @@
+#include "circuit/runtime/error.hpp"
+
+namespace circuit {
+
+const char* errc_name(errc code) {
+  switch (code) {
+    case errc::ok: return "ok";
+    case errc::not_found: return "not found";
+    case errc::invalid: return "invalid";
+    case errc::exists: return "exists";
+    case errc::busy: return "busy";
+    case errc::would_block: return "would block";
+    case errc::closed: return "closed";
+    case errc::interrupted: return "interrupted";
+    case errc::too_big: return "too big";
+    case errc::out_of_range: return "out of range";
+    case errc::not_dir: return "not a directory";
+    case errc::is_dir: return "is a directory";
+    case errc::not_permitted: return "not permitted";
+    case errc::access: return "access";
+    case errc::host_down: return "host down";
+    case errc::removed: return "removed";
+    case errc::bad_state: return "bad state";
+    case errc::io: return "i/o";
+  }
+  return "unknown";
+}
+
+}  // namespace circuit

@@ -1,0 +1,100 @@
+#include "circuit/runtime/host.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "circuit/runtime/channels.hpp"
+#include "circuit/runtime/ctl.hpp"
+#include "circuit/runtime/namespace.hpp"
+
+namespace circuit {
+namespace {
+
+long rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages = 0, resident = 0;
+  f >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+const verb host_verbs[] = {
+    {"stop", 0, "stop", "unmount and stop this circuitd",
+     [](dir& d, const caller&, std::span<const std::string_view>) -> result<void> {
+       d.space().log("ctl: stop");
+       if (d.space().cfg().stop) d.space().cfg().stop();
+       return {};
+     }},
+    {"max-message", 1, "max-message BYTES", "largest channel message accepted from now on",
+     [](dir& d, const caller&, std::span<const std::string_view> args) -> result<void> {
+       auto n = parse_count("max-message", args[0], std::uint64_t{1} << 32);
+       if (!n) return n.err();
+       d.space().cfg().max_message = *n;
+       return {};
+     }},
+};
+
+const file_entry host_files[] = {
+    {.name = "stat",
+     .help = "one JSON line: name, id, pid, started, uptime, channels, rss, max_message (read)",
+     .read = [](dir& d, const caller&) { return static_cast<host&>(d).stat(); }},
+    {.name = "ctl",
+     .help = "commands, one per line (write); see below",
+     .write = [](dir& d, const caller& who, std::string_view text) {
+       return run_ctl(host_verbs, d, who, text);
+     }},
+};
+
+}  // namespace
+
+host::host(ns& space, dir* parent, std::string name) : dir(space, parent, std::move(name)) {
+  std::random_device rd;
+  char buf[17];
+  snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  id_text_ = buf;
+  started_ = std::chrono::system_clock::now();
+  channels_ = std::make_shared<channels>(space, this);
+}
+
+host::~host() = default;
+
+std::span<const file_entry> host::files() const { return host_files; }
+
+std::string_view host::about() const {
+  static const std::string text =
+      "A host of the cluster: one circuitd and what it serves.\n"
+      "\n"
+      "channels/ holds this host's channels (see channels/help).\n"
+      "\n"
+      "ctl commands:\n" +
+      verbs_help(host_verbs);
+  return text;
+}
+
+std::string_view host::example() const {
+  return "  cat stat\n"
+         "  echo 'max-message 1048576' > ctl\n"
+         "  mkdir channels/jobs";
+}
+
+dir* host::child(std::string_view name) {
+  return name == "channels" ? channels_.get() : nullptr;
+}
+
+std::vector<dir*> host::children() { return {channels_.get()}; }
+
+std::string host::stat() const {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  char buf[512];
+  snprintf(buf, sizeof buf,
+           "{\"name\":\"%s\",\"id\":\"%s\",\"pid\":%d,\"started\":%lld,\"uptime\":%.3f,"
+           "\"channels\":%zu,\"rss\":%ld,\"max_message\":%zu}\n",
+           name().c_str(), id_text_.c_str(), getpid(),
+           static_cast<long long>(duration_cast<seconds>(started_.time_since_epoch()).count()),
+           duration<double>(now - started_).count(), channels_->size(), rss_bytes(),
+           space().cfg().max_message);
+  return buf;
+}
+
+}  // namespace circuit

@@ -1,0 +1,272 @@
+#include "circuit/runtime/namespace.hpp"
+
+#include <fcntl.h>
+
+#include "circuit/runtime/host.hpp"
+#include "circuit/runtime/root.hpp"
+
+namespace circuit {
+namespace {
+
+constexpr std::size_t max_errors_kept = 4096;
+
+// A text file open: a snapshot to read, writes applied at once.
+class text_handle final : public handle {
+ public:
+  text_handle(ns& space, std::uint64_t dir_id, const file_entry* entry, std::string text)
+      : space_(space), dir_id_(dir_id), entry_(entry), text_(std::move(text)) {}
+
+  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    if (off >= text_.size()) return done->complete(std::string());
+    done->complete(text_.substr(off, size));
+  }
+
+  result<std::size_t> write(const caller& who, std::uint64_t, std::string_view data) override {
+    if (!entry_ || !entry_->write) return handle::write(who, 0, data);
+    dir* d = space_.find(dir_id_);
+    if (!d) return make_error(errc::removed, std::string(entry_->name) + ": directory was removed");
+    auto r = entry_->write(*d, who, data);
+    if (!r) return r.err();
+    return data.size();
+  }
+
+ private:
+  ns& space_;
+  std::uint64_t dir_id_;
+  const file_entry* entry_;  // null for help and error
+  std::string text_;
+};
+
+mode_t perm_of(bool readable, bool writable) {
+  return (readable ? 0444 : 0) | (writable ? 0222 : 0);
+}
+
+}  // namespace
+
+ns::ns(config cfg) : cfg_(std::move(cfg)) {
+  root_ = std::make_shared<root>(*this);
+  self_ = &root_->add_host(cfg_.host);
+}
+
+ns::~ns() {
+  stop();
+  root_.reset();
+}
+
+void ns::stop() {
+  std::vector<dir*> all;
+  for (auto& [id, d] : dirs_) all.push_back(d);
+  for (dir* d : all) d->retire();
+  events_.stop();
+}
+
+void ns::log(std::string_view line) const {
+  if (cfg_.log) cfg_.log(line);
+}
+
+std::uint64_t ns::enroll(dir* d) {
+  std::uint64_t id = next_id_++;
+  dirs_.emplace(id, d);
+  return id;
+}
+
+void ns::forget(std::uint64_t id) { dirs_.erase(id); }
+
+dir* ns::find(std::uint64_t id) const {
+  auto it = dirs_.find(id);
+  return it == dirs_.end() ? nullptr : it->second;
+}
+
+result<ns::where> ns::resolve(std::uint64_t ino) const {
+  dir* d = find(ino >> file_bits);
+  unsigned index = ino & ((1u << file_bits) - 1);
+  if (!d || (index >= table_base && index - table_base >= d->files().size()))
+    return make_error(errc::not_found, "no such file (it was removed)");
+  return where{d, index};
+}
+
+attr ns::attr_of(const dir& d, unsigned index) const {
+  attr a;
+  a.ino = (d.id() << file_bits) | index;
+  if (index == 0) {
+    a.is_dir = true;
+    a.perm = 0755;
+  } else if (index < table_base) {
+    a.perm = 0444;
+  } else {
+    const file_entry& f = d.files()[index - table_base];
+    a.perm = f.open ? perm_of(f.readable, f.writable) : perm_of(f.read, f.write);
+  }
+  return a;
+}
+
+result<attr> ns::lookup(std::uint64_t parent, std::string_view name) {
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  if (w->index != 0) return make_error(errc::not_dir, "not a directory");
+  dir& d = *w->d;
+  if (name == "help") return attr_of(d, help_index);
+  if (name == "error") return attr_of(d, error_index);
+  auto files = d.files();
+  for (unsigned i = 0; i < files.size(); ++i)
+    if (files[i].name == name) return attr_of(d, table_base + i);
+  if (dir* c = d.child(name)) return attr_of(*c, 0);
+  return make_error(errc::not_found, std::string(name) + ": no such file");
+}
+
+result<attr> ns::getattr(std::uint64_t ino) {
+  auto w = resolve(ino);
+  if (!w) return w.err();
+  return attr_of(*w->d, w->index);
+}
+
+result<std::vector<dir_entry>> ns::list(std::uint64_t ino) {
+  auto w = resolve(ino);
+  if (!w) return w.err();
+  if (w->index != 0) return make_error(errc::not_dir, "not a directory");
+  dir& d = *w->d;
+  std::vector<dir_entry> out;
+  out.push_back({"help", attr_of(d, help_index)});
+  out.push_back({"error", attr_of(d, error_index)});
+  auto files = d.files();
+  for (unsigned i = 0; i < files.size(); ++i)
+    out.push_back({std::string(files[i].name), attr_of(d, table_base + i)});
+  for (dir* c : d.children()) out.push_back({c->name(), attr_of(*c, 0)});
+  return out;
+}
+
+result<attr> ns::mkdir(const caller& who, std::uint64_t parent, std::string_view name) {
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  dir& d = *w->d;
+  auto fail = [&](error e) -> result<attr> {
+    record(d.id(), who, e);
+    return e;
+  };
+  if (w->index != 0) return make_error(errc::not_dir, "mkdir: not a directory");
+  if (auto ok = check_name("mkdir " + d.path(), name); !ok) return fail(ok.err());
+  if (lookup(parent, name))
+    return fail(make_error(errc::exists, "mkdir: " + std::string(name) + " already exists in " +
+                                             d.path()));
+  auto made = d.make(who, name);
+  if (!made) return fail(made.err());
+  return attr_of(*made.value(), 0);
+}
+
+result<void> ns::rmdir(const caller& who, std::uint64_t parent, std::string_view name) {
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  dir& d = *w->d;
+  if (w->index != 0) return make_error(errc::not_dir, "rmdir: not a directory");
+  auto r = d.remove(who, name);
+  if (!r) record(d.id(), who, r.err());
+  return r;
+}
+
+void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done) {
+  auto w = resolve(ino);
+  if (!w) return done->complete(w.err());
+  dir& d = *w->d;
+  const std::uint64_t dir_id = d.id();
+  if (w->index == 0) return done->complete(make_error(errc::is_dir, "open: is a directory"));
+
+  auto refuse = [&](error e) {
+    record(dir_id, args.who, e);
+    done->complete(std::move(e));
+  };
+  std::string_view name = w->index == help_index    ? "help"
+                          : w->index == error_index ? "error"
+                                                    : d.files()[w->index - table_base].name;
+  std::string path = d.path() + (d.parent() ? "/" : "") + std::string(name);
+  if (w->index < table_base) {
+    if (args.wants_write()) return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
+    std::string text = w->index == help_index ? help_text(d) : last_error(dir_id, args.who);
+    if (w->index == error_index && !text.empty()) text += '\n';
+    auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, nullptr, std::move(text)),
+                           dir_id, std::move(path)};
+    return done->complete(f);
+  }
+  const file_entry& e = d.files()[w->index - table_base];
+  bool readable = e.open ? e.readable : e.read != nullptr;
+  bool writable = e.open ? e.writable : e.write != nullptr;
+  if (args.wants_write() && !writable)
+    return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
+  if (args.wants_read() && !readable)
+    return refuse(make_error(errc::access, std::string(name) + ": write-only file; open it for writing"));
+  if (!e.open) {
+    std::string text = args.wants_read() ? e.read(d, args.who) : std::string();
+    auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, &e, std::move(text)),
+                           dir_id, std::move(path)};
+    return done->complete(f);
+  }
+  auto inner = make_op<handle_ptr>(
+      [this, done, dir_id, who = args.who, path = std::move(path)](result<handle_ptr> r) mutable {
+        if (!r) {
+          if (r.err().code != errc::interrupted) record(dir_id, who, r.err());
+          return done->complete(r.err());
+        }
+        done->complete(new open_file{std::move(r.value()), dir_id, std::move(path)});
+      });
+  // Cancelling the outer op cancels the element's parked op.
+  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "open: interrupted")); });
+  e.open(d, args, inner);
+}
+
+void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+              op_ptr<std::string> done) {
+  auto inner = make_op<std::string>([this, done, id = f.dir_id, who](result<std::string> r) {
+    if (!r && r.err().code != errc::interrupted) record(id, who, r.err());
+    done->complete(std::move(r));
+  });
+  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "read: interrupted")); });
+  f.h->read(off, size, inner);
+}
+
+result<std::size_t> ns::write(open_file& f, const caller& who, std::uint64_t off,
+                              std::string_view data) {
+  auto r = f.h->write(who, off, data);
+  if (!r) record(f.dir_id, who, r.err());
+  return r;
+}
+
+result<void> ns::flush(open_file& f, const caller& who) {
+  auto r = f.h->flush(who);
+  if (!r) record(f.dir_id, who, r.err());
+  return r;
+}
+
+void ns::release(open_file* f) {
+  if (!f) return;
+  f->h->release();
+  delete f;
+}
+
+error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
+                 std::string_view what) {
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  error e = make_error(errc::not_permitted,
+                       std::string(what) + ": " + std::string(name) + ": " + w->d->path() +
+                           " has a fixed set of files; mkdir makes elements (see help)");
+  record(w->d->id(), who, e);
+  return e;
+}
+
+void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
+  log("error: " + e.message);
+  auto key = std::make_pair(dir_id, who.session());
+  auto [it, fresh] = errors_.insert_or_assign(key, e.message);
+  if (!fresh) return;
+  error_order_.push_back(key);
+  if (error_order_.size() > max_errors_kept) {
+    errors_.erase(error_order_.front());
+    error_order_.pop_front();
+  }
+}
+
+std::string ns::last_error(std::uint64_t dir_id, const caller& who) const {
+  auto it = errors_.find({dir_id, who.session()});
+  return it == errors_.end() ? std::string() : it->second;
+}
+
+}  // namespace circuit
