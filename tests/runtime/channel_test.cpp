@@ -1,1 +1,160 @@
-#include <catch2/catch.hpp>
+// Unit tests of runtime/src/channel.cpp through the namespace core.
+#include "circuit/runtime/channel.hpp"
+
+#include "fixture.hpp"
+
+using namespace circuit;
+using circuit::test::space;
+
+TEST_CASE("a buffered channel keeps messages in order until received") {
+  space s;
+  auto c = s.mkchan("a", 3);
+  REQUIRE(s.send(c, "one").ok());
+  REQUIRE(s.send(c, "two").ok());
+  REQUIRE(s.send(c, "three").ok());
+  CHECK(s.text(c + "/stat").find("\"len\":3") != std::string::npos);
+  CHECK(s.recv(c) == "one");
+  CHECK(s.recv(c) == "two");
+  CHECK(s.recv(c) == "three");
+}
+
+TEST_CASE("on an unbuffered channel a send parks until a receiver comes") {
+  space s;
+  auto c = s.mkchan("a");
+  auto snd = s.open(c + "/send", O_WRONLY);
+  CHECK_FALSE(snd->result);
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  REQUIRE(snd->result);  // the receiver made a place
+  CHECK_FALSE(rcv->result);
+  open_file* f = snd->result->value();
+  REQUIRE(s.n.write(*f, s.who, 0, "hi").ok());
+  REQUIRE(s.n.flush(*f, s.who).ok());
+  s.n.release(f);
+  REQUIRE(rcv->result);
+  CHECK(s.read_all(rcv->result->value()) == "hi");
+  s.n.release(rcv->result->value());
+}
+
+TEST_CASE("a cancelled receive completes once with interrupted and leaves no waiter") {
+  space s;
+  auto c = s.mkchan("a");
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  CHECK(s.text(c + "/stat").find("\"receivers_waiting\":1") != std::string::npos);
+  int before = s.completions;
+  rcv->op->cancel(make_error(errc::interrupted, "interrupted"));
+  rcv->op->cancel(make_error(errc::interrupted, "again"));
+  REQUIRE(rcv->result);
+  CHECK(rcv->result->err().code == errc::interrupted);
+  CHECK(s.completions == before + 1);
+  CHECK(s.text(c + "/stat").find("\"receivers_waiting\":0") != std::string::npos);
+  // The sender now finds no place on a cap 0 channel.
+  auto t = s.open(c + "/trysend", O_WRONLY);
+  REQUIRE(t->result);
+  CHECK(t->result->err().code == errc::would_block);
+}
+
+TEST_CASE("a receiver that releases before reading everything puts the message back in front") {
+  space s;
+  auto c = s.mkchan("a", 2);
+  REQUIRE(s.send(c, "first").ok());
+  REQUIRE(s.send(c, "second").ok());
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  REQUIRE(rcv->result);
+  s.n.release(rcv->result->value());
+  CHECK(s.recv(c) == "first");
+  CHECK(s.recv(c) == "second");
+  CHECK(s.text(c + "/stat").find("\"received\":2") != std::string::npos);
+}
+
+TEST_CASE("a receiver parked on a cap 0 channel that is cancelled after a sender reserved loses nothing") {
+  space s;
+  auto c = s.mkchan("a");
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  auto snd = s.open(c + "/send", O_WRONLY);
+  REQUIRE(snd->result);
+  rcv->op->cancel(make_error(errc::interrupted, "interrupted"));
+  open_file* f = snd->result->value();
+  REQUIRE(s.n.write(*f, s.who, 0, "kept").ok());
+  REQUIRE(s.n.flush(*f, s.who).ok());
+  s.n.release(f);
+  CHECK(s.recv(c) == "kept");
+}
+
+TEST_CASE("close fails parked senders, drains the buffer, then fails receivers") {
+  space s;
+  auto c = s.mkchan("a", 1);
+  REQUIRE(s.send(c, "x").ok());
+  auto parked = s.open(c + "/send", O_WRONLY);
+  CHECK_FALSE(parked->result);
+  REQUIRE(s.put(c + "/close", "close\n").ok());
+  REQUIRE(parked->result);
+  CHECK(parked->result->err().code == errc::closed);
+  CHECK(s.recv(c) == "x");
+  auto r = s.open(c + "/recv", O_RDONLY);
+  REQUIRE(r->result);
+  CHECK(r->result->err().code == errc::closed);
+  CHECK(s.send(c, "y").err().code == errc::closed);
+}
+
+TEST_CASE("cap is set once, before first use, from a plain number") {
+  space s;
+  auto c = s.mkchan("a");
+  CHECK(s.put(c + "/cap", "abc").err().code == errc::invalid);
+  CHECK(s.put(c + "/cap", "-1").err().code == errc::invalid);
+  CHECK(s.put(c + "/cap", "99999999999999999999").err().code == errc::out_of_range);
+  CHECK(s.put(c + "/cap", "1048577").err().code == errc::out_of_range);
+  CHECK(s.put(c + "/cap", "").err().code == errc::invalid);
+  REQUIRE(s.put(c + "/cap", "5\n").ok());
+  auto again = s.put(c + "/cap", "6");
+  CHECK(again.err().code == errc::busy);
+  CHECK(again.err().message.find("cap is set once") != std::string::npos);
+  CHECK(s.text(c + "/cap") == "5\n");
+}
+
+TEST_CASE("a message over the limit is refused at the write and nothing is delivered") {
+  space s;
+  s.n.cfg().max_message = 10;
+  auto c = s.mkchan("a", 1);
+  auto o = s.open(c + "/send", O_WRONLY);
+  REQUIRE(o->result);
+  open_file* f = o->result->value();
+  REQUIRE(s.n.write(*f, s.who, 0, "12345").ok());
+  auto w = s.n.write(*f, s.who, 5, "678901");
+  CHECK(w.err().code == errc::too_big);
+  CHECK(s.n.flush(*f, s.who).err().code == errc::too_big);
+  s.n.release(f);
+  CHECK(s.text(c + "/stat").find("\"len\":0,") != std::string::npos);
+  CHECK(s.text(c + "/stat").find("\"reserved\":0,") != std::string::npos);
+  REQUIRE(s.send(c, "0123456789").ok());
+}
+
+TEST_CASE("removing a channel completes its parked openers with removed") {
+  space s;
+  auto c = s.mkchan("a");
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  auto snd = s.open(c + "/recv", O_RDONLY);
+  REQUIRE(s.n.rmdir(s.who, s.walk("/h1/channels"), "a").ok());
+  REQUIRE(rcv->result);
+  CHECK(rcv->result->err().code == errc::removed);
+  REQUIRE(snd->result);
+  CHECK(s.n.lookup(s.walk("/h1/channels"), "a").err().code == errc::not_found);
+}
+
+TEST_CASE("the error file keeps the last error per session and directory") {
+  space s;
+  auto c = s.mkchan("a");
+  CHECK(s.put(c + "/cap", "abc").err().code == errc::invalid);
+  CHECK(s.text(c + "/error") == "cap: \"abc\" is not a number\n");
+  CHECK(s.text("/h1/error").empty());
+}
+
+TEST_CASE("names are checked") {
+  CHECK(check_name("x", "ok-name_1.2").ok());
+  CHECK_FALSE(check_name("x", "").ok());
+  CHECK_FALSE(check_name("x", "..").ok());
+  CHECK_FALSE(check_name("x", std::string(65, 'a')).ok());
+  CHECK(check_name("x", std::string(64, 'a')).ok());
+  CHECK_FALSE(check_name("x", "a b").ok());
+  CHECK_FALSE(check_name("x", "tab\there").ok());
+  CHECK(check_name("x", "new\nline").err().message.find("\\x0a") != std::string::npos);
+}

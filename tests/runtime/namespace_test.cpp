@@ -1,0 +1,55 @@
+// Unit tests of runtime/src/namespace.cpp and dir.cpp.
+#include "circuit/runtime/namespace.hpp"
+
+#include "fixture.hpp"
+
+using namespace circuit;
+
+TEST_CASE("every directory lists help and error first, then its table") {
+  test::space s;
+  auto l = s.n.list(s.walk("/h1"));
+  REQUIRE(l.ok());
+  std::vector<std::string> names;
+  for (auto& e : *l) names.push_back(e.name);
+  CHECK(names == std::vector<std::string>{"help", "error", "stat", "ctl", "channels"});
+}
+
+TEST_CASE("help is written from the table and names every file") {
+  test::space s;
+  s.mkchan("a");
+  std::string help = s.text("/h1/channels/a/help");
+  auto l = s.n.list(s.walk("/h1/channels/a"));
+  REQUIRE(l.ok());
+  for (auto& e : *l) CHECK(help.find("\n  " + e.name + " ") != std::string::npos);
+}
+
+TEST_CASE("read-only and write-only files refuse the other way with access") {
+  test::space s;
+  auto w = s.open("/h1/stat", O_WRONLY);
+  REQUIRE(w->result);
+  CHECK(w->result->err().code == errc::access);
+  auto r = s.open("/h1/ctl", O_RDONLY);
+  REQUIRE(r->result);
+  CHECK(r->result->err().code == errc::access);
+  CHECK(s.text("/h1/error") == "ctl: write-only file; open it for writing\n");
+}
+
+TEST_CASE("mkdir refuses taken names and file names") {
+  test::space s;
+  s.mkchan("a");
+  auto ch = s.walk("/h1/channels");
+  CHECK(s.n.mkdir(s.who, ch, "a").err().code == errc::exists);
+  CHECK(s.n.mkdir(s.who, ch, "help").err().code == errc::exists);
+  CHECK(s.n.mkdir(s.who, s.walk("/h1"), "x").err().code == errc::not_permitted);
+  CHECK(s.n.mkdir(s.who, ch, std::string(65, 'x')).err().code == errc::invalid);
+}
+
+TEST_CASE("inode numbers of a removed channel go stale and are not reused") {
+  test::space s;
+  s.mkchan("a");
+  auto old = s.walk("/h1/channels/a/stat");
+  REQUIRE(s.n.rmdir(s.who, s.walk("/h1/channels"), "a").ok());
+  CHECK(s.n.getattr(old).err().code == errc::not_found);
+  s.mkchan("a");
+  CHECK(s.walk("/h1/channels/a/stat") != old);
+}
