@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "errno_map.hpp"
+#include "invalidator.hpp"
 #include "log.hpp"
 
 namespace circuit::fsd {
@@ -276,6 +277,7 @@ result<void> fuse_face::start() {
   for (auto& a : argv) cargv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(cargv.size()), cargv.data());
   se_ = fuse_session_new(&args, &ops, sizeof ops, this);
+  fuse_opt_free_args(&args);
   if (!se_) return make_error(errc::io, "fuse: cannot create a session");
   if (fuse_session_mount(se_, mountpoint_.c_str()) != 0) {
     fuse_session_destroy(se_);
@@ -283,6 +285,7 @@ result<void> fuse_face::start() {
     return make_error(errc::io, "fuse: cannot mount " + mountpoint_ + " (see the lines above)");
   }
   mounted_ = true;
+  invalidator_ = std::make_unique<invalidator>(se_);
   int fd = fuse_session_fd(se_);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   fd_.assign(fd);
@@ -334,8 +337,13 @@ void fuse_face::post_cancel(std::uint64_t token) {
   });
 }
 
+void fuse_face::invalidate(std::uint64_t parent, const std::string& name) {
+  if (invalidator_) invalidator_->push(to_fuse(parent), name);
+}
+
 void fuse_face::stop() {
   if (!se_) return;
+  if (invalidator_) invalidator_->stop();
   if (fd_.is_open()) {
     fd_.cancel();
     fd_.release();  // libfuse owns the descriptor

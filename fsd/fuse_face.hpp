@@ -15,6 +15,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -24,6 +25,8 @@
 struct fuse_session;
 
 namespace circuit::fsd {
+
+class invalidator;
 
 class fuse_face {
  public:
@@ -44,6 +47,8 @@ class fuse_face {
   void unwatch(std::uint64_t token) { parked_.erase(token); }
   std::uint64_t next_token() { return ++tokens_; }
   void post_cancel(std::uint64_t token);
+  // Drops the kernel's cached entry NAME of directory PARENT (ns inode).
+  void invalidate(std::uint64_t parent, const std::string& name);
 
  private:
   void arm();
@@ -59,6 +64,7 @@ class fuse_face {
   void* buf_mem_ = nullptr;
   std::uint64_t tokens_ = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> parked_;
+  std::unique_ptr<invalidator> invalidator_;
 };
 
 }  // namespace circuit::fsd

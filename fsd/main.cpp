@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   };
   space.cfg().stop = [&] { boost::asio::post(io, [&] { shutdown("ctl stop"); }); };
   face.on_unmounted = [&] { shutdown("unmounted"); };
+  space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
+    face.invalidate(parent, name);
+  };
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {

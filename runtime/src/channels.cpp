@@ -43,6 +43,7 @@ result<dir*> channels::make(const caller&, std::string_view name) {
   dir* d = c.get();
   chans_.emplace(std::string(name), std::move(c));
   space().events().append("new " + d->path());
+  space().entry_changed(*this, d->name());
   return d;
 }
 
@@ -51,9 +52,11 @@ result<void> channels::remove(const caller&, std::string_view name) {
   if (it == chans_.end())
     return make_error(errc::not_found, "rmdir: no channel " + std::string(name) + " in " + path());
   std::string p = it->second->path();
+  std::string n = it->first;
   it->second->retire();
   chans_.erase(it);  // open handles may keep the object until they close
   space().events().append("gone " + p);
+  space().entry_changed(*this, n);
   return {};
 }
 

@@ -64,6 +64,10 @@ void ns::log(std::string_view line) const {
   if (cfg_.log) cfg_.log(line);
 }
 
+void ns::entry_changed(const dir& parent, const std::string& name) const {
+  if (cfg_.entry_changed) cfg_.entry_changed(parent.id() << file_bits, name);
+}
+
 std::uint64_t ns::enroll(dir* d) {
   std::uint64_t id = next_id_++;
   dirs_.emplace(id, d);

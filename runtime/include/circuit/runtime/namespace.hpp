@@ -34,6 +34,9 @@ struct config {
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::function<void(std::string_view)> log;  // one line, no newline
   std::function<void()> stop;                 // host ctl "stop"
+  // An entry appeared in or left directory `parent_ino` (an element made
+  // or removed): faces with caches drop what they cached of it.
+  std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
 };
 
 struct attr {
@@ -103,6 +106,7 @@ class ns {
   event_log& events() { return events_; }
   host& self() { return *self_; }
   void log(std::string_view line) const;
+  void entry_changed(const dir& parent, const std::string& name) const;
   void stop();  // retire every element: parked requests complete
 
  private:
