@@ -28,6 +28,7 @@ int to_errno(errc code) {
       {errc::removed, ENOENT},
       {errc::bad_state, EBADF},
       {errc::io, EIO},
+      {errc::no_process, ESRCH},
   };
   for (const auto& r : table)
     if (r.code == code) return r.no;

@@ -36,6 +36,15 @@ const flag_row rows[] = {
        if (n) f.max_message = *n;
        return bool(n);
      }},
+    {"--grace", "SECONDS", "time a stopped worker gets between SIGTERM and SIGKILL (default: 5)",
+     [](flags& f, const std::string& v, std::string& why) {
+       auto n = parse_count("--grace", v, 3600);
+       if (!n) why = n.err().message;
+       if (n) f.grace = static_cast<double>(*n);
+       return bool(n);
+     }},
+    {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",
+     [](flags& f, const std::string&, std::string&) { return f.keep_workers = true; }},
     {"--debug", nullptr, "log every FUSE request (libfuse's trace)",
      [](flags& f, const std::string&, std::string&) { return f.debug = true; }},
     {"--help", nullptr, "print this text and exit",

@@ -11,6 +11,8 @@ struct flags {
   std::string name;                     // --name, default: the hostname
   std::string mount = "/circuit";       // --mount
   std::size_t max_message = 64u << 20;  // --max-message
+  double grace = 5;                     // --grace: seconds from TERM to KILL
+  bool keep_workers = false;            // --keep-workers
   bool debug = false;                   // --debug: libfuse traces every request
   bool help = false;
   bool version = false;

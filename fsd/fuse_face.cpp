@@ -169,9 +169,14 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 
 void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
               fuse_file_info* fi) {
-  auto r = face(req).space().write(*file_of(fi), caller_of(req), off, std::string_view(buf, size));
-  if (!r) return reply_err(req, r.err());
-  fuse_reply_write(req, *r);
+  open_file* f = file_of(fi);
+  caller who = caller_of(req);
+  serve<std::size_t>(
+      req, [&](auto o) { face(req).space().write(*f, who, off, std::string_view(buf, size), o); },
+      [](fuse_req_t req, result<std::size_t> r) {
+        if (!r) return reply_err(req, r.err());
+        fuse_reply_write(req, *r);
+      });
 }
 
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -304,7 +309,15 @@ void fuse_face::arm() {
 void fuse_face::drain() {
   fuse_buf buf{};
   buf.mem = buf_mem_;
-  for (int served = 0; served < 64; ++served) {
+  for (int served = 0;; ++served) {
+    if (served == 64) {
+      // Let other work run. The watch is edge-triggered, so the device,
+      // still readable, is drained again by a posted call, not a wait.
+      boost::asio::post(io_, [this] {
+        if (se_) drain();
+      });
+      return;
+    }
     int r = fuse_session_receive_buf(se_, &buf);
     buf_mem_ = buf.mem;
     if (r == -EAGAIN) break;

@@ -1,16 +1,19 @@
 // circuitd — serves this host's part of the circuit namespace and mounts
 // the whole of it with FUSE. One Asio loop owns all state (DESIGN.md §5).
+#include <fcntl.h>
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 
 #include "circuit/runtime/namespace.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
 #include "log.hpp"
+#include "uv_driver.hpp"
 
 using namespace circuit;
 
@@ -30,10 +33,21 @@ int main(int argc, char** argv) {
     return 0;
   }
   signal(SIGPIPE, SIG_IGN);
+  // Descriptors inherited from whoever started us must not leak into the
+  // workers we start.
+  for (int fd = 3; fd < 1024; ++fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
   fsd::set_log_name(fl.name);
 
   boost::asio::io_context io(1);
+  fsd::uv_driver uv(io);
   config cfg;
+  cfg.uv = uv.loop();
+  cfg.uv_kick = [&uv] { uv.kick(); };
+  cfg.grace = fl.grace;
+  cfg.keep_workers = fl.keep_workers;
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
@@ -45,11 +59,20 @@ int main(int argc, char** argv) {
     if (stopping) return;
     stopping = true;
     fsd::log_line(std::string("stopping: ") + why);
-    space.stop();  // parked requests complete before the mount goes
+    space.stop();  // parked requests complete, workers stop, then the mount goes
     face.stop();
+    uv.stop();
     io.stop();
   };
-  space.cfg().stop = [&] { boost::asio::post(io, [&] { shutdown("ctl stop"); }); };
+  // The writer of "stop" still has ctl open; let its close be answered
+  // before the mount goes.
+  boost::asio::steady_timer stop_timer(io);
+  space.cfg().stop = [&] {
+    stop_timer.expires_after(std::chrono::milliseconds(100));
+    stop_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) shutdown("ctl stop");
+    });
+  };
   face.on_unmounted = [&] { shutdown("unmounted"); };
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);

@@ -186,8 +186,8 @@ void channel::retire() {
 
 result<void> channel::set_cap(std::string_view text) {
   if (used_)
-    return make_error(errc::busy, "cap: the channel is already in use with cap " +
-                                      std::to_string(cap_) + "; cap is set once, before first use");
+    return make_error(errc::busy, "cap: already fixed at " + std::to_string(cap_) +
+                                      " (set, or the channel was used); cap is set once, before first use");
   auto n = parse_count("cap", text, max_cap);
   if (!n) return n.err();
   cap_ = *n;
@@ -202,7 +202,7 @@ result<void> channel::close_command(std::string_view text) {
   auto words = split_words(text);
   if (words.size() != 1 || words[0] != "close")
     return make_error(errc::invalid, "close: write \"close\" to close the channel, not " +
-                                         quote(text));
+                                         quote(words.empty() ? text : text.substr(0, text.find_last_not_of(" \t\r\n") + 1)));
   if (closed_) return {};
   closed_ = true;
   fail_all(senders_, make_error(errc::closed, "send: channel " + path() + " is closed"));

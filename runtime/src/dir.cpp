@@ -29,6 +29,21 @@ result<std::size_t> handle::write(const caller&, std::uint64_t, std::string_view
 
 result<void> handle::flush(const caller&) { return {}; }
 
+namespace {
+class snapshot final : public handle {
+ public:
+  explicit snapshot(std::string text) : text_(std::move(text)) {}
+  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    done->complete(off >= text_.size() ? std::string() : text_.substr(off, size));
+  }
+
+ private:
+  std::string text_;
+};
+}  // namespace
+
+handle_ptr make_text_handle(std::string text) { return std::make_unique<snapshot>(std::move(text)); }
+
 dir::dir(ns& space, dir* parent, std::string name)
     : space_(space), parent_(parent), name_(std::move(name)), id_(space.enroll(this)) {}
 

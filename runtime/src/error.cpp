@@ -22,6 +22,7 @@ const char* errc_name(errc code) {
     case errc::removed: return "removed";
     case errc::bad_state: return "bad state";
     case errc::io: return "i/o";
+    case errc::no_process: return "no process";
   }
   return "unknown";
 }

@@ -7,6 +7,7 @@
 #include "circuit/runtime/channels.hpp"
 #include "circuit/runtime/ctl.hpp"
 #include "circuit/runtime/namespace.hpp"
+#include "circuit/runtime/workers.hpp"
 
 namespace circuit {
 namespace {
@@ -36,7 +37,7 @@ const verb host_verbs[] = {
 
 const file_entry host_files[] = {
     {.name = "stat",
-     .help = "one JSON line: name, id, pid, started, uptime, channels, rss, max_message (read)",
+     .help = "one JSON line: name, id, pid, started, uptime, channels, workers, rss, max_message (read)",
      .read = [](dir& d, const caller&) { return static_cast<host&>(d).stat(); }},
     {.name = "ctl",
      .help = "commands, one per line (write); see below",
@@ -54,6 +55,7 @@ host::host(ns& space, dir* parent, std::string name) : dir(space, parent, std::m
   id_text_ = buf;
   started_ = std::chrono::system_clock::now();
   channels_ = std::make_shared<channels>(space, this);
+  workers_ = std::make_shared<workers>(space, this);
 }
 
 host::~host() = default;
@@ -64,7 +66,8 @@ std::string_view host::about() const {
   static const std::string text =
       "A host of the cluster: one circuitd and what it serves.\n"
       "\n"
-      "channels/ holds this host's channels (see channels/help).\n"
+      "channels/ holds this host's channels (see channels/help), workers/ its\n"
+      "processes (see workers/help).\n"
       "\n"
       "ctl commands:\n" +
       verbs_help(host_verbs);
@@ -78,10 +81,12 @@ std::string_view host::example() const {
 }
 
 dir* host::child(std::string_view name) {
-  return name == "channels" ? channels_.get() : nullptr;
+  if (name == "channels") return channels_.get();
+  if (name == "workers") return workers_.get();
+  return nullptr;
 }
 
-std::vector<dir*> host::children() { return {channels_.get()}; }
+std::vector<dir*> host::children() { return {channels_.get(), workers_.get()}; }
 
 std::string host::stat() const {
   using namespace std::chrono;
@@ -89,10 +94,10 @@ std::string host::stat() const {
   char buf[512];
   snprintf(buf, sizeof buf,
            "{\"name\":\"%s\",\"id\":\"%s\",\"pid\":%d,\"started\":%lld,\"uptime\":%.3f,"
-           "\"channels\":%zu,\"rss\":%ld,\"max_message\":%zu}\n",
+           "\"channels\":%zu,\"workers\":%zu,\"rss\":%ld,\"max_message\":%zu}\n",
            name().c_str(), id_text_.c_str(), getpid(),
            static_cast<long long>(duration_cast<seconds>(started_.time_since_epoch()).count()),
-           duration<double>(now - started_).count(), channels_->size(), rss_bytes(),
+           duration<double>(now - started_).count(), channels_->size(), workers_->size(), rss_bytes(),
            space().cfg().max_message);
   return buf;
 }

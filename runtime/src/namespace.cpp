@@ -54,6 +54,8 @@ ns::~ns() {
 }
 
 void ns::stop() {
+  if (stopped_) return;
+  stopped_ = true;
   std::vector<dir*> all;
   for (auto& [id, d] : dirs_) all.push_back(d);
   for (dir* d : all) d->retire();
@@ -226,11 +228,14 @@ void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t si
   f.h->read(off, size, inner);
 }
 
-result<std::size_t> ns::write(open_file& f, const caller& who, std::uint64_t off,
-                              std::string_view data) {
-  auto r = f.h->write(who, off, data);
-  if (!r) record(f.dir_id, who, r.err());
-  return r;
+void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+               op_ptr<std::size_t> done) {
+  auto inner = make_op<std::size_t>([this, done, id = f.dir_id, who](result<std::size_t> r) {
+    if (!r && r.err().code != errc::interrupted) record(id, who, r.err());
+    done->complete(std::move(r));
+  });
+  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "write: interrupted")); });
+  f.h->write_async(who, off, data, inner);
 }
 
 result<void> ns::flush(open_file& f, const caller& who) {

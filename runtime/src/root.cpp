@@ -7,32 +7,39 @@ namespace circuit {
 namespace {
 
 // A reader of `events`: first the present members as "join NAME" lines,
-// then every event from the moment of the open, forever.
+// then every event from the moment of the open, forever. Lines wait in
+// `pending_` until read, so a short read never loses a line.
 class events_handle final : public handle {
  public:
   events_handle(event_log& log, std::string present)
-      : log_(log), present_(std::move(present)), cursor_(log.end()) {}
+      : log_(log), pending_(std::move(present)), cursor_(log.end()) {}
   ~events_handle() override {
-    if (pending_) pending_->cancel(make_error(errc::interrupted, "events: closed"));
+    if (parked_) parked_->cancel(make_error(errc::interrupted, "events: closed"));
   }
 
   void read(std::uint64_t, std::size_t size, op_ptr<std::string> done) override {
-    if (!present_.empty()) {
-      std::size_t n = present_.rfind('\n', size - 1);
-      n = (n == std::string::npos) ? std::min(size, present_.size()) : n + 1;
-      std::string out = present_.substr(0, n);
-      present_.erase(0, n);
-      return done->complete(std::move(out));
-    }
-    pending_ = done;
-    log_.read(&cursor_, size, done);
+    if (!pending_.empty()) return done->complete(take(size));
+    parked_ = make_op<std::string>([this, size, done](result<std::string> r) {
+      parked_ = nullptr;
+      if (!r) return done->complete(r.err());
+      pending_ = std::move(*r);
+      done->complete(take(size));
+    });
+    done->on_cancel([p = parked_] { p->cancel(make_error(errc::interrupted, "events: interrupted")); });
+    log_.read(&cursor_, 64 << 10, parked_);
   }
 
  private:
+  std::string take(std::size_t size) {
+    std::string out = pending_.substr(0, size);
+    pending_.erase(0, out.size());
+    return out;
+  }
+
   event_log& log_;
-  std::string present_;
+  std::string pending_;
   std::uint64_t cursor_;
-  op_ptr<std::string> pending_;
+  op_ptr<std::string> parked_;
 };
 
 const file_entry root_files[] = {

@@ -26,12 +26,18 @@ def mounted(path):
 
 
 def sweep_stale_mounts():
-    """Detaches test mounts left by a run that was killed before cleanup."""
+    """Detaches test mounts whose daemon died before cleanup (a killed run);
+    live mounts of other runs are left alone."""
     with open("/proc/self/mounts") as f:
         for line in f:
             mnt = line.split()[1]
-            if PREFIX in mnt and line.startswith("circuit"):
-                subprocess.run(["fusermount3", "-u", "-z", mnt], capture_output=True)
+            if PREFIX not in mnt or not line.startswith("circuit"):
+                continue
+            try:
+                os.stat(mnt)
+            except OSError as e:
+                if e.errno == errno.ENOTCONN:
+                    subprocess.run(["fusermount3", "-u", "-z", mnt], capture_output=True)
 
 
 def default_sigint():

@@ -47,7 +47,7 @@ class Hostile(DaemonTest):
         self.refused(errno.ERANGE, cap, "9" * 100000, ["too large"])
         self.assertEqual(read(cap), b"0\n")
         write(cap, "2")
-        self.refused(errno.EBUSY, cap, "3", ["already in use with cap 2"])
+        self.refused(errno.EBUSY, cap, "3", ["already fixed at 2"])
         self.assertEqual(read(cap), b"2\n")
         os.rmdir(self.d.chan("b"))
 

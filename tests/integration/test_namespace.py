@@ -29,7 +29,7 @@ class Namespace(DaemonTest):
                 if not os.path.isdir(os.path.join(d, name)):
                     self.assertEqual(st.st_size, 0, name)
         self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "help", "members"])
-        self.assertEqual(sorted(os.listdir(self.d.host())), ["channels", "ctl", "error", "help", "stat"])
+        self.assertEqual(sorted(os.listdir(self.d.host())), ["channels", "ctl", "error", "help", "stat", "workers"])
 
     def test_members_lists_this_host_as_alive(self):
         line = read(self.d.path("members")).decode()

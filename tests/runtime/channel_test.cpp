@@ -27,7 +27,7 @@ TEST_CASE("on an unbuffered channel a send parks until a receiver comes") {
   REQUIRE(snd->result);  // the receiver made a place
   CHECK_FALSE(rcv->result);
   open_file* f = snd->result->value();
-  REQUIRE(s.n.write(*f, s.who, 0, "hi").ok());
+  REQUIRE(s.write(f, 0, "hi").ok());
   REQUIRE(s.n.flush(*f, s.who).ok());
   s.n.release(f);
   REQUIRE(rcv->result);
@@ -74,7 +74,7 @@ TEST_CASE("a receiver parked on a cap 0 channel that is cancelled after a sender
   REQUIRE(snd->result);
   rcv->op->cancel(make_error(errc::interrupted, "interrupted"));
   open_file* f = snd->result->value();
-  REQUIRE(s.n.write(*f, s.who, 0, "kept").ok());
+  REQUIRE(s.write(f, 0, "kept").ok());
   REQUIRE(s.n.flush(*f, s.who).ok());
   s.n.release(f);
   CHECK(s.recv(c) == "kept");
@@ -118,8 +118,8 @@ TEST_CASE("a message over the limit is refused at the write and nothing is deliv
   auto o = s.open(c + "/send", O_WRONLY);
   REQUIRE(o->result);
   open_file* f = o->result->value();
-  REQUIRE(s.n.write(*f, s.who, 0, "12345").ok());
-  auto w = s.n.write(*f, s.who, 5, "678901");
+  REQUIRE(s.write(f, 0, "12345").ok());
+  auto w = s.write(f, 5, "678901");
   CHECK(w.err().code == errc::too_big);
   CHECK(s.n.flush(*f, s.who).err().code == errc::too_big);
   s.n.release(f);

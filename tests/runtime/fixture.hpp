@@ -63,12 +63,23 @@ struct space {
     }
   }
 
+  // A write that must complete at once.
+  result<std::size_t> write(open_file* f, std::uint64_t off, const std::string& data) {
+    std::optional<result<std::size_t>> got;
+    n.write(*f, who, off, data, make_op<std::size_t>([&](result<std::size_t> r) {
+              ++completions;
+              got.emplace(std::move(r));
+            }));
+    REQUIRE(got);
+    return *got;
+  }
+
   result<void> send(const std::string& chan, const std::string& msg) {
     auto o = open(chan + "/send", O_WRONLY);
     REQUIRE(o->result);
     if (!o->result->ok()) return o->result->err();
     open_file* f = o->result->value();
-    auto w = n.write(*f, who, 0, msg);
+    auto w = write(f, 0, msg);
     REQUIRE(w.ok());
     auto r = n.flush(*f, who);
     n.release(f);
@@ -97,7 +108,7 @@ struct space {
     auto o = open(path, O_WRONLY);
     REQUIRE(o->result);
     if (!o->result->ok()) return o->result->err();
-    auto w = n.write(*o->result->value(), who, 0, data);
+    auto w = write(o->result->value(), 0, data);
     n.release(o->result->value());
     if (!w) return w.err();
     return {};

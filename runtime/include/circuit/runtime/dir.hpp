@@ -41,18 +41,28 @@ struct caller {
   pid_t session() const;  // getsid(pid), 0 when unknown
 };
 
-// An open file. Reads may park (a never-ending `events`); writes, flush
-// (every close(2)) and release (the last close) answer at once.
+// An open file. Reads and writes may park (a never-ending `events`, a
+// worker's stdin that is full); flush (every close(2)) and release (the
+// last close) answer at once. Most files write at once and override
+// write(); a file whose writes can wait overrides write_async() and copies
+// the data, which is only valid during the call.
 class handle {
  public:
   virtual ~handle() = default;
   virtual void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) = 0;
   virtual result<std::size_t> write(const caller& who, std::uint64_t off, std::string_view data);
+  virtual void write_async(const caller& who, std::uint64_t off, std::string_view data,
+                           op_ptr<std::size_t> done) {
+    done->complete(write(who, off, data));
+  }
   virtual result<void> flush(const caller& who);
   virtual void release() {}
 };
 
 using handle_ptr = std::unique_ptr<handle>;
+
+// A file whose content is fixed at open (a snapshot): reads at any offset.
+handle_ptr make_text_handle(std::string text);
 
 struct open_args {
   caller who;

@@ -35,6 +35,7 @@ enum class errc : std::uint16_t {
   removed = 15,       // the element went away while the call waited
   bad_state = 16,     // the call does not fit the element's state now
   io = 17,            // an operating system call failed: see the message
+  no_process = 18,    // the worker has no running process: start it first
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).

@@ -10,6 +10,7 @@
 namespace circuit {
 
 class channels;
+class workers;
 
 class host final : public dir {
  public:
@@ -25,11 +26,13 @@ class host final : public dir {
   const std::string& member_id() const { return id_text_; }
   std::string stat() const;
   channels& chans() { return *channels_; }
+  workers& procs() { return *workers_; }
 
  private:
   std::string id_text_;
   std::chrono::system_clock::time_point started_;
   std::shared_ptr<channels> channels_;
+  std::shared_ptr<workers> workers_;
 };
 
 }  // namespace circuit

@@ -26,6 +26,8 @@
 #include "circuit/runtime/dir.hpp"
 #include "circuit/runtime/event_log.hpp"
 
+struct uv_loop_s;  // libuv's loop; only worker.cpp includes <uv.h>
+
 namespace circuit {
 
 struct config {
@@ -34,6 +36,12 @@ struct config {
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::function<void(std::string_view)> log;  // one line, no newline
   std::function<void()> stop;                 // host ctl "stop"
+  // Workers' children are libuv handles on this loop; after touching them
+  // the runtime calls uv_kick so the loop owner runs libuv soon.
+  ::uv_loop_s* uv = nullptr;
+  std::function<void()> uv_kick;
+  double grace = 5.0;         // seconds between TERM and KILL (ctl stop)
+  bool keep_workers = false;  // leave workers running when the daemon stops
   // An entry appeared in or left directory `parent_ino` (an element made
   // or removed): faces with caches drop what they cached of it.
   std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
@@ -80,8 +88,8 @@ class ns {
   void open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done);
   void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
             op_ptr<std::string> done);
-  result<std::size_t> write(open_file& f, const caller& who, std::uint64_t off,
-                            std::string_view data);
+  void write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+             op_ptr<std::size_t> done);
   result<void> flush(open_file& f, const caller& who);
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
@@ -120,6 +128,7 @@ class ns {
   config cfg_;
   event_log events_;
   std::uint64_t next_id_ = 1;
+  bool stopped_ = false;
   std::unordered_map<std::uint64_t, dir*> dirs_;
   // (dir id, session) -> message; oldest evicted past a bound.
   std::map<std::pair<std::uint64_t, pid_t>, std::string> errors_;

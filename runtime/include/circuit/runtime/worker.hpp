@@ -1,0 +1,83 @@
+// worker.hpp — an OS process run and watched by this daemon.
+//
+// mkdir workers/NAME makes a worker in state "new"; writing a spec starts
+// it (libuv, in a process group of its own). Its stdout and stderr are kept
+// in bounded buffers (output.hpp); stdin takes writes until `eof`. wait
+// parks until the process ends. Signals go to the whole process group.
+// No zombie is left: libuv reaps every child, and the daemon's shutdown
+// stops the workers (TERM, grace, KILL) unless told to keep them.
+//
+// Thread safety: belongs to the loop thread (the libuv loop is driven by
+// the same thread).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "circuit/runtime/dir.hpp"
+#include "circuit/runtime/output.hpp"
+#include "circuit/runtime/spec.hpp"
+
+namespace circuit {
+
+class worker final : public dir {
+ public:
+  enum class state { fresh, running, exited, signaled };
+
+  worker(ns& space, dir* parent, std::string name);
+  ~worker() override;
+
+  std::span<const file_entry> files() const override;
+  std::string_view about() const override;
+  std::string_view example() const override;
+  void retire() override;
+
+  // The files.
+  result<void> start(spec s);
+  std::string spec_text() const;
+  void open_wait(bool block, op_ptr<handle_ptr> done);
+  result<void> signal(int sig);
+  result<void> stop();  // TERM now, KILL after the grace period
+  result<void> close_stdin();
+  void write_stdin(std::string_view data, op_ptr<std::size_t> done);
+  std::string stat() const;
+  output& out() { return out_; }
+  output& err() { return err_; }
+  double& grace() { return grace_; }
+
+  state current() const { return state_; }
+  pid_t pid() const { return pid_; }
+  bool running() const { return state_ == state::running; }
+
+  // Called from libuv callbacks (worker.cpp's child).
+  void on_exit(std::int64_t status, int term_signal);
+
+  struct child;  // the libuv handles; outlives the worker until they close
+
+ private:
+  std::string wait_text() const;
+  void kick() const;
+
+  state state_ = state::fresh;
+  std::optional<spec> spec_;
+  std::string spec_pending_;  // a spec arriving in several writes
+  child* child_ = nullptr;
+  pid_t pid_ = 0;
+  std::int64_t exit_status_ = 0;
+  int term_signal_ = 0;
+  std::chrono::system_clock::time_point started_{};
+  double grace_;
+  output out_, err_;
+  bool stdin_open_ = false;
+  std::list<op_ptr<handle_ptr>> waiters_;
+
+  friend struct child;
+  friend class spec_handle;
+};
+
+}  // namespace circuit

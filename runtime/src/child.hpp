@@ -1,0 +1,33 @@
+// child.hpp — the libuv side of a worker: its process handle, its three
+// pipes and its grace timer. A child deletes itself once every handle has
+// closed, which may be after its worker was removed; it reaches the worker
+// only through a weak pointer.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "circuit/runtime/worker.hpp"
+
+namespace circuit {
+
+struct worker::child {
+  uv_process_t proc;
+  uv_pipe_t in, out, err;
+  uv_timer_t timer;
+  std::weak_ptr<worker> owner;
+  int open = 0;  // handles not yet closed
+  bool in_open = false, out_open = false, err_open = false;
+
+  static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
+  void close_stdin();
+  void resume(bool stdout_pipe);
+  void write(std::string_view data, op_ptr<std::size_t> done);
+  void arm_kill(double seconds);
+  void exited();  // closes what the process no longer needs
+  void close(uv_handle_t* h);  // deletes the child after its last handle
+};
+
+}  // namespace circuit

@@ -1,0 +1,310 @@
+#include "circuit/runtime/worker.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "child.hpp"
+#include "circuit/runtime/ctl.hpp"
+#include "circuit/runtime/namespace.hpp"
+#include "circuit/runtime/proc_stat.hpp"
+#include "circuit/runtime/signals.hpp"
+
+namespace circuit {
+
+// An open of `spec` for writing: a spec may arrive in several writes (the
+// kernel cuts big ones); it is applied at the write that completes the JSON
+// document, and a close that leaves it incomplete fails.
+class spec_handle final : public handle {
+ public:
+  spec_handle(std::shared_ptr<worker> w, std::string text) : w_(std::move(w)), text_(std::move(text)) {}
+
+  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    done->complete(off >= text_.size() ? std::string() : text_.substr(off, size));
+  }
+
+  result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
+    std::string& pending = w_->spec_pending_;
+    if (pending.size() + data.size() > max_spec_bytes) {
+      pending.clear();
+      return make_error(errc::too_big, "bad spec: over the limit of " +
+                                           std::to_string(max_spec_bytes) + " bytes");
+    }
+    pending.append(data);
+    auto s = parse_spec(pending);
+    if (!s && s.err().code == errc::would_block) return data.size();  // more to come
+    pending.clear();
+    if (!s) return s.err();
+    if (auto r = w_->start(std::move(*s)); !r) return r.err();
+    return data.size();
+  }
+
+  result<void> flush(const caller&) override {
+    if (w_->spec_pending_.empty()) return {};
+    w_->spec_pending_.clear();
+    return make_error(errc::invalid, "bad spec: incomplete JSON");
+  }
+
+ private:
+  std::shared_ptr<worker> w_;
+  std::string text_;
+};
+
+namespace {
+
+worker& as_worker(dir& d) { return static_cast<worker&>(d); }
+std::shared_ptr<worker> shared(dir& d) {
+  return std::static_pointer_cast<worker>(d.shared_from_this());
+}
+
+class output_handle final : public handle {
+ public:
+  output_handle(std::shared_ptr<worker> w, bool is_out) : w_(std::move(w)), out_(is_out) {}
+  void read(std::uint64_t, std::size_t size, op_ptr<std::string> done) override {
+    (out_ ? w_->out() : w_->err()).read(size, std::move(done));
+  }
+
+ private:
+  std::shared_ptr<worker> w_;
+  bool out_;
+};
+
+class stdin_handle final : public handle {
+ public:
+  explicit stdin_handle(std::shared_ptr<worker> w) : w_(std::move(w)) {}
+  void read(std::uint64_t, std::size_t, op_ptr<std::string> done) override {
+    done->complete(make_error(errc::access, "stdin: write-only file"));
+  }
+  void write_async(const caller&, std::uint64_t, std::string_view data,
+                   op_ptr<std::size_t> done) override {
+    w_->write_stdin(data, std::move(done));
+  }
+
+ private:
+  std::shared_ptr<worker> w_;
+};
+
+const verb worker_verbs[] = {
+    {"kill", 0, "kill", "SIGKILL to the worker's process group",
+     [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).signal(SIGKILL); }},
+    {"stop", 0, "stop", "SIGTERM now, SIGKILL after the grace period",
+     [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).stop(); }},
+    {"grace", 1, "grace SECONDS", "the grace period of stop (default: circuitd's, 5)",
+     [](dir& d, const caller&, std::span<const std::string_view> a) -> result<void> {
+       auto n = parse_count("grace", a[0], 3600);
+       if (!n) return n.err();
+       as_worker(d).grace() = static_cast<double>(*n);
+       return {};
+     }},
+    {"eof", 0, "eof", "close the worker's stdin",
+     [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).close_stdin(); }},
+};
+
+handle_ptr opened(handle* h) { return handle_ptr(h); }
+
+const file_entry worker_files[] = {
+    {.name = "spec",
+     .help = "write JSON {\"path\":...,\"args\":[...],\"env\":[\"K=V\"],\"dir\":...} to start; read it back",
+     .open =
+         [](dir& d, const open_args&, op_ptr<handle_ptr> done) {
+           done->complete(opened(new spec_handle(shared(d), as_worker(d).spec_text())));
+         },
+     .readable = true,
+     .writable = true},
+    {.name = "stdin",
+     .help = "writes go to the process's stdin; it stays open until `echo eof > ctl`",
+     .open = [](dir& d, const open_args&,
+                op_ptr<handle_ptr> done) { done->complete(opened(new stdin_handle(shared(d)))); },
+     .writable = true},
+    {.name = "stdout",
+     .help = "the process's output, then end of file; each byte goes to one reader",
+     .open = [](dir& d, const open_args&,
+                op_ptr<handle_ptr> done) { done->complete(opened(new output_handle(shared(d), true))); },
+     .readable = true},
+    {.name = "stderr",
+     .help = "the process's error output, like stdout",
+     .open = [](dir& d, const open_args&,
+                op_ptr<handle_ptr> done) { done->complete(opened(new output_handle(shared(d), false))); },
+     .readable = true},
+    {.name = "wait",
+     .help = "open waits until the process ends; read {\"exit\":N} or {\"signal\":\"NAME\"}",
+     .open = [](dir& d, const open_args& a,
+                op_ptr<handle_ptr> done) { as_worker(d).open_wait(!(a.flags & O_NONBLOCK), done); },
+     .readable = true},
+    {.name = "trywait",
+     .help = "like wait, but the open fails with EAGAIN while the process runs",
+     .open = [](dir& d, const open_args&,
+                op_ptr<handle_ptr> done) { as_worker(d).open_wait(false, done); },
+     .readable = true},
+    {.name = "signal",
+     .help = "write a signal name or number (TERM, KILL, 9): sent to the process group",
+     .write = [](dir& d, const caller&, std::string_view t) -> result<void> {
+       auto sig = parse_signal(t);
+       if (!sig) return sig.err();
+       return as_worker(d).signal(*sig);
+     }},
+    {.name = "ctl",
+     .help = "commands, one per line (write); see below",
+     .write = [](dir& d, const caller& who, std::string_view t) {
+       return run_ctl(worker_verbs, d, who, t);
+     }},
+    {.name = "stat",
+     .help = "one JSON line: state, pid, path, started, exit, signal, rss, cpu, threads, fds (read)",
+     .read = [](dir& d, const caller&) { return as_worker(d).stat(); }},
+};
+
+const char* state_name(worker::state s) {
+  switch (s) {
+    case worker::state::fresh: return "new";
+    case worker::state::running: return "running";
+    case worker::state::exited: return "exited";
+    case worker::state::signaled: return "signaled";
+  }
+  return "?";
+}
+
+}  // namespace
+
+worker::worker(ns& space, dir* parent, std::string name)
+    : dir(space, parent, std::move(name)), grace_(space.cfg().grace) {}
+
+worker::~worker() = default;
+
+std::span<const file_entry> worker::files() const { return worker_files; }
+
+std::string_view worker::about() const {
+  static const std::string text =
+      "A worker: an OS process run and watched by this host's circuitd.\n"
+      "\n"
+      "Write a JSON spec to start it (only \"path\" is required). Its output\n"
+      "waits in stdout and stderr (bounded: a process nobody reads blocks);\n"
+      "wait blocks until it ends. Signals reach its whole process group.\n"
+      "rmdir removes an ended worker; a running one is busy.\n"
+      "\n"
+      "ctl commands:\n" +
+      verbs_help(worker_verbs);
+  return text;
+}
+
+std::string_view worker::example() const {
+  return "  echo '{\"path\":\"/bin/ls\",\"args\":[\"-l\",\"/\"]}' > spec\n"
+         "  cat stdout\n"
+         "  cat wait                     # {\"exit\":0}";
+}
+
+void worker::kick() const {
+  if (space().cfg().uv_kick) space().cfg().uv_kick();
+}
+
+result<void> worker::start(spec s) {
+  if (state_ != state::fresh)
+    return make_error(errc::busy, "spec: worker " + path() + " was started already; make a new one");
+  if (auto ok = check_spec(s); !ok) return ok;
+  if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
+  auto c = child::spawn(*this, s, space().cfg().uv);
+  if (!c) return c.err();
+  child_ = *c;
+  pid_ = child_->proc.pid;
+  state_ = state::running;
+  stdin_open_ = true;
+  started_ = std::chrono::system_clock::now();
+  spec_ = std::move(s);
+  out_.on_room = [c = child_, w = std::weak_ptr<worker>(shared(*this))] {
+    if (!w.expired()) c->resume(true);
+  };
+  err_.on_room = [c = child_, w = std::weak_ptr<worker>(shared(*this))] {
+    if (!w.expired()) c->resume(false);
+  };
+  kick();
+  return {};
+}
+
+std::string worker::spec_text() const { return spec_ ? to_json(*spec_) : std::string(); }
+
+std::string worker::wait_text() const {
+  if (state_ == state::signaled) return "{\"signal\":\"" + signal_name(term_signal_) + "\"}\n";
+  return "{\"exit\":" + std::to_string(exit_status_) + "}\n";
+}
+
+void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
+  if (state_ == state::exited || state_ == state::signaled)
+    return done->complete(make_text_handle(wait_text()));
+  if (!block)
+    return done->complete(make_error(
+        errc::would_block, "trywait: worker " + path() + " is " + state_name(state_)));
+  auto it = waiters_.insert(waiters_.end(), done);
+  done->on_cancel([this, it, keep = shared(*this)] { waiters_.erase(it); });
+}
+
+void worker::on_exit(std::int64_t status, int term_signal) {
+  state_ = term_signal ? state::signaled : state::exited;
+  exit_status_ = status;
+  term_signal_ = term_signal;
+  stdin_open_ = false;
+  child_ = nullptr;  // it closes itself
+  space().events().append("exit " + path());
+  auto waiting = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiting) w->complete(make_text_handle(wait_text()));
+}
+
+result<void> worker::signal(int sig) {
+  if (state_ != state::running)
+    return make_error(errc::no_process, "signal: worker " + path() + " is " + state_name(state_));
+  if (kill(-pid_, sig) != 0 && kill(pid_, sig) != 0)
+    return make_error(errc::io, std::string("signal: ") + strerror(errno));
+  return {};
+}
+
+result<void> worker::stop() {
+  if (auto r = signal(SIGTERM); !r) return r;
+  child_->arm_kill(grace_);
+  kick();
+  return {};
+}
+
+result<void> worker::close_stdin() {
+  if (!stdin_open_) return {};
+  stdin_open_ = false;
+  if (child_) child_->close_stdin();
+  kick();
+  return {};
+}
+
+void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
+  if (!stdin_open_ || !child_)
+    return done->complete(make_error(errc::closed, "stdin: worker " + path() + " takes no more input (" +
+                                                       (state_ == state::fresh ? "not started" : "closed") + ")"));
+  child_->write(data, std::move(done));
+  kick();
+}
+
+std::string worker::stat() const {
+  proc_stat p = running() ? read_proc_stat(pid_) : proc_stat{};
+  std::string exit = state_ == state::exited ? std::to_string(exit_status_) : "null";
+  std::string sig = state_ == state::signaled ? "\"" + signal_name(term_signal_) + "\"" : "null";
+  char buf[1024];
+  snprintf(buf, sizeof buf,
+           "{\"state\":\"%s\",\"pid\":%d,\"path\":%s,\"started\":%lld,\"exit\":%s,\"signal\":%s,"
+           "\"rss\":%lld,\"cpu\":%.2f,\"threads\":%d,\"fds\":%d,\"stdout_buffered\":%zu}\n",
+           state_name(state_), pid_, spec_ ? json_string(spec_->path).c_str() : "null",
+           static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                      started_.time_since_epoch()).count()),
+           exit.c_str(), sig.c_str(), static_cast<long long>(p.rss), p.cpu, p.threads, p.fds,
+           out_.size());
+  return buf;
+}
+
+void worker::retire() {
+  error gone = make_error(errc::removed, "worker " + path() + " was removed");
+  auto waiting = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiting) w->complete(gone);
+  out_.stop(gone);
+  err_.stop(gone);
+  space().forget(id());
+}
+
+}  // namespace circuit
