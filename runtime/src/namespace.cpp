@@ -218,24 +218,29 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
   e.open(d, args, inner);
 }
 
-void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
-              op_ptr<std::string> done) {
-  auto inner = make_op<std::string>([this, done, id = f.dir_id, who](result<std::string> r) {
-    if (!r && r.err().code != errc::interrupted) record(id, who, r.err());
+namespace {
+// Hands `done` to an element through an inner op that records a failure
+// for the caller's session, and that a cancel of `done` reaches.
+template <class T, class Start>
+void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, Start start) {
+  auto inner = make_op<T>([&space, done, dir_id, who](result<T> r) {
+    if (!r && r.err().code != errc::interrupted) space.record(dir_id, who, r.err());
     done->complete(std::move(r));
   });
-  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "read: interrupted")); });
-  f.h->read(off, size, inner);
+  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "interrupted")); });
+  start(inner);
+}
+}  // namespace
+
+void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+              op_ptr<std::string> done) {
+  relay(*this, f.dir_id, who, std::move(done), [&](auto inner) { f.h->read(off, size, inner); });
 }
 
 void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
                op_ptr<std::size_t> done) {
-  auto inner = make_op<std::size_t>([this, done, id = f.dir_id, who](result<std::size_t> r) {
-    if (!r && r.err().code != errc::interrupted) record(id, who, r.err());
-    done->complete(std::move(r));
-  });
-  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "write: interrupted")); });
-  f.h->write_async(who, off, data, inner);
+  relay(*this, f.dir_id, who, std::move(done),
+        [&](auto inner) { f.h->write_async(who, off, data, inner); });
 }
 
 result<void> ns::flush(open_file& f, const caller& who) {
