@@ -1,0 +1,287 @@
+// harness.cpp — servers on private mounts, the guard that always takes them
+// down, and /proc readers. See harness.hpp.
+#include "harness.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "floor_fs.hpp"
+
+namespace bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Long enough for every benchmark here on a slow, noisy machine; a run that
+// takes longer is hung, and is better ended with its mounts cleaned up.
+constexpr int budget_seconds = 900;
+
+struct slot {
+  pid_t pid = 0;
+  std::string dir, mount, log;
+  bool live = false;
+};
+
+std::mutex registry_mutex;  // guards `registry`, shared with the guard thread
+slot registry[8];
+
+bool mounted(const std::string& path) {
+  std::ifstream f("/proc/self/mounts");
+  std::string dev, at, rest;
+  while (f >> dev >> at && std::getline(f, rest))
+    if (at == path) return true;
+  return false;
+}
+
+// Runs a command quietly and waits for it; the status does not matter here.
+void run_quietly(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
+bool exited_within(pid_t pid, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+// Callers hold registry_mutex.
+void take_down(slot& s) {
+  if (!s.live) return;
+  s.live = false;
+  // SIGTERM first: both servers then unmount themselves cleanly.
+  if (s.pid > 0 && kill(s.pid, SIGTERM) == 0 && !exited_within(s.pid, 3000ms)) {
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, nullptr, 0);
+  }
+  if (mounted(s.mount)) run_quietly({"fusermount3", "-u", "-z", s.mount});
+  rmdir(s.mount.c_str());
+  unlink(s.log.c_str());
+  rmdir(s.dir.c_str());
+}
+
+void stop_all() {
+  std::lock_guard lock(registry_mutex);
+  for (auto& s : registry) take_down(s);
+}
+
+sigset_t guarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+void guard() {
+  sigset_t set = guarded_signals();
+  timespec budget{budget_seconds, 0};
+  int sig = sigtimedwait(&set, nullptr, &budget);
+  if (sig > 0)
+    fprintf(stderr, "bench: %s, cleaning up\n", strsignal(sig));
+  else
+    fprintf(stderr, "bench: still running after %d s, giving up\n", budget_seconds);
+  stop_all();
+  _exit(1);
+}
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n < 0) fail("readlink /proc/self/exe");
+  return std::string(buf, n);
+}
+
+// Starts `args` as a server of a new temporary mount (args may name it as
+// "{mount}") and waits until `probe` inside the mount exists.
+int start(std::vector<std::string> args, const std::string& probe) {
+  char tmpl[] = "/tmp/circuit-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) fail("mkdtemp");
+  slot s{0, tmpl, std::string(tmpl) + "/mnt", std::string(tmpl) + "/log", true};
+  auto discard = [&](const std::string& what) {
+    int e = errno;
+    rmdir(s.mount.c_str());
+    rmdir(tmpl);
+    errno = e;
+    fail(what);
+  };
+  if (mkdir(s.mount.c_str(), 0755) != 0) discard("mkdir " + s.mount);
+  for (auto& a : args)
+    if (a == "{mount}") a = s.mount;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string cannot_exec = "cannot execute " + args[0] + "\n";  // made before fork: see below
+
+  int index;
+  {
+    std::lock_guard lock(registry_mutex);
+    index = std::find_if(std::begin(registry), std::end(registry),
+                         [](const slot& x) { return !x.live; }) - std::begin(registry);
+    if (index == static_cast<int>(std::size(registry))) discard("too many servers");
+    pid_t parent = getpid();
+    s.pid = fork();
+    if (s.pid < 0) discard("fork");
+    if (s.pid == 0) {  // only async-signal-safe calls from here to exec
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(1);
+      setpgid(0, 0);  // a Ctrl-C reaches only the benchmark, which stops us in order
+      int log = open(s.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(log, 1);
+      dup2(log, 2);
+      execv(argv[0], argv.data());
+      ssize_t ignored = write(2, cannot_exec.data(), cannot_exec.size());
+      (void)ignored;
+      _exit(127);
+    }
+    registry[index] = s;
+  }
+
+  std::string at = s.mount + "/" + probe;
+  auto began = std::chrono::steady_clock::now();
+  struct stat st;
+  while (stat(at.c_str(), &st) != 0) {
+    bool died = waitpid(s.pid, nullptr, WNOHANG) == s.pid;
+    if (died || seconds_since(began) > 10) {
+      std::string log = read_file(s.log);
+      {
+        std::lock_guard lock(registry_mutex);
+        if (died) registry[index].pid = 0;  // reaped: never signal that pid again
+        take_down(registry[index]);
+      }
+      throw std::runtime_error(args[0] + (died ? " exited" : " did not mount") +
+                               " before " + at + " appeared; its output:\n" + log);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return index;
+}
+
+}  // namespace
+
+server server::circuitd(const std::string& exe, const std::string& name) {
+  return server(start({exe, "--name", name, "--mount", "{mount}"}, "help"));
+}
+
+server server::floor(bool multithreaded) {
+  return server(start({self_exe(), "--serve-floor", "{mount}", multithreaded ? "mt" : "single"},
+                      floor_file));
+}
+
+pid_t server::pid() const { return registry[slot_].pid; }
+const std::string& server::mount() const { return registry[slot_].mount; }
+
+void server::stop() {
+  if (slot_ < 0) return;
+  std::lock_guard lock(registry_mutex);
+  take_down(registry[slot_]);
+  slot_ = -1;
+}
+
+int main(int argc, char** argv, int (*body)(int, char**)) {
+  if (argc == 4 && std::strcmp(argv[1], "--serve-floor") == 0)
+    return serve_floor(argv[2], std::strcmp(argv[3], "mt") == 0);
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
+  sigset_t set = guarded_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread, so all inherit it
+  std::thread(guard).detach();
+  int rc;
+  try {
+    rc = body(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    rc = 1;
+  }
+  stop_all();
+  return rc;
+}
+
+long wakeups(pid_t pid) {
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(tasks.c_str());
+  if (!d) fail("opendir " + tasks);
+  long total = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(tasks + "/" + e->d_name + "/status");
+    std::string key;
+    long n;
+    while (f >> key) {
+      if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
+        f >> n;
+        total += n;
+      }
+    }
+  }
+  closedir(d);
+  return total;
+}
+
+long rss_bytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  long pages = 0, resident = 0;
+  if (!(f >> pages >> resident)) throw std::runtime_error("cannot read statm of " + std::to_string(pid));
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY);
+  if (fd < 0) fail("open " + path);
+  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    fail("write " + path);
+  }
+  if (close(fd) != 0) fail("close " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("open " + path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+void fail(const std::string& what) { throw std::runtime_error(what + ": " + strerror(errno)); }
+
+}  // namespace bench

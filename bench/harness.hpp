@@ -1,0 +1,75 @@
+// harness.hpp — what the benchmarks share: servers on private mounts that
+// always go away, wake-up and memory counters from /proc, medians.
+//
+// A benchmark's main() is `return bench::main(argc, argv, body);`. Before
+// `body` runs, SIGINT, SIGTERM and SIGHUP are blocked and a guard thread
+// waits for them (or for the time budget to run out); when one comes it
+// stops every server (SIGTERM, then SIGKILL), detaches its mount with
+// `fusermount3 -u -z`, removes its temporary directory and exits 1. A thread
+// rather than a signal handler, because the main thread may be stuck inside
+// a FUSE request that only ends once the server is gone. Servers also get
+// PR_SET_PDEATHSIG, so a SIGKILLed benchmark still takes them down.
+//
+// Errors inside `body` are thrown (std::runtime_error): this is a program,
+// not a library, and unwinding runs the destructors that clean up.
+//
+// Thread safety: `server` objects belong to the thread that made them; the
+// registry of live servers is shared with the guard thread under a mutex.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+// Runs `body` with the guard in place; also serves the floor file system
+// when this binary was re-executed for that (see server::floor).
+int main(int argc, char** argv, int (*body)(int argc, char** argv));
+
+// A process serving a FUSE mount in a fresh temporary directory.
+class server {
+ public:
+  // circuitd from `exe`, named `name`; ready once `mount()/help` exists.
+  static server circuitd(const std::string& exe, const std::string& name);
+  // The floor file system (floor_fs.hpp) on fuse_session_loop, or on
+  // fuse_session_loop_mt when `multithreaded`; its one file is `mount()/f`.
+  static server floor(bool multithreaded);
+
+  server(server&& o) noexcept : slot_(o.slot_) { o.slot_ = -1; }
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  ~server() { stop(); }
+
+  pid_t pid() const;
+  const std::string& mount() const;
+  // Takes the server down and removes its mount; idempotent.
+  void stop();
+
+ private:
+  explicit server(int slot) : slot_(slot) {}
+  int slot_;
+};
+
+// Context switches of every thread of `pid` (voluntary + involuntary): each
+// one is the process going to sleep or being put off the CPU, so the count
+// bounds how often it was woken. Threads that have exited are not counted.
+long wakeups(pid_t pid);
+// Resident memory of `pid`, in bytes (/proc/PID/statm).
+long rss_bytes(pid_t pid);
+
+// Whole-file helpers that throw with the path and errno on failure.
+void write_file(const std::string& path, const std::string& data);
+std::string read_file(const std::string& path);
+
+double median(std::vector<double> v);
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Throws "what: strerror(errno)".
+[[noreturn]] void fail(const std::string& what);
+
+}  // namespace bench
