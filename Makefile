@@ -5,19 +5,22 @@ NAME  ?= $(shell hostname | tr -c 'A-Za-z0-9._\n-' '-')
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 LOG   ?= $(BUILD)/circuitd.log
 
-.PHONY: all deps build run stop test bench clean
+.PHONY: all deps configure build run stop test bench clean
 
 all: build
 
 deps:
 	@sh tools/install-deps
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Starts circuitd in the background, mounted at $(MOUNT), and says how to try it.
-run: build
+run: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target circuitd
 	@sh tools/run-daemon $(BUILD)/circuitd $(NAME) $(MOUNT) $(LOG)
 
 stop:
