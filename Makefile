@@ -5,7 +5,7 @@ NAME  ?= $(shell hostname | tr -c 'A-Za-z0-9._\n-' '-')
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 LOG   ?= $(BUILD)/circuitd.log
 
-.PHONY: all deps configure build run stop test bench clean
+.PHONY: all deps configure build run stop test test-asan bench clean
 
 all: build
 
@@ -28,6 +28,12 @@ stop:
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+# The same suite on an AddressSanitizer build (its own build directory).
+test-asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_ASAN=ON >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS) --target circuitd runtime_test
+	@cd $(BUILD)-asan && ctest --output-on-failure --timeout 600
 
 bench: build
 	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks

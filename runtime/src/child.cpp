@@ -48,7 +48,12 @@ struct write_req {
 
 }  // namespace
 
+child::~child() {
+  if (auto w = owner.lock()) w->child_gone(this);
+}
+
 void child::close(uv_handle_t* h) {
+  if (uv_is_closing(h)) return;
   h->data = this;
   uv_close(h, [](uv_handle_t* h) {
     child* c = of(h);
@@ -95,9 +100,8 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   opt.stdio = stdio;
   if (int r = uv_spawn(loop, &c->proc, &opt); r < 0) {
     c->open = 5;
-    for (auto* p : pipes) c->close(reinterpret_cast<uv_handle_t*>(p));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->timer));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->proc));
+    c->owner.reset();
+    c->close_all();
     errc code = r == UV_ENOENT ? errc::not_found : r == UV_EACCES ? errc::access : errc::io;
     return make_error(code, "spawn " + s.path + ": " + uv_strerror(r));
   }
@@ -150,6 +154,14 @@ void child::arm_kill(double seconds) {
         if (c->proc.pid > 0) kill(-c->proc.pid, SIGKILL);
       },
       static_cast<uint64_t>(seconds * 1000), 0);
+}
+
+void child::close_all() {
+  in_open = out_open = err_open = false;
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&in), reinterpret_cast<uv_handle_t*>(&out),
+                         reinterpret_cast<uv_handle_t*>(&err), reinterpret_cast<uv_handle_t*>(&timer),
+                         reinterpret_cast<uv_handle_t*>(&proc)})
+    close(h);
 }
 
 void child::exited() {

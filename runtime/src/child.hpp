@@ -1,7 +1,7 @@
 // child.hpp — the libuv side of a worker: its process handle, its three
 // pipes and its grace timer. A child deletes itself once every handle has
-// closed, which may be after its worker was removed; it reaches the worker
-// only through a weak pointer.
+// closed; it reaches its worker only through a weak pointer, and the
+// worker's pointer to it is cleared when it goes.
 #pragma once
 
 #include <uv.h>
@@ -21,13 +21,15 @@ struct worker::child {
   int open = 0;  // handles not yet closed
   bool in_open = false, out_open = false, err_open = false;
 
+  ~child();  // tells the worker, if it is still there
   static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
   void close_stdin();
   void resume(bool stdout_pipe);
   void write(std::string_view data, op_ptr<std::size_t> done);
   void arm_kill(double seconds);
-  void exited();  // closes what the process no longer needs
-  void close(uv_handle_t* h);  // deletes the child after its last handle
+  void exited();     // closes what the process no longer needs
+  void close_all();  // the worker goes away: close every handle left
+  void close(uv_handle_t* h);  // idempotent; deletes the child after its last handle
 };
 
 }  // namespace circuit

@@ -170,7 +170,9 @@ const char* state_name(worker::state s) {
 worker::worker(ns& space, dir* parent, std::string name)
     : dir(space, parent, std::move(name)), grace_(space.cfg().grace) {}
 
-worker::~worker() = default;
+worker::~worker() {
+  if (child_) child_->owner.reset();
+}
 
 std::span<const file_entry> worker::files() const { return worker_files; }
 
@@ -211,11 +213,17 @@ result<void> worker::start(spec s) {
   stdin_open_ = true;
   started_ = std::chrono::system_clock::now();
   spec_ = std::move(s);
-  out_.on_room = [c = child_, w = std::weak_ptr<worker>(shared(*this))] {
-    if (!w.expired()) c->resume(true);
+  // A reader made room: read the pipe again (output is a member, so
+  // `this` outlives the call).
+  out_.on_room = [this] {
+    if (!child_) return;
+    child_->resume(true);
+    kick();
   };
-  err_.on_room = [c = child_, w = std::weak_ptr<worker>(shared(*this))] {
-    if (!w.expired()) c->resume(false);
+  err_.on_room = [this] {
+    if (!child_) return;
+    child_->resume(false);
+    kick();
   };
   kick();
   return {};
@@ -243,7 +251,6 @@ void worker::on_exit(std::int64_t status, int term_signal) {
   exit_status_ = status;
   term_signal_ = term_signal;
   stdin_open_ = false;
-  child_ = nullptr;  // it closes itself
   space().events().append("exit " + path());
   auto waiting = std::move(waiters_);
   waiters_.clear();
@@ -304,6 +311,12 @@ void worker::retire() {
   for (auto& w : waiting) w->complete(gone);
   out_.stop(gone);
   err_.stop(gone);
+  // Output nobody will read: close the pipes (a running process then gets
+  // EPIPE) so no descriptor stays behind.
+  if (child_) {
+    child_->close_all();
+    kick();
+  }
   space().forget(id());
 }
 

@@ -56,8 +56,10 @@ class worker final : public dir {
 
   // Called from libuv callbacks (worker.cpp's child).
   void on_exit(std::int64_t status, int term_signal);
-
-  struct child;  // the libuv handles; outlives the worker until they close
+  struct child;  // the libuv handles; may outlive the worker until they close
+  void child_gone(child* c) {
+    if (child_ == c) child_ = nullptr;
+  }
 
  private:
   std::string wait_text() const;
