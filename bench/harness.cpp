@@ -1,8 +1,7 @@
 // harness.cpp — servers on private mounts, the guard that always takes them
-// down, and /proc readers. See harness.hpp.
+// down, exit hooks. The /proc readers and helpers are in measure.cpp.
 #include "harness.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,7 +15,6 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -37,8 +35,9 @@ struct slot {
   bool live = false;
 };
 
-std::mutex registry_mutex;  // guards `registry`, shared with the guard thread
+std::mutex registry_mutex;  // guards `registry` and `exit_hooks`, shared with the guard thread
 slot registry[8];
+void (*exit_hooks[8])() = {};
 
 bool mounted(const std::string& path) {
   std::ifstream f("/proc/self/mounts");
@@ -91,6 +90,8 @@ void take_down(slot& s) {
 void stop_all() {
   std::lock_guard lock(registry_mutex);
   for (auto& s : registry) take_down(s);
+  for (auto fn : exit_hooks)
+    if (fn) fn();
 }
 
 sigset_t guarded_signals() {
@@ -104,8 +105,21 @@ sigset_t guarded_signals() {
 
 void guard() {
   sigset_t set = guarded_signals();
-  timespec budget{budget_seconds, 0};
-  int sig = sigtimedwait(&set, nullptr, &budget);
+  // sigtimedwait also returns EINTR (seen after a SIGCHLD of a benchmark's
+  // own children, and when the process is stopped and continued): that is
+  // neither a signal nor the end of the budget, so wait on for what is left.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(budget_seconds);
+  int sig;
+  do {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      sig = -1;
+      break;
+    }
+    timespec budget{static_cast<time_t>(left.count() / 1000000000), static_cast<long>(left.count() % 1000000000)};
+    sig = sigtimedwait(&set, nullptr, &budget);
+  } while (sig < 0 && errno == EINTR);
   if (sig > 0)
     fprintf(stderr, "bench: %s, cleaning up\n", strsignal(sig));
   else
@@ -210,10 +224,22 @@ void server::stop() {
   slot_ = -1;
 }
 
+void at_exit(void (*fn)()) {
+  std::lock_guard lock(registry_mutex);
+  for (auto& h : exit_hooks)
+    if (!h || h == fn) {
+      h = fn;
+      return;
+    }
+  throw std::runtime_error("bench::at_exit: too many hooks");
+}
+
 int main(int argc, char** argv, int (*body)(int, char**)) {
   if (argc == 4 && std::strcmp(argv[1], "--serve-floor") == 0)
     return serve_floor(argv[2], std::strcmp(argv[3], "mt") == 0);
   setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
+  // A reader that goes away (`| head`) must not kill us before the cleanup.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t set = guarded_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread, so all inherit it
   std::thread(guard).detach();
@@ -227,61 +253,5 @@ int main(int argc, char** argv, int (*body)(int, char**)) {
   stop_all();
   return rc;
 }
-
-long wakeups(pid_t pid) {
-  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = opendir(tasks.c_str());
-  if (!d) fail("opendir " + tasks);
-  long total = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream f(tasks + "/" + e->d_name + "/status");
-    std::string key;
-    long n;
-    while (f >> key) {
-      if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
-        f >> n;
-        total += n;
-      }
-    }
-  }
-  closedir(d);
-  return total;
-}
-
-long rss_bytes(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
-  long pages = 0, resident = 0;
-  if (!(f >> pages >> resident)) throw std::runtime_error("cannot read statm of " + std::to_string(pid));
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY);
-  if (fd < 0) fail("open " + path);
-  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    fail("write " + path);
-  }
-  if (close(fd) != 0) fail("close " + path);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) fail("open " + path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
-void fail(const std::string& what) { throw std::runtime_error(what + ": " + strerror(errno)); }
 
 }  // namespace bench

@@ -1,5 +1,6 @@
 // harness.hpp — what the benchmarks share: servers on private mounts that
-// always go away, wake-up and memory counters from /proc, medians.
+// always go away (harness.cpp), wake-up, CPU and memory counters from /proc,
+// medians (measure.cpp).
 //
 // A benchmark's main() is `return bench::main(argc, argv, body);`. Before
 // `body` runs, SIGINT, SIGTERM and SIGHUP are blocked and a guard thread
@@ -57,14 +58,29 @@ class server {
 // one is the process going to sleep or being put off the CPU, so the count
 // bounds how often it was woken. Threads that have exited are not counted.
 long wakeups(pid_t pid);
+// CPU time of every thread of `pid` in seconds (/proc/PID/task/*/schedstat,
+// nanosecond counts); like wakeups, threads that have exited are not counted.
+double cpu_seconds(pid_t pid);
 // Resident memory of `pid`, in bytes (/proc/PID/statm).
 long rss_bytes(pid_t pid);
+// The number after "KEY": in the one-line JSON of a circuit `stat` file,
+// e.g. stat_number(mount + "/h1/stat", "rss"); throws if it is not there.
+long stat_number(const std::string& stat_file, const std::string& key);
+
+// Runs `fn` whenever the benchmark ends (return, thrown error, signal, time
+// budget), after every server is down: for what a benchmark started outside
+// its servers' reach, such as processes that outlive a killed daemon. `fn`
+// may run on the guard thread and more than once, so it must be idempotent.
+// At most 8.
+void at_exit(void (*fn)());
 
 // Whole-file helpers that throw with the path and errno on failure.
 void write_file(const std::string& path, const std::string& data);
 std::string read_file(const std::string& path);
 
 double median(std::vector<double> v);
+// "12.3 45.6 ..." — seconds printed as microseconds, for per-round figures.
+std::string list_us(const std::vector<double>& seconds);
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }

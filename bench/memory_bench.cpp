@@ -26,12 +26,7 @@ namespace {
 constexpr double mib = 1024.0 * 1024.0;
 
 // The "rss" field of the host's stat file, in bytes.
-long stat_rss(const std::string& host) {
-  std::string line = bench::read_file(host + "/stat");
-  auto at = line.find("\"rss\":");
-  if (at == std::string::npos) throw std::runtime_error("no rss in " + host + "/stat: " + line);
-  return std::stol(line.substr(at + 6));
-}
+long stat_rss(const std::string& host) { return bench::stat_number(host + "/stat", "rss"); }
 
 int body(int argc, char** argv) {
   if (argc < 2) throw std::runtime_error("usage: memory_bench CIRCUITD [--channels N]");

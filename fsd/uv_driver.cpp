@@ -54,6 +54,8 @@ void uv_driver::run() {
   // will come for them, so run again rather than wait.
   pollfd p{uv_backend_fd(&loop_), POLLIN, 0};
   if (poll(&p, 1, 0) > 0) return kick();
+  // With nothing alive libuv's timeout is 0, not "forever": do not spin.
+  if (!uv_loop_alive(&loop_)) return;
   int ms = uv_backend_timeout(&loop_);
   if (ms < 0) return;
   timer_.expires_after(std::chrono::milliseconds(ms));

@@ -1,0 +1,111 @@
+// measure.cpp — what the benchmarks read and compute: counters from /proc,
+// circuit stat fields, whole files, medians. See harness.hpp.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "harness.hpp"
+
+namespace bench {
+
+namespace {
+// Calls `fn(path)` with /proc/PID/task/TID for each thread of `pid`.
+template <class F>
+void each_task(pid_t pid, F fn) {
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(tasks.c_str());
+  if (!d) fail("opendir " + tasks);
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') fn(tasks + "/" + e->d_name);
+  closedir(d);
+}
+}  // namespace
+
+long wakeups(pid_t pid) {
+  long total = 0;
+  each_task(pid, [&](const std::string& task) {
+    std::ifstream f(task + "/status");
+    std::string key;
+    long n;
+    while (f >> key) {
+      if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
+        f >> n;
+        total += n;
+      }
+    }
+  });
+  return total;
+}
+
+double cpu_seconds(pid_t pid) {
+  double total = 0;
+  each_task(pid, [&](const std::string& task) {
+    std::ifstream f(task + "/schedstat");
+    double ns = 0;
+    if (f >> ns) total += ns / 1e9;
+  });
+  return total;
+}
+
+long rss_bytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  long pages = 0, resident = 0;
+  if (!(f >> pages >> resident)) throw std::runtime_error("cannot read statm of " + std::to_string(pid));
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+long stat_number(const std::string& stat_file, const std::string& key) {
+  std::string line = read_file(stat_file);
+  auto at = line.find("\"" + key + "\":");
+  if (at == std::string::npos)
+    throw std::runtime_error("no \"" + key + "\" in " + stat_file + ": " + line);
+  return std::stol(line.substr(at + key.size() + 3));
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY);
+  if (fd < 0) fail("open " + path);
+  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    fail("write " + path);
+  }
+  if (close(fd) != 0) fail("close " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("open " + path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+std::string list_us(const std::vector<double>& seconds) {
+  std::string out;
+  char one[32];
+  for (double x : seconds) {
+    snprintf(one, sizeof one, "%s%.1f", out.empty() ? "" : " ", x * 1e6);
+    out += one;
+  }
+  return out;
+}
+
+void fail(const std::string& what) { throw std::runtime_error(what + ": " + strerror(errno)); }
+
+}  // namespace bench
