@@ -13,7 +13,7 @@ from harness import ROOT, CIRCUITD, DaemonTest, read
 
 EXAMPLES = os.path.join(ROOT, "shell-examples")
 MAN = os.path.join(ROOT, "man")
-REQUIRED = ["producer-consumer.sh", "rendezvous.sh", "errors.sh"]
+REQUIRED = ["producer-consumer.sh", "rendezvous.sh", "errors.sh", "run-command.sh", "supervisor.sh"]
 
 
 def scripts():
@@ -76,8 +76,9 @@ class Examples(DaemonTest):
         return r, time.monotonic() - t0
 
     def assertCleanedUp(self, script):
-        left = sorted(os.listdir(self.d.host("channels")))
-        self.assertEqual(left, ["error", "help"], "%s left channels behind" % script)
+        for folder in ("channels", "workers"):
+            left = sorted(os.listdir(self.d.host(folder)))
+            self.assertEqual(left, ["error", "help"], "%s left %s behind" % (script, folder))
 
     def test_the_required_examples_are_there(self):
         names = [os.path.basename(p) for p in scripts()]
@@ -126,6 +127,9 @@ class Docs(DaemonTest):
         super().setUp()
         os.mkdir(self.d.chan("a"))
         self.addCleanup(lambda: os.path.isdir(self.d.chan("a")) and os.rmdir(self.d.chan("a")))
+        self.worker = self.d.host("workers", "w")
+        os.mkdir(self.worker)  # a new worker: never started, so rmdir takes it
+        self.addCleanup(lambda: os.path.isdir(self.worker) and os.rmdir(self.worker))
         self.man4 = man_sections(os.path.join(MAN, "circuit.4"))
 
     def kinds(self):
@@ -136,6 +140,9 @@ class Docs(DaemonTest):
             ("channels", self.d.host("channels"), "The channels directory: /circuit/HOST/channels",
              {"a": None}),
             ("channel", self.d.chan("a"), "A channel: /circuit/HOST/channels/NAME", {}),
+            ("workers", self.d.host("workers"), "The workers directory: /circuit/HOST/workers",
+             {"w": None}),
+            ("worker", self.worker, "A worker: /circuit/HOST/workers/NAME", {}),
         ]
 
     def test_every_file_ls_shows_is_in_its_directorys_help(self):
@@ -167,14 +174,21 @@ class Docs(DaemonTest):
                     else:
                         self.assertTrue(tagged(roff, name))
 
-    def test_every_ctl_command_in_the_host_help_is_in_circuit_4(self):
-        help_text = read(self.d.host("help")).decode()
-        block = help_text.split("ctl commands:\n")[1].split("\n\n")[0]
-        verbs = [line.split()[0] for line in block.splitlines() if line.strip()]
-        self.assertIn("stop", verbs)
-        for verb in verbs:
-            with self.subTest(verb=verb):
-                self.assertTrue(tagged(self.man4["A host: /circuit/HOST"], verb))
+    def test_every_ctl_command_in_a_help_is_in_circuit_4(self):
+        for kind, path, section, _ in self.kinds():
+            help_text = read(os.path.join(path, "help")).decode()
+            if "ctl commands:\n" not in help_text:
+                continue
+            block = help_text.split("ctl commands:\n")[1].split("\n\n")[0]
+            verbs = [line.split()[0] for line in block.splitlines() if line.strip()]
+            self.assertIn("stop", verbs)
+            for verb in verbs:
+                with self.subTest(kind=kind, verb=verb):
+                    self.assertTrue(tagged(self.man4[section], verb))
+
+    def test_the_host_and_the_worker_have_ctl_commands(self):
+        for path in (self.d.host(), self.worker):
+            self.assertIn("ctl commands:\n", read(os.path.join(path, "help")).decode())
 
     def test_every_flag_of_circuitd_help_is_in_circuitd_8(self):
         usage = subprocess.run([CIRCUITD, "--help"], capture_output=True, timeout=10).stdout.decode()
