@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     stopping = true;
     fsd::log_line(std::string("stopping: ") + why);
     space.stop();  // parked requests complete, workers stop, then the mount goes
+    uv.run_now();  // stdin writes cancelled by the stop are answered
     face.stop();
     uv.stop();
     io.stop();

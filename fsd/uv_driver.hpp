@@ -23,6 +23,7 @@ class uv_driver {
 
   uv_loop_t* loop() { return &loop_; }
   void kick();  // run libuv soon; several kicks coalesce
+  void run_now() { uv_run(&loop_, UV_RUN_NOWAIT); }  // callbacks of closed handles
   void stop();  // idempotent
 
  private:

@@ -102,7 +102,10 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
     c->open = 5;
     c->owner.reset();
     c->close_all();
-    errc code = r == UV_ENOENT ? errc::not_found : r == UV_EACCES ? errc::access : errc::io;
+    errc code = r == UV_ENOENT   ? errc::not_found
+                : r == UV_EACCES ? errc::access
+                : r == UV_E2BIG  ? errc::too_big
+                                 : errc::io;
     return make_error(code, "spawn " + s.path + ": " + uv_strerror(r));
   }
   c->open = 5;

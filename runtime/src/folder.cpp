@@ -42,8 +42,4 @@ result<void> folder::remove(const caller&, std::string_view name) {
   return {};
 }
 
-void folder::retire() {
-  for (auto& [name, d] : items_) d->retire();
-}
-
 }  // namespace circuit

@@ -56,9 +56,15 @@ ns::~ns() {
 void ns::stop() {
   if (stopped_) return;
   stopped_ = true;
-  std::vector<dir*> all;
-  for (auto& [id, d] : dirs_) all.push_back(d);
-  for (dir* d : all) d->retire();
+  // Top-down: a folder acts before its items (workers reap their
+  // processes, so a parked wait gets the exit, not "removed").
+  std::vector<dir*> todo{root_.get()};
+  while (!todo.empty()) {
+    dir* d = todo.back();
+    todo.pop_back();
+    d->retire();
+    for (dir* c : d->children()) todo.push_back(c);
+  }
   events_.stop();
 }
 

@@ -116,8 +116,10 @@ result<void> check_spec(const spec& s) {
   if (S_ISDIR(st.st_mode)) return make_error(errc::is_dir, "bad spec: path " + s.path + " is a directory");
   if (!S_ISREG(st.st_mode) || access(s.path.c_str(), X_OK) != 0)
     return make_error(errc::access, "bad spec: path " + s.path + " is not executable");
-  if (!s.dir.empty() && (stat(s.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
-    return make_error(errc::not_found, "bad spec: dir " + s.dir + " is not a directory");
+  if (!s.dir.empty() && stat(s.dir.c_str(), &st) != 0)
+    return make_error(errc::not_found, "bad spec: dir " + s.dir + ": no such directory");
+  if (!s.dir.empty() && !S_ISDIR(st.st_mode))
+    return make_error(errc::not_dir, "bad spec: dir " + s.dir + " is not a directory");
   return {};
 }
 

@@ -26,7 +26,10 @@ class spec_handle final : public handle {
   }
 
   result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
-    std::string& pending = w_->spec_pending_;
+    std::string& pending = pending_;
+    // The newline after a spec may come in a write of its own.
+    if (pending.empty() && data.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return data.size();
     if (pending.size() + data.size() > max_spec_bytes) {
       pending.clear();
       return make_error(errc::too_big, "bad spec: over the limit of " +
@@ -42,14 +45,15 @@ class spec_handle final : public handle {
   }
 
   result<void> flush(const caller&) override {
-    if (w_->spec_pending_.empty()) return {};
-    w_->spec_pending_.clear();
+    if (pending_.empty()) return {};
+    pending_.clear();
     return make_error(errc::invalid, "bad spec: incomplete JSON");
   }
 
  private:
   std::shared_ptr<worker> w_;
   std::string text_;
+  std::string pending_;  // a spec arriving in several writes of this open
 };
 
 namespace {
@@ -211,6 +215,7 @@ result<void> worker::start(spec s) {
   pid_ = child_->proc.pid;
   state_ = state::running;
   stdin_open_ = true;
+  if (eof_early_) (void)close_stdin();
   started_ = std::chrono::system_clock::now();
   spec_ = std::move(s);
   // A reader made room: read the pipe again (output is a member, so
@@ -273,6 +278,7 @@ result<void> worker::stop() {
 }
 
 result<void> worker::close_stdin() {
+  if (state_ == state::fresh) eof_early_ = true;
   if (!stdin_open_) return {};
   stdin_open_ = false;
   if (child_) child_->close_stdin();
@@ -290,18 +296,19 @@ void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
 
 std::string worker::stat() const {
   proc_stat p = running() ? read_proc_stat(pid_) : proc_stat{};
-  std::string exit = state_ == state::exited ? std::to_string(exit_status_) : "null";
-  std::string sig = state_ == state::signaled ? "\"" + signal_name(term_signal_) + "\"" : "null";
-  char buf[1024];
-  snprintf(buf, sizeof buf,
-           "{\"state\":\"%s\",\"pid\":%d,\"path\":%s,\"started\":%lld,\"exit\":%s,\"signal\":%s,"
-           "\"rss\":%lld,\"cpu\":%.2f,\"threads\":%d,\"fds\":%d,\"stdout_buffered\":%zu}\n",
-           state_name(state_), pid_, spec_ ? json_string(spec_->path).c_str() : "null",
-           static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                      started_.time_since_epoch()).count()),
-           exit.c_str(), sig.c_str(), static_cast<long long>(p.rss), p.cpu, p.threads, p.fds,
-           out_.size());
-  return buf;
+  auto num = [](auto v) { return std::to_string(v); };
+  char cpu[32];
+  snprintf(cpu, sizeof cpu, "%.2f", p.cpu);
+  long long started = std::chrono::duration_cast<std::chrono::seconds>(
+                          started_.time_since_epoch()).count();
+  return std::string("{\"state\":\"") + state_name(state_) + "\",\"pid\":" + num(pid_) +
+         ",\"path\":" + (spec_ ? json_string(spec_->path) : "null") +
+         ",\"started\":" + num(started) +
+         ",\"exit\":" + (state_ == state::exited ? num(exit_status_) : "null") +
+         ",\"signal\":" + (state_ == state::signaled ? "\"" + signal_name(term_signal_) + "\"" : "null") +
+         ",\"rss\":" + num(p.rss) + ",\"cpu\":" + cpu + ",\"threads\":" + num(p.threads) +
+         ",\"fds\":" + num(p.fds) + ",\"stdout_buffered\":" + num(out_.size()) +
+         ",\"stderr_buffered\":" + num(err_.size()) + "}\n";
 }
 
 void worker::retire() {

@@ -11,6 +11,9 @@
 #include "circuit/runtime/worker.hpp"
 
 namespace circuit {
+namespace {
+std::string count(std::size_t n) { return std::to_string(n) + (n == 1 ? " worker" : " workers"); }
+}  // namespace
 
 std::string_view workers::about() const {
   return "The workers of this host: one directory per process.\n"
@@ -47,14 +50,13 @@ void workers::retire() {
     if (w.running()) live.push_back(std::static_pointer_cast<worker>(w.shared_from_this()));
   });
   if (!live.empty() && space().cfg().keep_workers) {
-    space().log("leaving " + std::to_string(live.size()) + " workers running (--keep-workers)");
+    space().log("leaving " + count(live.size()) + " running (--keep-workers)");
     live.clear();
   }
   if (!live.empty()) {
     char grace[32];
     snprintf(grace, sizeof grace, "%gs", space().cfg().grace);
-    space().log("stopping " + std::to_string(live.size()) +
-                " workers: TERM, then KILL after " + grace);
+    space().log("stopping " + count(live.size()) + ": TERM, then KILL after " + grace);
     for (auto& w : live) kill(-w->pid(), SIGTERM);
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::duration<double>(space().cfg().grace);
@@ -75,7 +77,6 @@ void workers::retire() {
     }
     space().log("workers stopped (" + std::to_string(killed) + " needed SIGKILL)");
   }
-  folder::retire();
 }
 
 }  // namespace circuit

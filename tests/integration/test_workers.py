@@ -24,7 +24,7 @@ BOUND = MiB  # the output buffer bound (output.hpp)
 SYSCALLS = {"x86_64": {"read": 0, "write": 1, "openat": 257},
             "aarch64": {"read": 63, "write": 64, "openat": 56}}.get(platform.machine(), {})
 STAT_KEYS = {"state", "pid", "path", "started", "exit", "signal", "rss", "cpu", "threads", "fds",
-             "stdout_buffered"}
+             "stdout_buffered", "stderr_buffered"}
 
 
 def proc_stat_fields(pid):
@@ -190,7 +190,7 @@ class Workers(WorkerTest):
                                  "signal", "ctl", "stat"]))
         self.assertEqual(read(self.w("a", "stat")),
                          b'{"state":"new","pid":0,"path":null,"started":0,"exit":null,"signal":null,'
-                         b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"stdout_buffered":0}\n')
+                         b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"stdout_buffered":0,"stderr_buffered":0}\n')
         self.assertEqual(read(self.w("a", "spec")), b"")
         self.assertEqual(json.loads(read(self.d.host("stat")))["workers"], 1)
         os.rmdir(self.w("a"))
@@ -571,7 +571,7 @@ class Workers(WorkerTest):
             ("a missing path field", '{"args":["x"]}', errno.EINVAL, ['bad spec: "path" is required']),
             ("dir a number", '{"path":"/bin/echo","dir":1}', errno.EINVAL, ['"dir" must be a string']),
             ("dir missing", '{"path":"/bin/echo","dir":"/no/such/dir"}', errno.ENOENT,
-             ["bad spec: dir /no/such/dir is not a directory"]),
+             ["bad spec: dir /no/such/dir: no such directory"]),
             ("a NUL in a string", '{"path":"/bin/echo","args":["a\\u0000b"]}', errno.EINVAL,
              ["strings may not contain NUL"]),
             ("nesting too deep", '{"path":"/bin/echo","args":' + "[" * 40 + "]" * 40 + "}", errno.EINVAL,
@@ -607,6 +607,25 @@ class Workers(WorkerTest):
             os.close(fd)
         self.assertEqual(read(self.w("a", "stdout")), b"two writes\n")
         self.assertEqual(self.wait("a"), b'{"exit":0}\n')
+
+    def test_a_spec_in_pieces_belongs_to_its_open_and_a_lone_newline_after_it_is_fine(self):
+        self.mk("a")
+        fd = os.open(self.w("a", "spec"), os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, b'{"path": "/bin/echo", ')
+            self.assertEqual(read(self.w("a", "spec")), b"")  # another open, read and closed
+            os.write(fd, b'"args": ["pieces"]}')
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)  # no error: the newline alone is not a second spec
+        self.assertEqual(read(self.w("a", "stdout")), b"pieces\n")
+
+    def test_eof_before_the_start_starts_the_process_with_stdin_at_end_of_file(self):
+        self.mk("a")
+        write(self.w("a", "ctl"), "eof\n")
+        write(self.w("a", "spec"), '{"path":"/bin/cat"}')
+        self.assertEqual(self.wait("a"), b'{"exit":0}\n')
+        self.assertEqual(read(self.w("a", "stdout")), b"")
 
     def test_a_second_spec_on_a_started_worker_is_busy(self):
         self.start("a", "/bin/sleep", "1000")
@@ -817,6 +836,24 @@ class WorkersAtShutdown(WorkerTest):
         self.assertNotIn("workers", self.d.log())
 
 
+class WorkersStdinAtShutdown(WorkerTest):
+    def test_a_stdin_write_waiting_for_room_fails_with_epipe_when_circuitd_stops(self):
+        self.start("s", "/bin/sleep", "1000")  # never reads its stdin
+        writer = self.spawn([PY, "-c", "import os,sys\n"
+                             "fd = os.open('workers/s/stdin', os.O_WRONLY)\n"
+                             "try:\n    os.write(fd, b'x' * (4 << 20))\n"
+                             "except OSError as e:\n    print(e.errno, flush=True)\n"],
+                            stdout=subprocess.PIPE)
+        self.wait_for(lambda: in_syscall(writer.pid, "write"), "the stdin writer to block in write")
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.d.proc.wait(10), 0)
+        out, _ = writer.communicate(timeout=10)
+        self.assertEqual(out, b"%d\n" % errno.EPIPE)
+
+    def check_daemon_alive(self):
+        pass  # stopped on purpose
+
+
 class WorkersKeptAtShutdown(WorkerTest):
     daemon_args = ("--keep-workers",)
 
@@ -830,8 +867,8 @@ class WorkersKeptAtShutdown(WorkerTest):
         self.wait_for(lambda: wchan(pid) == "hrtimer_nanosleep", "sleep to run and sleep")
         self.d.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.d.proc.wait(10), 0)
-        self.assertIn("leaving 1 workers running (--keep-workers)", self.d.log())
-        self.assertNotIn("stopping 1 workers", self.d.log())
+        self.assertIn("leaving 1 worker running (--keep-workers)", self.d.log())
+        self.assertNotIn("stopping 1 worker", self.d.log())
         self.assertFalse(gone(pid))
         fields = proc_stat_fields(pid)
         self.assertEqual(fields[0], "S")

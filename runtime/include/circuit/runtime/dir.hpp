@@ -111,7 +111,8 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual result<dir*> make(const caller& who, std::string_view name);
   virtual result<void> remove(const caller& who, std::string_view name);
 
-  // Called when the directory leaves the tree: completes parked requests.
+  // Called when the directory leaves the tree (rmdir, or the daemon's
+  // stop, which retires the whole tree top-down): completes parked requests.
   virtual void retire() {}
 
  private:

@@ -22,7 +22,6 @@ class folder : public dir {
   std::vector<dir*> children() override;
   result<dir*> make(const caller& who, std::string_view name) override;
   result<void> remove(const caller& who, std::string_view name) override;
-  void retire() override;
 
   std::size_t size() const { return items_.size(); }
   template <class F>

@@ -67,7 +67,7 @@ class worker final : public dir {
 
   state state_ = state::fresh;
   std::optional<spec> spec_;
-  std::string spec_pending_;  // a spec arriving in several writes
+  bool eof_early_ = false;  // `eof` before the start: start with stdin closed
   child* child_ = nullptr;
   pid_t pid_ = 0;
   std::int64_t exit_status_ = 0;
