@@ -50,6 +50,8 @@ ns::ns(config cfg) : cfg_(std::move(cfg)) {
 
 ns::~ns() {
   stop();
+  for (open_file* f : open_) delete f;
+  open_.clear();
   root_.reset();
 }
 
@@ -196,6 +198,7 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     if (w->index == error_index && !text.empty()) text += '\n';
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, nullptr, std::move(text)),
                            dir_id, std::move(path)};
+    open_.insert(f);
     return done->complete(f);
   }
   const file_entry& e = d.files()[w->index - table_base];
@@ -209,6 +212,7 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     std::string text = args.wants_read() ? e.read(d, args.who) : std::string();
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, &e, std::move(text)),
                            dir_id, std::move(path)};
+    open_.insert(f);
     return done->complete(f);
   }
   auto inner = make_op<handle_ptr>(
@@ -217,7 +221,9 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
           if (r.err().code != errc::interrupted) record(dir_id, who, r.err());
           return done->complete(r.err());
         }
-        done->complete(new open_file{std::move(r.value()), dir_id, std::move(path)});
+        auto f = new open_file{std::move(r.value()), dir_id, std::move(path)};
+        open_.insert(f);
+        done->complete(f);
       });
   // Cancelling the outer op cancels the element's parked op.
   done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "open: interrupted")); });
@@ -258,6 +264,7 @@ result<void> ns::flush(open_file& f, const caller& who) {
 void ns::release(open_file* f) {
   if (!f) return;
   f->h->release();
+  open_.erase(f);
   delete f;
 }
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "circuit/runtime/dir.hpp"
@@ -94,7 +95,10 @@ class ns {
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
   // run (a send delivers nothing, a taken message goes back).
-  void abandon(open_file* f) { delete f; }
+  void abandon(open_file* f) {
+    open_.erase(f);
+    delete f;
+  }
   // Operations the tree does not have (create, unlink, rename): the error,
   // recorded for the caller.
   error refuse(const caller& who, std::uint64_t parent, std::string_view name,
@@ -133,6 +137,9 @@ class ns {
   // (dir id, session) -> message; oldest evicted past a bound.
   std::map<std::pair<std::uint64_t, pid_t>, std::string> errors_;
   std::deque<std::pair<std::uint64_t, pid_t>> error_order_;
+  // Files open now; those the kernel still holds when the daemon stops are
+  // dropped at destruction, as never closed.
+  std::unordered_set<open_file*> open_;
   std::shared_ptr<root> root_;
   host* self_ = nullptr;
 };
