@@ -1,7 +1,18 @@
 #include "child.hpp"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <vector>
+
+extern char** environ;
 
 namespace circuit {
 namespace {
@@ -33,10 +44,34 @@ void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   c->close(reinterpret_cast<uv_handle_t*>(s));
 }
 
-void on_process_exit(uv_process_t* p, int64_t status, int term_signal) {
+// The pidfd turned readable: the process ended; reap it.
+void on_process_exit(uv_poll_t* p, int, int) {
   child* c = of(reinterpret_cast<uv_handle_t*>(p));
-  if (auto w = c->owner.lock()) w->on_exit(status, term_signal);
+  constexpr auto by_pidfd = static_cast<idtype_t>(3);  // P_PIDFD (Linux 5.4)
+  siginfo_t info{};
+  if (waitid(by_pidfd, c->pidfd, &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) return;
+  uv_poll_stop(p);
+  bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  if (auto w = c->owner.lock()) w->on_exit(killed ? 0 : info.si_status, killed ? info.si_status : 0);
   c->exited();
+}
+
+// A socket pair end for the child, kept above 2 so that moving it onto
+// 0, 1 or 2 never finds it already there.
+int above_stdio(int fd) {
+  if (fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return moved;
+}
+
+errc spawn_errc(int e) {
+  switch (e) {
+    case ENOENT: return errc::not_found;
+    case EACCES: case EPERM: case ENOEXEC: return errc::access;
+    case E2BIG: return errc::too_big;
+    default: return errc::io;
+  }
 }
 
 struct write_req {
@@ -49,6 +84,7 @@ struct write_req {
 }  // namespace
 
 child::~child() {
+  if (pidfd >= 0) ::close(pidfd);
   if (auto w = owner.lock()) w->child_gone(this);
 }
 
@@ -62,17 +98,28 @@ void child::close(uv_handle_t* h) {
 }
 
 result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
-  auto* c = new child;
-  c->owner = std::static_pointer_cast<worker>(w.shared_from_this());
-  uv_pipe_t* pipes[] = {&c->in, &c->out, &c->err};
-  for (auto* p : pipes) {
-    uv_pipe_init(loop, p, 0);
-    p->data = c;
+  int pairs[3][2];  // [0] stays here, [1] becomes the child's 0, 1, 2
+  for (auto& p : pairs) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
+      int e = errno;
+      for (auto& q : pairs)
+        if (&q < &p) ::close(q[0]), ::close(q[1]);
+      return make_error(errc::io, std::string("spawn: socketpair: ") + strerror(e));
+    }
+    p[1] = above_stdio(p[1]);
   }
-  uv_timer_init(loop, &c->timer);
-  c->timer.data = c;
-  c->proc.data = c;
-  c->open = 4;  // pipes and timer; the process handle counts once spawned
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  for (int i = 0; i < 3; ++i) posix_spawn_file_actions_adddup2(&fa, pairs[i][1], i);
+  if (!s.dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, s.dir.c_str());
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&at, &all);  // nothing the daemon ignores stays ignored
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<char*> argv{const_cast<char*>(s.path.c_str())};
   for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -82,32 +129,34 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
     for (auto& e : *s.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
   }
-  uv_stdio_container_t stdio[3];
-  stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-  stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&c->in);
-  for (int i = 1; i < 3; ++i) {
-    stdio[i].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[i].data.stream = reinterpret_cast<uv_stream_t*>(pipes[i]);
+  pid_t pid = 0;
+  int r = posix_spawn(&pid, s.path.c_str(), &fa, &at, argv.data(), s.env ? envp.data() : environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  for (auto& p : pairs) ::close(p[1]);
+  int pidfd = r == 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (r != 0 || pidfd < 0) {
+    int e = r != 0 ? r : errno;
+    for (auto& p : pairs) ::close(p[0]);
+    if (r == 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    return make_error(spawn_errc(e), "spawn " + s.path + ": " + strerror(e));
   }
-  uv_process_options_t opt{};
-  opt.exit_cb = on_process_exit;
-  opt.file = s.path.c_str();
-  opt.args = argv.data();
-  opt.env = s.env ? envp.data() : nullptr;
-  opt.cwd = s.dir.empty() ? nullptr : s.dir.c_str();
-  opt.flags = UV_PROCESS_DETACHED;  // setsid: a process group of its own
-  opt.stdio_count = 3;
-  opt.stdio = stdio;
-  if (int r = uv_spawn(loop, &c->proc, &opt); r < 0) {
-    c->open = 5;
-    c->owner.reset();
-    c->close_all();
-    errc code = r == UV_ENOENT   ? errc::not_found
-                : r == UV_EACCES ? errc::access
-                : r == UV_E2BIG  ? errc::too_big
-                                 : errc::io;
-    return make_error(code, "spawn " + s.path + ": " + uv_strerror(r));
+
+  auto* c = new child;
+  c->owner = std::static_pointer_cast<worker>(w.shared_from_this());
+  c->pid = pid;
+  c->pidfd = pidfd;
+  uv_pipe_t* pipes[] = {&c->in, &c->out, &c->err};
+  for (int i = 0; i < 3; ++i) {
+    uv_pipe_init(loop, pipes[i], 0);
+    uv_pipe_open(pipes[i], pairs[i][0]);
+    pipes[i]->data = c;
   }
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  uv_poll_init(loop, &c->proc, pidfd);
+  c->proc.data = c;
+  uv_poll_start(&c->proc, UV_READABLE, on_process_exit);
   c->open = 5;
   c->in_open = c->out_open = c->err_open = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->out), on_alloc, on_read);
@@ -154,7 +203,7 @@ void child::arm_kill(double seconds) {
       &timer,
       [](uv_timer_t* t) {
         child* c = of(reinterpret_cast<uv_handle_t*>(t));
-        if (c->proc.pid > 0) kill(-c->proc.pid, SIGKILL);
+        if (c->pid > 0) kill(-c->pid, SIGKILL);
       },
       static_cast<uint64_t>(seconds * 1000), 0);
 }

@@ -1,5 +1,7 @@
-// child.hpp — the libuv side of a worker: its process handle, its three
-// pipes and its grace timer. A child deletes itself once every handle has
+// child.hpp — the libuv side of a worker: a watch on its process (a pidfd
+// polled by libuv), its three pipes and its grace timer. The process is
+// started with posix_spawn (vfork and exec, no copy of the daemon's page
+// tables: libuv 1.44's uv_spawn forks, which cost half of a start). A child deletes itself once every handle has
 // closed; it reaches its worker only through a weak pointer, and the
 // worker's pointer to it is cleared when it goes.
 #pragma once
@@ -14,7 +16,9 @@
 namespace circuit {
 
 struct worker::child {
-  uv_process_t proc;
+  uv_poll_t proc;  // readable when the process has ended
+  int pidfd = -1;
+  pid_t pid = 0;
   uv_pipe_t in, out, err;
   uv_timer_t timer;
   std::weak_ptr<worker> owner;

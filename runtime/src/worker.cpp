@@ -212,7 +212,7 @@ result<void> worker::start(spec s) {
   auto c = child::spawn(*this, s, space().cfg().uv);
   if (!c) return c.err();
   child_ = *c;
-  pid_ = child_->proc.pid;
+  pid_ = child_->pid;
   state_ = state::running;
   stdin_open_ = true;
   if (eof_early_) (void)close_stdin();

@@ -1,10 +1,11 @@
 // worker.hpp — an OS process run and watched by this daemon.
 //
 // mkdir workers/NAME makes a worker in state "new"; writing a spec starts
-// it (libuv, in a process group of its own). Its stdout and stderr are kept
+// it (posix_spawn, in a session and process group of its own). Its stdout and stderr are kept
 // in bounded buffers (output.hpp); stdin takes writes until `eof`. wait
 // parks until the process ends. Signals go to the whole process group.
-// No zombie is left: libuv reaps every child, and the daemon's shutdown
+// No zombie is left: each child is reaped when its pidfd turns readable
+// (watched by libuv), and the daemon's shutdown
 // stops the workers (TERM, grace, KILL) unless told to keep them.
 //
 // Thread safety: belongs to the loop thread (the libuv loop is driven by
