@@ -112,8 +112,16 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_f
   op_getattr(req, ino, nullptr);
 }
 
+// A mkdir through this mount: the kernel makes the entry from our reply,
+// so it needs no invalidation (which would cost the next lookup a round
+// trip). An rmdir is invalidated all the same: the kernel has dropped the
+// entry already, so it costs nothing, and it keeps the invalidator's path
+// (and its deadlock-free design) exercised by every rmdir.
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
-  reply_entry(req, face(req).space().mkdir(caller_of(req), from_fuse(parent), name));
+  fuse_face& f = face(req);
+  f.known_change(from_fuse(parent), name);
+  reply_entry(req, f.space().mkdir(caller_of(req), from_fuse(parent), name));
+  f.known_change(0, {});
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -351,6 +359,7 @@ void fuse_face::post_cancel(std::uint64_t token) {
 }
 
 void fuse_face::invalidate(std::uint64_t parent, const std::string& name) {
+  if (parent == known_parent_ && name == known_name_) return;
   if (invalidator_) invalidator_->push(to_fuse(parent), name);
 }
 

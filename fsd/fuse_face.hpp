@@ -47,8 +47,13 @@ class fuse_face {
   void unwatch(std::uint64_t token) { parked_.erase(token); }
   std::uint64_t next_token() { return ++tokens_; }
   void post_cancel(std::uint64_t token);
-  // Drops the kernel's cached entry NAME of directory PARENT (ns inode).
+  // Drops the kernel's cached entry NAME of directory PARENT (ns inode),
+  // unless it is the one the kernel is changing itself (known_change).
   void invalidate(std::uint64_t parent, const std::string& name);
+  void known_change(std::uint64_t parent, std::string_view name) {
+    known_parent_ = parent;
+    known_name_ = name;
+  }
 
  private:
   void arm();
@@ -65,6 +70,8 @@ class fuse_face {
   std::uint64_t tokens_ = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> parked_;
   std::unique_ptr<invalidator> invalidator_;
+  std::uint64_t known_parent_ = 0;
+  std::string known_name_;
 };
 
 }  // namespace circuit::fsd
