@@ -76,27 +76,10 @@ void measure_round(target& t, int iters, const std::string& msg, std::vector<cha
   t.round_medians.push_back(bench::median(samples));
 }
 
-std::string list(const std::vector<double>& v) {
-  std::string out;
-  char one[32];
-  for (double x : v) {
-    snprintf(one, sizeof one, "%s%.1f", out.empty() ? "" : " ", x * 1e6);
-    out += one;
-  }
-  return out;
-}
-
 int body(int argc, char** argv) {
-  if (argc < 2) throw std::runtime_error("usage: channel_bench CIRCUITD [--rounds N] [--iters N] [--size BYTES]");
   int rounds = 5, iters = 2000, size = 64, warmup = 500;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    int value = std::atoi(argv[i + 1]);
-    if (flag == "--rounds") rounds = value;
-    else if (flag == "--iters") iters = value;
-    else if (flag == "--size") size = value;
-    else throw std::runtime_error("unknown flag " + flag);
-  }
+  bench::parse_counts(argc, argv, "channel_bench CIRCUITD [--rounds N] [--iters N] [--size BYTES]",
+                      {{"--rounds", &rounds}, {"--iters", &iters}, {"--size", &size}});
 
   auto daemon = bench::server::circuitd(argv[1], "h1");
   auto single = bench::server::floor(false);
@@ -129,8 +112,8 @@ int body(int argc, char** argv) {
          circ.wakeups_per_trip(), fl.wakeups_per_trip(), st.wakeups_per_trip(),
          mt.wakeups_per_trip());
   printf("per-round medians (us): circuit [%s] single [%s] mt [%s]\n",
-         list(circ.round_medians).c_str(), list(st.round_medians).c_str(),
-         list(mt.round_medians).c_str());
+         bench::list_us(circ.round_medians).c_str(), bench::list_us(st.round_medians).c_str(),
+         bench::list_us(mt.round_medians).c_str());
   return 0;
 }
 

@@ -21,6 +21,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <initializer_list>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -84,6 +86,11 @@ std::string list_us(const std::vector<double>& seconds);
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+// Reads "CIRCUITD [--NAME N]..." into the given counts (each at least 1);
+// throws `usage` when CIRCUITD is missing or a flag is unknown.
+void parse_counts(int argc, char** argv, const char* usage,
+                  std::initializer_list<std::pair<const char*, int*>> counts);
 
 // Throws "what: strerror(errno)".
 [[noreturn]] void fail(const std::string& what);

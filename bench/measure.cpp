@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -104,6 +105,19 @@ std::string list_us(const std::vector<double>& seconds) {
     out += one;
   }
   return out;
+}
+
+void parse_counts(int argc, char** argv, const char* usage,
+                  std::initializer_list<std::pair<const char*, int*>> counts) {
+  if (argc < 2 || argc % 2 != 0) throw std::runtime_error(std::string("usage: ") + usage);
+  for (int i = 2; i + 1 < argc; i += 2) {
+    int* target = nullptr;
+    for (auto& [name, where] : counts)
+      if (std::string(argv[i]) == name) target = where;
+    if (!target) throw std::runtime_error(std::string("unknown flag ") + argv[i] + "; usage: " + usage);
+    *target = std::atoi(argv[i + 1]);
+    if (*target < 1) throw std::runtime_error(std::string(argv[i]) + " must be at least 1");
+  }
 }
 
 void fail(const std::string& what) { throw std::runtime_error(what + ": " + strerror(errno)); }

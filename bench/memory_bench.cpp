@@ -29,8 +29,8 @@ constexpr double mib = 1024.0 * 1024.0;
 long stat_rss(const std::string& host) { return bench::stat_number(host + "/stat", "rss"); }
 
 int body(int argc, char** argv) {
-  if (argc < 2) throw std::runtime_error("usage: memory_bench CIRCUITD [--channels N]");
-  int channels = argc >= 4 && std::string(argv[2]) == "--channels" ? std::atoi(argv[3]) : 10000;
+  int channels = 10000;
+  bench::parse_counts(argc, argv, "memory_bench CIRCUITD [--channels N]", {{"--channels", &channels}});
 
   auto floor = bench::server::floor(false);
   auto daemon = bench::server::circuitd(argv[1], "h1");

@@ -118,8 +118,8 @@ void report(size_t size, target (&ts)[3]) {
 }
 
 int body(int argc, char** argv) {
-  if (argc < 2) throw std::runtime_error("usage: stream_bench CIRCUITD [--rounds N]");
-  int rounds = argc >= 4 && std::string(argv[2]) == "--rounds" ? std::atoi(argv[3]) : 5;
+  int rounds = 5;
+  bench::parse_counts(argc, argv, "stream_bench CIRCUITD [--rounds N]", {{"--rounds", &rounds}});
 
   auto daemon = bench::server::circuitd(argv[1], "h1");
   auto single = bench::server::floor(false);

@@ -263,18 +263,9 @@ void idle_workers(const std::string& circuitd, int count) {
 }
 
 int body(int argc, char** argv) {
-  if (argc < 2)
-    throw std::runtime_error("usage: worker_bench CIRCUITD [--rounds N] [--iters N] [--idle N]");
   int rounds = 5, iters = 200, idle = 1000;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    int value = std::atoi(argv[i + 1]);
-    if (flag == "--rounds") rounds = value;
-    else if (flag == "--iters") iters = value;
-    else if (flag == "--idle") idle = value;
-    else throw std::runtime_error("unknown flag " + flag);
-  }
-  if (rounds < 1 || iters < 1 || idle < 1) throw std::runtime_error("counts must be at least 1");
+  bench::parse_counts(argc, argv, "worker_bench CIRCUITD [--rounds N] [--iters N] [--idle N]",
+                      {{"--rounds", &rounds}, {"--iters", &iters}, {"--idle", &idle}});
   start_and_wait(argv[1], rounds, iters);
   idle_workers(argv[1], idle);
   return 0;

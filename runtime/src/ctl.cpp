@@ -92,16 +92,4 @@ result<void> run_ctl(std::span<const verb> verbs, dir& d, const caller& who,
   return {};
 }
 
-std::string verbs_help(std::span<const verb> verbs) {
-  std::string t;
-  for (const auto& v : verbs) {
-    t += "  ";
-    t += v.usage;
-    t.append(v.usage.size() < 18 ? 18 - v.usage.size() : 1, ' ');
-    t += v.help;
-    t += '\n';
-  }
-  return t;
-}
-
 }  // namespace circuit

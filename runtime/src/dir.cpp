@@ -102,6 +102,16 @@ std::string help_text(const dir& d) {
   row("help", "this text");
   row("error", "the last error of your session in this directory (read)");
   for (const auto& f : d.files()) row(f.name, f.help);
+  if (!d.verbs().empty()) {
+    t += "\nctl commands:\n";
+    for (const auto& v : d.verbs()) {
+      t += "  ";
+      t += v.usage;
+      t.append(v.usage.size() < 18 ? 18 - v.usage.size() : 1, ' ');
+      t += v.help;
+      t += '\n';
+    }
+  }
   std::string_view ex = d.example();
   if (!ex.empty()) {
     t += "\nexample:\n";

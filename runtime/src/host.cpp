@@ -63,16 +63,13 @@ host::~host() = default;
 std::span<const file_entry> host::files() const { return host_files; }
 
 std::string_view host::about() const {
-  static const std::string text =
-      "A host of the cluster: one circuitd and what it serves.\n"
-      "\n"
-      "channels/ holds this host's channels (see channels/help), workers/ its\n"
-      "processes (see workers/help).\n"
-      "\n"
-      "ctl commands:\n" +
-      verbs_help(host_verbs);
-  return text;
+  return "A host of the cluster: one circuitd and what it serves.\n"
+         "\n"
+         "channels/ holds this host's channels (see channels/help), workers/ its\n"
+         "processes (see workers/help).";
 }
+
+std::span<const verb> host::verbs() const { return host_verbs; }
 
 std::string_view host::example() const {
   return "  cat stat\n"

@@ -181,18 +181,15 @@ worker::~worker() {
 std::span<const file_entry> worker::files() const { return worker_files; }
 
 std::string_view worker::about() const {
-  static const std::string text =
-      "A worker: an OS process run and watched by this host's circuitd.\n"
-      "\n"
-      "Write a JSON spec to start it (only \"path\" is required). Its output\n"
-      "waits in stdout and stderr (bounded: a process nobody reads blocks);\n"
-      "wait blocks until it ends. Signals reach its whole process group.\n"
-      "rmdir removes an ended worker; a running one is busy.\n"
-      "\n"
-      "ctl commands:\n" +
-      verbs_help(worker_verbs);
-  return text;
+  return "A worker: an OS process run and watched by this host's circuitd.\n"
+         "\n"
+         "Write a JSON spec to start it (only \"path\" is required). Its output\n"
+         "waits in stdout and stderr (bounded: a process nobody reads blocks);\n"
+         "wait blocks until it ends. Signals reach its whole process group.\n"
+         "rmdir removes an ended worker; a running one is busy.";
 }
+
+std::span<const verb> worker::verbs() const { return worker_verbs; }
 
 std::string_view worker::example() const {
   return "  echo '{\"path\":\"/bin/ls\",\"args\":[\"-l\",\"/\"]}' > spec\n"

@@ -117,6 +117,29 @@ class WorkerTest(DaemonTest):
     def wstat(self, name):
         return json.loads(read(self.w(name, "stat")))
 
+    def start_ready(self, name, script):
+        """Starts a python script that prints "ready" once set up; returns
+        its stdout, opened, past that line. The caller closes it."""
+        self.start(name, PY, "-c", script)
+        self.kill_at_exit(name)
+        fd = os.open(self.w(name, "stdout"), os.O_RDONLY)
+        self.assertEqual(read_until(fd, b"ready\n"), b"ready\n")
+        return fd
+
+    def first_line(self, name):
+        """The first line the worker writes to stdout (the rest stays there)."""
+        fd = os.open(self.w(name, "stdout"), os.O_RDONLY)
+        try:
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = os.read(fd, 64)
+                if not chunk:
+                    self.fail("stdout of %s ended before a whole line" % name)
+                line += chunk
+        finally:
+            os.close(fd)
+        return line
+
     def wait(self, name):
         return read(self.w(name, "wait"))
 
@@ -643,13 +666,7 @@ class Workers(WorkerTest):
     def test_kill_in_ctl_kills_the_whole_process_group(self):
         self.start("g", "/bin/sh", "-c", "sleep 1000 & echo $!; wait")
         self.kill_at_exit("g")
-        fd = os.open(self.w("g", "stdout"), os.O_RDONLY)
-        try:
-            line = b""
-            while not line.endswith(b"\n"):
-                line += os.read(fd, 64)
-        finally:
-            os.close(fd)
+        line = self.first_line("g")
         child = int(line)
         shell = self.wstat("g")["pid"]
         self.assertEqual(int(proc_stat_fields(child)[2]), shell)  # same process group
@@ -662,13 +679,7 @@ class Workers(WorkerTest):
     def test_stop_escalates_to_kill_after_the_grace_for_a_group_that_ignores_term(self):
         self.start("t", "/bin/sh", "-c", 'trap "" TERM; sleep 1000 & echo $!; wait')
         self.kill_at_exit("t")
-        fd = os.open(self.w("t", "stdout"), os.O_RDONLY)
-        try:
-            line = b""
-            while not line.endswith(b"\n"):
-                line += os.read(fd, 64)
-        finally:
-            os.close(fd)
+        line = self.first_line("t")
         child = int(line)
         write(self.w("t", "ctl"), "grace 1\nstop\n")
         self.assertEqual(self.wait("t"), b'{"signal":"KILL"}\n')
@@ -679,11 +690,8 @@ class Workers(WorkerTest):
                   "signal.signal(signal.SIGTERM, lambda *a: (sys.stdout.write('TERM\\n'), sys.stdout.flush()))\n"
                   "print('ready', flush=True)\n"
                   "while True: time.sleep(1000)\n")
-        self.start("p", PY, "-c", script)
-        self.kill_at_exit("p")
-        fd = os.open(self.w("p", "stdout"), os.O_RDONLY)
+        fd = self.start_ready("p", script)
         try:
-            self.assertEqual(read_until(fd, b"ready\n"), b"ready\n")
             write(self.w("p", "ctl"), "grace 1")
             write(self.w("p", "ctl"), "stop")
             self.assertEqual(read_until(fd, b"TERM\n"), b"TERM\n")
@@ -718,11 +726,8 @@ class Workers(WorkerTest):
                   "for s in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP): signal.signal(s, on)\n"
                   "print('ready', flush=True)\n"
                   "while True: signal.pause()\n")
-        self.start("u", PY, "-c", script)
-        self.kill_at_exit("u")
-        fd = os.open(self.w("u", "stdout"), os.O_RDONLY)
+        fd = self.start_ready("u", script)
         try:
-            self.assertEqual(read_until(fd, b"ready\n"), b"ready\n")
             for text, name in [("USR1", b"SIGUSR1"), ("SIGUSR1", b"SIGUSR1"), ("usr1", b"SIGUSR1"),
                                ("sigusr2", b"SIGUSR2"), ("%d" % signal.SIGUSR1, b"SIGUSR1"),
                                (" HUP \n", b"SIGHUP"), ("%d\n" % signal.SIGHUP, b"SIGHUP")]:
@@ -810,13 +815,7 @@ class WorkersAtShutdown(WorkerTest):
     def test_circuitd_stopping_stops_its_workers_term_then_kill_after_the_grace_and_logs_it(self):
         self.start("polite", "/bin/sleep", "1000")
         self.start("stubborn", "/bin/sh", "-c", 'trap "" TERM; sleep 1000 & echo $!; wait')
-        fd = os.open(self.w("stubborn", "stdout"), os.O_RDONLY)
-        try:
-            line = b""
-            while not line.endswith(b"\n"):
-                line += os.read(fd, 64)
-        finally:
-            os.close(fd)
+        line = self.first_line("stubborn")
         pids = [self.wstat("polite")["pid"], self.wstat("stubborn")["pid"], int(line)]
         for p in pids:
             self.addCleanup(lambda p=p: gone(p) or os.kill(p, signal.SIGKILL))

@@ -1,6 +1,8 @@
 // Unit tests of runtime/src/namespace.cpp and dir.cpp.
 #include "circuit/runtime/namespace.hpp"
 
+#include "circuit/runtime/host.hpp"
+
 #include "fixture.hpp"
 
 using namespace circuit;
@@ -52,4 +54,13 @@ TEST_CASE("inode numbers of a removed channel go stale and are not reused") {
   CHECK(s.n.getattr(old).err().code == errc::not_found);
   s.mkchan("a");
   CHECK(s.walk("/h1/channels/a/stat") != old);
+}
+
+TEST_CASE("help lists a directory's ctl commands from its verb table") {
+  test::space s;
+  std::string help = s.text("/h1/help");
+  for (const auto& v : s.n.self().verbs())
+    CHECK(help.find("\n  " + std::string(v.usage) + " ") != std::string::npos);
+  CHECK(help.find("ctl commands:") != std::string::npos);
+  CHECK(s.text("/h1/channels/help").find("ctl commands:") == std::string::npos);
 }

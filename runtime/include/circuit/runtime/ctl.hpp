@@ -17,19 +17,10 @@
 
 namespace circuit {
 
-struct verb {
-  std::string_view name;
-  int nargs;
-  std::string_view usage;  // "max-message BYTES"
-  std::string_view help;
-  result<void> (*run)(dir&, const caller&, std::span<const std::string_view> args);
-};
+// (struct verb is in dir.hpp: a directory names its verbs, for help.)
 
 result<void> run_ctl(std::span<const verb> verbs, dir& d, const caller& who,
                      std::string_view text);
-
-// "  usage      help" lines, for help files.
-std::string verbs_help(std::span<const verb> verbs);
 
 // A whole non-negative decimal integer (surrounding blanks and one trailing
 // newline allowed), at most `max`. `what` prefixes the message: "cap".

@@ -83,6 +83,15 @@ struct file_entry {
   bool writable = false;
 };
 
+// One command of a directory's `ctl` file (run by run_ctl, ctl.hpp).
+struct verb {
+  std::string_view name;
+  int nargs;
+  std::string_view usage;  // "max-message BYTES"
+  std::string_view help;
+  result<void> (*run)(dir&, const caller&, std::span<const std::string_view> args);
+};
+
 // Inode numbers name a directory and one of its files: id << 6 | index,
 // index 0 the directory itself, 1 help, 2 error, 3+k the table's row k.
 inline constexpr unsigned file_bits = 6;
@@ -104,6 +113,7 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual std::span<const file_entry> files() const = 0;
   virtual std::string_view about() const = 0;    // help's first paragraph
   virtual std::string_view example() const = 0;  // help's shell example
+  virtual std::span<const verb> verbs() const { return {}; }  // its ctl commands
 
   // Subdirectories; plain folders and elements override these.
   virtual dir* child(std::string_view) { return nullptr; }

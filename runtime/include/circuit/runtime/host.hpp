@@ -20,6 +20,7 @@ class host final : public dir {
   std::span<const file_entry> files() const override;
   std::string_view about() const override;
   std::string_view example() const override;
+  std::span<const verb> verbs() const override;
   dir* child(std::string_view name) override;
   std::vector<dir*> children() override;
 

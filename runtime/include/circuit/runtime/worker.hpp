@@ -36,6 +36,7 @@ class worker final : public dir {
   std::span<const file_entry> files() const override;
   std::string_view about() const override;
   std::string_view example() const override;
+  std::span<const verb> verbs() const override;
   void retire() override;
 
   // The files.
