@@ -29,6 +29,7 @@ int to_errno(errc code) {
       {errc::bad_state, EBADF},
       {errc::io, EIO},
       {errc::no_process, ESRCH},
+      {errc::no_memory, ENOMEM},
   };
   for (const auto& r : table)
     if (r.code == code) return r.no;

@@ -27,7 +27,11 @@ fuse_face& face(fuse_req_t req) { return *static_cast<fuse_face*>(fuse_req_userd
 
 caller caller_of(fuse_req_t req) {
   const fuse_ctx* c = fuse_req_ctx(req);
-  return caller{c->pid, c->uid, c->gid};
+  caller who;
+  who.pid = c->pid;
+  who.uid = c->uid;
+  who.gid = c->gid;
+  return who;
 }
 
 // The kernel's root inode is 1; the namespace's is ns::root_ino.

@@ -13,6 +13,13 @@ pid_t caller::session() const {
   return s < 0 ? 0 : s;
 }
 
+bool principal::in_group(gid_t g) const {
+  if (gid == g) return true;
+  for (gid_t x : groups)
+    if (x == g) return true;
+  return false;
+}
+
 bool open_args::wants_read() const {
   int acc = flags & O_ACCMODE;
   return acc == O_RDONLY || acc == O_RDWR;

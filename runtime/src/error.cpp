@@ -23,6 +23,7 @@ const char* errc_name(errc code) {
     case errc::bad_state: return "bad state";
     case errc::io: return "i/o";
     case errc::no_process: return "no process";
+    case errc::no_memory: return "no memory";
   }
   return "unknown";
 }

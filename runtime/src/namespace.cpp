@@ -43,7 +43,7 @@ mode_t perm_of(bool readable, bool writable) {
 
 }  // namespace
 
-ns::ns(config cfg) : cfg_(std::move(cfg)) {
+ns::ns(config cfg) : cfg_(std::move(cfg)), memory_(cfg_.max_memory) {
   root_ = std::make_shared<root>(*this);
   self_ = &root_->add_host(cfg_.host);
 }

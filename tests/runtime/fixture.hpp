@@ -15,7 +15,7 @@ namespace circuit::test {
 
 struct space {
   ns n{config{.host = "h1"}};
-  caller who{.pid = 0};
+  caller who;
   int completions = 0;
 
   std::uint64_t walk(const std::string& path) {

@@ -33,11 +33,19 @@ namespace circuit {
 
 class ns;
 
-// Who makes a request. The session id keys per-session error messages.
-struct caller {
-  pid_t pid = 0;
+// A user as the permission rules see it: ids and supplementary groups.
+// Every element records its maker as one (set by the folder that makes it).
+struct principal {
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, as the face gave them
+  bool in_group(gid_t g) const;
+};
+
+// Who makes a request: a principal, and the process that asks. The
+// session id keys per-session error messages.
+struct caller : principal {
+  pid_t pid = 0;
   pid_t session() const;  // getsid(pid), 0 when unknown
 };
 
@@ -125,11 +133,17 @@ class dir : public std::enable_shared_from_this<dir> {
   // stop, which retires the whole tree top-down): completes parked requests.
   virtual void retire() {}
 
+  // Who made this element (its folder sets it at mkdir); the daemon's
+  // user for the fixed directories.
+  const principal& maker() const { return maker_; }
+  void set_maker(principal p) { maker_ = std::move(p); }
+
  private:
   ns& space_;
   dir* parent_;
   std::string name_;
   std::uint64_t id_;
+  principal maker_;
 };
 
 // Names are [A-Za-z0-9._-]{1,64}, not "." or "..". Returns a message

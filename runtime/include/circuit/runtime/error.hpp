@@ -36,6 +36,7 @@ enum class errc : std::uint16_t {
   bad_state = 16,     // the call does not fit the element's state now
   io = 17,            // an operating system call failed: see the message
   no_process = 18,    // the worker has no running process: start it first
+  no_memory = 19,     // the daemon's memory budget (--max-memory) is spent: read, or send less
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).

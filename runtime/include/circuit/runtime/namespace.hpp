@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "circuit/runtime/budget.hpp"
 #include "circuit/runtime/dir.hpp"
 #include "circuit/runtime/event_log.hpp"
 
@@ -35,6 +36,7 @@ struct config {
   std::string host = "local";           // this host's name (--name)
   std::string address = "-";            // where peers reach it (none yet)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
+  std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
   std::function<void(std::string_view)> log;  // one line, no newline
   std::function<void()> stop;                 // host ctl "stop"
   // Workers' children are libuv handles on this loop; after touching them
@@ -116,6 +118,7 @@ class ns {
   const config& cfg() const { return cfg_; }
   config& cfg() { return cfg_; }
   event_log& events() { return events_; }
+  budget& memory() { return memory_; }  // message and stdin bytes (budget.hpp)
   host& self() { return *self_; }
   void log(std::string_view line) const;
   void entry_changed(const dir& parent, const std::string& name) const;
@@ -131,6 +134,7 @@ class ns {
 
   config cfg_;
   event_log events_;
+  budget memory_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
   std::unordered_map<std::uint64_t, dir*> dirs_;
