@@ -6,6 +6,7 @@
 
 #include "circuit/runtime/ctl.hpp"
 #include "circuit/runtime/namespace.hpp"
+#include "circuit/runtime/stat_table.hpp"
 
 namespace circuit {
 namespace {
@@ -138,9 +139,24 @@ const file_entry channel_files[] = {
      .write = [](dir& d, const caller&,
                  std::string_view t) { return as_channel(d).close_command(t); }},
     {.name = "stat",
-     .help = "one JSON line: cap, len, closed, senders_waiting, receivers_waiting, sent, "
-             "received (read)",
+     .help = "one JSON line: the stat fields below (read)",
      .read = [](dir& d, const caller&) { return as_channel(d).stat(); }},
+};
+
+using json = boost::json::value;
+
+const stat_field<channel> channel_stat[] = {
+    {"cap", "the buffer size", [](const channel& c) { return json(c.cap()); }},
+    {"len", "messages in the buffer now", [](const channel& c) { return json(c.len()); }},
+    {"closed", "true once \"close\" was written", [](const channel& c) { return json(c.closed()); }},
+    {"senders_waiting", "opens of send waiting for a place",
+     [](const channel& c) { return json(c.senders_waiting()); }},
+    {"receivers_waiting", "opens of recv waiting for a message",
+     [](const channel& c) { return json(c.receivers_waiting()); }},
+    {"reserved", "places held by open sends that have not delivered yet",
+     [](const channel& c) { return json(c.reserved()); }},
+    {"sent", "messages delivered into the channel so far", [](const channel& c) { return json(c.sent()); }},
+    {"received", "messages read to the end so far", [](const channel& c) { return json(c.received()); }},
 };
 
 }  // namespace
@@ -210,16 +226,9 @@ result<void> channel::close_command(std::string_view text) {
   return {};
 }
 
-std::string channel::stat() const {
-  char buf[320];
-  snprintf(buf, sizeof buf,
-           "{\"cap\":%llu,\"len\":%zu,\"closed\":%s,\"senders_waiting\":%zu,"
-           "\"receivers_waiting\":%zu,\"reserved\":%llu,\"sent\":%llu,\"received\":%llu}\n",
-           static_cast<unsigned long long>(cap_), buf_.size(), closed_ ? "true" : "false",
-           senders_.size(), receivers_.size(), static_cast<unsigned long long>(reserved_),
-           static_cast<unsigned long long>(sent_), static_cast<unsigned long long>(received_));
-  return buf;
-}
+std::string channel::stat() const { return stat_json<channel>(channel_stat, *this); }
+
+std::vector<stat_doc> channel::stat_fields() const { return stat_docs<channel>(channel_stat); }
 
 void channel::open_send(bool block, op_ptr<handle_ptr> done) {
   used_ = true;

@@ -109,6 +109,16 @@ std::string help_text(const dir& d) {
   row("help", "this text");
   row("error", "the last error of your session in this directory (read)");
   for (const auto& f : d.files()) row(f.name, f.help);
+  if (auto fields = d.stat_fields(); !fields.empty()) {
+    t += "\nstat fields (the keys of stat, in order):\n";
+    for (const auto& f : fields) {
+      t += "  ";
+      t += f.name;
+      t.append(f.name.size() < 20 ? 20 - f.name.size() : 1, ' ');
+      t += f.help;
+      t += '\n';
+    }
+  }
   if (!d.verbs().empty()) {
     t += "\nctl commands:\n";
     for (const auto& v : d.verbs()) {

@@ -7,6 +7,7 @@
 #include "circuit/runtime/channels.hpp"
 #include "circuit/runtime/ctl.hpp"
 #include "circuit/runtime/namespace.hpp"
+#include "circuit/runtime/stat_table.hpp"
 #include "circuit/runtime/workers.hpp"
 
 namespace circuit {
@@ -37,13 +38,35 @@ const verb host_verbs[] = {
 
 const file_entry host_files[] = {
     {.name = "stat",
-     .help = "one JSON line: name, id, pid, started, uptime, channels, workers, rss, max_message (read)",
+     .help = "one JSON line: the stat fields below (read)",
      .read = [](dir& d, const caller&) { return static_cast<host&>(d).stat(); }},
     {.name = "ctl",
      .help = "commands, one per line (write); see below",
      .write = [](dir& d, const caller& who, std::string_view text) {
        return run_ctl(host_verbs, d, who, text);
      }},
+};
+
+using json = boost::json::value;
+
+const stat_field<host> host_stat[] = {
+    {"name", "this host's name (circuitd --name)", [](const host& h) { return json(h.name()); }},
+    {"id", "this daemon's random id, as in members", [](const host& h) { return json(h.member_id()); }},
+    {"pid", "the daemon's process id", [](const host&) { return json(getpid()); }},
+    {"started", "start time, seconds since the epoch",
+     [](const host& h) {
+       using namespace std::chrono;
+       return json(duration_cast<seconds>(h.started().time_since_epoch()).count());
+     }},
+    {"uptime", "seconds since the start",
+     [](const host& h) {
+       return json(std::chrono::duration<double>(std::chrono::system_clock::now() - h.started()).count());
+     }},
+    {"channels", "channels on this host", [](const host& h) { return json(h.channel_count()); }},
+    {"workers", "workers on this host, whatever their state", [](const host& h) { return json(h.worker_count()); }},
+    {"rss", "the daemon's resident memory, bytes", [](const host&) { return json(rss_bytes()); }},
+    {"max_message", "the largest channel message accepted, bytes",
+     [](const host& h) { return json(h.space().cfg().max_message); }},
 };
 
 }  // namespace
@@ -85,18 +108,11 @@ dir* host::child(std::string_view name) {
 
 std::vector<dir*> host::children() { return {channels_.get(), workers_.get()}; }
 
-std::string host::stat() const {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  char buf[512];
-  snprintf(buf, sizeof buf,
-           "{\"name\":\"%s\",\"id\":\"%s\",\"pid\":%d,\"started\":%lld,\"uptime\":%.3f,"
-           "\"channels\":%zu,\"workers\":%zu,\"rss\":%ld,\"max_message\":%zu}\n",
-           name().c_str(), id_text_.c_str(), getpid(),
-           static_cast<long long>(duration_cast<seconds>(started_.time_since_epoch()).count()),
-           duration<double>(now - started_).count(), channels_->size(), workers_->size(), rss_bytes(),
-           space().cfg().max_message);
-  return buf;
-}
+std::string host::stat() const { return stat_json<host>(host_stat, *this); }
+
+std::vector<stat_doc> host::stat_fields() const { return stat_docs<host>(host_stat); }
+
+std::size_t host::channel_count() const { return channels_->size(); }
+std::size_t host::worker_count() const { return workers_->size(); }
 
 }  // namespace circuit

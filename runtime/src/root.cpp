@@ -76,9 +76,16 @@ std::string_view root::about() const {
   return "circuit: a cluster of hosts as one file tree.\n"
          "\n"
          "Each live host has a directory here, named after its circuitd --name.\n"
-         "In it, channels/ holds channels: mkdir makes one, echo sends, cat receives.\n"
-         "Every directory has help (what its files do) and error (why your last\n"
-         "call in it failed). See circuit(4) and circuitd(8).";
+         "In it, channels/ holds channels (mkdir makes one, echo sends, cat\n"
+         "receives) and workers/ holds processes (mkdir makes one, a JSON spec\n"
+         "starts it). Every directory has help (what its files do) and error\n"
+         "(why your last call in it failed). See circuit(4) and circuitd(8).\n"
+         "\n"
+         "Reading a file here is an action: a read of recv takes a message, of\n"
+         "stdout takes output, and may wait forever. Tools that read every file\n"
+         "(grep -r, find -exec cat, file indexers, backups) consume messages and\n"
+         "can block: keep them out of this mount (PRUNEPATHS in updatedb.conf,\n"
+         "your backup's excludes).";
 }
 
 std::string_view root::example() const {

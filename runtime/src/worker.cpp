@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <csignal>
 #include <cstring>
 
@@ -11,6 +13,7 @@
 #include "circuit/runtime/namespace.hpp"
 #include "circuit/runtime/proc_stat.hpp"
 #include "circuit/runtime/signals.hpp"
+#include "circuit/runtime/stat_table.hpp"
 
 namespace circuit {
 
@@ -155,7 +158,7 @@ const file_entry worker_files[] = {
        return run_ctl(worker_verbs, d, who, t);
      }},
     {.name = "stat",
-     .help = "one JSON line: state, pid, path, started, exit, signal, rss, cpu, threads, fds (read)",
+     .help = "one JSON line: the stat fields below (read)",
      .read = [](dir& d, const caller&) { return as_worker(d).stat(); }},
 };
 
@@ -168,6 +171,50 @@ const char* state_name(worker::state s) {
   }
   return "?";
 }
+
+using json = boost::json::value;
+
+// What one read of stat sees: the worker, and /proc read once for it.
+struct worker_view {
+  const worker& w;
+  proc_stat p;
+};
+
+const stat_field<worker_view> worker_stat[] = {
+    {"state", "new, running, exited or signaled",
+     [](const worker_view& v) { return json(state_name(v.w.current())); }},
+    {"pid", "the process's id (and its group's); 0 while new",
+     [](const worker_view& v) { return json(v.w.pid()); }},
+    {"path", "the spec's path; null while new",
+     [](const worker_view& v) {
+       auto& s = v.w.started_spec();
+       return s ? json(s->path) : json(nullptr);
+     }},
+    {"started", "start time, seconds since the epoch; 0 while new",
+     [](const worker_view& v) {
+       using namespace std::chrono;
+       return json(duration_cast<seconds>(v.w.started().time_since_epoch()).count());
+     }},
+    {"exit", "the exit status once exited, else null",
+     [](const worker_view& v) {
+       return v.w.current() == worker::state::exited ? json(v.w.exit_status()) : json(nullptr);
+     }},
+    {"signal", "the name of the signal that ended it once signaled, else null",
+     [](const worker_view& v) {
+       return v.w.current() == worker::state::signaled ? json(signal_name(v.w.term_signal()))
+                                                       : json(nullptr);
+     }},
+    {"rss", "resident memory of the process, bytes (0 unless running)",
+     [](const worker_view& v) { return json(v.p.rss); }},
+    {"cpu", "user and system CPU time of the process, seconds",
+     [](const worker_view& v) { return json(v.p.cpu); }, 2},
+    {"threads", "threads of the process", [](const worker_view& v) { return json(v.p.threads); }},
+    {"fds", "open file descriptors of the process", [](const worker_view& v) { return json(v.p.fds); }},
+    {"stdout_buffered", "bytes of stdout kept and not yet read",
+     [](const worker_view& v) { return json(v.w.out().size()); }},
+    {"stderr_buffered", "bytes of stderr kept and not yet read",
+     [](const worker_view& v) { return json(v.w.err().size()); }},
+};
 
 }  // namespace
 
@@ -234,8 +281,12 @@ result<void> worker::start(spec s) {
 std::string worker::spec_text() const { return spec_ ? to_json(*spec_) : std::string(); }
 
 std::string worker::wait_text() const {
-  if (state_ == state::signaled) return "{\"signal\":\"" + signal_name(term_signal_) + "\"}\n";
-  return "{\"exit\":" + std::to_string(exit_status_) + "}\n";
+  boost::json::object o;
+  if (state_ == state::signaled)
+    o["signal"] = signal_name(term_signal_);
+  else
+    o["exit"] = exit_status_;
+  return boost::json::serialize(o) + "\n";
 }
 
 void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
@@ -292,21 +343,11 @@ void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
 }
 
 std::string worker::stat() const {
-  proc_stat p = running() ? read_proc_stat(pid_) : proc_stat{};
-  auto num = [](auto v) { return std::to_string(v); };
-  char cpu[32];
-  snprintf(cpu, sizeof cpu, "%.2f", p.cpu);
-  long long started = std::chrono::duration_cast<std::chrono::seconds>(
-                          started_.time_since_epoch()).count();
-  return std::string("{\"state\":\"") + state_name(state_) + "\",\"pid\":" + num(pid_) +
-         ",\"path\":" + (spec_ ? json_string(spec_->path) : "null") +
-         ",\"started\":" + num(started) +
-         ",\"exit\":" + (state_ == state::exited ? num(exit_status_) : "null") +
-         ",\"signal\":" + (state_ == state::signaled ? "\"" + signal_name(term_signal_) + "\"" : "null") +
-         ",\"rss\":" + num(p.rss) + ",\"cpu\":" + cpu + ",\"threads\":" + num(p.threads) +
-         ",\"fds\":" + num(p.fds) + ",\"stdout_buffered\":" + num(out_.size()) +
-         ",\"stderr_buffered\":" + num(err_.size()) + "}\n";
+  worker_view v{*this, running() ? read_proc_stat(pid_) : proc_stat{}};
+  return stat_json<worker_view>(worker_stat, v);
 }
+
+std::vector<stat_doc> worker::stat_fields() const { return stat_docs<worker_view>(worker_stat); }
 
 void worker::retire() {
   error gone = make_error(errc::removed, "worker " + path() + " was removed");

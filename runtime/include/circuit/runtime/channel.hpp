@@ -41,7 +41,8 @@ class channel final : public dir {
   result<void> set_cap(std::string_view text);
   std::string cap_text() const;
   result<void> close_command(std::string_view text);
-  std::string stat() const;
+  std::string stat() const;  // the JSON of its stat table (channel.cpp)
+  std::vector<stat_doc> stat_fields() const override;
 
   // Opens: `block` false is the try-variant (errc::would_block at once).
   void open_send(bool block, op_ptr<handle_ptr> done);
@@ -56,6 +57,11 @@ class channel final : public dir {
   std::size_t len() const { return buf_.size(); }
   std::size_t senders_waiting() const { return senders_.size(); }
   std::size_t receivers_waiting() const { return receivers_.size(); }
+  std::uint64_t cap() const { return cap_; }
+  bool closed() const { return closed_; }
+  std::uint64_t reserved() const { return reserved_; }
+  std::uint64_t sent() const { return sent_; }
+  std::uint64_t received() const { return received_; }
 
  private:
   bool can_reserve() const { return buf_.size() + reserved_ < cap_ + receivers_.size(); }

@@ -100,6 +100,13 @@ struct verb {
   result<void> (*run)(dir&, const caller&, std::span<const std::string_view> args);
 };
 
+// One field of a directory's `stat` JSON, as its help lists it (the
+// fields themselves are a stat_table, stat_table.hpp).
+struct stat_doc {
+  std::string_view name;
+  std::string_view help;
+};
+
 // Inode numbers name a directory and one of its files: id << 6 | index,
 // index 0 the directory itself, 1 help, 2 error, 3+k the table's row k.
 inline constexpr unsigned file_bits = 6;
@@ -122,6 +129,7 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual std::string_view about() const = 0;    // help's first paragraph
   virtual std::string_view example() const = 0;  // help's shell example
   virtual std::span<const verb> verbs() const { return {}; }  // its ctl commands
+  virtual std::vector<stat_doc> stat_fields() const { return {}; }  // its stat JSON's keys
 
   // Subdirectories; plain folders and elements override these.
   virtual dir* child(std::string_view) { return nullptr; }

@@ -25,9 +25,13 @@ class host final : public dir {
   std::vector<dir*> children() override;
 
   const std::string& member_id() const { return id_text_; }
-  std::string stat() const;
+  std::string stat() const;  // the JSON of its stat table (host.cpp)
+  std::vector<stat_doc> stat_fields() const override;
   channels& chans() { return *channels_; }
   workers& procs() { return *workers_; }
+  std::size_t channel_count() const;
+  std::size_t worker_count() const;
+  std::chrono::system_clock::time_point started() const { return started_; }
 
  private:
   std::string id_text_;

@@ -47,14 +47,21 @@ class worker final : public dir {
   result<void> stop();  // TERM now, KILL after the grace period
   result<void> close_stdin();
   void write_stdin(std::string_view data, op_ptr<std::size_t> done);
-  std::string stat() const;
+  std::string stat() const;  // the JSON of its stat table (worker.cpp)
+  std::vector<stat_doc> stat_fields() const override;
   output& out() { return out_; }
   output& err() { return err_; }
+  const output& out() const { return out_; }
+  const output& err() const { return err_; }
   double& grace() { return grace_; }
 
   state current() const { return state_; }
   pid_t pid() const { return pid_; }
   bool running() const { return state_ == state::running; }
+  const std::optional<spec>& started_spec() const { return spec_; }
+  std::chrono::system_clock::time_point started() const { return started_; }
+  std::int64_t exit_status() const { return exit_status_; }
+  int term_signal() const { return term_signal_; }
 
   // Called from libuv callbacks (worker.cpp's child).
   void on_exit(std::int64_t status, int term_signal);
