@@ -36,6 +36,14 @@ const flag_row rows[] = {
        if (n) f.max_message = *n;
        return bool(n);
      }},
+    {"--max-memory", "BYTES",
+     "message and stdin bytes the daemon holds at most (default: a quarter of the machine's memory)",
+     [](flags& f, const std::string& v, std::string& why) {
+       auto n = parse_count("--max-memory", v, std::uint64_t{1} << 50);
+       if (!n) why = n.err().message;
+       if (n) f.max_memory = *n;
+       return bool(n);
+     }},
     {"--grace", "SECONDS", "time a stopped worker gets between SIGTERM and SIGKILL (default: 5)",
      [](flags& f, const std::string& v, std::string& why) {
        auto n = parse_count("--grace", v, 3600);
@@ -55,11 +63,18 @@ const flag_row rows[] = {
 
 }  // namespace
 
+std::size_t default_max_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return std::size_t{1} << 30;
+  return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4;
+}
+
 bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
   char host[256] = "local";
   gethostname(host, sizeof host - 1);
   out.name = host;
   if (!check_name("name", out.name)) out.name = "local";
+  out.max_memory = default_max_memory();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i], value;
     auto eq = a.find('=');

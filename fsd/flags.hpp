@@ -11,6 +11,7 @@ struct flags {
   std::string name;                     // --name, default: the hostname
   std::string mount = "/circuit";       // --mount
   std::size_t max_message = 64u << 20;  // --max-message
+  std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   double grace = 5;                     // --grace: seconds from TERM to KILL
   bool keep_workers = false;            // --keep-workers
   bool debug = false;                   // --debug: libfuse traces every request
@@ -21,5 +22,8 @@ struct flags {
 // Parses argv; on a bad flag returns false and sets `why`.
 bool parse_flags(int argc, char** argv, flags& out, std::string& why);
 std::string usage();
+
+// A quarter of the machine's memory: what --max-memory is when not given.
+std::size_t default_max_memory();
 
 }  // namespace circuit::fsd

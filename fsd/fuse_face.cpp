@@ -8,6 +8,8 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -191,8 +193,50 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
       });
 }
 
+// Whether process `pid` is dying of a signal: the kernel sets a task's
+// exit_code (field 52 of /proc/PID/stat) before it closes the task's
+// files, so the FLUSH of a killed holder comes with a signal in it, and
+// that of exit(2) with none. Field 2 is "(comm)", which may hold spaces
+// and parentheses: fields are counted after its last ')'.
+bool dying_of_signal(pid_t pid) {
+  if (pid <= 0) return false;
+  char path[32];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[2048];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  char* p = strrchr(buf, ')');
+  if (!p) return false;
+  // After ") " comes field 3; field 52 is 49 fields further.
+  ++p;
+  for (int field = 2; field < 52; ++field) {
+    p = strchr(p, ' ');
+    if (!p) return false;
+    ++p;
+  }
+  int exit_code = atoi(p);
+  return (exit_code & 0x7f) != 0;
+}
+
+// Every close(2) of a descriptor; a holder dying of a signal aborts what
+// the open was making instead (namespace.hpp).
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  auto r = face(req).space().flush(*file_of(fi), caller_of(req));
+  caller who = caller_of(req);
+  ns& space = face(req).space();
+  if (dying_of_signal(who.pid)) {
+    space.abort(*file_of(fi));
+    return (void)fuse_reply_err(req, 0);
+  }
+  auto r = space.flush(*file_of(fi), who);
+  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  auto r = face(req).space().fsync(*file_of(fi), caller_of(req));
   fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
 }
 
@@ -255,6 +299,7 @@ const fuse_lowlevel_ops ops = [] {
   o.read = op_read;
   o.write = op_write;
   o.flush = op_flush;
+  o.fsync = op_fsync;
   o.release = op_release;
   o.opendir = op_opendir;
   o.readdir = op_readdir;

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cfg.keep_workers = fl.keep_workers;
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
+  cfg.max_memory = fl.max_memory;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   ns space(std::move(cfg));
   fsd::fuse_face face(io, space, fl.mount, fl.debug);

@@ -2,107 +2,13 @@
 
 #include <fcntl.h>
 
-#include <optional>
-
+#include "channel_ends.hpp"
 #include "circuit/runtime/ctl.hpp"
 #include "circuit/runtime/namespace.hpp"
 #include "circuit/runtime/stat_table.hpp"
 
 namespace circuit {
 namespace {
-
-// An open of `send`: holds a reserved place; the bytes written are the
-// message, delivered by the first close after a write (or the last close).
-class send_handle final : public handle {
- public:
-  explicit send_handle(std::shared_ptr<channel> ch) : ch_(std::move(ch)) {}
-  // Destroyed without a release (the open's reply never reached anyone):
-  // give the place back, deliver nothing.
-  ~send_handle() override {
-    if (!refused_ && !delivered_) ch_->unreserve();
-  }
-
-  void read(std::uint64_t, std::size_t, op_ptr<std::string> done) override {
-    done->complete(make_error(errc::access, "send: write-only file"));
-  }
-
-  result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
-    if (refused_) return *refused_;
-    if (delivered_)
-      return make_error(errc::bad_state,
-                        "send: the message was delivered when a descriptor of it closed; "
-                        "open send again for the next message");
-    std::size_t max = ch_->max_message();
-    if (msg_.size() + data.size() > max) {
-      refused_ = make_error(errc::too_big, "send: message of " +
-                                               std::to_string(msg_.size() + data.size()) +
-                                               " bytes or more is over the limit of " +
-                                               std::to_string(max) + " bytes");
-      msg_.clear();
-      msg_.shrink_to_fit();
-      ch_->unreserve();
-      return *refused_;
-    }
-    msg_.append(data);
-    written_ = true;
-    return data.size();
-  }
-
-  result<void> flush(const caller&) override {
-    if (refused_) return *refused_;
-    if (!written_ || delivered_) return {};
-    delivered_ = true;
-    return ch_->deliver(std::move(msg_));
-  }
-
-  void release() override {
-    if (refused_ || delivered_) return;
-    delivered_ = true;
-    if (auto r = ch_->deliver(std::move(msg_)); !r) ch_->space().log("error: " + r.err().message);
-  }
-
- private:
-  std::shared_ptr<channel> ch_;
-  std::string msg_;
-  bool written_ = false;
-  bool delivered_ = false;
-  std::optional<error> refused_;
-};
-
-// An open of `recv`: holds a taken message until all of it has been read;
-// if closed before that, the message goes back to the front.
-class recv_handle final : public handle {
- public:
-  recv_handle(std::shared_ptr<channel> ch, std::string msg)
-      : ch_(std::move(ch)), msg_(std::move(msg)) {
-    if (msg_.empty()) consume();
-  }
-  ~recv_handle() override { release(); }
-
-  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
-    if (off >= msg_.size()) return done->complete(std::string());
-    std::string part = msg_.substr(off, size);
-    if (off + part.size() >= msg_.size()) consume();
-    done->complete(std::move(part));
-  }
-
-  void release() override {
-    if (consumed_) return;
-    consumed_ = true;
-    ch_->put_back(std::move(msg_));
-  }
-
- private:
-  void consume() {
-    if (consumed_) return;
-    consumed_ = true;
-    ch_->consumed();
-  }
-
-  std::shared_ptr<channel> ch_;
-  std::string msg_;
-  bool consumed_ = false;
-};
 
 channel& as_channel(dir& d) { return static_cast<channel&>(d); }
 
@@ -114,8 +20,8 @@ const file_entry channel_files[] = {
      .read = [](dir& d, const caller&) { return as_channel(d).cap_text(); },
      .write = [](dir& d, const caller&, std::string_view t) { return as_channel(d).set_cap(t); }},
     {.name = "send",
-     .help = "open to send: waits for a place; what you write is one message, "
-             "delivered at close",
+     .help = "open to send: waits for a place; what you write through the open is one "
+             "message, delivered at its last close (or by fsync)",
      .open = [](dir& d, const open_args& a,
                 op_ptr<handle_ptr> done) { as_channel(d).open_send(blocking(a), done); },
      .writable = true},
@@ -130,7 +36,8 @@ const file_entry channel_files[] = {
                 op_ptr<handle_ptr> done) { as_channel(d).open_send(false, done); },
      .writable = true},
     {.name = "tryrecv",
-     .help = "like recv, but the open fails with EAGAIN instead of waiting",
+     .help = "like recv, but the open fails with EAGAIN instead of waiting (it meets a "
+             "sender that waits)",
      .open = [](dir& d, const open_args&,
                 op_ptr<handle_ptr> done) { as_channel(d).open_recv(false, done); },
      .readable = true},
@@ -155,6 +62,8 @@ const stat_field<channel> channel_stat[] = {
      [](const channel& c) { return json(c.receivers_waiting()); }},
     {"reserved", "places held by open sends that have not delivered yet",
      [](const channel& c) { return json(c.reserved()); }},
+    {"held", "messages taken by receivers and not yet read to the end",
+     [](const channel& c) { return json(c.held()); }},
     {"sent", "messages delivered into the channel so far", [](const channel& c) { return json(c.sent()); }},
     {"received", "messages read to the end so far", [](const channel& c) { return json(c.received()); }},
 };
@@ -170,10 +79,13 @@ std::string_view channel::about() const {
   return "A channel: a Go chan of byte strings, living in this host's circuitd.\n"
          "\n"
          "A send is an open of send (it waits for a free buffer slot, or for a\n"
-         "receiver when the buffer is full), the writes, and the close that\n"
-         "delivers the message; a failed delivery fails that close. A receive is\n"
-         "an open of recv (it waits for a message) and reads to the end. A\n"
-         "receiver that closes before the end puts the message back in front.\n"
+         "receiver when the buffer is full), the writes, and the last close of\n"
+         "that open, which delivers the message: everything written through the\n"
+         "open, by every process holding it. Failures come at the open or the\n"
+         "write; fsync delivers at once and returns the verdict. A holder that\n"
+         "dies of a signal aborts the message. A receive is an open of recv (it\n"
+         "waits for a message) and reads to the end. A receiver that closes\n"
+         "before the end puts the message back at its place in the order.\n"
          "Opening send or recv with O_NONBLOCK acts like trysend or tryrecv.";
 }
 
@@ -190,16 +102,21 @@ std::shared_ptr<channel> channel::self() {
 
 std::size_t channel::max_message() const { return space().cfg().max_message; }
 
+budget& channel::memory() { return space().memory(); }
+
 void channel::retire() {
   if (removed_) return;
   removed_ = true;
-  buf_.clear();
+  buf_.clear();  // gives the messages' memory back
   error gone = make_error(errc::removed, "channel " + path() + " was removed");
-  fail_all(senders_, gone);
-  fail_all(receivers_, gone);
+  auto senders = std::move(senders_);
+  auto receivers = std::move(receivers_);
+  senders_.clear();
+  receivers_.clear();
+  for (auto& s : senders) s->complete(gone);
+  for (auto& r : receivers) r.done->complete(gone);
   space().forget(id());
 }
-
 result<void> channel::set_cap(std::string_view text) {
   if (used_)
     return make_error(errc::busy, "cap: already fixed at " + std::to_string(cap_) +
@@ -221,7 +138,9 @@ result<void> channel::close_command(std::string_view text) {
                                          quote(words.empty() ? text : text.substr(0, text.find_last_not_of(" \t\r\n") + 1)));
   if (closed_) return {};
   closed_ = true;
-  fail_all(senders_, make_error(errc::closed, "send: channel " + path() + " is closed"));
+  auto senders = std::move(senders_);
+  senders_.clear();
+  for (auto& s : senders) s->complete(make_error(errc::closed, "send: channel " + path() + " is closed"));
   pump();
   return {};
 }
@@ -234,63 +153,80 @@ void channel::open_send(bool block, op_ptr<handle_ptr> done) {
   used_ = true;
   if (removed_) return done->complete(make_error(errc::removed, "send: channel was removed"));
   if (closed_) return done->complete(make_error(errc::closed, "send: channel " + path() + " is closed"));
+  if (const budget& b = memory(); b.used() >= b.limit())
+    return done->complete(make_error(
+        errc::no_memory, "send: the daemon's memory for messages is spent: " +
+                             std::to_string(b.used()) + " bytes held, the limit is " +
+                             std::to_string(b.limit()) +
+                             " (circuitd --max-memory); receive messages, then send again"));
   if (can_reserve()) {
     ++reserved_;
-    return done->complete(handle_ptr(std::make_unique<send_handle>(self())));
+    return done->complete(make_send_end(self()));
   }
   if (!block)
     return done->complete(make_error(
         errc::would_block, "trysend: channel " + path() +
                                (cap_ ? " is full" : " has no waiting receiver (cap 0)")));
-  park(senders_, std::move(done));
+  park_sender(std::move(done));
 }
 
+// A try-receive parks only to meet a sender that waits (Go's rule: a
+// non-blocking receive succeeds when a sender is ready); its parking gives
+// that sender a place.
 void channel::open_recv(bool block, op_ptr<handle_ptr> done) {
   used_ = true;
   if (removed_) return done->complete(make_error(errc::removed, "recv: channel was removed"));
   if (!buf_.empty()) {
-    std::string msg = std::move(buf_.front());
-    buf_.pop_front();
-    done->complete(handle_ptr(std::make_unique<recv_handle>(self(), std::move(msg))));
+    give(std::move(done), take_front());
     pump();
     return;
   }
-  if (closed_ && reserved_ == 0)
-    return done->complete(make_error(errc::closed, "recv: channel " + path() + " is closed"));
-  if (!block)
-    return done->complete(make_error(errc::would_block, "tryrecv: channel " + path() + " is empty"));
-  park(receivers_, std::move(done));
+  if (ended()) return done->complete(make_error(errc::closed, "recv: channel " + path() + " is closed"));
+  if (!block && senders_.empty())
+    return done->complete(make_error(errc::would_block, "tryrecv: channel " + path() +
+                                                            " is empty and no sender waits"));
+  park_receiver(std::move(done), !block);
   pump();  // a parked receiver is a place for a parked sender (cap 0)
 }
 
-void channel::park(std::list<op_ptr<handle_ptr>>& q, op_ptr<handle_ptr> done) {
-  auto it = q.insert(q.end(), done);
-  done->on_cancel([this, &q, it, keep = self()] {
-    q.erase(it);
+void channel::park_sender(op_ptr<handle_ptr> done) {
+  auto it = senders_.insert(senders_.end(), done);
+  done->on_cancel([this, it, keep = self()] {
+    senders_.erase(it);
+    pump();  // a try-receiver that waited for it may have nothing left
+  });
+}
+
+void channel::park_receiver(op_ptr<handle_ptr> done, bool try_) {
+  auto it = receivers_.insert(receivers_.end(), receiver{done, try_});
+  done->on_cancel([this, it, keep = self()] {
+    receivers_.erase(it);
     pump();  // a receiver leaving may leave a reserved place with no one
   });
 }
 
-void channel::fail_all(std::list<op_ptr<handle_ptr>>& q, const error& e) {
-  auto waiting = std::move(q);
-  q.clear();
-  for (auto& w : waiting) w->complete(e);
+message channel::take_front() {
+  message m = std::move(buf_.begin()->second);
+  buf_.erase(buf_.begin());
+  return m;
 }
 
-void channel::give(op_ptr<handle_ptr> receiver, std::string msg) {
-  receiver->complete(handle_ptr(std::make_unique<recv_handle>(self(), std::move(msg))));
+void channel::give(op_ptr<handle_ptr> receiver, message msg) {
+  ++held_;
+  receiver->complete(make_recv_end(self(), std::move(msg)));
 }
 
-result<void> channel::deliver(std::string msg) {
+result<void> channel::deliver(message msg) {
   --reserved_;
   if (removed_) return make_error(errc::removed, "send: channel " + path() + " was removed");
-  ++sent_;
+  msg.seal();
+  msg.seq = ++sent_;
   if (!receivers_.empty()) {
-    auto r = std::move(receivers_.front());
+    auto r = std::move(receivers_.front().done);
     receivers_.pop_front();
     give(std::move(r), std::move(msg));
   } else {
-    buf_.push_back(std::move(msg));
+    buf_.emplace_hint(buf_.end(), msg.seq, std::move(msg));
   }
   pump();
   return {};
@@ -301,10 +237,17 @@ void channel::unreserve() {
   pump();
 }
 
-void channel::put_back(std::string msg) {
+void channel::put_back(message msg) {
+  --held_;
   if (removed_) return;
-  buf_.push_front(std::move(msg));
+  buf_.emplace(msg.seq, std::move(msg));
   pump();
+}
+
+void channel::consumed() {
+  --held_;
+  ++received_;
+  pump();  // the last held message of a closed channel: its end
 }
 
 void channel::pump() {
@@ -312,23 +255,44 @@ void channel::pump() {
   for (bool moved = true; moved;) {
     moved = false;
     while (!receivers_.empty() && !buf_.empty()) {
-      auto r = std::move(receivers_.front());
+      auto r = std::move(receivers_.front().done);
       receivers_.pop_front();
-      std::string msg = std::move(buf_.front());
-      buf_.pop_front();
-      give(std::move(r), std::move(msg));
+      give(std::move(r), take_front());
       moved = true;
     }
     while (!senders_.empty() && can_reserve()) {
       auto s = std::move(senders_.front());
       senders_.pop_front();
       ++reserved_;
-      s->complete(handle_ptr(std::make_unique<send_handle>(self())));
+      s->complete(make_send_end(self()));
       moved = true;
     }
   }
-  if (closed_ && buf_.empty() && reserved_ == 0)
-    fail_all(receivers_, make_error(errc::closed, "recv: channel " + path() + " is closed"));
+  give_up_tries();
+  if (ended()) {
+    auto waiting = std::move(receivers_);
+    receivers_.clear();
+    for (auto& r : waiting) r.done->complete(make_error(errc::closed, "recv: channel " + path() + " is closed"));
+  }
+}
+
+// A try-receiver waits only while something may still come to it: the
+// messages buffered, the places reserved and the senders parked, served to
+// receivers in order, must reach as far as its place in the queue.
+void channel::give_up_tries() {
+  std::size_t supply = buf_.size() + reserved_ + senders_.size(), ahead = 0;
+  std::list<receiver> out;
+  for (auto it = receivers_.begin(); it != receivers_.end();) {
+    auto next = std::next(it);
+    if (it->try_ && ahead >= supply)
+      out.splice(out.end(), receivers_, it);
+    else
+      ++ahead;
+    it = next;
+  }
+  for (auto& r : out)
+    r.done->complete(make_error(errc::would_block, "tryrecv: channel " + path() +
+                                                       " is empty and no sender waits"));
 }
 
 }  // namespace circuit

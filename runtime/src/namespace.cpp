@@ -261,6 +261,14 @@ result<void> ns::flush(open_file& f, const caller& who) {
   return r;
 }
 
+void ns::abort(open_file& f) { f.h->abort(); }
+
+result<void> ns::fsync(open_file& f, const caller& who) {
+  auto r = f.h->sync(who);
+  if (!r) record(f.dir_id, who, r.err());
+  return r;
+}
+
 void ns::release(open_file* f) {
   if (!f) return;
   f->h->release();

@@ -50,10 +50,20 @@ struct caller : principal {
 };
 
 // An open file. Reads and writes may park (a never-ending `events`, a
-// worker's stdin that is full); flush (every close(2)) and release (the
-// last close) answer at once. Most files write at once and override
-// write(); a file whose writes can wait overrides write_async() and copies
-// the data, which is only valid during the call.
+// worker's stdin that is full); the rest answer at once. Most files write
+// at once and override write(); a file whose writes can wait overrides
+// write_async() and copies the data, which is only valid during the call.
+//
+// One open may be held by several processes (dup, fork, exec). Its ends:
+//  - flush: a holder closed a descriptor (every close(2), and a holder's
+//    exit); the open goes on while other descriptors remain;
+//  - abort: a holder is dying of a signal; what the open was making (a
+//    message) must not be committed. The face learns it at that holder's
+//    flush and calls this instead of flush;
+//  - sync: fsync(2); commit now and return the verdict;
+//  - release: the last descriptor is gone: commit what is left. Nobody
+//    waits for its answer, so every failure must have been reported by an
+//    open, a write or a sync before.
 class handle {
  public:
   virtual ~handle() = default;
@@ -64,6 +74,8 @@ class handle {
     done->complete(write(who, off, data));
   }
   virtual result<void> flush(const caller& who);
+  virtual void abort() {}
+  virtual result<void> sync(const caller&) { return {}; }
   virtual void release() {}
 };
 

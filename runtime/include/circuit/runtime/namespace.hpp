@@ -93,7 +93,12 @@ class ns {
             op_ptr<std::string> done);
   void write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
              op_ptr<std::size_t> done);
+  // The ends of an open (handle, dir.hpp): flush at a holder's close(2);
+  // abort instead when that holder is dying of a signal (nothing it was
+  // making is committed); fsync commits now; release at the last close.
   result<void> flush(open_file& f, const caller& who);
+  void abort(open_file& f);
+  result<void> fsync(open_file& f, const caller& who);
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
   // run (a send delivers nothing, a taken message goes back).
