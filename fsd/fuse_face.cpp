@@ -228,7 +228,7 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   caller who = caller_of(req);
   ns& space = face(req).space();
   if (dying_of_signal(who.pid)) {
-    space.abort(*file_of(fi));
+    space.abort(*file_of(fi), who);
     return (void)fuse_reply_err(req, 0);
   }
   auto r = space.flush(*file_of(fi), who);

@@ -50,11 +50,13 @@ class send_end final : public handle {
     return {};
   }
 
-  void abort() override {
+  void abort(const caller& who) override {
     if (state_ != state::open) return;
-    end(state::aborted, make_error(errc::bad_state,
-                                   "send: the message was aborted, nothing was delivered: a process "
-                                   "holding it died of a signal"));
+    error e = end(state::aborted, make_error(errc::bad_state,
+                                             "send: the message was aborted, nothing was delivered: "
+                                             "a process holding it died of a signal"));
+    ch_->space().log("abort: " + e.message + " (pid " + std::to_string(who.pid) + ", " +
+                     ch_->path() + ")");
   }
 
   result<void> sync(const caller&) override {

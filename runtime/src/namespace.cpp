@@ -261,7 +261,7 @@ result<void> ns::flush(open_file& f, const caller& who) {
   return r;
 }
 
-void ns::abort(open_file& f) { f.h->abort(); }
+void ns::abort(open_file& f, const caller& who) { f.h->abort(who); }
 
 result<void> ns::fsync(open_file& f, const caller& who) {
   auto r = f.h->sync(who);

@@ -50,7 +50,7 @@ class Channels(DaemonTest):
         self.mk("a", 3)
         for i in range(3):
             self.sh("echo m%d > channels/a/send" % i)
-        self.assertEqual(self.stat("a")["len"], 3)
+        self.wait_for(lambda: self.stat("a")["len"] == 3, "three messages delivered")
         self.assertErrno(errno.EAGAIN, write, self.d.chan("a", "trysend"), "x")
         blocked = self.spawn(["sh", "-c", "echo m3 > channels/a/send"])
         self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the fourth sender to park")
@@ -80,7 +80,7 @@ class Channels(DaemonTest):
     def test_an_empty_message_is_a_message(self):
         self.mk("a", 1)
         self.sh(": > channels/a/send")
-        self.assertEqual(self.stat("a")["len"], 1)
+        self.wait_for(lambda: self.stat("a")["len"] == 1, "the empty message delivered")
         self.assertEqual(read(self.d.chan("a", "recv")), b"")
         self.assertEqual(self.stat("a")["received"], 1)
 
@@ -185,7 +185,7 @@ class Channels(DaemonTest):
         p = self.spawn(["python3", "-c", "import os,time; fd=os.open('channels/a/recv', os.O_RDONLY); print('open', flush=True); time.sleep(60)"],
                        stdout=subprocess.PIPE)
         self.assertEqual(p.stdout.readline(), b"open\n")
-        self.assertEqual(self.stat("a")["len"], 1)
+        self.wait_for(lambda: self.stat("a")["len"] == 1, "the second message delivered")
         p.kill()
         p.wait(5)
         self.wait_for(lambda: self.stat("a")["len"] == 2, "the message to come back")
@@ -201,12 +201,13 @@ class Channels(DaemonTest):
         st = self.stat("a")
         self.assertEqual((st["sent"], st["received"], st["len"]), (2, 2, 0))
 
-    def test_a_receiver_that_closes_early_puts_the_message_back_in_front(self):
+    def test_a_receiver_that_closes_early_puts_the_message_back_at_its_place(self):
         self.mk("a", 2)
         write(self.d.chan("a", "send"), "first")
         write(self.d.chan("a", "send"), "second")
         with open(self.d.chan("a", "recv"), "rb", buffering=0) as f:
             self.assertEqual(f.read(2), b"fi")
+        self.wait_for(lambda: self.stat("a")["len"] == 2, "the message to come back")
         self.assertEqual(read(self.d.chan("a", "recv")), b"first")
         self.assertEqual(read(self.d.chan("a", "recv")), b"second")
 

@@ -15,6 +15,8 @@ class Hostile(DaemonTest):
         os.mkdir(self.d.chan("a"))
         write(self.d.chan("a", "cap"), "4")
         write(self.d.chan("a", "send"), "precious")
+        # The last close delivers after close(2) has returned: wait for it.
+        self.wait_for(lambda: self.state()[0]["sent"] == 1, "the message to be delivered")
         self.before = self.state()
 
     def state(self):
@@ -117,18 +119,19 @@ class Hostile(DaemonTest):
         self.assertIn(b"File too large", r.stderr)
         write(self.d.host("ctl"), "max-message %d" % (64 << 20))
 
-    def test_writes_after_delivery_are_refused(self):
+    def test_writes_after_delivery_by_fsync_are_refused(self):
         os.mkdir(self.d.chan("b"))
         write(self.d.chan("b", "cap"), "2")
         fd = os.open(self.d.chan("b", "send"), os.O_WRONLY)
         os.write(fd, b"one")
-        dup = os.dup(fd)
-        os.close(dup)  # delivers
+        os.close(os.dup(fd))  # a closed duplicate delivers nothing
+        os.write(fd, b"two")
+        os.fsync(fd)  # delivers
         with self.assertRaises(OSError) as e:
-            os.write(fd, b"two")
+            os.write(fd, b"three")
         self.assertEqual(e.exception.errno, errno.EBADF)
         os.close(fd)
-        self.assertEqual(read(self.d.chan("b", "recv")), b"one")
+        self.assertEqual(read(self.d.chan("b", "recv")), b"onetwo")
         self.assertEqual(json.loads(read(self.d.chan("b", "stat")))["len"], 0)
         os.rmdir(self.d.chan("b"))
 

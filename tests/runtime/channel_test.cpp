@@ -197,7 +197,7 @@ TEST_CASE("an aborted send delivers nothing, frees its place, and refuses later 
   auto rcv = s.open(c + "/recv", O_RDONLY);
   open_file* f = open_send(s, c);
   REQUIRE(s.write(f, 0, "half").ok());
-  s.n.abort(*f);
+  s.n.abort(*f, s.who);
   CHECK(stat_field(s, c, "reserved") == "0");
   CHECK(s.write(f, 4, "more").err().code == errc::bad_state);
   s.n.release(f);
@@ -287,7 +287,7 @@ TEST_CASE("a try-receive on cap 0 meets a parked sender, and gives up when that 
   auto t2 = s.open(c + "/recv", O_RDONLY | O_NONBLOCK);
   REQUIRE(snd2->result);
   CHECK_FALSE(t2->result);
-  s.n.abort(*snd2->result->value());
+  s.n.abort(*snd2->result->value(), s.who);
   REQUIRE(t2->result);
   CHECK(t2->result->err().code == errc::would_block);
   s.n.release(snd2->result->value());

@@ -74,7 +74,7 @@ class handle {
     done->complete(write(who, off, data));
   }
   virtual result<void> flush(const caller& who);
-  virtual void abort() {}
+  virtual void abort(const caller&) {}
   virtual result<void> sync(const caller&) { return {}; }
   virtual void release() {}
 };

@@ -97,7 +97,7 @@ class ns {
   // abort instead when that holder is dying of a signal (nothing it was
   // making is committed); fsync commits now; release at the last close.
   result<void> flush(open_file& f, const caller& who);
-  void abort(open_file& f);
+  void abort(open_file& f, const caller& who);
   result<void> fsync(open_file& f, const caller& who);
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
