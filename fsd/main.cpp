@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
+  cfg.log_routine = fl.debug;
   ns space(std::move(cfg));
   fsd::fuse_face face(io, space, fl.mount, fl.debug);
 

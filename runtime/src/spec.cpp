@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "circuit/runtime/ctl.hpp"
+
 namespace circuit {
 namespace json = boost::json;
 namespace {
@@ -112,14 +114,14 @@ result<spec> parse_spec(std::string_view body) {
 result<void> check_spec(const spec& s) {
   struct stat st {};
   if (stat(s.path.c_str(), &st) != 0)
-    return make_error(errc::not_found, "bad spec: path " + s.path + ": no such file");
-  if (S_ISDIR(st.st_mode)) return make_error(errc::is_dir, "bad spec: path " + s.path + " is a directory");
+    return make_error(errc::not_found, "bad spec: path " + clip(s.path) + ": no such file");
+  if (S_ISDIR(st.st_mode)) return make_error(errc::is_dir, "bad spec: path " + clip(s.path) + " is a directory");
   if (!S_ISREG(st.st_mode) || access(s.path.c_str(), X_OK) != 0)
-    return make_error(errc::access, "bad spec: path " + s.path + " is not executable");
+    return make_error(errc::access, "bad spec: path " + clip(s.path) + " is not executable");
   if (!s.dir.empty() && stat(s.dir.c_str(), &st) != 0)
-    return make_error(errc::not_found, "bad spec: dir " + s.dir + ": no such directory");
+    return make_error(errc::not_found, "bad spec: dir " + clip(s.dir) + ": no such directory");
   if (!s.dir.empty() && !S_ISDIR(st.st_mode))
-    return make_error(errc::not_dir, "bad spec: dir " + s.dir + " is not a directory");
+    return make_error(errc::not_dir, "bad spec: dir " + clip(s.dir) + " is not a directory");
   return {};
 }
 

@@ -100,3 +100,65 @@ class Help(DaemonTest):
 
     def test_the_root_help_names_workers(self):
         self.assertIn("workers/", read(self.d.path("help")).decode())
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * KiB
+    return 0
+
+
+def write_all(path, data):
+    """Writes all of data in one open, as a shell's redirection would,
+    going on after short counts; the errno of a failure is the exception's."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+class Bounded(DaemonTest):
+    """Item 2, text part: refusals of huge values keep neither memory nor log."""
+
+    timeout = 120
+
+    def refuse_specs(self, first, count, spec):
+        for i in range(first, first + count):
+            w = self.d.host("workers", "w%d" % i)
+            os.mkdir(w)
+            with self.assertRaises(FileNotFoundError):
+                write_all(os.path.join(w, "spec"), spec)
+
+    def test_400_refused_specs_with_a_250_KB_path_keep_no_memory_and_little_log(self):
+        path = "/no/such/" + "p" * (250 * KiB) + "/end"
+        spec = json.dumps({"path": path}).encode()
+        self.refuse_specs(0, 20, spec)  # the daemon's allocator warms up
+        before, log_before = rss(self.d.proc.pid), os.path.getsize(self.d.log_path)
+        self.refuse_specs(20, 380, spec)
+        grown = rss(self.d.proc.pid) - before
+        logged = os.path.getsize(self.d.log_path) - log_before
+        print("\n400 refused 250 KB specs: daemon rss grew %.1f MiB, log %.0f KiB"
+              % (grown / (1 << 20), logged / KiB))
+        self.assertLess(grown, 8 << 20)
+        self.assertLess(logged, 380 * 2 * KiB)
+        said = read(self.d.host("workers", "w399", "error")).decode()
+        self.assertLessEqual(len(said.encode()), 1 * KiB + 1)
+        self.assertRegex(said, r"^bad spec: path /no/such/p+\.\.\.p+/end: no such file\n?$")
+
+    def test_a_repeated_eagain_is_not_logged_but_still_recorded(self):
+        os.mkdir(self.d.chan("a"))
+        size = os.path.getsize(self.d.log_path)
+        for _ in range(50):
+            with self.assertRaises(BlockingIOError):
+                read(self.d.chan("a", "tryrecv"))
+        self.assertEqual(read(self.d.chan("a", "error")).decode().rstrip("\n"),
+                         "tryrecv: channel /h1/channels/a is empty")
+        with self.assertRaises(OSError):
+            write_all(self.d.chan("a", "cap"), b"abc")  # an error that is logged: a marker
+        self.wait_for(lambda: "error: cap: " in self.d.log()[size:], "the marker in the log")
+        self.assertNotIn("tryrecv", self.d.log()[size:])
