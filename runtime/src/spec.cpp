@@ -59,7 +59,7 @@ const field fields[] = {
        if (!a) return a.err();
        for (auto& e : *a)
          if (e.find('=') == std::string::npos || e[0] == '=')
-           return bad("\"env\" entries are NAME=VALUE; \"" + e.substr(0, 40) + "\" is not");
+           return bad("\"env\" entries are NAME=VALUE; " + quote(e) + " is not");
        s.env = std::move(*a);
        return {};
      }},
@@ -101,7 +101,7 @@ result<spec> parse_spec(std::string_view body) {
     const field* f = nullptr;
     for (const auto& row : fields)
       if (row.name == std::string_view(key.data(), key.size())) f = &row;
-    if (!f) return bad("unknown field \"" + std::string(key.data(), std::min<std::size_t>(key.size(), 40)) + "\"");
+    if (!f) return bad("unknown field " + quote(std::string_view(key.data(), key.size())));
     if (auto r = f->set(s, val); !r) return r.err();
   }
   for (const auto& row : fields)
