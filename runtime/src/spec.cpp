@@ -125,10 +125,6 @@ result<void> check_spec(const spec& s) {
   return {};
 }
 
-std::string json_string(std::string_view s) {
-  return json::serialize(json::string(json::string_view(s.data(), s.size())));
-}
-
 std::string to_json(const spec& s) {
   json::object o;
   o["path"] = s.path;
