@@ -53,7 +53,7 @@ const flag_row rows[] = {
      }},
     {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",
      [](flags& f, const std::string&, std::string&) { return f.keep_workers = true; }},
-    {"--debug", nullptr, "log every FUSE request (libfuse's trace)",
+    {"--debug", nullptr, "log every FUSE request (libfuse's trace) and every EAGAIN of a try-operation",
      [](flags& f, const std::string&, std::string&) { return f.debug = true; }},
     {"--help", nullptr, "print this text and exit",
      [](flags& f, const std::string&, std::string&) { return f.help = true; }},

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <string>
 
+#include "circuit/runtime/error.hpp"
+
 namespace circuit::fsd {
 namespace {
 std::string log_name = "circuitd";
@@ -14,6 +16,13 @@ std::string log_name = "circuitd";
 void set_log_name(std::string_view name) { log_name = "circuitd[" + std::string(name) + "]"; }
 
 void log_line(std::string_view line) {
+  // A line may quote what callers sent: cut it (as error texts are), so a
+  // huge value cannot fill the disk.
+  std::string cut;
+  if (line.size() > max_log_line) {
+    cut = cut_text(std::string(line), max_log_line);
+    line = cut;
+  }
   timeval tv;
   gettimeofday(&tv, nullptr);
   tm t;

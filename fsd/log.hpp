@@ -1,9 +1,13 @@
 // log.hpp — the daemon's log: one timestamped line per event on stderr.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace circuit::fsd {
+
+// Longer lines are cut, with their original length (cut_text, error.hpp).
+inline constexpr std::size_t max_log_line = 1024;
 
 void set_log_name(std::string_view name);
 void log_line(std::string_view line);

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
+  cfg.log_routine = fl.debug;
   ns space(std::move(cfg));
   fsd::fuse_face face(io, space, fl.mount, fl.debug);
 

@@ -1,5 +1,6 @@
 #include "circuit/runtime/ctl.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace circuit {
@@ -13,22 +14,39 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+void append_escaped(std::string& out, std::string_view s, bool quoting) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || (quoting && (c >= 0x80 || c == '"' || c == '\\'))) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
 }  // namespace
 
 std::string quote(std::string_view s) {
   std::string q = "\"";
-  for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
-    unsigned char c = s[i];
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\x%02x", c);
-      q += buf;
-    } else {
-      q += static_cast<char>(c);
-    }
-  }
+  append_escaped(q, s.substr(0, 40), true);
   if (s.size() > 40) q += "...";
   return q + "\"";
+}
+
+std::string clip(std::string_view s, std::size_t max) {
+  std::string out;
+  max = std::max<std::size_t>(max, 8);
+  if (s.size() <= max) {
+    append_escaped(out, s, false);
+    return out;
+  }
+  std::size_t head = max * 2 / 3, tail = max - head - 3;
+  append_escaped(out, s.substr(0, head), false);
+  out += "...";
+  append_escaped(out, s.substr(s.size() - tail), false);
+  return out;
 }
 
 std::vector<std::string_view> split_words(std::string_view line) {

@@ -28,4 +28,16 @@ const char* errc_name(errc code) {
   return "unknown";
 }
 
+std::string cut_text(std::string text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::string tail = "... (" + std::to_string(text.size()) + " bytes)";
+  std::size_t keep = max > tail.size() ? max - tail.size() : 0;
+  // Do not end inside a UTF-8 sequence: back up over continuation bytes.
+  while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;
+  text.resize(keep);
+  text += tail;
+  text.shrink_to_fit();
+  return text;
+}
+
 }  // namespace circuit

@@ -288,9 +288,12 @@ error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
 }
 
 void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
-  log("error: " + e.message);
+  // Bounded in bytes too: max_errors_kept messages of at most
+  // max_error_text each (make_error cuts; an error built by hand is cut here).
+  std::string text = cut_text(e.message);
+  if (e.code != errc::would_block || cfg_.log_routine) log("error: " + text);
   auto key = std::make_pair(dir_id, who.session());
-  auto [it, fresh] = errors_.insert_or_assign(key, e.message);
+  auto [it, fresh] = errors_.insert_or_assign(key, std::move(text));
   if (!fresh) return;
   error_order_.push_back(key);
   if (error_order_.size() > max_errors_kept) {

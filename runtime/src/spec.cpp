@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "circuit/runtime/ctl.hpp"
+
 namespace circuit {
 namespace json = boost::json;
 namespace {
@@ -57,7 +59,7 @@ const field fields[] = {
        if (!a) return a.err();
        for (auto& e : *a)
          if (e.find('=') == std::string::npos || e[0] == '=')
-           return bad("\"env\" entries are NAME=VALUE; \"" + e.substr(0, 40) + "\" is not");
+           return bad("\"env\" entries are NAME=VALUE; " + quote(e) + " is not");
        s.env = std::move(*a);
        return {};
      }},
@@ -99,7 +101,7 @@ result<spec> parse_spec(std::string_view body) {
     const field* f = nullptr;
     for (const auto& row : fields)
       if (row.name == std::string_view(key.data(), key.size())) f = &row;
-    if (!f) return bad("unknown field \"" + std::string(key.data(), std::min<std::size_t>(key.size(), 40)) + "\"");
+    if (!f) return bad("unknown field " + quote(std::string_view(key.data(), key.size())));
     if (auto r = f->set(s, val); !r) return r.err();
   }
   for (const auto& row : fields)
@@ -112,19 +114,15 @@ result<spec> parse_spec(std::string_view body) {
 result<void> check_spec(const spec& s) {
   struct stat st {};
   if (stat(s.path.c_str(), &st) != 0)
-    return make_error(errc::not_found, "bad spec: path " + s.path + ": no such file");
-  if (S_ISDIR(st.st_mode)) return make_error(errc::is_dir, "bad spec: path " + s.path + " is a directory");
+    return make_error(errc::not_found, "bad spec: path " + clip(s.path) + ": no such file");
+  if (S_ISDIR(st.st_mode)) return make_error(errc::is_dir, "bad spec: path " + clip(s.path) + " is a directory");
   if (!S_ISREG(st.st_mode) || access(s.path.c_str(), X_OK) != 0)
-    return make_error(errc::access, "bad spec: path " + s.path + " is not executable");
+    return make_error(errc::access, "bad spec: path " + clip(s.path) + " is not executable");
   if (!s.dir.empty() && stat(s.dir.c_str(), &st) != 0)
-    return make_error(errc::not_found, "bad spec: dir " + s.dir + ": no such directory");
+    return make_error(errc::not_found, "bad spec: dir " + clip(s.dir) + ": no such directory");
   if (!s.dir.empty() && !S_ISDIR(st.st_mode))
-    return make_error(errc::not_dir, "bad spec: dir " + s.dir + " is not a directory");
+    return make_error(errc::not_dir, "bad spec: dir " + clip(s.dir) + " is not a directory");
   return {};
-}
-
-std::string json_string(std::string_view s) {
-  return json::serialize(json::string(json::string_view(s.data(), s.size())));
 }
 
 std::string to_json(const spec& s) {

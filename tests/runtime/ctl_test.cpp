@@ -30,3 +30,15 @@ TEST_CASE("host ctl runs several commands and names the line that fails") {
   CHECK(s.put("/h1/ctl", "max-message").err().message.find("usage: max-message BYTES") !=
         std::string::npos);
 }
+
+TEST_CASE("clip shows a long value by its two ends and escapes control bytes") {
+  CHECK(clip("/bin/ls") == "/bin/ls");
+  CHECK(clip("a\nb\x01") == "a\\x0ab\\x01");
+  std::string path = "/start/" + std::string(100000, 'p') + "/end";
+  std::string c = clip(path);
+  CHECK(c.size() == 100);
+  CHECK(c.starts_with("/start/ppp"));
+  CHECK(c.ends_with("ppp/end"));
+  CHECK(c.find("...") != std::string::npos);
+  CHECK(quote(std::string(100, 'q')) == "\"" + std::string(40, 'q') + "...\"");
+}

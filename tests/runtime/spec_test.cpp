@@ -55,3 +55,13 @@ TEST_CASE("check_spec names what is wrong on this host") {
   CHECK(check_spec({.path = "/bin/sh", .dir = "/nonexistent"}).err().code == errc::not_found);
   CHECK(check_spec({.path = "/bin/sh"}).ok());
 }
+
+TEST_CASE("a refused spec quotes user values short, with control bytes escaped") {
+  auto why = [](std::string_view body) { return parse_spec(body).err().message; };
+  CHECK(why(R"({"path":"/bin/ls","a\nb":1})") == "bad spec: unknown field \"a\\x0ab\"");
+  std::string long_env = R"({"path":"/bin/ls","env":[")" + std::string(100000, 'e') + R"("]})";
+  CHECK(why(long_env) == "bad spec: \"env\" entries are NAME=VALUE; \"" + std::string(40, 'e') + "...\" is not");
+  auto missing = check_spec(spec{.path = "/no/" + std::string(250000, 'p') + "/end"});
+  CHECK(missing.err().message.size() < 200);
+  CHECK(missing.err().message.ends_with("ppp/end: no such file"));
+}

@@ -30,6 +30,11 @@ result<std::uint64_t> parse_count(std::string_view what, std::string_view text,
 // Quotes user text for a message: cut short, control bytes escaped.
 std::string quote(std::string_view s);
 
+// Shows a long user value, such as a path, in a message without quotes:
+// control bytes escaped as \xNN, and past `max` bytes its middle replaced
+// by "...", so the message keeps its end ("path /a/.../x: no such file").
+std::string clip(std::string_view s, std::size_t max = 100);
+
 // Splits on blanks; no quoting.
 std::vector<std::string_view> split_words(std::string_view line);
 

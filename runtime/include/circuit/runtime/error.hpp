@@ -47,8 +47,17 @@ struct error {
   std::string message;  // "prefix: detail", no trailing newline
 };
 
+// Messages are for people, and each is kept per session (the `error`
+// files) and logged: one longer than this is cut (cut_text), so a huge
+// user value cannot make the daemon keep or log megabytes.
+inline constexpr std::size_t max_error_text = 1024;
+
+// `text` if it is at most `max` bytes; else its start, cut at a character
+// boundary, then "... (N bytes)" with the original length: at most `max`.
+std::string cut_text(std::string text, std::size_t max = max_error_text);
+
 inline error make_error(errc code, std::string message) {
-  return error{code, std::move(message)};
+  return error{code, cut_text(std::move(message))};
 }
 
 template <class T>

@@ -38,6 +38,9 @@ struct config {
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
   std::function<void(std::string_view)> log;  // one line, no newline
+  // Log also routine refusals: the EAGAIN of a try-operation, which a
+  // polling client repeats at will (--debug).
+  bool log_routine = false;
   std::function<void()> stop;                 // host ctl "stop"
   // Workers' children are libuv handles on this loop; after touching them
   // the runtime calls uv_kick so the loop owner runs libuv soon.

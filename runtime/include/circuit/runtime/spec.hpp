@@ -33,9 +33,6 @@ result<spec> parse_spec(std::string_view text);
 // the directory exists.
 result<void> check_spec(const spec& s);
 
-// A JSON string literal, quotes and escapes included.
-std::string json_string(std::string_view s);
-
 // The spec as one JSON line, as reading `spec` returns it.
 std::string to_json(const spec& s);
 

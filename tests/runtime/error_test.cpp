@@ -1,0 +1,37 @@
+// Unit tests of runtime/src/error.cpp.
+#include "circuit/runtime/error.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "fixture.hpp"
+
+using namespace circuit;
+
+TEST_CASE("a text within the bound is kept as it is") {
+  CHECK(cut_text("short") == "short");
+  CHECK(cut_text(std::string(1024, 'a')) == std::string(1024, 'a'));
+}
+
+TEST_CASE("a long text is cut to the bound and says its original length") {
+  std::string t = cut_text(std::string(250 << 10, 'a'));
+  CHECK(t.size() <= max_error_text);
+  CHECK(t.size() > max_error_text - 8);
+  CHECK(t.ends_with("a... (256000 bytes)"));
+  CHECK(make_error(errc::invalid, std::string(5000, 'b')).message.size() <= max_error_text);
+}
+
+TEST_CASE("a cut never ends inside a UTF-8 character") {
+  std::string e = "\xc3\xa9";  // two bytes; the cut would fall between them
+  std::string t = std::string(5, 'x');
+  for (int i = 0; i < 10; ++i) t += e;
+  CHECK(cut_text(t, 20) == "xxxxx... (25 bytes)");
+  CHECK(cut_text(t, 21) == "xxxxx\xc3\xa9... (25 bytes)");
+}
+
+TEST_CASE("a session's error keeps at most the bound of a huge message") {
+  test::space s;
+  caller who;
+  s.n.record(s.walk("/h1") >> file_bits, who,
+             error{errc::invalid, "bad: " + std::string(300 << 10, 'z') + " end"});
+  CHECK(s.n.last_error(s.walk("/h1") >> file_bits, who).size() <= max_error_text);
+}
