@@ -28,7 +28,7 @@
 #   $ cat send
 #     refused: send: write-only file; open it for writing
 #   $ cat tryrecv
-#     refused: tryrecv: channel /HOST/channels/errors is empty
+#     refused: tryrecv: channel /HOST/channels/errors is empty and no sender waits
 #   $ mkdir '../bad name'
 #     refused: mkdir /HOST/channels: name has the character ' '; names are letters, digits, '.', '_' and '-'
 #   another session's error file: ""

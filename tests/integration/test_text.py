@@ -101,7 +101,7 @@ class StatJson(DaemonTest):
         self.wait_for(lambda: self.stat("a")["sent"] == 2, "two sends")
         self.assertEqual(read(self.d.chan("a", "stat")),
                          b'{"cap":2,"len":2,"closed":false,"senders_waiting":0,'
-                         b'"receivers_waiting":0,"reserved":0,"sent":2,"received":0}\n')
+                         b'"receivers_waiting":0,"reserved":0,"held":0,"sent":2,"received":0}\n')
 
     def test_a_host_stat_is_one_json_line_with_fixed_decimals(self):
         st = read(self.d.host("stat")).decode()
@@ -306,7 +306,7 @@ class Bounded(DaemonTest):
             with self.assertRaises(BlockingIOError):
                 read(self.d.chan("a", "tryrecv"))
         self.assertEqual(read(self.d.chan("a", "error")).decode().rstrip("\n"),
-                         "tryrecv: channel /h1/channels/a is empty")
+                         "tryrecv: channel /h1/channels/a is empty and no sender waits")
         with self.assertRaises(OSError):
             write_all(self.d.chan("a", "cap"), b"abc")  # an error that is logged: a marker
         self.wait_for(lambda: "error: cap: " in self.d.log()[size:], "the marker in the log")
