@@ -4,10 +4,13 @@
 #include <cstddef>
 #include <string_view>
 
+#include "circuit/runtime/error.hpp"
+
 namespace circuit::fsd {
 
 // Longer lines are cut, with their original length (cut_text, error.hpp).
-inline constexpr std::size_t max_log_line = 1024;
+// Twice an error text's bound, so that "error: MESSAGE" is never cut again.
+inline constexpr std::size_t max_log_line = 2 * max_error_text;
 
 void set_log_name(std::string_view name);
 void log_line(std::string_view line);

@@ -303,6 +303,7 @@ class Bounded(DaemonTest):
         if not sanitized(self.d.proc.pid):  # ASan keeps freed memory in quarantine
             self.assertLess(grown, 8 << 20)
         self.assertLess(logged, 380 * 2 * KiB)
+        self.assertLessEqual(max(len(line) for line in self.d.log().splitlines()), 2048 + 64)
         said = read(self.d.host("workers", "w399", "error")).decode()
         self.assertLessEqual(len(said.encode()), 1 * KiB + 1)
         self.assertRegex(said, r"^bad spec: path /no/such/p+\.\.\.p+/end: no such file\n?$")
