@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,24 +158,29 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   open_args args{caller_of(req), fi->flags};
   fuse_file_info info = *fi;
+  fuse_face& f = face(req);
   serve<open_file*>(
-      req, [&](auto o) { face(req).space().open(from_fuse(ino), args, o); },
-      [info](fuse_req_t req, result<open_file*> r) mutable {
+      req, [&](auto o) { f.space().open(from_fuse(ino), args, o); },
+      [info, &f](fuse_req_t req, result<open_file*> r) mutable {
         if (!r) return reply_err(req, r.err());
         info.fh = reinterpret_cast<std::uint64_t>(r.value());
         info.direct_io = 1;
         info.keep_cache = 0;
         // The open's caller is gone (its request was aborted): nobody will
-        // close this file, so drop it as never opened.
-        if (fuse_reply_open(req, &info) != 0) face(req).space().abandon(r.value());
+        // close this file, so drop it as never opened. libfuse has freed
+        // `req` by now, whatever the reply did: only `f` may be used.
+        if (fuse_reply_open(req, &info) != 0) f.space().abandon(r.value());
       });
 }
 
+// libfuse gives the file's flags of the moment (fcntl may have changed
+// them since the open): O_NONBLOCK makes a read that would wait EAGAIN.
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   open_file* f = file_of(fi);
   caller who = caller_of(req);
+  bool nonblock = fi->flags & O_NONBLOCK;
   serve<std::string>(
-      req, [&](auto o) { face(req).space().read(*f, who, off, size, o); },
+      req, [&](auto o) { face(req).space().read(*f, who, off, size, nonblock, o); },
       [](fuse_req_t req, result<std::string> r) {
         if (!r) return reply_err(req, r.err());
         fuse_reply_buf(req, r->data(), r->size());
@@ -241,8 +247,35 @@ void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  face(req).space().release(file_of(fi));
+  fuse_face& f = face(req);
+  f.drop_poll(file_of(fi));
+  f.space().release(file_of(fi));
   fuse_reply_err(req, 0);
+}
+
+// poll(2): a file opened for writing is always writable (a write to a
+// full stdin still waits); one opened for reading is readable when a read
+// would be answered at once. When it is not and the kernel asks to be
+// told (ph), the handle wakes the face once, which notifies the kernel,
+// which polls again.
+void op_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) {
+  fuse_face& f = face(req);
+  open_file* file = file_of(fi);
+  int acc = file->flags & O_ACCMODE;
+  unsigned revents = 0;
+  if (acc == O_WRONLY || acc == O_RDWR) revents |= POLLOUT | POLLWRNORM;
+  if (acc == O_RDONLY || acc == O_RDWR) {
+    std::function<void()> wake;
+    if (ph) wake = [&f, file] { f.notify_poll(file); };
+    if (f.space().readable(*file, std::move(wake))) {
+      revents |= POLLIN | POLLRDNORM;
+    } else if (ph) {
+      f.keep_poll(file, ph);
+      ph = nullptr;
+    }
+  }
+  if (ph) fuse_pollhandle_destroy(ph);
+  fuse_reply_poll(req, revents);
 }
 
 // A directory listing is taken at opendir, so readdir offsets stay stable.
@@ -301,6 +334,7 @@ const fuse_lowlevel_ops ops = [] {
   o.flush = op_flush;
   o.fsync = op_fsync;
   o.release = op_release;
+  o.poll = op_poll;
   o.opendir = op_opendir;
   o.readdir = op_readdir;
   o.releasedir = op_releasedir;
@@ -407,12 +441,37 @@ void fuse_face::post_cancel(std::uint64_t token) {
   });
 }
 
+void fuse_face::keep_poll(open_file* f, fuse_pollhandle* ph) {
+  auto [it, fresh] = polls_.try_emplace(f, ph);
+  if (fresh) return;
+  fuse_pollhandle_destroy(it->second);  // the kernel's handle for the file is the same one
+  it->second = ph;
+}
+
+void fuse_face::notify_poll(open_file* f) {
+  auto it = polls_.find(f);
+  if (it == polls_.end()) return;
+  fuse_pollhandle* ph = it->second;
+  polls_.erase(it);
+  if (se_) fuse_lowlevel_notify_poll(ph);
+  fuse_pollhandle_destroy(ph);
+}
+
+void fuse_face::drop_poll(open_file* f) {
+  auto it = polls_.find(f);
+  if (it == polls_.end()) return;
+  fuse_pollhandle_destroy(it->second);
+  polls_.erase(it);
+}
+
 void fuse_face::invalidate(std::uint64_t parent, const std::string& name) {
   if (parent == known_parent_ && name == known_name_) return;
   if (invalidator_) invalidator_->push(to_fuse(parent), name);
 }
 
 void fuse_face::stop() {
+  for (auto& [f, ph] : polls_) fuse_pollhandle_destroy(ph);
+  polls_.clear();
   if (!se_) return;
   if (invalidator_) invalidator_->stop();
   if (fd_.is_open()) {

@@ -23,6 +23,7 @@
 #include "circuit/runtime/namespace.hpp"
 
 struct fuse_session;
+struct fuse_pollhandle;
 
 namespace circuit::fsd {
 
@@ -54,6 +55,11 @@ class fuse_face {
     known_parent_ = parent;
     known_name_ = name;
   }
+  // poll(2) notifications: the kernel's handle kept for a file that is not
+  // readable yet, used once when the file's handle wakes the face.
+  void keep_poll(open_file* f, fuse_pollhandle* ph);
+  void notify_poll(open_file* f);
+  void drop_poll(open_file* f);  // the file is released
 
  private:
   void arm();
@@ -69,6 +75,7 @@ class fuse_face {
   void* buf_mem_ = nullptr;
   std::uint64_t tokens_ = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> parked_;
+  std::unordered_map<open_file*, fuse_pollhandle*> polls_;
   std::unique_ptr<invalidator> invalidator_;
   std::uint64_t known_parent_ = 0;
   std::string known_name_;

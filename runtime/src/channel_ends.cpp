@@ -124,6 +124,9 @@ class recv_end final : public handle {
     ch_->put_back(std::move(msg_));
   }
 
+  // The message was taken before any removal: it is the receiver's to read.
+  bool outlives_element() const override { return true; }
+
  private:
   void consume() {
     if (consumed_) return;

@@ -39,17 +39,25 @@ result<void> handle::flush(const caller&) { return {}; }
 namespace {
 class snapshot final : public handle {
  public:
-  explicit snapshot(std::string text) : text_(std::move(text)) {}
+  snapshot(std::string text, bool final) : text_(std::move(text)), final_(final) {}
   void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
     done->complete(off >= text_.size() ? std::string() : text_.substr(off, size));
   }
+  bool outlives_element() const override { return final_; }
 
  private:
   std::string text_;
+  bool final_;
 };
 }  // namespace
 
-handle_ptr make_text_handle(std::string text) { return std::make_unique<snapshot>(std::move(text)); }
+handle_ptr make_text_handle(std::string text) {
+  return std::make_unique<snapshot>(std::move(text), false);
+}
+
+handle_ptr make_result_handle(std::string text) {
+  return std::make_unique<snapshot>(std::move(text), true);
+}
 
 dir::dir(ns& space, dir* parent, std::string name)
     : space_(space), parent_(parent), name_(std::move(name)), id_(space.enroll(this)) {}

@@ -12,6 +12,7 @@ void event_log::append(std::string line) {
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& w : waiting) w.done->complete(take(w.cursor, w.max));
+  wakes_.fire();
 }
 
 std::string event_log::take(std::uint64_t* cursor, std::size_t max) const {
@@ -31,8 +32,8 @@ std::string event_log::take(std::uint64_t* cursor, std::size_t max) const {
 }
 
 void event_log::read(std::uint64_t* cursor, std::size_t max, op_ptr<std::string> done) {
-  if (*cursor < end() || *cursor < first_) {
-    done->complete(take(cursor, max));
+  if (readable(*cursor)) {
+    done->complete(take(cursor, max));  // empty after the stop: end of file
     return;
   }
   auto it = waiting_.insert(waiting_.end(), waiter{cursor, max, done});
@@ -40,9 +41,11 @@ void event_log::read(std::uint64_t* cursor, std::size_t max, op_ptr<std::string>
 }
 
 void event_log::stop() {
+  stopped_ = true;
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& w : waiting) w.done->complete(std::string());
+  wakes_.fire();
 }
 
 }  // namespace circuit

@@ -23,7 +23,7 @@ class text_handle final : public handle {
 
   result<std::size_t> write(const caller& who, std::uint64_t, std::string_view data) override {
     if (!entry_ || !entry_->write) return handle::write(who, 0, data);
-    dir* d = space_.find(dir_id_);
+    dir* d = space_.find(dir_id_);  // there: ns::write checked
     if (!d) return make_error(errc::removed, std::string(entry_->name) + ": directory was removed");
     auto r = entry_->write(*d, who, data);
     if (!r) return r.err();
@@ -197,7 +197,7 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     std::string text = w->index == help_index ? help_text(d) : last_error(dir_id, args.who);
     if (w->index == error_index && !text.empty()) text += '\n';
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, nullptr, std::move(text)),
-                           dir_id, std::move(path)};
+                           dir_id, std::move(path), args.flags};
     open_.insert(f);
     return done->complete(f);
   }
@@ -211,17 +211,18 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
   if (!e.open) {
     std::string text = args.wants_read() ? e.read(d, args.who) : std::string();
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, &e, std::move(text)),
-                           dir_id, std::move(path)};
+                           dir_id, std::move(path), args.flags};
     open_.insert(f);
     return done->complete(f);
   }
   auto inner = make_op<handle_ptr>(
-      [this, done, dir_id, who = args.who, path = std::move(path)](result<handle_ptr> r) mutable {
+      [this, done, dir_id, who = args.who, flags = args.flags,
+       path = std::move(path)](result<handle_ptr> r) mutable {
         if (!r) {
           if (r.err().code != errc::interrupted) record(dir_id, who, r.err());
           return done->complete(r.err());
         }
-        auto f = new open_file{std::move(r.value()), dir_id, std::move(path)};
+        auto f = new open_file{std::move(r.value()), dir_id, std::move(path), flags};
         open_.insert(f);
         done->complete(f);
       });
@@ -244,15 +245,34 @@ void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, S
 }
 }  // namespace
 
-void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+// The one check that keeps removed elements from acting: an open file
+// outlives its element only as a failure, so a spec written through it
+// starts nothing and a read parks on nothing that will ever come.
+std::optional<error> ns::gone(const open_file& f) const {
+  if (find(f.dir_id) || f.h->outlives_element()) return std::nullopt;
+  return make_error(errc::removed, f.path + ": its directory was removed");
+}
+
+void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
               op_ptr<std::string> done) {
+  if (auto e = gone(f)) return done->complete(std::move(*e));
+  // Not recorded: an event loop retries it at every wake-up.
+  if (nonblock && !f.h->readable_now())
+    return done->complete(make_error(errc::would_block, f.path + ": nothing to read yet"));
   relay(*this, f.dir_id, who, std::move(done), [&](auto inner) { f.h->read(off, size, inner); });
 }
 
 void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
                op_ptr<std::size_t> done) {
+  if (auto e = gone(f)) return done->complete(std::move(*e));
   relay(*this, f.dir_id, who, std::move(done),
         [&](auto inner) { f.h->write_async(who, off, data, inner); });
+}
+
+bool ns::readable(open_file& f, std::function<void()> wake) {
+  if (gone(f) || f.h->readable_now()) return true;
+  if (wake) f.h->wake_when_readable(std::move(wake));
+  return false;
 }
 
 result<void> ns::flush(open_file& f, const caller& who) {

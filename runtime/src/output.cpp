@@ -5,11 +5,13 @@ namespace circuit {
 void output::push(const char* data, std::size_t n) {
   buf_.append(data, n);
   serve();
+  wakes_.fire();
 }
 
 void output::end() {
   eof_ = true;
   serve();
+  wakes_.fire();
 }
 
 std::string output::take(std::size_t max) {
@@ -47,6 +49,7 @@ void output::stop(const error& e) {
   auto waiting = std::move(readers_);
   readers_.clear();
   for (auto& [max, done] : waiting) done->complete(e);
+  wakes_.fire();  // pollers ask again, and learn of the removal
 }
 
 }  // namespace circuit

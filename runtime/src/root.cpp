@@ -8,7 +8,9 @@ namespace {
 
 // A reader of `events`: first the present members as "join NAME" lines,
 // then every event from the moment of the open, forever. Lines wait in
-// `pending_` until read, so a short read never loses a line.
+// `pending_` until read, so a short read never loses a line; a read gets
+// whole lines only, as many as fit (a line longer than the read comes in
+// pieces, the only case where a read ends inside a line).
 class events_handle final : public handle {
  public:
   events_handle(event_log& log, std::string present)
@@ -29,10 +31,21 @@ class events_handle final : public handle {
     log_.read(&cursor_, 64 << 10, parked_);
   }
 
+  bool readable_now() const override { return !pending_.empty() || log_.readable(cursor_); }
+  void wake_when_readable(std::function<void()> wake) override {
+    wake_ = make_wake(std::move(wake));
+    log_.watch(wake_);
+  }
+
  private:
   std::string take(std::size_t size) {
-    std::string out = pending_.substr(0, size);
-    pending_.erase(0, out.size());
+    std::size_t n = pending_.size();
+    if (n > size) {
+      std::size_t nl = size ? pending_.rfind('\n', size - 1) : std::string::npos;
+      n = nl == std::string::npos ? size : nl + 1;
+    }
+    std::string out = pending_.substr(0, n);
+    pending_.erase(0, n);
     return out;
   }
 
@@ -40,6 +53,7 @@ class events_handle final : public handle {
   std::string pending_;
   std::uint64_t cursor_;
   op_ptr<std::string> parked_;
+  wake_ptr wake_;
 };
 
 const file_entry root_files[] = {

@@ -70,12 +70,20 @@ class output_handle final : public handle {
  public:
   output_handle(std::shared_ptr<worker> w, bool is_out) : w_(std::move(w)), out_(is_out) {}
   void read(std::uint64_t, std::size_t size, op_ptr<std::string> done) override {
-    (out_ ? w_->out() : w_->err()).read(size, std::move(done));
+    pipe().read(size, std::move(done));
+  }
+  bool readable_now() const override { return pipe().readable(); }
+  void wake_when_readable(std::function<void()> wake) override {
+    wake_ = make_wake(std::move(wake));
+    pipe().watch(wake_);
   }
 
  private:
+  output& pipe() const { return out_ ? w_->out() : w_->err(); }
+
   std::shared_ptr<worker> w_;
   bool out_;
+  wake_ptr wake_;
 };
 
 class stdin_handle final : public handle {
@@ -291,7 +299,7 @@ std::string worker::wait_text() const {
 
 void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
   if (state_ == state::exited || state_ == state::signaled)
-    return done->complete(make_text_handle(wait_text()));
+    return done->complete(make_result_handle(wait_text()));
   if (!block)
     return done->complete(make_error(
         errc::would_block, "trywait: worker " + path() + " is " + state_name(state_)));
@@ -307,7 +315,7 @@ void worker::on_exit(std::int64_t status, int term_signal) {
   space().events().append("exit " + path());
   auto waiting = std::move(waiters_);
   waiters_.clear();
-  for (auto& w : waiting) w->complete(make_text_handle(wait_text()));
+  for (auto& w : waiting) w->complete(make_result_handle(wait_text()));
 }
 
 result<void> worker::signal(int sig) {

@@ -50,3 +50,33 @@ TEST_CASE("a reader that falls behind the window is told how much it lost") {
   REQUIRE(got);
   CHECK(got->value() == "lost 6 events\ne6\ne7\ne8\ne9\n");
 }
+
+TEST_CASE("after the stop a reader at the end gets end of file at once, and pollers are woken") {
+  event_log log;
+  std::uint64_t cursor = log.end();
+  CHECK_FALSE(log.readable(cursor));
+  int woken = 0;
+  auto wake = make_wake([&] { ++woken; });
+  log.watch(wake);
+  log.stop();
+  CHECK(woken == 1);
+  CHECK(log.readable(cursor));
+  auto got = read_once(log, &cursor);
+  REQUIRE(got);
+  CHECK(got->value().empty());
+  CHECK(log.readers_waiting() == 0);
+}
+
+TEST_CASE("a wake is called once, at the next event, and never after its holder dropped it") {
+  event_log log;
+  int woken = 0;
+  auto wake = make_wake([&] { ++woken; });
+  log.watch(wake);
+  log.append("a");
+  log.append("b");
+  CHECK(woken == 1);
+  log.watch(wake);
+  wake.reset();
+  log.append("c");
+  CHECK(woken == 1);
+}

@@ -64,3 +64,28 @@ TEST_CASE("help lists a directory's ctl commands from its verb table") {
   CHECK(help.find("ctl commands:") != std::string::npos);
   CHECK(s.text("/h1/channels/help").find("ctl commands:") == std::string::npos);
 }
+
+TEST_CASE("files of a removed channel fail reads and writes with removed, but a taken message reads on") {
+  test::space s;
+  std::string c = s.mkchan("c", 2);
+  REQUIRE(s.send(c, "kept").ok());
+  auto snd = s.open(c + "/send", O_WRONLY);
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  auto st = s.open(c + "/stat", O_RDONLY);
+  REQUIRE(snd->result->ok());
+  REQUIRE(rcv->result->ok());
+  REQUIRE(st->result->ok());
+  REQUIRE(s.n.rmdir(s.who, s.walk("/h1/channels"), "c").ok());
+  auto w = s.write(snd->result->value(), 0, "late");
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.err().code == errc::removed);
+  std::optional<result<std::string>> got;
+  s.n.read(*st->result->value(), s.who, 0, 100,
+           make_op<std::string>([&](result<std::string> r) { got.emplace(std::move(r)); }));
+  REQUIRE(got);
+  REQUIRE_FALSE(got->ok());
+  CHECK(got->err().code == errc::removed);
+  CHECK(s.n.readable(*st->result->value(), nullptr));  // a read would fail at once
+  CHECK(s.read_all(rcv->result->value()) == "kept");
+  for (auto* o : {&snd, &rcv, &st}) s.n.release((*o)->result->value());
+}

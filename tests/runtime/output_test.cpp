@@ -53,3 +53,21 @@ TEST_CASE("readers get end of file after the last byte, and cancel cleanly") {
   CHECK(b.got->value() == "x");
   CHECK(c.got->value().empty());
 }
+
+TEST_CASE("output is readable with bytes or at its end, and wakes its pollers then") {
+  output o;
+  CHECK_FALSE(o.readable());
+  int woken = 0;
+  auto wake = make_wake([&] { ++woken; });
+  o.watch(wake);
+  o.push("x", 1);
+  CHECK(woken == 1);
+  CHECK(o.readable());
+  reader a;
+  o.read(10, a.op);
+  CHECK_FALSE(o.readable());
+  o.watch(wake);
+  o.end();
+  CHECK(woken == 2);
+  CHECK(o.readable());
+}

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,6 +65,17 @@ struct caller : principal {
 //  - release: the last descriptor is gone: commit what is left. Nobody
 //    waits for its answer, so every failure must have been reported by an
 //    open, a write or a sync before.
+//
+// Once its element is removed, the namespace fails every read and write
+// of the handle with ENOENT without calling it (so nothing acts on, or
+// waits for, an element that is gone), unless the handle already holds
+// all it will ever give: a received message, a wait's status.
+//
+// Readiness, for poll(2) and O_NONBLOCK reads: readable_now() says whether
+// a read now would be answered at once (with bytes, end of file or an
+// error); when it would not, wake_when_readable() arranges one call of
+// `wake` when that may have changed. Files that never wait are always
+// readable.
 class handle {
  public:
   virtual ~handle() = default;
@@ -77,12 +89,24 @@ class handle {
   virtual void abort(const caller&) {}
   virtual result<void> sync(const caller&) { return {}; }
   virtual void release() {}
+
+  // True for a handle that still reads after its element was removed.
+  virtual bool outlives_element() const { return false; }
+
+  virtual bool readable_now() const { return true; }
+  // At most one wake is kept: a later call replaces it, and it dies with
+  // the handle. It may be called when nothing changed (the caller asks
+  // readable_now() again).
+  virtual void wake_when_readable(std::function<void()> wake) { wake(); }
 };
 
 using handle_ptr = std::unique_ptr<handle>;
 
 // A file whose content is fixed at open (a snapshot): reads at any offset.
 handle_ptr make_text_handle(std::string text);
+// The same, for a final result that stays readable after the element is
+// removed (a worker's wait status).
+handle_ptr make_result_handle(std::string text);
 
 struct open_args {
   caller who;

@@ -4,7 +4,9 @@
 // The log keeps the last `window` of them with sequence numbers; a reader
 // holds a cursor and parks when it has read everything, until the next
 // append. A reader that falls more than `window` behind is told how many
-// lines it lost, in a line of its own.
+// lines it lost, in a line of its own. After stop(), reads at the end
+// return end of file at once. poll(2) waits through watch(): a wake is
+// called at the next line or the stop.
 //
 // Thread safety: belongs to the loop thread.
 #pragma once
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "circuit/runtime/op.hpp"
+#include "circuit/runtime/wakes.hpp"
 
 namespace circuit {
 
@@ -30,7 +33,10 @@ class event_log {
   // are none yet.
   void read(std::uint64_t* cursor, std::size_t max, op_ptr<std::string> done);
   std::size_t readers_waiting() const { return waiting_.size(); }
-  void stop();  // completes parked readers with end of file
+  // A read from `cursor` would be answered at once.
+  bool readable(std::uint64_t cursor) const { return cursor < end() || stopped_; }
+  void watch(const wake_ptr& w) { wakes_.add(w); }
+  void stop();  // completes parked and later readers with end of file
 
  private:
   struct waiter {
@@ -44,6 +50,8 @@ class event_log {
   std::uint64_t first_ = 0;  // sequence number of lines_.front()
   std::deque<std::string> lines_;
   std::list<waiter> waiting_;
+  wakes wakes_;
+  bool stopped_ = false;
 };
 
 }  // namespace circuit

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,6 +73,7 @@ struct open_file {
   handle_ptr h;
   std::uint64_t dir_id = 0;
   std::string path;  // for messages
+  int flags = 0;     // of the open(2)
 };
 
 class ns {
@@ -92,10 +94,20 @@ class ns {
   // Completes with a new open_file owned by the caller, who gives it back
   // through release().
   void open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done);
+  // Reads and writes of a file whose element was removed fail with
+  // errc::removed (see handle). A `nonblock` read (O_NONBLOCK) that would
+  // wait fails with errc::would_block instead.
   void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+            op_ptr<std::string> done) {
+    read(f, who, off, size, false, std::move(done));
+  }
+  void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
             op_ptr<std::string> done);
   void write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
              op_ptr<std::size_t> done);
+  // poll(2): whether a read would be answered at once. When not, and
+  // `wake` is given, it is called once when that may have changed.
+  bool readable(open_file& f, std::function<void()> wake);
   // The ends of an open (handle, dir.hpp): flush at a holder's close(2);
   // abort instead when that holder is dying of a signal (nothing it was
   // making is committed); fsync commits now; release at the last close.
@@ -138,6 +150,8 @@ class ns {
     unsigned index = 0;
   };
   result<where> resolve(std::uint64_t ino) const;
+  // The error for a call on `f` whose element was removed, or nothing.
+  std::optional<error> gone(const open_file& f) const;
   attr attr_of(const dir& d, unsigned index) const;
 
   config cfg_;

@@ -5,7 +5,8 @@
 // the daemon stops reading the pipe (full() turns true), so the process
 // blocks in write(2): back-pressure, nothing dropped. When readers drain it
 // below the bound, `on_room` resumes the pipe. A reader that finds nothing
-// parks until bytes or the end come.
+// parks until bytes or the end come. poll(2) waits through watch(): a
+// wake is called at the next bytes, end or stop.
 //
 // Thread safety: belongs to the loop thread.
 #pragma once
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "circuit/runtime/op.hpp"
+#include "circuit/runtime/wakes.hpp"
 
 namespace circuit {
 
@@ -26,11 +28,13 @@ class output {
   void end();  // the pipe reached its end: readers get end of file
   bool full() const { return size() >= bound_; }
   bool ended() const { return eof_; }
+  bool readable() const { return size() > 0 || eof_; }  // a read now would not wait
   std::size_t size() const { return buf_.size() - head_; }
   std::size_t readers_waiting() const { return readers_.size(); }
 
   void read(std::size_t max, op_ptr<std::string> done);
   void stop(const error& e);  // fails parked readers
+  void watch(const wake_ptr& w) { wakes_.add(w); }
 
   std::function<void()> on_room;
 
@@ -43,6 +47,7 @@ class output {
   std::size_t head_ = 0;
   bool eof_ = false;
   std::list<std::pair<std::size_t, op_ptr<std::string>>> readers_;
+  wakes wakes_;
 };
 
 }  // namespace circuit
