@@ -30,7 +30,10 @@ class invalidator;
 
 class fuse_face {
  public:
-  fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug);
+  // kernel_checks: mount with default_permissions, so the kernel checks
+  // the modes the namespace reports before the core checks them again.
+  fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug,
+            bool kernel_checks = true);
   ~fuse_face();
 
   // Mounts and starts serving. Fails with a message when the mount point is
@@ -63,6 +66,7 @@ class fuse_face {
   ns& space_;
   std::string mountpoint_;
   bool debug_;
+  bool kernel_checks_;
   fuse_session* se_ = nullptr;
   bool mounted_ = false;
   boost::asio::posix::stream_descriptor fd_;

@@ -52,7 +52,11 @@ class snapshot final : public handle {
 handle_ptr make_text_handle(std::string text) { return std::make_unique<snapshot>(std::move(text)); }
 
 dir::dir(ns& space, dir* parent, std::string name)
-    : space_(space), parent_(parent), name_(std::move(name)), id_(space.enroll(this)) {}
+    : space_(space),
+      parent_(parent),
+      name_(std::move(name)),
+      id_(space.enroll(this)),
+      maker_(parent ? parent->maker() : space.cfg().daemon) {}
 
 dir::~dir() { space_.forget(id_); }
 
