@@ -21,11 +21,15 @@
 namespace circuit::fsd {
 namespace {
 
-constexpr double entry_timeout = 1.0;
-constexpr double attr_timeout = 1.0;
 const time_t started = time(nullptr);
 
 fuse_face& face(fuse_req_t req) { return *static_cast<fuse_face*>(fuse_req_userdata(req)); }
+
+// How long the kernel may keep entries and attributes. Without its own
+// checks (--no-kernel-checks) it keeps nothing, so that every call of
+// every user reaches the core's check, none answered from a cache that
+// another user's call filled.
+double cache_timeout(fuse_req_t req) { return face(req).kernel_checks() ? 1.0 : 0.0; }
 
 std::vector<gid_t> groups_of(fuse_req_t req) {
   std::vector<gid_t> g(32);
@@ -78,8 +82,8 @@ void reply_entry(fuse_req_t req, const result<attr>& a) {
   fuse_entry_param e{};
   e.ino = to_fuse(a->ino);
   e.attr = stat_of(*a);
-  e.attr_timeout = attr_timeout;
-  e.entry_timeout = entry_timeout;
+  e.attr_timeout = cache_timeout(req);
+  e.entry_timeout = cache_timeout(req);
   fuse_reply_entry(req, &e);
 }
 
@@ -125,7 +129,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto a = face(req).space().getattr(caller_of(req), from_fuse(ino));
   if (!a) return reply_err(req, a.err());
   struct stat st = stat_of(*a);
-  fuse_reply_attr(req, &st, attr_timeout);
+  fuse_reply_attr(req, &st, cache_timeout(req));
 }
 
 // Truncation (`echo x > ctl`) and times (`touch`) are accepted and ignored.

@@ -46,6 +46,7 @@ class fuse_face {
 
   // Used by the request handlers (fuse_face.cpp).
   ns& space() { return space_; }
+  bool kernel_checks() const { return kernel_checks_; }
   void watch_interrupt(void* req, std::uint64_t token, std::function<void()> cancel);
   void unwatch(std::uint64_t token) { parked_.erase(token); }
   std::uint64_t next_token() { return ++tokens_; }

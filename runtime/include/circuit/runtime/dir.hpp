@@ -147,8 +147,9 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual std::span<const verb> verbs() const { return {}; }  // its ctl commands
   virtual std::vector<stat_doc> stat_fields() const { return {}; }  // its stat JSON's keys
   // The directory's permission bits (access.hpp): the group may walk and
-  // list it; folders where the group makes elements override this.
-  virtual mode_t mode() const { return 0750; }
+  // list it, and nobody writes it (its files are fixed); folders where
+  // elements are made override this.
+  virtual mode_t mode() const { return 0550; }
 
   // Subdirectories; plain folders and elements override these.
   virtual dir* child(std::string_view) { return nullptr; }
