@@ -1,5 +1,6 @@
 #include "flags.hpp"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <functional>
@@ -8,6 +9,21 @@
 
 namespace circuit::fsd {
 namespace {
+
+// A group by name or number; a number need not name an existing group.
+bool set_group(flags& f, const std::string& v, std::string& why) {
+  auto n = parse_count("--allow-group", v, 0xfffffffe);
+  if (n) {
+    f.allow_group = static_cast<gid_t>(*n);
+  } else if (const group* g = getgrnam(v.c_str())) {
+    f.allow_group = g->gr_gid;
+  } else {
+    why = "--allow-group: no group named \"" + v + "\" (give a group name or number)";
+    return false;
+  }
+  f.allow_group_name = v;
+  return true;
+}
 
 struct flag_row {
   const char* name;
@@ -50,6 +66,16 @@ const flag_row rows[] = {
        if (!n) why = n.err().message;
        if (n) f.grace = static_cast<double>(*n);
        return bool(n);
+     }},
+    {"--allow-group", "GROUP",
+     "let the members of GROUP (name or number) use the mount; needs root (default: "
+     "root and the daemon's user only)",
+     set_group},
+    {"--no-kernel-checks", nullptr,
+     "mount without default_permissions: circuitd alone checks permissions (for tests)",
+     [](flags& f, const std::string&, std::string&) {
+       f.kernel_checks = false;
+       return true;
      }},
     {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",
      [](flags& f, const std::string&, std::string&) { return f.keep_workers = true; }},

@@ -2,7 +2,10 @@
 // flags.cpp, which also writes --help.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace circuit::fsd {
@@ -14,6 +17,9 @@ struct flags {
   std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   double grace = 5;                     // --grace: seconds from TERM to KILL
   bool keep_workers = false;            // --keep-workers
+  std::optional<gid_t> allow_group;     // --allow-group: its members may use the mount
+  std::string allow_group_name;         //   as given, for messages
+  bool kernel_checks = true;            // --no-kernel-checks turns default_permissions off
   bool debug = false;                   // --debug: libfuse traces every request
   bool help = false;
   bool version = false;

@@ -22,18 +22,40 @@
 namespace circuit::fsd {
 namespace {
 
-constexpr double entry_timeout = 1.0;
-constexpr double attr_timeout = 1.0;
 const time_t started = time(nullptr);
 
 fuse_face& face(fuse_req_t req) { return *static_cast<fuse_face*>(fuse_req_userdata(req)); }
 
-caller caller_of(fuse_req_t req) {
+// How long the kernel may keep entries and attributes. Without its own
+// checks (--no-kernel-checks) it keeps nothing, so that every call of
+// every user reaches the core's check, none answered from a cache that
+// another user's call filled.
+double cache_timeout(fuse_req_t req) { return face(req).kernel_checks() ? 1.0 : 0.0; }
+
+std::vector<gid_t> groups_of(fuse_req_t req) {
+  std::vector<gid_t> g(32);
+  for (;;) {
+    int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
+    if (n < 0) return {};  // the process is gone, or no /proc: its gid alone
+    bool fit = static_cast<std::size_t>(n) <= g.size();
+    g.resize(n);
+    if (fit) return g;
+  }
+}
+
+// The caller of a request. Its supplementary groups cost a read of
+// /proc/PID/task/PID/status, so they are fetched only where they can
+// matter: for a user who is neither root nor the daemon's (those pass
+// every check without them), and at mkdir, where the caller becomes the
+// element's maker and a worker runs with the maker's groups.
+caller caller_of(fuse_req_t req, bool maker = false) {
   const fuse_ctx* c = fuse_req_ctx(req);
   caller who;
   who.pid = c->pid;
   who.uid = c->uid;
   who.gid = c->gid;
+  if (maker || (who.uid != 0 && who.uid != face(req).space().cfg().daemon.uid))
+    who.groups = groups_of(req);
   return who;
 }
 
@@ -46,8 +68,8 @@ struct stat stat_of(const attr& a) {
   st.st_ino = to_fuse(a.ino);
   st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.perm;
   st.st_nlink = a.is_dir ? 2 : 1;
-  st.st_uid = getuid();
-  st.st_gid = getgid();
+  st.st_uid = a.uid;  // the element's maker
+  st.st_gid = a.gid;  // the allowed group
   st.st_size = 0;  // control files: their size means nothing; reads go to us
   st.st_blksize = 4096;
   st.st_atime = st.st_mtime = st.st_ctime = started;
@@ -61,8 +83,8 @@ void reply_entry(fuse_req_t req, const result<attr>& a) {
   fuse_entry_param e{};
   e.ino = to_fuse(a->ino);
   e.attr = stat_of(*a);
-  e.attr_timeout = attr_timeout;
-  e.entry_timeout = entry_timeout;
+  e.attr_timeout = cache_timeout(req);
+  e.entry_timeout = cache_timeout(req);
   fuse_reply_entry(req, &e);
 }
 
@@ -98,17 +120,17 @@ void op_init(void*, fuse_conn_info* conn) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  reply_entry(req, face(req).space().lookup(from_fuse(parent), name));
+  reply_entry(req, face(req).space().lookup(caller_of(req), from_fuse(parent), name));
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void op_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  auto a = face(req).space().getattr(from_fuse(ino));
+  auto a = face(req).space().getattr(caller_of(req), from_fuse(ino));
   if (!a) return reply_err(req, a.err());
   struct stat st = stat_of(*a);
-  fuse_reply_attr(req, &st, attr_timeout);
+  fuse_reply_attr(req, &st, cache_timeout(req));
 }
 
 // Truncation (`echo x > ctl`) and times (`touch`) are accepted and ignored.
@@ -127,12 +149,19 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_f
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   fuse_face& f = face(req);
   f.known_change(from_fuse(parent), name);
-  reply_entry(req, f.space().mkdir(caller_of(req), from_fuse(parent), name));
+  reply_entry(req, f.space().mkdir(caller_of(req, true), from_fuse(parent), name));
   f.known_change(0, {});
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto r = face(req).space().rmdir(caller_of(req), from_fuse(parent), name);
+  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+}
+
+// Only asked when the kernel does not check modes itself (no
+// default_permissions): `[ -w file ]` then asks the core.
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  auto r = face(req).space().access(caller_of(req), from_fuse(ino), mask);
   fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
 }
 
@@ -284,7 +313,7 @@ struct listing {
 };
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto l = face(req).space().list(from_fuse(ino));
+  auto l = face(req).space().list(caller_of(req), from_fuse(ino));
   if (!l) return reply_err(req, l.err());
   auto* out = new listing;
   struct stat self {};
@@ -321,6 +350,7 @@ const fuse_lowlevel_ops ops = [] {
   o.forget = op_forget;
   o.forget_multi = op_forget_multi;
   o.getattr = op_getattr;
+  o.access = op_access;
   o.setattr = op_setattr;
   o.mknod = op_mknod;
   o.create = op_create;
@@ -344,7 +374,11 @@ const fuse_lowlevel_ops ops = [] {
 // Says why a mount point cannot be used, or nothing.
 std::string check_mountpoint(const std::string& path) {
   struct stat st {}, up {};
-  if (stat(path.c_str(), &st) != 0) {
+  // Asked of the file system itself, not the kernel's cache: a FUSE
+  // daemon killed a moment ago leaves attributes cached for a second.
+  struct statx sx {};
+  if (statx(AT_FDCWD, path.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) != 0 ||
+      stat(path.c_str(), &st) != 0) {
     if (errno == ENOTCONN)
       return "mount point " + path + " is a dead FUSE mount (a daemon died there); run: fusermount3 -u " + path;
     if (errno == ENOENT) return "mount point " + path + " does not exist; create it with: mkdir -p " + path;
@@ -359,14 +393,25 @@ std::string check_mountpoint(const std::string& path) {
 
 }  // namespace
 
-fuse_face::fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug)
-    : io_(io), space_(space), mountpoint_(std::move(mountpoint)), debug_(debug), fd_(io) {}
+fuse_face::fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug,
+                     bool kernel_checks)
+    : io_(io),
+      space_(space),
+      mountpoint_(std::move(mountpoint)),
+      debug_(debug),
+      kernel_checks_(kernel_checks),
+      fd_(io) {}
 
 fuse_face::~fuse_face() { stop(); }
 
 result<void> fuse_face::start() {
   if (auto why = check_mountpoint(mountpoint_); !why.empty()) return make_error(errc::busy, why);
   std::vector<std::string> argv = {"circuitd", "-o", "fsname=circuit,subtype=circuit"};
+  // The kernel checks the modes the namespace reports, before it asks us:
+  // a second wall behind the core's own check (access.hpp).
+  if (kernel_checks_) argv.back() += ",default_permissions";
+  // Other users reach a mount only with allow_other, which only root may
+  // give; the core then decides who is let in.
   if (getuid() == 0) argv.back() += ",allow_other";
   if (debug_) argv.push_back("-d");
   std::vector<char*> cargv;

@@ -31,7 +31,10 @@ class invalidator;
 
 class fuse_face {
  public:
-  fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug);
+  // kernel_checks: mount with default_permissions, so the kernel checks
+  // the modes the namespace reports before the core checks them again.
+  fuse_face(boost::asio::io_context& io, ns& space, std::string mountpoint, bool debug,
+            bool kernel_checks = true);
   ~fuse_face();
 
   // Mounts and starts serving. Fails with a message when the mount point is
@@ -44,6 +47,7 @@ class fuse_face {
 
   // Used by the request handlers (fuse_face.cpp).
   ns& space() { return space_; }
+  bool kernel_checks() const { return kernel_checks_; }
   void watch_interrupt(void* req, std::uint64_t token, std::function<void()> cancel);
   void unwatch(std::uint64_t token) { parked_.erase(token); }
   std::uint64_t next_token() { return ++tokens_; }
@@ -69,6 +73,7 @@ class fuse_face {
   ns& space_;
   std::string mountpoint_;
   bool debug_;
+  bool kernel_checks_;
   fuse_session* se_ = nullptr;
   bool mounted_ = false;
   boost::asio::posix::stream_descriptor fd_;

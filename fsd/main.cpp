@@ -2,6 +2,7 @@
 // the whole of it with FUSE. One Asio loop owns all state (DESIGN.md §5).
 #include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -32,6 +33,16 @@ int main(int argc, char** argv) {
     puts("circuitd 0.1");
     return 0;
   }
+  // Workers run as their makers; only root can start a process as another
+  // user, so a daemon that is not root would run a group member's worker
+  // as its own user. Refuse before anything is mounted.
+  if (fl.allow_group && geteuid() != 0) {
+    fprintf(stderr,
+            "circuitd: --allow-group %s needs circuitd to run as root: a daemon that is not root "
+            "cannot run workers as their makers\n",
+            fl.allow_group_name.c_str());
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
   // Descriptors inherited from whoever started us must not leak into the
   // workers we start.
@@ -51,10 +62,11 @@ int main(int argc, char** argv) {
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;
+  cfg.allow_group = fl.allow_group;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;
   ns space(std::move(cfg));
-  fsd::fuse_face face(io, space, fl.mount, fl.debug);
+  fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
 
   bool stopping = false;
   auto shutdown = [&](const char* why) {
@@ -90,7 +102,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
     return 1;
   }
-  fsd::log_line("serving host " + fl.name + " at " + fl.mount);
+  std::string users = "root and uid " + std::to_string(geteuid());
+  if (fl.allow_group) users += " and group " + fl.allow_group_name;
+  fsd::log_line("serving host " + fl.name + " at " + fl.mount + " to " + users);
   io.run();
   return 0;
 }

@@ -20,7 +20,7 @@
 #   consumer got: DELTA
 #   consumer got: ECHO
 #   consumer: recv failed: Broken pipe
-#   {"cap":2,"len":0,"closed":true,"senders_waiting":0,"receivers_waiting":0,"reserved":0,"held":0,"sent":5,"received":5}
+#   {"cap":2,"len":0,"closed":true,"senders_waiting":0,"receivers_waiting":0,"reserved":0,"held":0,"sent":5,"received":5,"uid":0,"gid":0}
 set -eu
 export LC_ALL=C
 mnt=${1:-/circuit}

@@ -19,7 +19,7 @@
 #   receiver waits: "receivers_waiting":1
 #   receiver got: hello from the second sender
 #   trysend with no receiver: refused
-#   {"cap":0,"len":0,"closed":false,"senders_waiting":0,"receivers_waiting":0,"reserved":0,"held":0,"sent":2,"received":2}
+#   {"cap":0,"len":0,"closed":false,"senders_waiting":0,"receivers_waiting":0,"reserved":0,"held":0,"sent":2,"received":2,"uid":0,"gid":0}
 set -eu
 export LC_ALL=C
 mnt=${1:-/circuit}

@@ -60,7 +60,11 @@ handle_ptr make_result_handle(std::string text) {
 }
 
 dir::dir(ns& space, dir* parent, std::string name)
-    : space_(space), parent_(parent), name_(std::move(name)), id_(space.enroll(this)) {}
+    : space_(space),
+      parent_(parent),
+      name_(std::move(name)),
+      id_(space.enroll(this)),
+      maker_(parent ? parent->maker() : space.cfg().daemon) {}
 
 dir::~dir() { space_.forget(id_); }
 

@@ -19,9 +19,10 @@ std::vector<dir*> folder::children() {
   return out;
 }
 
-result<dir*> folder::make(const caller&, std::string_view name) {
+result<dir*> folder::make(const caller& who, std::string_view name) {
   auto item = make_item(std::string(name));
   dir* d = item.get();
+  d->set_maker(who);  // the principal part: uid, gid, groups
   items_.emplace(std::string(name), std::move(item));
   space().events().append("new " + d->path());
   space().entry_changed(*this, d->name());

@@ -39,12 +39,14 @@ const verb host_verbs[] = {
 const file_entry host_files[] = {
     {.name = "stat",
      .help = "one JSON line: the stat fields below (read)",
-     .read = [](dir& d, const caller&) { return static_cast<host&>(d).stat(); }},
+     .read = [](dir& d, const caller&) { return static_cast<host&>(d).stat(); },
+     .mode = 0440},
     {.name = "ctl",
      .help = "commands, one per line (write); see below",
      .write = [](dir& d, const caller& who, std::string_view text) {
        return run_ctl(host_verbs, d, who, text);
-     }},
+     },
+     .mode = 0200},
 };
 
 using json = boost::json::value;

@@ -1,6 +1,10 @@
 #include "circuit/runtime/namespace.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "circuit/runtime/access.hpp"
 
 #include "circuit/runtime/host.hpp"
 #include "circuit/runtime/root.hpp"
@@ -36,10 +40,6 @@ class text_handle final : public handle {
   const file_entry* entry_;  // null for help and error
   std::string text_;
 };
-
-mode_t perm_of(bool readable, bool writable) {
-  return (readable ? 0444 : 0) | (writable ? 0222 : 0);
-}
 
 }  // namespace
 
@@ -102,43 +102,63 @@ result<ns::where> ns::resolve(std::uint64_t ino) const {
 attr ns::attr_of(const dir& d, unsigned index) const {
   attr a;
   a.ino = (d.id() << file_bits) | index;
-  if (index == 0) {
-    a.is_dir = true;
-    a.perm = 0755;
-  } else if (index < table_base) {
-    a.perm = 0444;
-  } else {
-    const file_entry& f = d.files()[index - table_base];
-    a.perm = f.open ? perm_of(f.readable, f.writable) : perm_of(f.read, f.write);
-  }
+  a.is_dir = index == 0;
+  a.perm = index == 0 ? d.mode()
+           : index < table_base ? implicit_file_mode
+                                : mode_of(d.files()[index - table_base]);
+  if (!cfg_.allow_group) a.perm &= ~mode_t{070};
+  a.uid = d.maker().uid;
+  a.gid = cfg_.allow_group.value_or(d.maker().gid);
   return a;
 }
 
-result<attr> ns::lookup(std::uint64_t parent, std::string_view name) {
-  auto w = resolve(parent);
-  if (!w) return w.err();
-  if (w->index != 0) return make_error(errc::not_dir, "not a directory");
-  dir& d = *w->d;
+std::optional<attr> ns::entry(dir& d, std::string_view name) const {
   if (name == "help") return attr_of(d, help_index);
   if (name == "error") return attr_of(d, error_index);
   auto files = d.files();
   for (unsigned i = 0; i < files.size(); ++i)
     if (files[i].name == name) return attr_of(d, table_base + i);
   if (dir* c = d.child(name)) return attr_of(*c, 0);
+  return std::nullopt;
+}
+
+result<attr> ns::lookup(const caller& who, std::uint64_t parent, std::string_view name) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  if (w->index != 0) return make_error(errc::not_dir, "not a directory");
+  dir& d = *w->d;
+  if (attr self = attr_of(d, 0); !permits(who, self, X_OK)) return denied(self, d.path(), X_OK);
+  if (auto a = entry(d, name)) return *a;
   return make_error(errc::not_found, std::string(name) + ": no such file");
 }
 
-result<attr> ns::getattr(std::uint64_t ino) {
+result<attr> ns::getattr(const caller& who, std::uint64_t ino) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(ino);
   if (!w) return w.err();
   return attr_of(*w->d, w->index);
 }
 
-result<std::vector<dir_entry>> ns::list(std::uint64_t ino) {
+result<void> ns::access(const caller& who, std::uint64_t ino, int mask) {
+  auto a = getattr(who, ino);
+  if (!a) return a.err();
+  if (permits(who, *a, mask)) return {};
+  auto w = resolve(ino);
+  return denied(*a, w->d->path(), mask);
+}
+
+result<std::vector<dir_entry>> ns::list(const caller& who, std::uint64_t ino) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(ino);
   if (!w) return w.err();
   if (w->index != 0) return make_error(errc::not_dir, "not a directory");
   dir& d = *w->d;
+  if (attr self = attr_of(d, 0); !permits(who, self, R_OK)) {
+    error e = denied(self, d.path(), R_OK);
+    record(d.id(), who, e);
+    return e;
+  }
   std::vector<dir_entry> out;
   out.push_back({"help", attr_of(d, help_index)});
   out.push_back({"error", attr_of(d, error_index)});
@@ -150,6 +170,7 @@ result<std::vector<dir_entry>> ns::list(std::uint64_t ino) {
 }
 
 result<attr> ns::mkdir(const caller& who, std::uint64_t parent, std::string_view name) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(parent);
   if (!w) return w.err();
   dir& d = *w->d;
@@ -158,8 +179,10 @@ result<attr> ns::mkdir(const caller& who, std::uint64_t parent, std::string_view
     return e;
   };
   if (w->index != 0) return make_error(errc::not_dir, "mkdir: not a directory");
+  if (attr self = attr_of(d, 0); !permits(who, self, W_OK | X_OK))
+    return fail(denied(self, "mkdir: " + d.path(), W_OK));
   if (auto ok = check_name("mkdir " + d.path(), name); !ok) return fail(ok.err());
-  if (lookup(parent, name))
+  if (entry(d, name))
     return fail(make_error(errc::exists, "mkdir: " + std::string(name) + " already exists in " +
                                              d.path()));
   auto made = d.make(who, name);
@@ -168,16 +191,32 @@ result<attr> ns::mkdir(const caller& who, std::uint64_t parent, std::string_view
 }
 
 result<void> ns::rmdir(const caller& who, std::uint64_t parent, std::string_view name) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(parent);
   if (!w) return w.err();
   dir& d = *w->d;
   if (w->index != 0) return make_error(errc::not_dir, "rmdir: not a directory");
-  auto r = d.remove(who, name);
+  auto r = may_remove(who, d, name);
+  if (r) r = d.remove(who, name);
   if (!r) record(d.id(), who, r.err());
   return r;
 }
 
+// The parent must let `who` write it, and a sticky one (a folder of
+// elements) only lets the element's maker, its own owner or root remove.
+result<void> ns::may_remove(const caller& who, dir& parent, std::string_view name) const {
+  attr self = attr_of(parent, 0);
+  if (!permits(who, self, W_OK | X_OK)) return denied(self, "rmdir: " + parent.path(), W_OK);
+  dir* c = parent.child(name);
+  if (!c || !(self.perm & S_ISVTX) || who.uid == 0 || who.uid == self.uid ||
+      who.uid == c->maker().uid)
+    return {};
+  return make_error(errc::not_permitted, "rmdir: " + c->path() + ": only its maker (uid " +
+                                             std::to_string(c->maker().uid) + ") and root may remove it");
+}
+
 void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done) {
+  if (auto ok = admit(cfg_, args.who); !ok) return done->complete(ok.err());
   auto w = resolve(ino);
   if (!w) return done->complete(w.err());
   dir& d = *w->d;
@@ -192,8 +231,17 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
                           : w->index == error_index ? "error"
                                                     : d.files()[w->index - table_base].name;
   std::string path = d.path() + (d.parent() ? "/" : "") + std::string(name);
+  // The file's own ways first (a read-only file says so, to root too),
+  // then its mode.
+  auto check_mode = [&]() -> result<void> {
+    int mask = (args.wants_read() ? R_OK : 0) | (args.wants_write() ? W_OK : 0);
+    attr a = attr_of(d, w->index);
+    if (permits(args.who, a, mask)) return {};
+    return denied(a, path, mask);
+  };
   if (w->index < table_base) {
     if (args.wants_write()) return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
+    if (auto ok = check_mode(); !ok) return refuse(ok.err());
     std::string text = w->index == help_index ? help_text(d) : last_error(dir_id, args.who);
     if (w->index == error_index && !text.empty()) text += '\n';
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, nullptr, std::move(text)),
@@ -208,6 +256,7 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
   if (args.wants_read() && !readable)
     return refuse(make_error(errc::access, std::string(name) + ": write-only file; open it for writing"));
+  if (auto ok = check_mode(); !ok) return refuse(ok.err());
   if (!e.open) {
     std::string text = args.wants_read() ? e.read(d, args.who) : std::string();
     auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, &e, std::move(text)),
@@ -298,6 +347,7 @@ void ns::release(open_file* f) {
 
 error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
                  std::string_view what) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(parent);
   if (!w) return w.err();
   error e = make_error(errc::not_permitted,

@@ -59,7 +59,8 @@ class events_handle final : public handle {
 const file_entry root_files[] = {
     {.name = "members",
      .help = "one line per live host: name id address state (read)",
-     .read = [](dir& d, const caller&) { return static_cast<root&>(d).members(); }},
+     .read = [](dir& d, const caller&) { return static_cast<root&>(d).members(); },
+     .mode = 0440},
     {.name = "events",
      .help = "\"join NAME\", \"leave NAME\", \"new PATH\", \"gone PATH\": blocks, never ends (read)",
      .open =
@@ -68,7 +69,8 @@ const file_entry root_files[] = {
            for (dir* h : d.children()) present += "join " + h->name() + "\n";
            done->complete(handle_ptr(std::make_unique<events_handle>(d.space().events(), std::move(present))));
          },
-     .readable = true},
+     .readable = true,
+     .mode = 0440},
 };
 
 }  // namespace

@@ -127,47 +127,56 @@ const file_entry worker_files[] = {
            done->complete(opened(new spec_handle(shared(d), as_worker(d).spec_text())));
          },
      .readable = true,
-     .writable = true},
+     .writable = true,
+     .mode = 0600},
     {.name = "stdin",
      .help = "writes go to the process's stdin; it stays open until `echo eof > ctl`",
      .open = [](dir& d, const open_args&,
                 op_ptr<handle_ptr> done) { done->complete(opened(new stdin_handle(shared(d)))); },
-     .writable = true},
+     .writable = true,
+     .mode = 0200},
     {.name = "stdout",
      .help = "the process's output, then end of file; each byte goes to one reader",
      .open = [](dir& d, const open_args&,
                 op_ptr<handle_ptr> done) { done->complete(opened(new output_handle(shared(d), true))); },
-     .readable = true},
+     .readable = true,
+     .mode = 0400},
     {.name = "stderr",
      .help = "the process's error output, like stdout",
      .open = [](dir& d, const open_args&,
                 op_ptr<handle_ptr> done) { done->complete(opened(new output_handle(shared(d), false))); },
-     .readable = true},
+     .readable = true,
+     .mode = 0400},
     {.name = "wait",
      .help = "open waits until the process ends; read {\"exit\":N} or {\"signal\":\"NAME\"}",
      .open = [](dir& d, const open_args& a,
                 op_ptr<handle_ptr> done) { as_worker(d).open_wait(!(a.flags & O_NONBLOCK), done); },
-     .readable = true},
+     .readable = true,
+     .mode = 0440},
     {.name = "trywait",
      .help = "like wait, but the open fails with EAGAIN while the process runs",
      .open = [](dir& d, const open_args&,
                 op_ptr<handle_ptr> done) { as_worker(d).open_wait(false, done); },
-     .readable = true},
+     .readable = true,
+     .mode = 0440},
     {.name = "signal",
      .help = "write a signal name or number (TERM, KILL, 9): sent to the process group",
      .write = [](dir& d, const caller&, std::string_view t) -> result<void> {
        auto sig = parse_signal(t);
        if (!sig) return sig.err();
        return as_worker(d).signal(*sig);
-     }},
+     },
+     .mode = 0200},
     {.name = "ctl",
      .help = "commands, one per line (write); see below",
      .write = [](dir& d, const caller& who, std::string_view t) {
        return run_ctl(worker_verbs, d, who, t);
-     }},
+     },
+     .mode = 0200},
     {.name = "stat",
      .help = "one JSON line: the stat fields below (read)",
-     .read = [](dir& d, const caller&) { return as_worker(d).stat(); }},
+     .read = [](dir& d, const caller&) { return as_worker(d).stat(); },
+     .mode = 0440},
 };
 
 const char* state_name(worker::state s) {
@@ -222,6 +231,9 @@ const stat_field<worker_view> worker_stat[] = {
      [](const worker_view& v) { return json(v.w.out().size()); }},
     {"stderr_buffered", "bytes of stderr kept and not yet read",
      [](const worker_view& v) { return json(v.w.err().size()); }},
+    {"uid", "the user id of its maker, who owns its files (and, when circuitd is root, runs it)",
+     [](const worker_view& v) { return json(v.w.maker().uid); }},
+    {"gid", "the group id of its maker", [](const worker_view& v) { return json(v.w.maker().gid); }},
 };
 
 }  // namespace

@@ -101,7 +101,8 @@ class StatJson(DaemonTest):
         self.wait_for(lambda: self.stat("a")["sent"] == 2, "two sends")
         self.assertEqual(read(self.d.chan("a", "stat")),
                          b'{"cap":2,"len":2,"closed":false,"senders_waiting":0,'
-                         b'"receivers_waiting":0,"reserved":0,"held":0,"sent":2,"received":0}\n')
+                         b'"receivers_waiting":0,"reserved":0,"held":0,"sent":2,"received":0,'
+                         b'"uid":0,"gid":0}\n')
 
     def test_a_host_stat_is_one_json_line_with_fixed_decimals(self):
         st = read(self.d.host("stat")).decode()

@@ -24,7 +24,7 @@ BOUND = MiB  # the output buffer bound (output.hpp)
 SYSCALLS = {"x86_64": {"read": 0, "write": 1, "openat": 257},
             "aarch64": {"read": 63, "write": 64, "openat": 56}}.get(platform.machine(), {})
 STAT_KEYS = {"state", "pid", "path", "started", "exit", "signal", "rss", "cpu", "threads", "fds",
-             "stdout_buffered", "stderr_buffered"}
+             "stdout_buffered", "stderr_buffered", "uid", "gid"}
 
 
 def proc_stat_fields(pid):
@@ -213,7 +213,8 @@ class Workers(WorkerTest):
                                  "signal", "ctl", "stat"]))
         self.assertEqual(read(self.w("a", "stat")),
                          b'{"state":"new","pid":0,"path":null,"started":0,"exit":null,"signal":null,'
-                         b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"stdout_buffered":0,"stderr_buffered":0}\n')
+                         b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"stdout_buffered":0,"stderr_buffered":0,'
+                         b'"uid":0,"gid":0}\n')
         self.assertEqual(read(self.w("a", "spec")), b"")
         self.assertEqual(json.loads(read(self.d.host("stat")))["workers"], 1)
         os.rmdir(self.w("a"))

@@ -137,7 +137,7 @@ TEST_CASE("removing a channel completes its parked openers with removed") {
   REQUIRE(rcv->result);
   CHECK(rcv->result->err().code == errc::removed);
   REQUIRE(snd->result);
-  CHECK(s.n.lookup(s.walk("/h1/channels"), "a").err().code == errc::not_found);
+  CHECK(s.n.lookup(s.who, s.walk("/h1/channels"), "a").err().code == errc::not_found);
 }
 
 TEST_CASE("the error file keeps the last error per session and directory") {

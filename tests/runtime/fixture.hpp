@@ -24,7 +24,7 @@ struct space {
     while (i < path.size()) {
       auto j = path.find('/', i);
       if (j == std::string::npos) j = path.size();
-      auto a = n.lookup(ino, path.substr(i, j - i));
+      auto a = n.lookup(who, ino, path.substr(i, j - i));
       REQUIRE(a.ok());
       ino = a->ino;
       i = j + 1;

@@ -9,7 +9,7 @@ using namespace circuit;
 
 TEST_CASE("every directory lists help and error first, then its table") {
   test::space s;
-  auto l = s.n.list(s.walk("/h1"));
+  auto l = s.n.list(s.who, s.walk("/h1"));
   REQUIRE(l.ok());
   std::vector<std::string> names;
   for (auto& e : *l) names.push_back(e.name);
@@ -20,7 +20,7 @@ TEST_CASE("help is written from the table and names every file") {
   test::space s;
   s.mkchan("a");
   std::string help = s.text("/h1/channels/a/help");
-  auto l = s.n.list(s.walk("/h1/channels/a"));
+  auto l = s.n.list(s.who, s.walk("/h1/channels/a"));
   REQUIRE(l.ok());
   for (auto& e : *l) CHECK(help.find("\n  " + e.name + " ") != std::string::npos);
 }
@@ -51,7 +51,7 @@ TEST_CASE("inode numbers of a removed channel go stale and are not reused") {
   s.mkchan("a");
   auto old = s.walk("/h1/channels/a/stat");
   REQUIRE(s.n.rmdir(s.who, s.walk("/h1/channels"), "a").ok());
-  CHECK(s.n.getattr(old).err().code == errc::not_found);
+  CHECK(s.n.getattr(s.who, old).err().code == errc::not_found);
   s.mkchan("a");
   CHECK(s.walk("/h1/channels/a/stat") != old);
 }

@@ -125,6 +125,10 @@ struct file_entry {
   void (*open)(dir&, const open_args&, op_ptr<handle_ptr>) = nullptr;
   bool readable = false;  // for custom files: which ways they open
   bool writable = false;
+  // Permission bits for the owner (the element's maker) and the group (the
+  // daemon's --allow-group); others get nothing (access.hpp). 0: the owner
+  // alone, as the file opens. The owner's bits must match the ways it opens.
+  mode_t mode = 0;
 };
 
 // One command of a directory's `ctl` file (run by run_ctl, ctl.hpp).
@@ -166,6 +170,10 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual std::string_view example() const = 0;  // help's shell example
   virtual std::span<const verb> verbs() const { return {}; }  // its ctl commands
   virtual std::vector<stat_doc> stat_fields() const { return {}; }  // its stat JSON's keys
+  // The directory's permission bits (access.hpp): the group may walk and
+  // list it, and nobody writes it (its files are fixed); folders where
+  // elements are made override this.
+  virtual mode_t mode() const { return 0550; }
 
   // Subdirectories; plain folders and elements override these.
   virtual dir* child(std::string_view) { return nullptr; }
@@ -177,8 +185,9 @@ class dir : public std::enable_shared_from_this<dir> {
   // stop, which retires the whole tree top-down): completes parked requests.
   virtual void retire() {}
 
-  // Who made this element (its folder sets it at mkdir); the daemon's
-  // user for the fixed directories.
+  // Who made this element (its folder sets it at mkdir, from the caller);
+  // the daemon's user for the fixed directories. It owns the element's
+  // files, and a worker runs as it.
   const principal& maker() const { return maker_; }
   void set_maker(principal p) { maker_ = std::move(p); }
 

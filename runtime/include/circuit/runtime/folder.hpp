@@ -3,6 +3,10 @@
 // it (its parked requests complete) and emits "gone PATH"; making one emits
 // "new PATH". Open handles may keep a removed element's object alive until
 // they close, but its path and inodes are gone at once.
+//
+// Each element records its maker, the caller of the mkdir. A folder is
+// sticky (access.hpp): the group may make elements in it, and only an
+// element's maker (or root) may remove it.
 #pragma once
 
 #include <map>
@@ -18,6 +22,7 @@ class folder : public dir {
   ~folder() override;
 
   std::span<const file_entry> files() const override { return {}; }
+  mode_t mode() const override { return 01770; }
   dir* child(std::string_view name) override;
   std::vector<dir*> children() override;
   result<dir*> make(const caller& who, std::string_view name) override;

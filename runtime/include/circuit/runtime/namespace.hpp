@@ -13,6 +13,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <deque>
@@ -52,12 +53,20 @@ struct config {
   // An entry appeared in or left directory `parent_ino` (an element made
   // or removed): faces with caches drop what they cached of it.
   std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
+  // Who may use the namespace (access.hpp): root, the daemon's user, and
+  // the members of allow_group (--allow-group) when it is set.
+  principal daemon{::geteuid(), ::getegid(), {}};
+  std::optional<gid_t> allow_group;
 };
 
+// A file's or directory's attributes, as stat(2) shows them and as the
+// permission check (access.hpp) reads them.
 struct attr {
   std::uint64_t ino = 0;
   bool is_dir = false;
-  mode_t perm = 0;  // 0444, 0222, 0666, 0755
+  mode_t perm = 0;  // permission bits: 0440, 0200, 0750, 01770 (sticky) ...
+  uid_t uid = 0;    // the element's maker
+  gid_t gid = 0;    // the allowed group; without one, the maker's group
 };
 
 struct dir_entry {
@@ -85,9 +94,13 @@ class ns {
 
   static constexpr std::uint64_t root_ino = std::uint64_t{1} << file_bits;
 
-  result<attr> lookup(std::uint64_t parent, std::string_view name);
-  result<attr> getattr(std::uint64_t ino);
-  result<std::vector<dir_entry>> list(std::uint64_t ino);
+  // Every operation first admits the caller (access.hpp): anyone else gets
+  // errc::access, and nothing is recorded for them.
+  result<attr> lookup(const caller& who, std::uint64_t parent, std::string_view name);
+  result<attr> getattr(const caller& who, std::uint64_t ino);
+  result<std::vector<dir_entry>> list(const caller& who, std::uint64_t ino);
+  // Whether `who` may open `ino` for `mask` (R_OK, W_OK, X_OK): access(2).
+  result<void> access(const caller& who, std::uint64_t ino, int mask);
   result<attr> mkdir(const caller& who, std::uint64_t parent, std::string_view name);
   result<void> rmdir(const caller& who, std::uint64_t parent, std::string_view name);
 
@@ -153,6 +166,8 @@ class ns {
   // The error for a call on `f` whose element was removed, or nothing.
   std::optional<error> gone(const open_file& f) const;
   attr attr_of(const dir& d, unsigned index) const;
+  std::optional<attr> entry(dir& d, std::string_view name) const;
+  result<void> may_remove(const caller& who, dir& parent, std::string_view name) const;
 
   config cfg_;
   event_log events_;
