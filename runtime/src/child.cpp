@@ -1,25 +1,27 @@
 #include "child.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/socket.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
-#include <vector>
+#include <thread>
 
-extern char** environ;
+#include "circuit/runtime/namespace.hpp"
+#include "start.hpp"
 
 namespace circuit {
 namespace {
 
 using child = worker::child;
+constexpr auto by_pidfd = static_cast<idtype_t>(3);  // P_PIDFD (Linux 5.4)
 
 child* of(uv_handle_t* h) { return static_cast<child*>(h->data); }
+uv_handle_t* H(auto* h) { return reinterpret_cast<uv_handle_t*>(h); }
 
 void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
   static char space[64 << 10];  // the loop thread reads one pipe at a time
@@ -27,7 +29,7 @@ void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 }
 
 void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-  child* c = of(reinterpret_cast<uv_handle_t*>(s));
+  child* c = of(H(s));
   bool is_out = s == reinterpret_cast<uv_stream_t*>(&c->out);
   auto w = c->owner.lock();
   output* o = w ? (is_out ? &w->out() : &w->err()) : nullptr;
@@ -41,45 +43,27 @@ void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   if (o) o->end();
   (is_out ? c->out_open : c->err_open) = false;
   uv_read_stop(s);
-  c->close(reinterpret_cast<uv_handle_t*>(s));
+  c->close(H(s));
 }
 
-// The pidfd turned readable: the process ended; reap it.
+// The pidfd turned readable: the leader ended; reap it.
 void on_process_exit(uv_poll_t* p, int, int) {
-  child* c = of(reinterpret_cast<uv_handle_t*>(p));
-  constexpr auto by_pidfd = static_cast<idtype_t>(3);  // P_PIDFD (Linux 5.4)
+  child* c = of(H(p));
   siginfo_t info{};
   if (waitid(by_pidfd, c->pidfd, &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) return;
-  uv_poll_stop(p);
-  bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-  if (auto w = c->owner.lock()) w->on_exit(killed ? 0 : info.si_status, killed ? info.si_status : 0);
-  c->exited();
+  c->reaped(info);
 }
 
-// A socket pair end for the child, kept above 2 so that moving it onto
-// 0, 1 or 2 never finds it already there.
+// A pipe end for the child, kept above 2 so that moving it onto 0, 1 or 2
+// never finds it already there.
 int above_stdio(int fd) {
   if (fd > 2) return fd;
   int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  close(fd);
+  ::close(fd);
   return moved;
 }
 
-errc spawn_errc(int e) {
-  switch (e) {
-    case ENOENT: return errc::not_found;
-    case EACCES: case EPERM: case ENOEXEC: return errc::access;
-    case E2BIG: return errc::too_big;
-    default: return errc::io;
-  }
-}
-
-struct write_req {
-  uv_write_t req;
-  std::string data;
-  op_ptr<std::size_t> done;
-  std::size_t total;
-};
+error stdin_closed(std::string_view why) { return make_error(errc::closed, "stdin: " + std::string(why)); }
 
 }  // namespace
 
@@ -98,66 +82,72 @@ void child::close(uv_handle_t* h) {
 }
 
 result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
-  int pairs[3][2];  // [0] stays here, [1] becomes the child's 0, 1, 2
-  for (auto& p : pairs) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
+  // [0] is the read end: stdin's goes to the child, stdout's and stderr's
+  // stay here.
+  int pipes[3][2];
+  for (int i = 0; i < 3; ++i) {
+    if (pipe2(pipes[i], O_CLOEXEC) != 0) {
       int e = errno;
-      for (auto& q : pairs)
-        if (&q < &p) ::close(q[0]), ::close(q[1]);
-      return make_error(errc::io, std::string("spawn: socketpair: ") + strerror(e));
+      for (int j = 0; j < i; ++j) ::close(pipes[j][0]), ::close(pipes[j][1]);
+      return make_error(errc::io, std::string("spawn: pipe: ") + strerror(e));
     }
-    p[1] = above_stdio(p[1]);
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  for (int i = 0; i < 3; ++i) posix_spawn_file_actions_adddup2(&fa, pairs[i][1], i);
-  if (!s.dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, s.dir.c_str());
-  posix_spawnattr_t at;
-  posix_spawnattr_init(&at);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&at, &all);  // nothing the daemon ignores stays ignored
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> argv{const_cast<char*>(s.path.c_str())};
-  for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  if (s.env) {
-    for (auto& e : *s.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
+  int theirs[3] = {above_stdio(pipes[0][0]), above_stdio(pipes[1][1]), above_stdio(pipes[2][1])};
+  int ours[3] = {pipes[0][1], pipes[1][0], pipes[2][0]};
+  auto group = cgroup::make();
+  // A root daemon runs a non-root maker's worker as the maker, never as root.
+  const principal& maker = w.maker();
+  bool as_maker = geteuid() == 0 && maker.uid != 0;
+  start_request req;
+  req.s = &s;
+  for (int i = 0; i < 3; ++i) req.fds[i] = theirs[i];
+  req.cgroup_dir = group ? group->dir_fd() : -1;
+  req.cgroup_procs = group ? group->procs_fd() : -1;
+  req.as = as_maker ? &maker : nullptr;
+  auto st = start_process(req);
+  for (int fd : theirs) ::close(fd);
+  if (!st) {
+    for (int fd : ours) ::close(fd);
+    if (group) group->remove();
+    return st.err();
   }
-  pid_t pid = 0;
-  int r = posix_spawn(&pid, s.path.c_str(), &fa, &at, argv.data(), s.env ? envp.data() : environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  for (auto& p : pairs) ::close(p[1]);
-  int pidfd = r == 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
-  if (r != 0 || pidfd < 0) {
-    int e = r != 0 ? r : errno;
-    for (auto& p : pairs) ::close(p[0]);
-    if (r == 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
-    return make_error(spawn_errc(e), "spawn " + s.path + ": " + strerror(e));
+  if (group && !st->in_group) {
+    w.space().log("worker " + w.path() + ": could not join its cgroup; its process group stands in");
+    group->remove();
+    group.reset();
   }
 
   auto* c = new child;
   c->owner = std::static_pointer_cast<worker>(w.shared_from_this());
-  c->pid = pid;
-  c->pidfd = pidfd;
-  uv_pipe_t* pipes[] = {&c->in, &c->out, &c->err};
-  for (int i = 0; i < 3; ++i) {
-    uv_pipe_init(loop, pipes[i], 0);
-    uv_pipe_open(pipes[i], pairs[i][0]);
-    pipes[i]->data = c;
+  c->pid = st->pid;
+  c->pidfd = st->pidfd;
+  c->group = std::move(group);
+  c->memory = &w.space().memory();
+  c->in_fd = ours[0];
+  fcntl(c->in_fd, F_SETFL, fcntl(c->in_fd, F_GETFL) | O_NONBLOCK);
+  uv_poll_init(loop, &c->in, c->in_fd);
+  c->in.data = c;
+  uv_pipe_t* outs[] = {&c->out, &c->err};
+  for (int i = 0; i < 2; ++i) {
+    uv_pipe_init(loop, outs[i], 0);
+    uv_pipe_open(outs[i], ours[i + 1]);
+    outs[i]->data = c;
   }
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
-  uv_poll_init(loop, &c->proc, pidfd);
+  uv_poll_init(loop, &c->proc, c->pidfd);
   c->proc.data = c;
   uv_poll_start(&c->proc, UV_READABLE, on_process_exit);
   c->open = 5;
+  if (c->group) {
+    uv_fs_event_init(loop, &c->watch);
+    c->watch.data = c;
+    c->watched = true;
+    ++c->open;
+    uv_fs_event_start(
+        &c->watch, [](uv_fs_event_t* e, const char*, int, int) { of(H(e))->check_empty(); },
+        c->group->events_path().c_str(), 0);
+  }
   c->in_open = c->out_open = c->err_open = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->out), on_alloc, on_read);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->err), on_alloc, on_read);
@@ -169,58 +159,167 @@ void child::resume(bool stdout_pipe) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(stdout_pipe ? &out : &err), on_alloc, on_read);
 }
 
-void child::close_stdin() {
-  if (!in_open) return;
-  in_open = false;
-  close(reinterpret_cast<uv_handle_t*>(&in));
-}
+// ---- stdin ----
 
-// Writes what the pipe takes now; the rest waits in libuv's queue, and the
-// write(2) that brought it completes when the pipe has taken it all.
 void child::write(std::string_view data, op_ptr<std::size_t> done) {
-  if (!in_open) return done->complete(make_error(errc::closed, "stdin: closed"));
-  uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()), data.size());
-  auto* s = reinterpret_cast<uv_stream_t*>(&in);
-  int n = uv_try_write(s, &b, 1);
-  if (n == static_cast<int>(data.size())) return done->complete(data.size());
-  if (n < 0 && n != UV_EAGAIN)
-    return done->complete(make_error(errc::closed, std::string("stdin: ") + uv_strerror(n)));
-  std::size_t sent = n > 0 ? n : 0;
-  auto* req = new write_req{{}, std::string(data.substr(sent)), done, data.size()};
-  b = uv_buf_init(req->data.data(), req->data.size());
-  uv_write(&req->req, s, &b, 1, [](uv_write_t* r, int status) {
-    std::unique_ptr<write_req> req(reinterpret_cast<write_req*>(r));
-    if (req->done->done()) return;  // cancelled (Ctrl-C); the bytes went anyway
-    if (status < 0)
-      req->done->complete(make_error(errc::closed, std::string("stdin: ") + uv_strerror(status)));
-    else
-      req->done->complete(req->total);
+  if (!in_open) return done->complete(stdin_closed("closed"));
+  std::size_t n = 0;
+  if (pending.empty()) {  // behind others it would jump the queue
+    ssize_t r = ::write(in_fd, data.data(), data.size());
+    if (r < 0 && errno != EAGAIN) return done->complete(stdin_closed(strerror(errno)));
+    n = r > 0 ? static_cast<std::size_t>(r) : 0;
+    if (n == data.size()) return done->complete(n);
+  }
+  std::size_t left = data.size() - n;
+  if (!memory->take(left)) {
+    if (n > 0) return done->complete(n);  // what went in is reported; the rest is refused next time
+    return done->complete(make_error(
+        errc::no_memory, "stdin: the daemon's memory budget is spent (" + std::to_string(memory->used()) +
+                             " of " + std::to_string(memory->limit()) + " bytes held); let the worker read"));
+  }
+  auto it = pending.insert(pending.end(), stdin_write{done, std::string(data.substr(n)), n});
+  // Cancelled: what is in the pipe is reported, the rest is dropped.
+  done->on_cancel([this, it] {
+    auto op = it->done;  // the entry goes; the op completes after this hook
+    memory->give(it->left.size());
+    std::size_t written = it->written;
+    pending.erase(it);
+    if (written > 0) op->complete(written);
+    if (pending.empty() && in_open) uv_poll_stop(&in);
+  });
+  uv_poll_start(&in, UV_WRITABLE, [](uv_poll_t* p, int status, int) {
+    child* c = of(H(p));
+    if (status < 0) return c->close_stdin();
+    c->pump();
   });
 }
 
+void child::pump() {
+  while (!pending.empty()) {
+    stdin_write& w = pending.front();
+    ssize_t r = ::write(in_fd, w.left.data(), w.left.size());
+    if (r < 0) {
+      if (errno == EAGAIN) return;
+      return close_stdin();  // EPIPE: the process closed its stdin
+    }
+    auto n = static_cast<std::size_t>(r);
+    memory->give(n);
+    w.written += n;
+    if (n < w.left.size()) {
+      w.left.erase(0, n);
+      continue;
+    }
+    auto done = std::move(w.done);
+    std::size_t total = w.written;
+    pending.pop_front();
+    done->complete(total);
+  }
+  uv_poll_stop(&in);
+}
+
+// Every waiting write ends: with the count it wrote, or an error if none.
+void child::close_stdin() {
+  if (!in_open) return;
+  in_open = false;
+  auto waiting = std::move(pending);
+  pending.clear();
+  for (auto& w : waiting) {
+    memory->give(w.left.size());
+    if (w.written > 0) w.done->complete(w.written);
+    else w.done->complete(stdin_closed("the process no longer reads its input"));
+  }
+  close(H(&in));
+  ::close(in_fd);
+  in_fd = -1;
+}
+
+// ---- the processes ----
+
+std::size_t child::procs() const {
+  if (group) return group->pids().size();
+  return leader_alive ? 1 : 0;
+}
+
+bool child::signal(int sig) {
+  if (ended) return false;
+  if (sig == SIGKILL) {
+    kill_all();
+    return true;
+  }
+  if (group) return group->signal(sig) > 0;
+  return ::kill(-pid, sig) == 0 || ::kill(pid, sig) == 0;
+}
+
+void child::kill_all() {
+  if (ended) return;
+  if (group) group->kill();
+  else if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
+}
+
 void child::arm_kill(double seconds) {
+  if (ended) return;
   uv_timer_start(
       &timer,
       [](uv_timer_t* t) {
-        child* c = of(reinterpret_cast<uv_handle_t*>(t));
-        if (c->pid > 0) kill(-c->pid, SIGKILL);
+        child* c = of(H(t));
+        if (c->ended) return;
+        c->killed_late = true;
+        c->kill_all();
       },
       static_cast<uint64_t>(seconds * 1000), 0);
 }
 
-void child::close_all() {
-  in_open = out_open = err_open = false;
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&in), reinterpret_cast<uv_handle_t*>(&out),
-                         reinterpret_cast<uv_handle_t*>(&err), reinterpret_cast<uv_handle_t*>(&timer),
-                         reinterpret_cast<uv_handle_t*>(&proc)})
-    close(h);
+void child::reaped(const siginfo_t& info) {
+  if (!leader_alive) return;
+  leader_alive = false;
+  uv_poll_stop(&proc);
+  close(H(&proc));
+  bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  if (auto w = owner.lock()) w->on_exit(killed ? 0 : info.si_status, killed ? info.si_status : 0);
+  close_stdin();
+  check_empty();
 }
 
-void child::exited() {
+void child::check_empty() {
+  if (ended || leader_alive) return;
+  if (group && group->populated()) return;
+  ended = true;
   uv_timer_stop(&timer);
-  close(reinterpret_cast<uv_handle_t*>(&timer));
-  close(reinterpret_cast<uv_handle_t*>(&proc));
+  close(H(&timer));
+  if (group) group->remove();
+  if (watched) close(H(&watch));
+  if (auto w = owner.lock()) w->on_gone();
+}
+
+void child::end_now() {
+  if (ended) return;
+  kill_all();
+  if (leader_alive) {
+    pollfd p{pidfd, POLLIN, 0};
+    siginfo_t info{};
+    if (poll(&p, 1, 2000) > 0 && waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid)
+      reaped(info);
+  }
+  for (int i = 0; i < 2000 && group && group->populated(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  check_empty();
+}
+
+void child::keep() {
+  if (group) group->release();
+  group.reset();
+  ended = true;  // no longer ours to watch
+}
+
+void child::close_all() {
   close_stdin();
+  out_open = err_open = false;
+  for (uv_handle_t* h : {H(&out), H(&err)}) close(h);
+  // Processes still running (killed, not yet gone) keep the group watched
+  // until it is empty, so the group is removed.
+  if (!ended) return;
+  for (uv_handle_t* h : {H(&timer), H(&proc)}) close(h);
+  if (watched) close(H(&watch));
 }
 
 }  // namespace circuit

@@ -14,6 +14,7 @@
 #include "circuit/runtime/proc_stat.hpp"
 #include "circuit/runtime/signals.hpp"
 #include "circuit/runtime/stat_table.hpp"
+#include "circuit/runtime/workers.hpp"
 
 namespace circuit {
 
@@ -102,7 +103,7 @@ class stdin_handle final : public handle {
 };
 
 const verb worker_verbs[] = {
-    {"kill", 0, "kill", "SIGKILL to the worker's process group",
+    {"kill", 0, "kill", "SIGKILL to every process of the worker",
      [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).signal(SIGKILL); }},
     {"stop", 0, "stop", "SIGTERM now, SIGKILL after the grace period",
      [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).stop(); }},
@@ -160,7 +161,7 @@ const file_entry worker_files[] = {
      .readable = true,
      .mode = 0440},
     {.name = "signal",
-     .help = "write a signal name or number (TERM, KILL, 9): sent to the process group",
+     .help = "write a signal name or number (TERM, KILL, 9): sent to every process of the worker",
      .write = [](dir& d, const caller&, std::string_view t) -> result<void> {
        auto sig = parse_signal(t);
        if (!sig) return sig.err();
@@ -200,7 +201,7 @@ struct worker_view {
 const stat_field<worker_view> worker_stat[] = {
     {"state", "new, running, exited or signaled",
      [](const worker_view& v) { return json(state_name(v.w.current())); }},
-    {"pid", "the process's id (and its group's); 0 while new",
+    {"pid", "the id of the process the spec started (the leader); 0 while new",
      [](const worker_view& v) { return json(v.w.pid()); }},
     {"path", "the spec's path; null while new",
      [](const worker_view& v) {
@@ -227,6 +228,10 @@ const stat_field<worker_view> worker_stat[] = {
      [](const worker_view& v) { return json(v.p.cpu); }, 2},
     {"threads", "threads of the process", [](const worker_view& v) { return json(v.p.threads); }},
     {"fds", "open file descriptors of the process", [](const worker_view& v) { return json(v.p.fds); }},
+    {"procs", "live processes of the worker: the leader and all it started, also after its end",
+     [](const worker_view& v) { return json(v.w.procs()); }},
+    {"stdin_buffered", "bytes written to stdin that wait for room in the pipe",
+     [](const worker_view& v) { return json(v.w.stdin_buffered()); }},
     {"stdout_buffered", "bytes of stdout kept and not yet read",
      [](const worker_view& v) { return json(v.w.out().size()); }},
     {"stderr_buffered", "bytes of stderr kept and not yet read",
@@ -252,8 +257,10 @@ std::string_view worker::about() const {
          "\n"
          "Write a JSON spec to start it (only \"path\" is required). Its output\n"
          "waits in stdout and stderr (bounded: a process nobody reads blocks);\n"
-         "wait blocks until it ends. Signals reach its whole process group.\n"
-         "rmdir removes an ended worker; a running one is busy.";
+         "wait blocks until it ends and gives its status. Signals, kill and stop\n"
+         "reach every process it started, also one that left its session, while\n"
+         "any lives (stat's \"procs\" counts them). rmdir removes an ended worker\n"
+         "and kills what is left of it; a running one is busy.";
 }
 
 std::span<const verb> worker::verbs() const { return worker_verbs; }
@@ -273,6 +280,8 @@ result<void> worker::start(spec s) {
     return make_error(errc::busy, "spec: worker " + path() + " was started already; make a new one");
   if (auto ok = check_spec(s); !ok) return ok;
   if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
+  if (static_cast<workers*>(parent())->stopping())
+    return make_error(errc::bad_state, "spec: circuitd is stopping; nothing new starts");
   auto c = child::spawn(*this, s, space().cfg().uv);
   if (!c) return c.err();
   child_ = *c;
@@ -330,19 +339,38 @@ void worker::on_exit(std::int64_t status, int term_signal) {
   for (auto& w : waiting) w->complete(make_result_handle(wait_text()));
 }
 
+// While any process of the worker lives, also after the leader's end, a
+// signal reaches all of them.
 result<void> worker::signal(int sig) {
-  if (state_ != state::running)
-    return make_error(errc::no_process, "signal: worker " + path() + " is " + state_name(state_));
-  if (kill(-pid_, sig) != 0 && kill(pid_, sig) != 0)
-    return make_error(errc::io, std::string("signal: ") + strerror(errno));
+  if (!live() || !child_->signal(sig))
+    return make_error(errc::no_process, "signal: worker " + path() + " is " + state_name(state_) +
+                                            (state_ == state::fresh ? "" : " and no process of it is left"));
+  kick();
   return {};
 }
 
-result<void> worker::stop() {
+result<void> worker::stop(double grace) {
   if (auto r = signal(SIGTERM); !r) return r;
-  child_->arm_kill(grace_);
+  child_->arm_kill(grace);
   kick();
   return {};
+}
+
+bool worker::live() const { return child_ && child_->alive(); }
+std::size_t worker::procs() const { return child_ ? child_->procs() : 0; }
+std::size_t worker::stdin_buffered() const { return child_ ? child_->held() : 0; }
+bool worker::killed_late() const { return child_ && child_->killed_late; }
+
+void worker::end_now() {
+  if (live()) child_->end_now();
+}
+
+void worker::keep() {
+  if (child_) child_->keep();
+}
+
+void worker::on_gone() {
+  if (auto* ws = static_cast<workers*>(parent())) ws->worker_gone(*this);
 }
 
 result<void> worker::close_stdin() {
@@ -376,9 +404,11 @@ void worker::retire() {
   for (auto& w : waiting) w->complete(gone);
   out_.stop(gone);
   err_.stop(gone);
-  // Output nobody will read: close the pipes (a running process then gets
-  // EPIPE) so no descriptor stays behind.
+  // What is left of the worker goes with it (the daemon's stop has ended
+  // or kept its processes before). Output nobody will read: close the
+  // pipes so no descriptor stays behind.
   if (child_) {
+    child_->kill_all();
     child_->close_all();
     kick();
   }

@@ -1,11 +1,7 @@
 #include "circuit/runtime/workers.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <csignal>
-#include <thread>
+#include <cstdio>
+#include <vector>
 
 #include "circuit/runtime/namespace.hpp"
 #include "circuit/runtime/worker.hpp"
@@ -41,42 +37,62 @@ result<void> workers::removable(dir& item) {
   return {};
 }
 
-// The daemon is going away: its loop no longer runs, so this waits here,
-// and reaps the children itself.
-void workers::retire() {
+static std::vector<std::shared_ptr<worker>> live_workers(workers& ws) {
   std::vector<std::shared_ptr<worker>> live;
-  each([&](dir& d) {
+  ws.each([&](dir& d) {
     auto& w = static_cast<worker&>(d);
-    if (w.running()) live.push_back(std::static_pointer_cast<worker>(w.shared_from_this()));
+    if (w.live()) live.push_back(std::static_pointer_cast<worker>(w.shared_from_this()));
   });
+  return live;
+}
+
+// The loop keeps running meanwhile: a worker blocked on this very mount
+// gets its answer (an interrupted open) and can end.
+void workers::stop_all(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  auto live = live_workers(*this);
   if (!live.empty() && space().cfg().keep_workers) {
     space().log("leaving " + count(live.size()) + " running (--keep-workers)");
+    kept_ = true;
     live.clear();
   }
   if (!live.empty()) {
     char grace[32];
     snprintf(grace, sizeof grace, "%gs", space().cfg().grace);
     space().log("stopping " + count(live.size()) + ": TERM, then KILL after " + grace);
-    for (auto& w : live) kill(-w->pid(), SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::duration<double>(space().cfg().grace);
-    std::size_t killed = 0;
-    for (auto& w : live) {
-      int status = 0;
-      while (waitpid(w->pid(), &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-          kill(-w->pid(), SIGKILL);
-          ++killed;
-          waitpid(w->pid(), &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      w->on_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 0,
-                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
-    space().log("workers stopped (" + std::to_string(killed) + " needed SIGKILL)");
+    stopped_ = live.size();
+    for (auto& w : live) (void)w->stop(space().cfg().grace);
   }
+  done_ = std::move(done);
+  check_done();
+}
+
+void workers::worker_gone(worker& w) {
+  if (stopping_ && w.killed_late()) ++killed_;
+  check_done();
+}
+
+void workers::check_done() {
+  if (!done_ || (!kept_ && !live_workers(*this).empty())) return;
+  if (stopped_) space().log("workers stopped (" + std::to_string(killed_) + " needed SIGKILL)");
+  auto done = std::move(done_);
+  done_ = nullptr;
+  done();
+}
+
+// The namespace stops: what stop_all did not end (or nobody called it)
+// ends now, without the loop: KILL, and each reaped here (bounded).
+void workers::retire() {
+  auto live = live_workers(*this);
+  if (live.empty()) return;
+  if (kept_ || space().cfg().keep_workers) {
+    if (!kept_) space().log("leaving " + count(live.size()) + " running (--keep-workers)");
+    for (auto& w : live) w->keep();
+    return;
+  }
+  space().log("killing " + count(live.size()) + " still running");
+  for (auto& w : live) w->end_now();
 }
 
 }  // namespace circuit

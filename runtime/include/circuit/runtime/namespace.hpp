@@ -130,6 +130,7 @@ class ns {
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
   // run (a send delivers nothing, a taken message goes back).
+  std::size_t open_files() const { return open_.size(); }  // opened, not yet released
   void abandon(open_file* f) {
     open_.erase(f);
     delete f;

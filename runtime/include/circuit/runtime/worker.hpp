@@ -1,12 +1,16 @@
 // worker.hpp — an OS process run and watched by this daemon.
 //
 // mkdir workers/NAME makes a worker in state "new"; writing a spec starts
-// it (posix_spawn, in a session and process group of its own). Its stdout and stderr are kept
-// in bounded buffers (output.hpp); stdin takes writes until `eof`. wait
-// parks until the process ends. Signals go to the whole process group.
-// No zombie is left: each child is reaped when its pidfd turns readable
-// (watched by libuv), and the daemon's shutdown
-// stops the workers (TERM, grace, KILL) unless told to keep them.
+// it (child.hpp: in a session of its own, as its maker when the daemon is
+// root, in a cgroup of its own where the host allows). Its stdout and
+// stderr are kept in bounded buffers (output.hpp); stdin takes writes until
+// `eof`. wait parks until the process (the leader) ends, and gives its
+// status. Signals, kill and stop reach every process the worker started,
+// also those that left its session, for as long as any lives; rmdir of an
+// ended worker kills what is left of it. No zombie is left: the leader is
+// reaped when its pidfd turns readable (watched by libuv), and the
+// daemon's shutdown stops the workers (TERM, grace, KILL; workers.hpp)
+// unless told to keep them.
 //
 // Thread safety: belongs to the loop thread (the libuv loop is driven by
 // the same thread).
@@ -44,7 +48,8 @@ class worker final : public dir {
   std::string spec_text() const;
   void open_wait(bool block, op_ptr<handle_ptr> done);
   result<void> signal(int sig);
-  result<void> stop();  // TERM now, KILL after the grace period
+  result<void> stop() { return stop(grace_); }  // TERM now, KILL after the grace period
+  result<void> stop(double grace);
   result<void> close_stdin();
   void write_stdin(std::string_view data, op_ptr<std::size_t> done);
   std::string stat() const;  // the JSON of its stat table (worker.cpp)
@@ -62,9 +67,19 @@ class worker final : public dir {
   std::chrono::system_clock::time_point started() const { return started_; }
   std::int64_t exit_status() const { return exit_status_; }
   int term_signal() const { return term_signal_; }
+  // Some process of the worker lives: the leader, or one it started.
+  bool live() const;
+  std::size_t procs() const;  // how many live now
+  std::size_t stdin_buffered() const;  // bytes of stdin writes waiting for the pipe
+  bool killed_late() const;   // a stop had to KILL after the grace period
+  // The daemon stops: end every process now (KILL, reap; bounded), or
+  // leave them running.
+  void end_now();
+  void keep();
 
-  // Called from libuv callbacks (worker.cpp's child).
+  // Called from libuv callbacks (child.cpp).
   void on_exit(std::int64_t status, int term_signal);
+  void on_gone();  // the leader and every process it started have ended
   struct child;  // the libuv handles; may outlive the worker until they close
   void child_gone(child* c) {
     if (child_ == c) child_ = nullptr;

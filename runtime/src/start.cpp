@@ -1,0 +1,224 @@
+#include "start.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+extern char** environ;
+
+namespace circuit {
+namespace {
+
+// What the child needs, and where it says what failed. It lives on the
+// daemon's stack; the child shares that memory until it executes.
+struct start_args {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* dir;  // nullptr: stay
+  int fds[3];
+  int cgroup_procs;
+  bool as_user;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  std::size_t ngroups;
+  // Written by the child.
+  int error;             // errno of the step that failed, 0 when it executed
+  const char* step;      // which step
+  int group_error;       // joining the cgroup failed (the worker goes on without)
+};
+
+// The kernel's sigaction, for rt_sigaction.
+struct kernel_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
+[[noreturn]] void fail(start_args* a, const char* step) {
+  a->error = errno;
+  a->step = step;
+  syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
+
+// Runs in the child, on its own stack, in the daemon's memory: raw system
+// calls only, nothing that takes a lock or touches the allocator.
+__attribute__((no_sanitize("address"))) int child_main(void* p) {
+  auto* a = static_cast<start_args*>(p);
+  // Nothing the daemon handles or ignores stays so; then no signal blocked
+  // (the daemon blocked them all around the clone).
+  kernel_sigaction dfl{SIG_DFL, 0, nullptr, 0};
+  for (int sig = 1; sig < 65; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  unsigned long none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
+  // First the group, so that even the first fork of the process is in it;
+  // while still root, which the group's directory needs.
+  // (Made by clone3 into its group already, the child need not move.)
+  if (a->cgroup_procs >= 0 && syscall(SYS_write, a->cgroup_procs, "0", 1) != 1) a->group_error = errno;
+  if (syscall(SYS_setsid) < 0) fail(a, "setsid");
+  for (int i = 0; i < 3; ++i)
+    if (syscall(SYS_dup3, a->fds[i], i, 0) < 0) fail(a, "dup");
+  if (a->as_user) {
+    if (syscall(SYS_setgroups, a->ngroups, a->groups) != 0) fail(a, "setgroups");
+    if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) != 0) fail(a, "setgid");
+    if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) != 0) fail(a, "setuid");
+  }
+  // After the ids: the maker must be able to enter the directory and run
+  // the file, not just root.
+  if (a->dir && syscall(SYS_chdir, a->dir) != 0) fail(a, "dir");
+  syscall(SYS_execve, a->path, a->argv, a->envp);
+  fail(a, "exec");
+}
+
+// The child's stack: made once per thread, with a guard page below it.
+// CLONE_VFORK keeps the daemon's thread waiting until the child executes
+// or exits, so one stack serves every start of that thread.
+char* child_stack_top() {
+  constexpr std::size_t size = 128 << 10, guard = 4096;  // clone3_run's size too
+  thread_local char* top = nullptr;
+  if (top) return top;
+  void* m = mmap(nullptr, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  mprotect(m, guard, PROT_NONE);
+  top = static_cast<char*>(m) + size + guard;
+  return top;
+}
+
+#if defined(__x86_64__)
+// The layout of clone3's argument (linux/sched.h, which clashes with glibc's
+// <sched.h>), up to the cgroup field (Linux 5.7).
+struct clone3_args {
+  std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+      set_tid, set_tid_size, cgroup;
+};
+constexpr std::uint64_t clone_into_cgroup = 0x200000000ULL;
+
+// clone3 has no glibc wrapper that runs a function on a stack of its own,
+// so this is the one: the child starts on `stack` (the kernel puts its
+// stack pointer at the top), calls fn(arg) and exits with what it returns.
+// The parent gets the pid, or -errno. Why clone3: CLONE_INTO_CGROUP makes
+// the process inside its group; moving it there after (a write to
+// cgroup.procs) waits for an RCU grace period, milliseconds on a busy host.
+__attribute__((noinline)) long clone3_run(clone3_args* ca, int (*fn)(void*), void* arg) {
+  long ret;
+  register long r12 asm("r12") = reinterpret_cast<long>(fn);
+  register long r13 asm("r13") = reinterpret_cast<long>(arg);
+  asm volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"  // the child: no frame above this one
+      "mov %%r13, %%rdi\n\t"
+      "call *%%r12\n\t"
+      "mov %%eax, %%edi\n\t"
+      "mov $231, %%eax\n\t"  // exit_group
+      "syscall\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "=a"(ret)
+      : "a"(435L /* SYS_clone3 */), "D"(ca), "S"(sizeof *ca), "r"(r12), "r"(r13)
+      : "rcx", "r11", "memory");
+  return ret;
+}
+#endif
+
+errc start_errc(int e) {
+  switch (e) {
+    case ENOENT: case ENOTDIR: return errc::not_found;
+    case EACCES: case EPERM: case ENOEXEC: return errc::access;
+    case E2BIG: return errc::too_big;
+    default: return errc::io;
+  }
+}
+
+}  // namespace
+
+result<started> start_process(const start_request& r) {
+  const spec& s = *r.s;
+  std::vector<char*> argv{const_cast<char*>(s.path.c_str())};
+  for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (s.env) {
+    for (auto& e : *s.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  start_args a{};
+  a.path = s.path.c_str();
+  a.argv = argv.data();
+  a.envp = s.env ? envp.data() : environ;
+  a.dir = s.dir.empty() ? nullptr : s.dir.c_str();
+  for (int i = 0; i < 3; ++i) a.fds[i] = r.fds[i];
+  a.cgroup_procs = r.cgroup_procs;
+  if (r.as) {
+    a.as_user = true;
+    a.uid = r.as->uid;
+    a.gid = r.as->gid;
+    a.groups = r.as->groups.data();
+    a.ngroups = r.as->groups.size();
+  }
+
+  char* stack = child_stack_top();
+  if (!stack) return make_error(errc::io, "spawn " + s.path + ": no memory for a stack");
+  // No signal handler of the daemon may run in the child (it would run on
+  // the daemon's memory): all blocked until the child has reset them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  pid_t pid = -1;
+  int clone_errno = 0;
+  bool in_group = false;
+#if defined(__x86_64__)
+  if (r.cgroup_dir >= 0) {
+    constexpr std::size_t size = 128 << 10;
+    clone3_args ca{};
+    ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | clone_into_cgroup;
+    ca.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+    ca.exit_signal = SIGCHLD;
+    ca.stack = reinterpret_cast<std::uint64_t>(stack - size);
+    ca.stack_size = size;
+    ca.cgroup = static_cast<std::uint64_t>(r.cgroup_dir);
+    a.cgroup_procs = -1;
+    long got = clone3_run(&ca, child_main, &a);
+    if (got >= 0) {
+      pid = static_cast<pid_t>(got);
+      in_group = true;
+    } else {
+      a.cgroup_procs = r.cgroup_procs;  // an older kernel: clone, then move
+    }
+  }
+#endif
+  if (pid < 0) {
+    pid = clone(child_main, stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+    clone_errno = errno;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0)
+    return make_error(start_errc(clone_errno), "spawn " + s.path + ": " + strerror(clone_errno));
+  if (a.step) {
+    // The child exited without executing: reap it, say which step failed.
+    siginfo_t info{};
+    waitid(static_cast<idtype_t>(3) /* P_PIDFD */, pidfd, &info, WEXITED);
+    ::close(pidfd);
+    std::string what = std::strcmp(a.step, "exec") == 0 ? "" : std::string(a.step) + " ";
+    if (a.dir && std::strcmp(a.step, "dir") == 0) what = "dir " + s.dir + ": ";
+    else if (!what.empty()) what += ": ";
+    return make_error(start_errc(a.error), "spawn " + s.path + ": " + what + strerror(a.error));
+  }
+  return started{pid, pidfd, in_group || (a.cgroup_procs >= 0 && a.group_error == 0)};
+}
+
+}  // namespace circuit

@@ -1,0 +1,231 @@
+"""The processes of a worker through a real mount (issue 6): stdio are
+pipes; stdin writes interrupted by signals are exact and leave nothing
+queued; every descendant of a worker, also one that left its session, is
+counted, signalled and killed with it; and circuitd's stop serves the
+mount until its workers are gone, so a worker blocked on the mount cannot
+deadlock it, and a parked wait gets the exit status."""
+import errno
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import DaemonTest, mounted, read, write
+from test_workers import PY, WorkerTest, gone, in_syscall
+
+MiB = 1 << 20
+
+
+def pids_running(*argv):
+    """Pids of live processes whose command line is exactly argv."""
+    want = b"\0".join(a.encode() for a in argv) + b"\0"
+    out = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % e, "rb") as f:
+                if f.read() == want and not gone(int(e)):
+                    out.append(int(e))
+        except OSError:
+            pass
+    return out
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class Stdio(WorkerTest):
+    def test_cat_dev_stdin_inside_a_worker_reads_what_was_written_to_stdin(self):
+        self.start("c", "/bin/sh", "-c", "cat /dev/stdin")
+        self.kill_at_exit("c")
+        write(self.w("c", "stdin"), "through /dev/stdin\n")
+        write(self.w("c", "ctl"), "eof")
+        self.assertEqual(read(self.w("c", "stdout")), b"through /dev/stdin\n")
+        self.assertEqual(read(self.w("c", "stderr")), b"")
+        self.assertEqual(self.wait("c"), b'{"exit":0}\n')
+
+    def test_echo_to_dev_stderr_and_tee_dev_fd_2_inside_a_worker_reach_stderr(self):
+        self.start("e", "/bin/sh", "-c", "echo one > /dev/stderr; echo two | tee /dev/fd/2")
+        self.assertEqual(self.wait("e"), b'{"exit":0}\n')
+        self.assertEqual(read(self.w("e", "stdout")), b"two\n")
+        self.assertEqual(read(self.w("e", "stderr")), b"one\ntwo\n")
+
+
+class InterruptedStdin(WorkerTest):
+    def test_4_mib_written_to_stdin_under_sigusr1_arrive_exactly_once(self):
+        # The worker reads nothing until "go" exists, so the writer blocks
+        # and each SIGUSR1 interrupts a write: the first one after part of
+        # it went into the pipe (a short count), the others before any did
+        # (EINTR, which Python retries). Each interruption is seen by the
+        # writer's handler, which prints a byte.
+        go = os.path.join(self.d.dir, "go")
+        self.start("s", "/bin/sh", "-c", "while [ ! -e %s ]; do sleep 0.01; done; exec sha256sum" % go)
+        self.kill_at_exit("s")
+        data = bytes(range(256)) * (4 * MiB // 256)
+        writer = self.spawn([PY, "-c", "import os, signal\n"
+                             "signal.signal(signal.SIGUSR1, lambda *_: os.write(1, b's'))\n"
+                             "fd = os.open('workers/s/stdin', os.O_WRONLY)\n"
+                             "data = memoryview(bytes(range(256)) * (4 << 12))\n"
+                             "short = 0\n"
+                             "for i in range(4):\n"
+                             "    chunk = data[i << 20:(i + 1) << 20]\n"
+                             "    while chunk:\n"
+                             "        n = os.write(fd, chunk)\n"
+                             "        short += n < len(chunk)\n"
+                             "        chunk = chunk[n:]\n"
+                             "os.close(fd)\n"
+                             "print('', short, flush=True)\n"],
+                            stdout=subprocess.PIPE)
+        for _ in range(6):
+            self.wait_for(lambda: in_syscall(writer.pid, "write"), "the writer to block in write")
+            writer.send_signal(signal.SIGUSR1)
+            self.assertEqual(writer.stdout.read(1), b"s")
+        open(go, "w").close()
+        out, _ = writer.communicate(timeout=30)
+        self.assertEqual(writer.returncode, 0)
+        self.assertGreaterEqual(int(out.split()[-1]), 1, "no write was cut short: %r" % out)
+        write(self.w("s", "ctl"), "eof")
+        self.assertEqual(self.wait("s"), b'{"exit":0}\n')
+        self.assertEqual(read(self.w("s", "stdout")).decode(), hashlib.sha256(data).hexdigest() + "  -\n")
+
+    def test_300_interrupted_1_mib_stdin_writes_leave_nothing_queued_even_after_rmdir(self):
+        self.start("s", "/bin/sleep", "1000")  # never reads its stdin
+        self.kill_at_exit("s")
+        rss0 = rss(self.d.proc.pid)
+        writer = self.spawn([PY, "-c", "import os, signal\n"
+                             "class Cut(Exception): pass\n"
+                             "def cut(*_): raise Cut()\n"
+                             "signal.signal(signal.SIGALRM, cut)\n"
+                             "fd = os.open('workers/s/stdin', os.O_WRONLY)\n"
+                             "data = b'x' * (1 << 20)\n"
+                             "cuts = 0\n"
+                             "for i in range(300):\n"
+                             "    try:\n"
+                             "        signal.setitimer(signal.ITIMER_REAL, 0.005)\n"
+                             "        os.write(fd, data)\n"
+                             "        signal.setitimer(signal.ITIMER_REAL, 0)\n"
+                             "    except Cut:\n"
+                             "        cuts += 1\n"
+                             "print(cuts, flush=True)\n"],
+                            stdout=subprocess.PIPE)
+        out, _ = writer.communicate(timeout=50)
+        self.assertGreater(int(out), 250, "the writes were not interrupted")
+        st = self.wstat("s")
+        self.assertEqual(st["stdin_buffered"], 0)
+        grown = rss(self.d.proc.pid) - rss0
+        print("\n  300 interrupted 1 MiB stdin writes: circuitd rss %+.1f MiB" % (grown / MiB), end=" ")
+        self.assertLess(grown, 32 * MiB)
+        write(self.w("s", "ctl"), "kill")
+        self.wait("s")
+        os.rmdir(self.w("s"))
+        self.assertLess(rss(self.d.proc.pid) - rss0, 32 * MiB)
+
+
+class Descendants(WorkerTest):
+    ORPHAN = '(trap "" TERM; exec sleep %d) & exec sleep %d'
+
+    def orphan_worker(self, name, n):
+        self.start(name, "/bin/sh", "-c", self.ORPHAN % (n, n + 1))
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", str(n))])
+        self.wait_for(lambda: self.wstat(name)["procs"] == 2 and pids_running("sleep", str(n))
+                      and pids_running("sleep", str(n + 1)), "both sleeps to run")
+
+    def test_stop_kills_a_descendant_that_ignores_term_after_its_leader_died_of_it(self):
+        self.orphan_worker("o", 2345)
+        write(self.w("o", "ctl"), "grace 1\nstop\n")
+        self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')
+        self.wait_for(lambda: self.wstat("o")["procs"] == 0, "the orphan to be killed after the grace")
+        self.assertEqual(pids_running("sleep", "2345"), [])
+        self.assertErrno(errno.ESRCH, write, self.w("o", "signal"), "TERM")
+
+    def test_signal_and_kill_reach_a_descendant_while_it_lives_and_esrch_comes_only_after(self):
+        self.orphan_worker("o", 2347)
+        write(self.w("o", "ctl"), "grace 60\nstop\n")
+        self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')
+        st = self.wstat("o")
+        self.assertEqual((st["state"], st["procs"]), ("signaled", 1))
+        write(self.w("o", "signal"), "TERM")  # it ignores TERM, but it is there to get it
+        self.assertEqual(len(pids_running("sleep", "2347")), 1)
+        write(self.w("o", "ctl"), "kill")
+        self.wait_for(lambda: self.wstat("o")["procs"] == 0, "kill to end the orphan")
+        self.assertEqual(pids_running("sleep", "2347"), [])
+        self.assertErrno(errno.ESRCH, write, self.w("o", "signal"), "TERM")
+        self.assertIn("no process of it is left", self.err("o"))
+        self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')  # the leader's status stays
+
+    def test_rmdir_of_an_ended_worker_kills_what_it_left_running_in_another_session(self):
+        self.start("b", "/bin/sh", "-c", "setsid sleep 2349 & exit 0")
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", "2349")])
+        self.assertEqual(self.wait("b"), b'{"exit":0}\n')
+        self.wait_for(lambda: pids_running("sleep", "2349"), "the background sleep to run")
+        self.assertEqual(self.wstat("b")["procs"], 1)
+        os.rmdir(self.w("b"))
+        self.wait_for(lambda: not pids_running("sleep", "2349"), "the background sleep to be killed")
+
+    def test_stat_counts_every_live_process_of_the_worker(self):
+        self.start("n", "/bin/sh", "-c", "sleep 1000 & sleep 1000 & echo up; wait")
+        self.kill_at_exit("n")
+        self.assertEqual(self.first_line("n"), b"up\n")
+        self.assertEqual(self.wstat("n")["procs"], 3)
+        write(self.w("n", "ctl"), "kill")
+        self.assertEqual(self.wait("n"), b'{"signal":"KILL"}\n')
+        self.wait_for(lambda: self.wstat("n")["procs"] == 0, "every process to end")
+
+
+class StopWhileBlockedOnTheMount(WorkerTest):
+    daemon_args = ("--grace", "1")
+
+    def check_daemon_alive(self):
+        pass  # stopped on purpose
+
+    def test_sigterm_ends_circuitd_while_a_worker_is_blocked_on_the_mount_and_a_wait_gets_term(self):
+        os.mkdir(self.d.chan("c"))
+        self.start("r", "/bin/cat", self.d.chan("c", "recv"))
+        pid = self.wstat("r")["pid"]
+        self.addCleanup(lambda: gone(pid) or os.kill(pid, signal.SIGKILL))
+        self.wait_for(lambda: in_syscall(pid, "openat"), "the worker to block opening recv")
+        waiter = self.spawn(["cat", "workers/r/wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_for(lambda: in_syscall(waiter.pid, "openat"), "cat wait to block")
+        t0 = time.monotonic()
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.d.proc.wait(10), 0)
+        print("\n  circuitd stopped in %.2f s (grace 1 s)" % (time.monotonic() - t0), end=" ")
+        out, err = waiter.communicate(timeout=10)
+        self.assertEqual((out, err), (b'{"signal":"TERM"}\n', b""))
+        self.assertTrue(gone(pid))
+        self.assertFalse(mounted(self.d.mnt))
+        self.assertIn("workers stopped (0 needed SIGKILL)", self.d.log())
+        self.assertNotIn("did not end in time", self.d.log())
+        with open("/proc/self/mounts") as f:
+            cgroups = [line.split()[1] for line in f if line.split()[2] == "cgroup2"]
+        for top in cgroups[:1]:
+            left = [dirpath for dirpath, _, _ in os.walk(top)
+                    if os.path.basename(dirpath) == "circuitd-%d" % self.d.proc.pid]
+            self.assertEqual(left, [], "the daemon's cgroup is left behind")
+
+    def test_sigterm_kills_what_ignores_term_after_the_grace_and_leaves_no_process(self):
+        self.start("o", "/bin/sh", "-c", '(trap "" TERM; exec sleep 2351) & exec sleep 2352')
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", "2351")])
+        self.wait_for(lambda: self.wstat("o")["procs"] == 2, "both sleeps to run")
+        waiter = self.spawn(["cat", "workers/o/wait"], stdout=subprocess.PIPE)
+        self.wait_for(lambda: in_syscall(waiter.pid, "openat"), "cat wait to block")
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.d.proc.wait(10), 0)
+        self.assertEqual(waiter.communicate(timeout=10)[0], b'{"signal":"TERM"}\n')
+        self.assertEqual(pids_running("sleep", "2351"), [])
+        self.assertEqual(pids_running("sleep", "2352"), [])
+        self.assertIn("workers stopped (1 needed SIGKILL)", self.d.log())
+        self.assertFalse(mounted(self.d.mnt))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
