@@ -514,11 +514,27 @@ void fuse_face::invalidate(std::uint64_t parent, const std::string& name) {
   if (invalidator_) invalidator_->push(to_fuse(parent), name);
 }
 
+void fuse_face::finish(std::function<void()> done) {
+  if (!invalidator_) {
+    stop();
+    return done();
+  }
+  invalidator_->finish([this, done] {
+    boost::asio::post(io_, [this, done] {
+      stop();
+      done();
+    });
+  });
+}
+
 void fuse_face::stop() {
   for (auto& [f, ph] : polls_) fuse_pollhandle_destroy(ph);
   polls_.clear();
   if (!se_) return;
-  if (invalidator_) invalidator_->stop();
+  // A notification still under way (the finish above gave up waiting)
+  // keeps using the session: leave the thread and the session be; the
+  // process is ending.
+  bool joined = !invalidator_ || invalidator_->stop(false);
   if (fd_.is_open()) {
     fd_.cancel();
     fd_.release();  // libfuse owns the descriptor
@@ -528,7 +544,7 @@ void fuse_face::stop() {
     mounted_ = false;
     log_line("unmounted " + mountpoint_);
   }
-  fuse_session_destroy(se_);
+  if (joined) fuse_session_destroy(se_);
   se_ = nullptr;
   free(buf_mem_);
   buf_mem_ = nullptr;

@@ -40,6 +40,10 @@ class fuse_face {
   // Mounts and starts serving. Fails with a message when the mount point is
   // missing, busy, or the mount is refused.
   result<void> start();
+  // Ends the invalidator while requests are still served, then unmounts
+  // (on the loop) and runs `done`. Parked requests must be completed
+  // first (ns::stop).
+  void finish(std::function<void()> done);
   // Unmounts; idempotent. Parked requests must be completed first (ns::stop).
   void stop();
   // Called when the kernel ends the session (fusermount -u).

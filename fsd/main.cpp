@@ -9,8 +9,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <functional>
 
+#include "circuit/runtime/host.hpp"
 #include "circuit/runtime/namespace.hpp"
+#include "circuit/runtime/workers.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
 #include "log.hpp"
@@ -68,16 +71,67 @@ int main(int argc, char** argv) {
   ns space(std::move(cfg));
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
 
-  bool stopping = false;
+  // The stop is asynchronous, and the loop serves the mount throughout: a
+  // worker may be blocked on the mount itself (cat .../recv), and it can
+  // only end once its request is answered. First every worker's processes
+  // end (TERM, KILL after the grace period, reaped as usual: a parked wait
+  // gets the exit); then the namespace stops (what is still parked
+  // completes) and the files opened are given time to be read and closed
+  // (the wait just answered); then the invalidator ends while requests are
+  // still served (a notification may wait for a directory lock held by a
+  // request of the kernel); last the mount goes. Each phase has a
+  // backstop, so the whole stop takes at most the grace period and 1 s.
+  using clock = std::chrono::steady_clock;
+  bool stopping = false, finishing = false, done = false;
+  clock::time_point deadline;
+  boost::asio::steady_timer backstop(io), drain(io);
+  auto end = [&] {
+    if (done) return;
+    done = true;
+    backstop.cancel();
+    drain.cancel();
+    face.stop();
+    uv.stop();
+    io.stop();
+  };
+  auto unmount = [&] {
+    backstop.expires_at(deadline);
+    backstop.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      fsd::log_line("stopping: the invalidator did not end in time; unmounting anyway");
+      end();
+    });
+    face.finish([&] { end(); });
+  };
+  std::function<void()> await_closes = [&] {
+    if (space.open_files() == 0 || clock::now() >= deadline - std::chrono::milliseconds(200))
+      return unmount();
+    drain.expires_after(std::chrono::milliseconds(5));
+    drain.async_wait([&](boost::system::error_code ec) {
+      if (!ec) await_closes();
+    });
+  };
+  auto finish = [&] {
+    if (finishing) return;
+    finishing = true;
+    backstop.cancel();
+    space.stop();  // parked requests complete; what is still running is killed
+    uv.run_now();  // stdin writes cancelled by the stop are answered
+    await_closes();
+  };
   auto shutdown = [&](const char* why) {
     if (stopping) return;
     stopping = true;
     fsd::log_line(std::string("stopping: ") + why);
-    space.stop();  // parked requests complete, workers stop, then the mount goes
-    uv.run_now();  // stdin writes cancelled by the stop are answered
-    face.stop();
-    uv.stop();
-    io.stop();
+    deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                  std::chrono::duration<double>(space.cfg().grace + 0.9));
+    backstop.expires_at(deadline - std::chrono::milliseconds(500));
+    backstop.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      fsd::log_line("stopping: some workers did not end in time");
+      finish();
+    });
+    space.self().procs().stop_all([&] { boost::asio::post(io, finish); });
   };
   // The writer of "stop" still has ctl open; let its close be answered
   // before the mount goes.
