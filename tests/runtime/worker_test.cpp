@@ -4,6 +4,9 @@
 
 #include <uv.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "fixture.hpp"
 
 using namespace circuit;
@@ -76,4 +79,117 @@ TEST_CASE("a killed worker reports its signal and can then be removed") {
   s.n.release(t->result->value());
   CHECK(s.put(w + "/signal", "TERM").err().code == errc::no_process);
   CHECK(s.n.rmdir(s.who, s.walk("/h1/workers"), "sleeper").ok());
+}
+
+namespace {
+// A write that may park: `got` is filled when it completes.
+struct pending_write {
+  op_ptr<std::size_t> op;
+  std::optional<result<std::size_t>> got;
+};
+
+std::shared_ptr<pending_write> write_async(test::space& s, open_file* f, const std::string& data) {
+  auto p = std::make_shared<pending_write>();
+  p->op = make_op<std::size_t>([p = p.get()](result<std::size_t> r) { p->got.emplace(std::move(r)); });
+  s.n.write(*f, s.who, 0, data, p->op);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("a worker whose maker is not root runs as its maker, with the maker's groups") {
+  if (geteuid() != 0) {
+    WARN("not root: a worker cannot run as another user here; skipped");
+    return;
+  }
+  uv_space s;
+  auto a = s.n.mkdir(s.who, s.walk("/h1/workers"), "nobody");
+  REQUIRE(a.ok());
+  s.n.find(a->ino >> file_bits)->set_maker(principal{65534, 65534, {65534}});
+  std::string w = "/h1/workers/nobody";
+  REQUIRE(s.put(w + "/spec", R"({"path":"/bin/sh","args":["-c","id -u; id -g; id -G"]})").ok());
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"state\":\"exited\"") != std::string::npos; }));
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"stdout_buffered\":18") != std::string::npos; }));
+  CHECK(s.text(w + "/stdout") == "65534\n65534\n65534\n");
+}
+
+TEST_CASE("a root maker's worker runs as root, and an exec the maker may not do fails the start") {
+  if (geteuid() != 0) {
+    WARN("not root; skipped");
+    return;
+  }
+  uv_space s;
+  auto w = s.mkworker("root");
+  REQUIRE(s.put(w + "/spec", R"({"path":"/bin/sh","args":["-c","id -u"]})").ok());
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"state\":\"exited\"") != std::string::npos; }));
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"stdout_buffered\":2") != std::string::npos; }));
+  CHECK(s.text(w + "/stdout") == "0\n");
+  // A directory nobody may enter: the start fails, nothing runs.
+  char tmpl[] = "/tmp/circuit-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  REQUIRE(chmod(tmpl, 0700) == 0);
+  auto a = s.n.mkdir(s.who, s.walk("/h1/workers"), "nobody");
+  REQUIRE(a.ok());
+  s.n.find(a->ino >> file_bits)->set_maker(principal{65534, 65534, {}});
+  auto r = s.put("/h1/workers/nobody/spec", std::string(R"({"path":"/bin/true","dir":")") + tmpl + "\"}");
+  rmdir(tmpl);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == errc::access);
+  CHECK(s.text("/h1/workers/nobody/error").find("spawn /bin/true: dir " + std::string(tmpl) + ": ") !=
+        std::string::npos);
+  CHECK(s.text("/h1/workers/nobody/stat").find("\"state\":\"new\"") != std::string::npos);
+}
+
+TEST_CASE("a cancelled stdin write reports what went into the pipe, or EINTR, and keeps nothing") {
+  uv_space s;
+  auto w = s.mkworker("s");
+  REQUIRE(s.put(w + "/spec", R"({"path":"/bin/sleep","args":["100"]})").ok());  // never reads
+  auto o = s.open(w + "/stdin", O_WRONLY);
+  REQUIRE(o->result->ok());
+  open_file* f = o->result->value();
+  std::string mib(1 << 20, 'x');
+  auto first = write_async(s, f, mib);
+  REQUIRE_FALSE(first->got);  // the pipe took part of it; the rest waits
+  CHECK(s.text(w + "/stat").find("\"stdin_buffered\":0") == std::string::npos);
+  CHECK(s.n.memory().used() > 0);
+  first->op->cancel(make_error(errc::interrupted, "interrupted"));
+  REQUIRE(first->got);
+  REQUIRE(first->got->ok());
+  CHECK(first->got->value() > 0);
+  CHECK(first->got->value() < mib.size());
+  auto second = write_async(s, f, mib);  // the pipe is full: nothing goes in
+  REQUIRE_FALSE(second->got);
+  second->op->cancel(make_error(errc::interrupted, "interrupted"));
+  REQUIRE(second->got);
+  CHECK(second->got->err().code == errc::interrupted);
+  CHECK(s.text(w + "/stat").find("\"stdin_buffered\":0") != std::string::npos);
+  CHECK(s.n.memory().used() == 0);
+  s.n.release(f);
+}
+
+TEST_CASE("stdin bytes that wait for the pipe are taken from the budget, and refused past it") {
+  uv_space s;
+  s.n.memory().set_limit(100 << 10);
+  auto w = s.mkworker("s");
+  REQUIRE(s.put(w + "/spec", R"({"path":"/bin/sleep","args":["100"]})").ok());
+  auto o = s.open(w + "/stdin", O_WRONLY);
+  REQUIRE(o->result->ok());
+  open_file* f = o->result->value();
+  std::string mib(1 << 20, 'x');
+  auto first = write_async(s, f, mib);  // what fits in the pipe is reported
+  REQUIRE(first->got);
+  REQUIRE(first->got->ok());
+  CHECK(first->got->value() > 0);
+  CHECK(first->got->value() < mib.size());
+  auto second = write_async(s, f, mib);
+  REQUIRE(second->got);
+  CHECK(second->got->err().code == errc::no_memory);
+  CHECK(s.text(w + "/error").find("stdin: the daemon's memory budget is spent") != std::string::npos);
+  auto small = write_async(s, f, std::string(1000, 'y'));  // within the budget: it waits
+  CHECK_FALSE(small->got);
+  CHECK(s.n.memory().used() == 1000);
+  REQUIRE(s.put(w + "/ctl", "kill\n").ok());
+  REQUIRE(s.step_until([&] { return bool(small->got); }));
+  CHECK(small->got->err().code == errc::closed);
+  CHECK(s.n.memory().used() == 0);
+  s.n.release(f);
 }
