@@ -281,7 +281,7 @@ result<void> worker::start(spec s) {
   if (auto ok = check_spec(s); !ok) return ok;
   if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
   if (static_cast<workers*>(parent())->stopping())
-    return make_error(errc::bad_state, "spec: circuitd is stopping; nothing new starts");
+    return make_error(errc::busy, "spec: circuitd is stopping; nothing new starts");
   auto c = child::spawn(*this, s, space().cfg().uv);
   if (!c) return c.err();
   child_ = *c;
