@@ -17,6 +17,9 @@ from harness import DaemonTest, mounted, read, write
 from test_workers import PY, WorkerTest, gone, in_syscall
 
 MiB = 1 << 20
+# Sleep lengths that name this run's processes in /proc (other test runs
+# may share the machine).
+TAG = 200000 + os.getpid() % 100000 * 8
 
 
 def pids_running(*argv):
@@ -140,36 +143,36 @@ class Descendants(WorkerTest):
                       and pids_running("sleep", str(n + 1)), "both sleeps to run")
 
     def test_stop_kills_a_descendant_that_ignores_term_after_its_leader_died_of_it(self):
-        self.orphan_worker("o", 2345)
+        self.orphan_worker("o", TAG)
         write(self.w("o", "ctl"), "grace 1\nstop\n")
         self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')
         self.wait_for(lambda: self.wstat("o")["procs"] == 0, "the orphan to be killed after the grace")
-        self.assertEqual(pids_running("sleep", "2345"), [])
+        self.assertEqual(pids_running("sleep", str(TAG)), [])
         self.assertErrno(errno.ESRCH, write, self.w("o", "signal"), "TERM")
 
     def test_signal_and_kill_reach_a_descendant_while_it_lives_and_esrch_comes_only_after(self):
-        self.orphan_worker("o", 2347)
+        self.orphan_worker("o", TAG + 2)
         write(self.w("o", "ctl"), "grace 60\nstop\n")
         self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')
         st = self.wstat("o")
         self.assertEqual((st["state"], st["procs"]), ("signaled", 1))
         write(self.w("o", "signal"), "TERM")  # it ignores TERM, but it is there to get it
-        self.assertEqual(len(pids_running("sleep", "2347")), 1)
+        self.assertEqual(len(pids_running("sleep", str(TAG + 2))), 1)
         write(self.w("o", "ctl"), "kill")
         self.wait_for(lambda: self.wstat("o")["procs"] == 0, "kill to end the orphan")
-        self.assertEqual(pids_running("sleep", "2347"), [])
+        self.assertEqual(pids_running("sleep", str(TAG + 2)), [])
         self.assertErrno(errno.ESRCH, write, self.w("o", "signal"), "TERM")
         self.assertIn("no process of it is left", self.err("o"))
         self.assertEqual(self.wait("o"), b'{"signal":"TERM"}\n')  # the leader's status stays
 
     def test_rmdir_of_an_ended_worker_kills_what_it_left_running_in_another_session(self):
-        self.start("b", "/bin/sh", "-c", "setsid sleep 2349 & exit 0")
-        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", "2349")])
+        self.start("b", "/bin/sh", "-c", "setsid sleep %d & exit 0" % (TAG + 4))
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", str(TAG + 4))])
         self.assertEqual(self.wait("b"), b'{"exit":0}\n')
-        self.wait_for(lambda: pids_running("sleep", "2349"), "the background sleep to run")
+        self.wait_for(lambda: pids_running("sleep", str(TAG + 4)), "the background sleep to run")
         self.assertEqual(self.wstat("b")["procs"], 1)
         os.rmdir(self.w("b"))
-        self.wait_for(lambda: not pids_running("sleep", "2349"), "the background sleep to be killed")
+        self.wait_for(lambda: not pids_running("sleep", str(TAG + 4)), "the background sleep to be killed")
 
     def test_stat_counts_every_live_process_of_the_worker(self):
         self.start("n", "/bin/sh", "-c", "sleep 1000 & sleep 1000 & echo up; wait")
@@ -213,16 +216,16 @@ class StopWhileBlockedOnTheMount(WorkerTest):
             self.assertEqual(left, [], "the daemon's cgroup is left behind")
 
     def test_sigterm_kills_what_ignores_term_after_the_grace_and_leaves_no_process(self):
-        self.start("o", "/bin/sh", "-c", '(trap "" TERM; exec sleep 2351) & exec sleep 2352')
-        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", "2351")])
+        self.start("o", "/bin/sh", "-c", Descendants.ORPHAN % (TAG + 6, TAG + 7))
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in pids_running("sleep", str(TAG + 6))])
         self.wait_for(lambda: self.wstat("o")["procs"] == 2, "both sleeps to run")
         waiter = self.spawn(["cat", "workers/o/wait"], stdout=subprocess.PIPE)
         self.wait_for(lambda: in_syscall(waiter.pid, "openat"), "cat wait to block")
         self.d.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.d.proc.wait(10), 0)
         self.assertEqual(waiter.communicate(timeout=10)[0], b'{"signal":"TERM"}\n')
-        self.assertEqual(pids_running("sleep", "2351"), [])
-        self.assertEqual(pids_running("sleep", "2352"), [])
+        self.assertEqual(pids_running("sleep", str(TAG + 6)), [])
+        self.assertEqual(pids_running("sleep", str(TAG + 7)), [])
         self.assertIn("workers stopped (1 needed SIGKILL)", self.d.log())
         self.assertFalse(mounted(self.d.mnt))
 
