@@ -45,7 +45,7 @@ struct kernel_sigaction {
   unsigned long mask;
 };
 
-[[noreturn]] void fail(start_args* a, const char* step) {
+[[noreturn]] __attribute__((no_sanitize("address"))) void fail(start_args* a, const char* step) {
   a->error = errno;
   a->step = step;
   syscall(SYS_exit_group, 127);
