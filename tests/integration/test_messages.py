@@ -365,6 +365,8 @@ class MemoryBoundLarge(DaemonTest):
         self.assertEqual(self.stat("a")["len"], ok)
         self.assertLessEqual(ok, 4)
         self.assertGreaterEqual(refused, 12)
-        self.assertLess(rss, 512 * MiB)
+        # 256 MiB held, plus the daemon and the copies of a growing message;
+        # an AddressSanitizer build keeps freed blocks in quarantine too.
+        self.assertLess(rss, 768 * MiB)
         for _ in range(ok):
             self.assertEqual(len(read(self.d.chan("a", "recv"))), 64 * MiB)
