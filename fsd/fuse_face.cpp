@@ -262,7 +262,7 @@ bool dying_of_signal(pid_t pid) {
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   caller who = caller_of(req);
   ns& space = face(req).space();
-  if (dying_of_signal(who.pid)) {
+  if (space.abortable(*file_of(fi)) && dying_of_signal(who.pid)) {
     space.abort(*file_of(fi), who);
     return (void)fuse_reply_err(req, 0);
   }

@@ -59,6 +59,8 @@ class send_end final : public handle {
                      ch_->path() + ")");
   }
 
+  bool abortable() const override { return state_ == state::open; }
+
   result<void> sync(const caller&) override {
     if (state_ == state::open) return deliver();
     if (state_ == state::delivered) return {};

@@ -137,35 +137,83 @@ class Messages(DaemonTest):
         self.settled("a", 1)
         self.assertEqual(read(self.d.chan("a", "recv")), b"")
 
+    def forked(self, fn):
+        """Runs fn in a forked child (cheap: no exec) with SIGINT at its
+        default; the child ends with fn's status, never returning here."""
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                status = fn()
+            finally:
+                os._exit(status)
+        return pid
+
+    def until(self, cond, what):
+        deadline = time.time() + 5
+        while not cond():
+            if time.time() > deadline:
+                self.fail("gave up waiting for " + what)
+            time.sleep(0.001)
+
     def test_sigint_on_a_blocked_send_as_a_receiver_arrives_never_delivers_an_empty_message(self):
         self.mk("a")
+        send, recv = self.d.chan("a", "send"), self.d.chan("a", "recv")
         rng = random.Random(6)
         outcomes = {}
-        for _ in range(120):
-            sender = self.spawn(["sh", "-c", "echo x > channels/a/send"], stderr=subprocess.DEVNULL)
-            self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
-            receiver = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            time.sleep(rng.random() * 0.003)
-            sender.send_signal(signal.SIGINT)
-            sender.wait(5)
-            self.wait_for(lambda: self.stat("a")["reserved"] == 0 and self.stat("a")["senders_waiting"] == 0,
-                          "the sender to be gone")
-            # The receiver got the whole message, or is still waiting.
-            self.wait_for(lambda: receiver.poll() is not None or self.stat("a")["receivers_waiting"] == 1,
-                          "the receiver to end or wait")
-            if receiver.poll() is None:
-                receiver.send_signal(signal.SIGINT)
-            out = receiver.communicate(timeout=5)[0]
-            self.assertIn(out, (b"", b"x\n"))
-            if out == b"":
-                self.assertNotEqual(receiver.returncode, 0, "an empty message was delivered")
+
+        def sender():
+            fd = os.open(send, os.O_WRONLY)
+            os.write(fd, b"x\n")
+            return 0
+
+        for i in range(80):
+            sent = self.stat("a")["sent"]
+            s = self.forked(sender)
+            self.until(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
+            rfd, wfd = os.pipe()
+
+            def receiver():
+                fd = os.open(recv, os.O_RDONLY)
+                data = b""
+                while chunk := os.read(fd, 100):
+                    data += chunk
+                os.write(wfd, b"got:" + data)
+                return 0
+
+            r = self.forked(receiver)
+            os.close(wfd)
+            if i % 2:  # a moment after the receiver set out
+                time.sleep(rng.random() * 0.003)
+            else:  # as soon as its open gave the sender a place
+                self.until(lambda: (lambda st: st["reserved"] == 1 or st["sent"] > sent)(self.stat("a")),
+                           "the sender to get a place")
+            os.kill(s, signal.SIGINT)
+            os.waitpid(s, 0)
+            self.until(lambda: self.stat("a")["reserved"] == 0 and self.stat("a")["senders_waiting"] == 0,
+                       "the sender to be gone")
+            # The receiver got the whole message, or still waits.
+            self.until(lambda: os.waitpid(r, os.WNOHANG)[0] != 0 or self.stat("a")["receivers_waiting"] == 1,
+                       "the receiver to end or wait")
+            try:
+                os.kill(r, signal.SIGINT)
+                os.waitpid(r, 0)
+            except ChildProcessError:
+                pass  # reaped above
+            except ProcessLookupError:
+                pass
+            with os.fdopen(rfd, "rb") as f:
+                out = f.read()
+            self.assertIn(out, (b"", b"got:x\n"), "an empty message was delivered" if out == b"got:" else out)
             outcomes[out] = outcomes.get(out, 0) + 1
-            self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 0, "the receiver to leave")
+            self.until(lambda: self.stat("a")["receivers_waiting"] == 0, "the receiver to leave")
         st = self.stat("a")
         self.assertEqual(st["sent"], st["received"])
-        self.assertEqual(st["sent"], outcomes.get(b"x\n", 0))
-        print("\n120 SIGINTs on a parked send as a receiver came: %d delivered whole, %d nothing"
-              % (outcomes.get(b"x\n", 0), outcomes.get(b"", 0)))
+        self.assertEqual(st["sent"], outcomes.get(b"got:x\n", 0))
+        print("\n80 SIGINTs on a parked send as a receiver came: %d delivered whole, %d nothing "
+              "(%d of them aborted after the open)"
+              % (outcomes.get(b"got:x\n", 0), outcomes.get(b"", 0), self.d.log().count("abort: send:")))
 
     # Item 5: order across put-backs.
 
@@ -365,6 +413,8 @@ class MemoryBoundLarge(DaemonTest):
         self.assertEqual(self.stat("a")["len"], ok)
         self.assertLessEqual(ok, 4)
         self.assertGreaterEqual(refused, 12)
-        self.assertLess(rss, 512 * MiB)
+        # 256 MiB held, plus the daemon and the copies of a growing message;
+        # an AddressSanitizer build keeps freed blocks in quarantine too.
+        self.assertLess(rss, 768 * MiB)
         for _ in range(ok):
             self.assertEqual(len(read(self.d.chan("a", "recv"))), 64 * MiB)

@@ -87,6 +87,9 @@ class handle {
   }
   virtual result<void> flush(const caller& who);
   virtual void abort(const caller&) {}
+  // Whether abort would undo anything now: the face asks before it looks
+  // up how the closer is ending, which costs a read of /proc.
+  virtual bool abortable() const { return false; }
   virtual result<void> sync(const caller&) { return {}; }
   virtual void release() {}
 

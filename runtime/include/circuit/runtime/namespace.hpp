@@ -126,6 +126,7 @@ class ns {
   // making is committed); fsync commits now; release at the last close.
   result<void> flush(open_file& f, const caller& who);
   void abort(open_file& f, const caller& who);
+  bool abortable(const open_file& f) const { return f.h->abortable(); }
   result<void> fsync(open_file& f, const caller& who);
   void release(open_file* f);
   // Drops a file whose open never reached its caller: no close semantics
