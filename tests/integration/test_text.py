@@ -321,3 +321,16 @@ class Bounded(DaemonTest):
             write_all(self.d.chan("a", "cap"), b"abc")  # an error that is logged: a marker
         self.wait_for(lambda: "error: cap: " in self.d.log()[size:], "the marker in the log")
         self.assertNotIn("tryrecv", self.d.log()[size:])
+
+
+class DebugLog(DaemonTest):
+    """Item 2: --debug logs the EAGAIN that the default level leaves out."""
+
+    daemon_args = ("--debug",)
+
+    def test_with_debug_an_eagain_is_logged(self):
+        os.mkdir(self.d.chan("a"))
+        with self.assertRaises(BlockingIOError):
+            read(self.d.chan("a", "tryrecv"))
+        self.wait_for(lambda: "error: tryrecv: channel /h1/channels/a is empty" in self.d.log(),
+                      "the EAGAIN in the log")
