@@ -299,6 +299,9 @@ void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, S
 // starts nothing and a read parks on nothing that will ever come.
 std::optional<error> ns::gone(const open_file& f) const {
   if (find(f.dir_id) || f.h->outlives_element()) return std::nullopt;
+  // At the daemon's stop nothing was removed by anyone: the far end is
+  // gone, as for a pipe whose reader exited.
+  if (stopped_) return make_error(errc::closed, f.path + ": circuitd stopped");
   return make_error(errc::removed, f.path + ": its directory was removed");
 }
 
