@@ -50,12 +50,15 @@ void uv_driver::run() {
   kicked_ = false;
   if (stopped_) return;
   uv_run(&loop_, UV_RUN_NOWAIT);
+  // With nothing alive libuv's timeout is 0, not "forever", and uv_run
+  // reads nothing, so what is left in its descriptor (the inotify event of
+  // a watch just removed) stays there: do not spin on it. The next handle
+  // started kicks the loop, which reads it then.
+  if (!uv_loop_alive(&loop_)) return;
   // The watch is edge-triggered: if libuv left events unread, no new edge
   // will come for them, so run again rather than wait.
   pollfd p{uv_backend_fd(&loop_), POLLIN, 0};
   if (poll(&p, 1, 0) > 0) return kick();
-  // With nothing alive libuv's timeout is 0, not "forever": do not spin.
-  if (!uv_loop_alive(&loop_)) return;
   int ms = uv_backend_timeout(&loop_);
   if (ms < 0) return;
   timer_.expires_after(std::chrono::milliseconds(ms));
