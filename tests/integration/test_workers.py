@@ -159,7 +159,10 @@ class WorkerTest(DaemonTest):
         """Cleanup for a worker that may still run: killed, waited for."""
         def cleanup():
             if self.d.alive() and os.path.exists(self.w(name)) and self.wstat(name)["state"] == "running":
-                write(self.w(name, "ctl"), "kill")
+                try:
+                    write(self.w(name, "ctl"), "kill")
+                except ProcessLookupError:
+                    pass  # it ended between the stat and the kill
                 self.wait(name)
         self.addCleanup(cleanup)
 
