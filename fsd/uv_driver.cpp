@@ -38,11 +38,12 @@ void uv_driver::kick() {
 }
 
 void uv_driver::arm() {
+  armed_ = true;
   fd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
                  [this](boost::system::error_code ec) {
+                   armed_ = false;
                    if (ec || stopped_) return;
                    run();
-                   arm();
                  });
 }
 
@@ -52,9 +53,11 @@ void uv_driver::run() {
   uv_run(&loop_, UV_RUN_NOWAIT);
   // With nothing alive libuv's timeout is 0, not "forever", and uv_run
   // reads nothing, so what is left in its descriptor (the inotify event of
-  // a watch just removed) stays there: do not spin on it. The next handle
-  // started kicks the loop, which reads it then.
+  // a watch just removed) stays readable: neither watch it nor run again,
+  // or this spins. The runtime kicks after it starts a handle; that run
+  // reads what was left and watches again.
   if (!uv_loop_alive(&loop_)) return;
+  if (!armed_) arm();
   // The watch is edge-triggered: if libuv left events unread, no new edge
   // will come for them, so run again rather than wait.
   pollfd p{uv_backend_fd(&loop_), POLLIN, 0};

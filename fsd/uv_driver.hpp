@@ -4,6 +4,8 @@
 // descriptor, its backend fd. The driver watches that descriptor and libuv's
 // next timer from Asio, and runs libuv without blocking (UV_RUN_NOWAIT)
 // when either fires, or when the runtime kicks it after changing handles.
+// While no handle is alive it watches nothing: the runtime's kick after it
+// starts one brings the watch back.
 //
 // Thread safety: everything on the thread that runs `io`.
 #pragma once
@@ -35,6 +37,7 @@ class uv_driver {
   boost::asio::posix::stream_descriptor fd_;
   boost::asio::steady_timer timer_;
   bool kicked_ = false;
+  bool armed_ = false;  // a wait on the backend descriptor is pending
   bool stopped_ = false;
 };
 
