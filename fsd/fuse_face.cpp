@@ -198,7 +198,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         // The open's caller is gone (its request was aborted): nobody will
         // close this file, so drop it as never opened. libfuse has freed
         // `req` by now, whatever the reply did: only `f` may be used.
-        if (fuse_reply_open(req, &info) != 0) f.space().abandon(r.value());
+        if (fuse_reply_open(req, &info) == 0) return;
+        log_line("open: " + r.value()->path + ": the caller was gone; dropped as never opened");
+        f.space().abandon(r.value());
       });
 }
 

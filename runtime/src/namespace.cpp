@@ -297,17 +297,18 @@ void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, S
 // The one check that keeps removed elements from acting: an open file
 // outlives its element only as a failure, so a spec written through it
 // starts nothing and a read parks on nothing that will ever come.
-std::optional<error> ns::gone(const open_file& f) const {
+std::optional<error> ns::gone(const open_file& f, bool writing) const {
   if (find(f.dir_id) || f.h->outlives_element()) return std::nullopt;
-  // At the daemon's stop nothing was removed by anyone: the far end is
-  // gone, as for a pipe whose reader exited.
-  if (stopped_) return make_error(errc::closed, f.path + ": circuitd stopped");
+  // The daemon's stop retires every element the same way; a write then
+  // fails as one waiting for room in a worker's stdin does at the stop.
+  if (stopped_ && writing)
+    return make_error(errc::closed, f.path + ": circuitd is stopping; it takes no more writes");
   return make_error(errc::removed, f.path + ": its directory was removed");
 }
 
 void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
               op_ptr<std::string> done) {
-  if (auto e = gone(f)) return done->complete(std::move(*e));
+  if (auto e = gone(f, false)) return done->complete(std::move(*e));
   // Not recorded: an event loop retries it at every wake-up.
   if (nonblock && !f.h->readable_now())
     return done->complete(make_error(errc::would_block, f.path + ": nothing to read yet"));
@@ -316,13 +317,13 @@ void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t si
 
 void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
                op_ptr<std::size_t> done) {
-  if (auto e = gone(f)) return done->complete(std::move(*e));
+  if (auto e = gone(f, true)) return done->complete(std::move(*e));
   relay(*this, f.dir_id, who, std::move(done),
         [&](auto inner) { f.h->write_async(who, off, data, inner); });
 }
 
 bool ns::readable(open_file& f, std::function<void()> wake) {
-  if (gone(f) || f.h->readable_now()) return true;
+  if (gone(f, false) || f.h->readable_now()) return true;
   if (wake) f.h->wake_when_readable(std::move(wake));
   return false;
 }

@@ -166,7 +166,7 @@ class ns {
   };
   result<where> resolve(std::uint64_t ino) const;
   // The error for a call on `f` whose element was removed, or nothing.
-  std::optional<error> gone(const open_file& f) const;
+  std::optional<error> gone(const open_file& f, bool writing) const;
   attr attr_of(const dir& d, unsigned index) const;
   std::optional<attr> entry(dir& d, std::string_view name) const;
   result<void> may_remove(const caller& who, dir& parent, std::string_view name) const;
