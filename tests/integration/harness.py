@@ -97,6 +97,22 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pids_whose_cmdline(match):
+    """Pids of the processes whose command line (NUL-separated bytes) makes
+    match(cmdline) true; processes that go meanwhile are passed over."""
+    out = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % e, "rb") as f:
+                if match(f.read()):
+                    out.append(int(e))
+        except OSError:
+            pass
+    return out
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import DaemonTest, read, write
+from harness import DaemonTest, pids_whose_cmdline, read, write
 from test_workers import WorkerTest, fd_count, in_syscall
 
 POLLIN = select.POLLIN
@@ -22,17 +22,7 @@ POLLOUT = select.POLLOUT
 
 def cmdlines_with(marker):
     """Pids of processes whose command line contains `marker`."""
-    out = []
-    for e in os.listdir("/proc"):
-        if not e.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % e, "rb") as f:
-                if marker.encode() in f.read():
-                    out.append(int(e))
-        except OSError:
-            pass
-    return out
+    return pids_whose_cmdline(lambda cmdline: marker.encode() in cmdline)
 
 
 def kill_all(marker):

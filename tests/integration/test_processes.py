@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import DaemonTest, mounted, read, write
+from harness import DaemonTest, mounted, pids_whose_cmdline, read, write
 from test_workers import PY, WorkerTest, gone, in_syscall
 
 MiB = 1 << 20
@@ -25,17 +25,7 @@ TAG = 200000 + os.getpid() % 100000 * 8
 def pids_running(*argv):
     """Pids of live processes whose command line is exactly argv."""
     want = b"\0".join(a.encode() for a in argv) + b"\0"
-    out = []
-    for e in os.listdir("/proc"):
-        if not e.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % e, "rb") as f:
-                if f.read() == want and not gone(int(e)):
-                    out.append(int(e))
-        except OSError:
-            pass
-    return out
+    return [p for p in pids_whose_cmdline(lambda cmdline: cmdline == want) if not gone(p)]
 
 
 def rss(pid):
