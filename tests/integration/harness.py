@@ -188,6 +188,20 @@ class DaemonTest(unittest.TestCase):
             if stream:
                 stream.close()
 
+    def mkchan(self, name, cap=None):
+        """Makes channel `name`, with buffer `cap` if given."""
+        os.mkdir(self.d.chan(name))
+        if cap is not None:
+            write(self.d.chan(name, "cap"), "%d\n" % cap)
+
+    def parked_receiver(self, chan, **popen_args):
+        """A real `cat` of channel `chan`'s recv, once it waits in the channel."""
+        before = self.stat(chan)["receivers_waiting"]
+        p = self.spawn(["cat", "channels/%s/recv" % chan], **popen_args)
+        self.wait_for(lambda: self.stat(chan)["receivers_waiting"] == before + 1,
+                      "the receiver of %s to park" % chan)
+        return p
+
     def stat(self, chan):
         import json
         return json.loads(read(self.d.chan(chan, "stat")))

@@ -13,13 +13,8 @@ from harness import DaemonTest, errno_of, read, write
 
 
 class Channels(DaemonTest):
-    def mk(self, name, cap=None):
-        os.mkdir(self.d.chan(name))
-        if cap is not None:
-            write(self.d.chan(name, "cap"), "%d\n" % cap)
-
     def test_mkdir_makes_a_channel_with_every_file_and_rmdir_removes_it(self):
-        self.mk("a")
+        self.mkchan("a")
         self.assertEqual(sorted(os.listdir(self.d.chan("a"))),
                          sorted(["help", "error", "cap", "send", "recv", "trysend", "tryrecv", "close", "stat"]))
         self.assertEqual(read(self.d.chan("a", "cap")), b"0\n")
@@ -29,7 +24,7 @@ class Channels(DaemonTest):
         self.assertFalse(os.path.exists(self.d.chan("a")))
 
     def test_cap_zero_is_a_rendezvous_the_sender_waits_for_a_receiver(self):
-        self.mk("a")
+        self.mkchan("a")
         sender = self.spawn(["sh", "-c", "echo hello > channels/a/send"])
         self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
         self.assertIsNone(sender.poll())
@@ -39,15 +34,14 @@ class Channels(DaemonTest):
         self.assertEqual((st["sent"], st["received"], st["len"]), (1, 1, 0))
 
     def test_cap_zero_receiver_waits_for_a_sender(self):
-        self.mk("a")
-        receiver = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the receiver to park")
+        self.mkchan("a")
+        receiver = self.parked_receiver("a", stdout=subprocess.PIPE)
         self.sh("echo ping > channels/a/send")
         out, _ = receiver.communicate(timeout=5)
         self.assertEqual(out, b"ping\n")
 
     def test_cap_n_buffers_n_messages_then_senders_wait(self):
-        self.mk("a", 3)
+        self.mkchan("a", 3)
         for i in range(3):
             self.sh("echo m%d > channels/a/send" % i)
         self.wait_for(lambda: self.stat("a")["len"] == 3, "three messages delivered")
@@ -60,32 +54,32 @@ class Channels(DaemonTest):
         self.assertEqual(got, [b"m1\n", b"m2\n", b"m3\n"])
 
     def test_messages_come_out_in_the_order_they_went_in(self):
-        self.mk("a", 100)
+        self.mkchan("a", 100)
         for i in range(100):
             write(self.d.chan("a", "send"), "message %d" % i)
         self.assertEqual([read(self.d.chan("a", "recv")) for _ in range(100)],
                          [b"message %d" % i for i in range(100)])
 
     def test_truncating_and_appending_redirections_both_send(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         self.sh("echo one > channels/a/send && echo two >> channels/a/send")
         r = self.sh("cat channels/a/recv channels/a/recv")
         self.assertEqual(r.stdout, b"one\ntwo\n")
 
     def test_a_message_is_what_was_written_between_open_and_close(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         self.sh("(echo line1; echo line2; printf 'no newline') > channels/a/send")
         self.assertEqual(read(self.d.chan("a", "recv")), b"line1\nline2\nno newline")
 
     def test_an_empty_message_is_a_message(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         self.sh(": > channels/a/send")
         self.wait_for(lambda: self.stat("a")["len"] == 1, "the empty message delivered")
         self.assertEqual(read(self.d.chan("a", "recv")), b"")
         self.assertEqual(self.stat("a")["received"], 1)
 
     def test_python_open_sends_and_receives_binary_data(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         data = bytes(range(256)) * 4096  # 1 MiB, every byte value
         with open(self.d.chan("a", "send"), "wb") as f:
             f.write(data)
@@ -93,7 +87,7 @@ class Channels(DaemonTest):
             self.assertEqual(f.read(), data)
 
     def test_try_operations_fail_with_eagain_and_say_why(self):
-        self.mk("a")
+        self.mkchan("a")
         self.assertErrno(errno.EAGAIN, read, self.d.chan("a", "tryrecv"))
         self.assertIn("tryrecv: channel /h1/channels/a is empty", self.error_text("h1/channels/a/error"))
         self.assertErrno(errno.EAGAIN, write, self.d.chan("a", "trysend"), "x")
@@ -107,14 +101,13 @@ class Channels(DaemonTest):
         self.assertEqual((st["sent"], st["senders_waiting"], st["receivers_waiting"]), (0, 0, 0))
 
     def test_trysend_succeeds_when_a_receiver_waits(self):
-        self.mk("a")
-        receiver = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the receiver to park")
+        self.mkchan("a")
+        receiver = self.parked_receiver("a", stdout=subprocess.PIPE)
         write(self.d.chan("a", "trysend"), "now")
         self.assertEqual(receiver.communicate(timeout=5)[0], b"now")
 
     def test_close_drains_the_buffer_then_receives_fail_with_epipe(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         write(self.d.chan("a", "send"), "x")
         write(self.d.chan("a", "send"), "y")
         write(self.d.chan("a", "close"), "close\n")
@@ -128,8 +121,8 @@ class Channels(DaemonTest):
         write(self.d.chan("a", "close"), "close")  # closing twice is harmless
 
     def test_close_fails_parked_senders_and_receivers(self):
-        self.mk("s")
-        self.mk("r")
+        self.mkchan("s")
+        self.mkchan("r")
         sender = self.spawn(["sh", "-c", "echo x > channels/s/send"], stderr=subprocess.PIPE)
         receiver = self.spawn(["cat", "channels/r/recv"], stderr=subprocess.PIPE)
         self.wait_for(lambda: self.stat("s")["senders_waiting"] == 1, "the sender to park")
@@ -141,20 +134,18 @@ class Channels(DaemonTest):
         self.assertIn(b"Broken pipe", receiver.stderr.read())
 
     def test_a_sender_that_reserved_before_close_still_delivers(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         fd = os.open(self.d.chan("a", "send"), os.O_WRONLY)
         write(self.d.chan("a", "close"), "close")
-        receiver = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the receiver to wait for the reserved send")
+        receiver = self.parked_receiver("a", stdout=subprocess.PIPE)
         os.write(fd, b"last")
         os.close(fd)
         self.assertEqual(receiver.communicate(timeout=5)[0], b"last")
         self.assertErrno(errno.EPIPE, read, self.d.chan("a", "recv"))
 
     def test_ctrl_c_on_a_blocked_cat_returns_at_once_and_leaves_no_receiver(self):
-        self.mk("a")
-        cat = self.spawn(["cat", "channels/a/recv"])
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "cat to park")
+        self.mkchan("a")
+        cat = self.parked_receiver("a")
         t0 = time.monotonic()
         cat.send_signal(signal.SIGINT)
         rc = cat.wait(5)
@@ -167,7 +158,7 @@ class Channels(DaemonTest):
         self.assertErrno(errno.EPIPE, read, self.d.chan("a", "recv"))
 
     def test_ctrl_c_on_a_blocked_sender_leaves_no_sender(self):
-        self.mk("a")
+        self.mkchan("a")
         sender = self.spawn(["sh", "-c", "exec 3>channels/a/send"])
         self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
         sender.send_signal(signal.SIGINT)
@@ -177,7 +168,7 @@ class Channels(DaemonTest):
         self.assertErrno(errno.EAGAIN, read, self.d.chan("a", "tryrecv"))
 
     def test_a_receiver_killed_after_open_loses_no_message(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         big = os.urandom(1 << 20)
         write(self.d.chan("a", "send"), big)
         write(self.d.chan("a", "send"), "second")
@@ -202,7 +193,7 @@ class Channels(DaemonTest):
         self.assertEqual((st["sent"], st["received"], st["len"]), (2, 2, 0))
 
     def test_a_receiver_that_closes_early_puts_the_message_back_at_its_place(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         write(self.d.chan("a", "send"), "first")
         write(self.d.chan("a", "send"), "second")
         with open(self.d.chan("a", "recv"), "rb", buffering=0) as f:
@@ -212,9 +203,8 @@ class Channels(DaemonTest):
         self.assertEqual(read(self.d.chan("a", "recv")), b"second")
 
     def test_rmdir_fails_parked_openers_and_the_channel_is_gone(self):
-        self.mk("a")
-        receiver = self.spawn(["cat", "channels/a/recv"], stderr=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the receiver to park")
+        self.mkchan("a")
+        receiver = self.parked_receiver("a", stderr=subprocess.PIPE)
         os.rmdir(self.d.chan("a"))
         self.assertNotEqual(receiver.wait(5), 0)
         self.assertIn(b"No such file", receiver.stderr.read())

@@ -20,11 +20,6 @@ MiB = 1 << 20
 
 
 class Messages(DaemonTest):
-    def mk(self, name, cap=None):
-        os.mkdir(self.d.chan(name))
-        if cap is not None:
-            write(self.d.chan(name, "cap"), "%d\n" % cap)
-
     def settled(self, name, sent):
         """Waits until `sent` messages were delivered and no place is reserved."""
         self.wait_for(lambda: (self.stat(name)["sent"], self.stat(name)["reserved"]) == (sent, 0),
@@ -36,13 +31,13 @@ class Messages(DaemonTest):
     # Item 3: one open, one message, delivered at the last close.
 
     def test_a_group_of_commands_with_one_redirect_sends_one_message(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         self.sh("{ echo header; /bin/echo body; echo footer; } > channels/a/send")
         self.assertEqual(read(self.d.chan("a", "recv")), b"header\nbody\nfooter\n")
         self.settled("a", 1)
 
     def test_a_descriptor_kept_open_by_exec_sends_everything_at_its_last_close(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         self.sh("set -e; exec 3>channels/a/send; echo a >&3; echo b >&3; "
                 "test \"$(cat channels/a/stat | grep -o '\"sent\":[0-9]*')\" = '\"sent\":0'; "
                 "exec 3>&-")
@@ -50,7 +45,7 @@ class Messages(DaemonTest):
         self.settled("a", 1)
 
     def test_fsync_delivers_at_once_and_later_writes_fail_with_ebadf(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         fd = os.open(self.d.chan("a", "send"), os.O_WRONLY)
         os.write(fd, b"now")
         os.fsync(fd)
@@ -64,14 +59,14 @@ class Messages(DaemonTest):
         self.assertEqual(self.stat("a")["sent"], 1)
 
     def test_dd_conv_fsync_delivers_the_message_before_its_last_close(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         self.sh("set -e; exec 3>channels/a/send; echo head >&3; "
                 "printf tail | dd conv=fsync status=none >&3; "
                 "grep -q '\"sent\":1,' channels/a/stat; exec 3>&-")
         self.assertEqual(read(self.d.chan("a", "recv")), b"head\ntail")
 
     def test_fsync_on_a_removed_channel_fails_with_enoent(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         fd = os.open(self.d.chan("a", "send"), os.O_WRONLY)
         os.write(fd, b"lost")
         os.rmdir(self.d.chan("a"))
@@ -81,7 +76,7 @@ class Messages(DaemonTest):
     # Item 4: all or nothing.
 
     def test_a_sender_killed_after_its_open_delivers_nothing(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         p = self.python("import os,time; fd=os.open('channels/a/send', os.O_WRONLY); "
                         "print('open', flush=True); time.sleep(60)")
         self.assertEqual(p.stdout.readline(), b"open\n")
@@ -93,7 +88,7 @@ class Messages(DaemonTest):
         self.assertErrno(errno.EAGAIN, read, self.d.chan("a", "tryrecv"))
 
     def test_a_sender_that_kills_itself_mid_message_delivers_nothing(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         p = self.python("import os,signal; fd=os.open('channels/a/send', os.O_WRONLY); "
                         "os.write(fd, b'half a mess'); os.kill(os.getpid(), signal.SIGKILL)")
         self.assertEqual(p.wait(5), -signal.SIGKILL)
@@ -102,7 +97,7 @@ class Messages(DaemonTest):
         self.assertErrno(errno.EAGAIN, read, self.d.chan("a", "tryrecv"))
 
     def test_a_sender_killed_from_outside_mid_message_delivers_nothing(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         p = self.python("import os,time; fd=os.open('channels/a/send', os.O_WRONLY); "
                         "os.write(fd, b'x' * 300000); print('wrote', flush=True); time.sleep(60)")
         self.assertEqual(p.stdout.readline(), b"wrote\n")
@@ -115,7 +110,7 @@ class Messages(DaemonTest):
         self.assertEqual(read(self.d.chan("a", "recv")), b"next")
 
     def test_a_child_killed_while_holding_the_open_aborts_the_message(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         r = self.sh("exec 3>channels/a/send; echo a >&3; sh -c 'kill -9 $$'; "
                     "echo b >&3 || echo refused; exec 3>&-", check=False)
         self.assertIn(b"refused", r.stdout)
@@ -124,7 +119,7 @@ class Messages(DaemonTest):
         self.assertIn("died of a signal", self.error_text("h1/channels/a/error"))
 
     def test_a_sender_that_exits_without_closing_still_sends(self):
-        self.mk("a", 2)
+        self.mkchan("a", 2)
         self.sh("/bin/echo x > channels/a/send")
         p = self.python("import os; fd=os.open('channels/a/send', os.O_WRONLY); os.write(fd, b'y'); os._exit(3)")
         self.assertEqual(p.wait(5), 3)
@@ -132,7 +127,7 @@ class Messages(DaemonTest):
         self.assertEqual(read(self.d.chan("a", "recv")), b"y")
 
     def test_an_open_closed_with_nothing_written_sends_an_empty_message(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         os.close(os.open(self.d.chan("a", "send"), os.O_WRONLY))
         self.settled("a", 1)
         self.assertEqual(read(self.d.chan("a", "recv")), b"")
@@ -158,7 +153,7 @@ class Messages(DaemonTest):
             time.sleep(0.001)
 
     def test_sigint_on_a_blocked_send_as_a_receiver_arrives_never_delivers_an_empty_message(self):
-        self.mk("a")
+        self.mkchan("a")
         send, recv = self.d.chan("a", "send"), self.d.chan("a", "recv")
         rng = random.Random(6)
         outcomes = {}
@@ -218,7 +213,7 @@ class Messages(DaemonTest):
     # Item 5: order across put-backs.
 
     def test_messages_put_back_by_receivers_keep_their_place_in_the_order(self):
-        self.mk("a", 3)
+        self.mkchan("a", 3)
         for m in (b"A", b"B", b"C"):
             write(self.d.chan("a", "send"), m)
         self.settled("a", 3)
@@ -233,7 +228,7 @@ class Messages(DaemonTest):
     # Item 6: end of channel only when nothing is buffered, reserved or held.
 
     def test_a_closed_channel_does_not_end_while_a_receiver_holds_a_message(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         write(self.d.chan("a", "send"), "last")
         self.settled("a", 1)
         write(self.d.chan("a", "close"), "close")
@@ -242,8 +237,7 @@ class Messages(DaemonTest):
         self.assertEqual(holder.stdout.readline(), b"took\n")
         self.assertEqual((self.stat("a")["len"], self.stat("a")["held"]), (0, 1))
         self.assertErrno(errno.EAGAIN, read, self.d.chan("a", "tryrecv"))
-        waiter = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the second receiver to wait")
+        waiter = self.parked_receiver("a", stdout=subprocess.PIPE)
         self.assertIsNone(waiter.poll())
         holder.kill()
         holder.wait(5)
@@ -252,13 +246,12 @@ class Messages(DaemonTest):
         self.assertErrno(errno.EPIPE, read, self.d.chan("a", "recv"))
 
     def test_a_closed_channel_ends_when_the_last_held_message_is_consumed(self):
-        self.mk("a", 1)
+        self.mkchan("a", 1)
         write(self.d.chan("a", "send"), "last")
         self.settled("a", 1)
         write(self.d.chan("a", "close"), "close")
         fd = os.open(self.d.chan("a", "recv"), os.O_RDONLY)
-        waiter = self.spawn(["cat", "channels/a/recv"], stderr=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the second receiver to wait")
+        waiter = self.parked_receiver("a", stderr=subprocess.PIPE)
         self.assertEqual(os.read(fd, 100), b"last")
         self.assertNotEqual(waiter.wait(5), 0)
         self.assertIn(b"Broken pipe", waiter.stderr.read())
@@ -267,7 +260,7 @@ class Messages(DaemonTest):
     # Item 8: try-operations meet a waiting partner, as in Go.
 
     def test_tryrecv_on_cap_zero_takes_from_a_waiting_sender(self):
-        self.mk("a")
+        self.mkchan("a")
         sender = self.spawn(["sh", "-c", "echo hi > channels/a/send"])
         self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
         self.assertEqual(read(self.d.chan("a", "tryrecv")), b"hi\n")
@@ -280,7 +273,7 @@ class Messages(DaemonTest):
         self.assertEqual(sender.wait(5), 0)
 
     def test_tryrecv_gives_up_with_eagain_when_the_sender_it_met_dies(self):
-        self.mk("a")
+        self.mkchan("a")
         sender = self.python("import os,time; fd=os.open('channels/a/send', os.O_WRONLY); "
                              "print('open', flush=True); time.sleep(60)")
         self.wait_for(lambda: self.stat("a")["senders_waiting"] == 1, "the sender to park")
@@ -294,9 +287,8 @@ class Messages(DaemonTest):
         self.assertEqual((st["receivers_waiting"], st["reserved"], st["sent"]), (0, 0, 0))
 
     def test_trysend_on_cap_zero_gives_to_a_waiting_receiver(self):
-        self.mk("a")
-        receiver = self.spawn(["cat", "channels/a/recv"], stdout=subprocess.PIPE)
-        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "the receiver to park")
+        self.mkchan("a")
+        receiver = self.parked_receiver("a", stdout=subprocess.PIPE)
         fd = os.open(self.d.chan("a", "send"), os.O_WRONLY | os.O_NONBLOCK)
         os.write(fd, b"go")
         os.close(fd)

@@ -106,4 +106,7 @@ class worker final : public dir {
   friend class spec_handle;
 };
 
+// "new", "running", "exited" or "signaled", as stat and messages say it.
+const char* state_name(worker::state s);
+
 }  // namespace circuit
