@@ -1,7 +1,7 @@
 // errno_map.hpp — the one table from errc to errno, at the FUSE edge.
 #pragma once
 
-#include "circuit/runtime/error.hpp"
+#include "circuit/core/error.hpp"
 
 namespace circuit::fsd {
 

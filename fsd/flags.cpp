@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "circuit/runtime/ctl.hpp"
+#include "circuit/core/ctl.hpp"
 
 namespace circuit::fsd {
 namespace {

@@ -19,8 +19,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "circuit/runtime/error.hpp"
-#include "circuit/runtime/namespace.hpp"
+#include "circuit/core/error.hpp"
+#include "circuit/core/namespace.hpp"
 
 struct fuse_session;
 struct fuse_pollhandle;

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string>
 
-#include "circuit/runtime/error.hpp"
+#include "circuit/core/error.hpp"
 
 namespace circuit::fsd {
 namespace {

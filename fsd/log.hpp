@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "circuit/runtime/error.hpp"
+#include "circuit/core/error.hpp"
 
 namespace circuit::fsd {
 

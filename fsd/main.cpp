@@ -11,9 +11,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "circuit/runtime/host.hpp"
-#include "circuit/runtime/namespace.hpp"
-#include "circuit/runtime/workers.hpp"
+#include "circuit/core/namespace.hpp"
+#include "circuit/elements/tree.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
 #include "log.hpp"
@@ -68,7 +67,7 @@ int main(int argc, char** argv) {
   cfg.allow_group = fl.allow_group;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;
-  ns space(std::move(cfg));
+  ns space(std::move(cfg), make_tree);
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
 
   // The stop is asynchronous, and the loop serves the mount throughout: a
@@ -131,7 +130,7 @@ int main(int argc, char** argv) {
       fsd::log_line("stopping: some workers did not end in time");
       finish();
     });
-    space.self().procs().stop_all([&] { boost::asio::post(io, finish); });
+    stop_workers(space, [&] { boost::asio::post(io, finish); });
   };
   // The writer of "stop" still has ctl open; let its close be answered
   // before the mount goes.

@@ -1,6 +1,6 @@
 // Unit tests of runtime/src/access.cpp: who may do what, as the namespace
 // core decides it for every face.
-#include "circuit/runtime/access.hpp"
+#include "circuit/core/access.hpp"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/channel.cpp through the namespace core.
-#include "circuit/runtime/channel.hpp"
+#include "channel.hpp"
 
 #include "fixture.hpp"
 

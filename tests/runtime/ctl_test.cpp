@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/ctl.cpp.
-#include "circuit/runtime/ctl.hpp"
+#include "circuit/core/ctl.hpp"
 
 #include <catch2/catch.hpp>
 

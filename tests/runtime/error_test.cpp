@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/error.cpp.
-#include "circuit/runtime/error.hpp"
+#include "circuit/core/error.hpp"
 
 #include <catch2/catch.hpp>
 

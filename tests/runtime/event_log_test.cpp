@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/event_log.cpp.
-#include "circuit/runtime/event_log.hpp"
+#include "circuit/core/event_log.hpp"
 
 #include <catch2/catch.hpp>
 #include <optional>

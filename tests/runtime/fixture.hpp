@@ -9,12 +9,13 @@
 #include <optional>
 #include <string>
 
-#include "circuit/runtime/namespace.hpp"
+#include "circuit/core/namespace.hpp"
+#include "circuit/elements/tree.hpp"
 
 namespace circuit::test {
 
 struct space {
-  ns n{config{.host = "h1"}};
+  ns n{config{.host = "h1"}, make_tree};
   caller who;
   int completions = 0;
 

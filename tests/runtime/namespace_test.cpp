@@ -1,7 +1,7 @@
 // Unit tests of runtime/src/namespace.cpp and dir.cpp.
-#include "circuit/runtime/namespace.hpp"
+#include "circuit/core/namespace.hpp"
 
-#include "circuit/runtime/host.hpp"
+#include "host.hpp"
 
 #include "fixture.hpp"
 
@@ -59,7 +59,7 @@ TEST_CASE("inode numbers of a removed channel go stale and are not reused") {
 TEST_CASE("help lists a directory's ctl commands from its verb table") {
   test::space s;
   std::string help = s.text("/h1/help");
-  for (const auto& v : s.n.self().verbs())
+  for (const auto& v : s.n.top().child("h1")->verbs())
     CHECK(help.find("\n  " + std::string(v.usage) + " ") != std::string::npos);
   CHECK(help.find("ctl commands:") != std::string::npos);
   CHECK(s.text("/h1/channels/help").find("ctl commands:") == std::string::npos);

@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/output.cpp.
-#include "circuit/runtime/output.hpp"
+#include "output.hpp"
 
 #include <catch2/catch.hpp>
 #include <optional>

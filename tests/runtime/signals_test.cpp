@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/signals.cpp.
-#include "circuit/runtime/signals.hpp"
+#include "signals.hpp"
 
 #include <catch2/catch.hpp>
 #include <csignal>

@@ -1,5 +1,5 @@
 // Unit tests of runtime/src/spec.cpp.
-#include "circuit/runtime/spec.hpp"
+#include "spec.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,11 +1,11 @@
 // Unit tests of runtime/src/stat_table.cpp: stat JSON and help from one table.
-#include "circuit/runtime/stat_table.hpp"
+#include "circuit/core/stat_table.hpp"
 
 #include <boost/json/parse.hpp>
 #include <limits>
 
-#include "circuit/runtime/channel.hpp"
-#include "circuit/runtime/host.hpp"
+#include "channel.hpp"
+#include "host.hpp"
 #include "fixture.hpp"
 
 using namespace circuit;

@@ -1,6 +1,6 @@
 // Unit tests of runtime/src/worker.cpp and child.cpp: a real child process,
 // with the test stepping the libuv loop itself.
-#include "circuit/runtime/worker.hpp"
+#include "worker.hpp"
 
 #include <uv.h>
 

@@ -1,0 +1,188 @@
+// namespace.hpp — the one namespace every face serves (DESIGN.md §1).
+//
+// `ns` holds the tree and serves the 9P set of operations addressed by
+// inode number: lookup (walk), getattr (stat), list (readdir), open, read,
+// write, flush, release, mkdir, rmdir; cancel is the op's own cancel(). The
+// FUSE face translates kernel requests into these calls; the socket and peer
+// faces will do the same with the wire protocol.
+//
+// Errors of refused calls are kept per directory and per caller session and
+// are what that directory's `error` file reads; they also go to the log.
+//
+// Thread safety: belongs to the loop thread; nothing here locks.
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "circuit/core/budget.hpp"
+#include "circuit/core/dir.hpp"
+#include "circuit/core/event_log.hpp"
+
+struct uv_loop_s;  // libuv's loop; only worker.cpp includes <uv.h>
+
+namespace circuit {
+
+struct config {
+  std::string host = "local";           // this host's name (--name)
+  std::string address = "-";            // where peers reach it (none yet)
+  std::size_t max_message = 64u << 20;  // bytes in one channel message
+  std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
+  std::function<void(std::string_view)> log;  // one line, no newline
+  // Log also routine refusals: the EAGAIN of a try-operation, which a
+  // polling client repeats at will (--debug).
+  bool log_routine = false;
+  std::function<void()> stop;                 // host ctl "stop"
+  // Workers' children are libuv handles on this loop; after touching them
+  // the runtime calls uv_kick so the loop owner runs libuv soon.
+  ::uv_loop_s* uv = nullptr;
+  std::function<void()> uv_kick;
+  double grace = 5.0;         // seconds between TERM and KILL (ctl stop)
+  bool keep_workers = false;  // leave workers running when the daemon stops
+  // An entry appeared in or left directory `parent_ino` (an element made
+  // or removed): faces with caches drop what they cached of it.
+  std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
+  // Who may use the namespace (access.hpp): root, the daemon's user, and
+  // the members of allow_group (--allow-group) when it is set.
+  principal daemon{::geteuid(), ::getegid(), {}};
+  std::optional<gid_t> allow_group;
+};
+
+// A file's or directory's attributes, as stat(2) shows them and as the
+// permission check (access.hpp) reads them.
+struct attr {
+  std::uint64_t ino = 0;
+  bool is_dir = false;
+  mode_t perm = 0;  // permission bits: 0440, 0200, 0750, 01770 (sticky) ...
+  uid_t uid = 0;    // the element's maker
+  gid_t gid = 0;    // the allowed group; without one, the maker's group
+};
+
+struct dir_entry {
+  std::string name;
+  attr a;
+};
+
+
+// An open file as the namespace sees it: the handle and where it lives.
+struct open_file {
+  handle_ptr h;
+  std::uint64_t dir_id = 0;
+  std::string path;  // for messages
+  int flags = 0;     // of the open(2)
+};
+
+class ns {
+ public:
+  // `plant` makes the tree's root (the elements module's make_tree).
+  ns(config cfg, const std::function<std::shared_ptr<dir>(ns&)>& plant);
+  ~ns();
+  ns(const ns&) = delete;
+  ns& operator=(const ns&) = delete;
+
+  static constexpr std::uint64_t root_ino = std::uint64_t{1} << file_bits;
+
+  // Every operation first admits the caller (access.hpp): anyone else gets
+  // errc::access, and nothing is recorded for them.
+  result<attr> lookup(const caller& who, std::uint64_t parent, std::string_view name);
+  result<attr> getattr(const caller& who, std::uint64_t ino);
+  result<std::vector<dir_entry>> list(const caller& who, std::uint64_t ino);
+  // Whether `who` may open `ino` for `mask` (R_OK, W_OK, X_OK): access(2).
+  result<void> access(const caller& who, std::uint64_t ino, int mask);
+  result<attr> mkdir(const caller& who, std::uint64_t parent, std::string_view name);
+  result<void> rmdir(const caller& who, std::uint64_t parent, std::string_view name);
+
+  // Completes with a new open_file owned by the caller, who gives it back
+  // through release().
+  void open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done);
+  // Reads and writes of a file whose element was removed fail with
+  // errc::removed (see handle). A `nonblock` read (O_NONBLOCK) that would
+  // wait fails with errc::would_block instead.
+  void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size,
+            op_ptr<std::string> done) {
+    read(f, who, off, size, false, std::move(done));
+  }
+  void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
+            op_ptr<std::string> done);
+  void write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+             op_ptr<std::size_t> done);
+  // poll(2): whether a read would be answered at once. When not, and
+  // `wake` is given, it is called once when that may have changed.
+  bool readable(open_file& f, std::function<void()> wake);
+  // The ends of an open (handle, dir.hpp): flush at a holder's close(2);
+  // abort instead when that holder is dying of a signal (nothing it was
+  // making is committed); fsync commits now; release at the last close.
+  result<void> flush(open_file& f, const caller& who);
+  void abort(open_file& f, const caller& who);
+  bool abortable(const open_file& f) const { return f.h->abortable(); }
+  result<void> fsync(open_file& f, const caller& who);
+  void release(open_file* f);
+  // Drops a file whose open never reached its caller: no close semantics
+  // run (a send delivers nothing, a taken message goes back).
+  std::size_t open_files() const { return open_.size(); }  // opened, not yet released
+  void abandon(open_file* f) {
+    open_.erase(f);
+    delete f;
+  }
+  // Operations the tree does not have (create, unlink, rename): the error,
+  // recorded for the caller.
+  error refuse(const caller& who, std::uint64_t parent, std::string_view name,
+               std::string_view what);
+
+  // Per-session error messages of one directory.
+  void record(std::uint64_t dir_id, const caller& who, const error& e);
+  std::string last_error(std::uint64_t dir_id, const caller& who) const;
+
+  // Directory registry: ids are never reused.
+  std::uint64_t enroll(dir* d);
+  void forget(std::uint64_t id);
+  dir* find(std::uint64_t id) const;
+
+  const config& cfg() const { return cfg_; }
+  config& cfg() { return cfg_; }
+  event_log& events() { return events_; }
+  budget& memory() { return memory_; }  // message and stdin bytes (budget.hpp)
+  dir& top() { return *root_; }
+  void log(std::string_view line) const;
+  void entry_changed(const dir& parent, const std::string& name) const;
+  void stop();  // retire every element: parked requests complete
+
+ private:
+  struct where {
+    dir* d = nullptr;
+    unsigned index = 0;
+  };
+  result<where> resolve(std::uint64_t ino) const;
+  // The error for a call on `f` whose element was removed, or nothing.
+  std::optional<error> gone(const open_file& f, bool writing) const;
+  attr attr_of(const dir& d, unsigned index) const;
+  std::optional<attr> entry(dir& d, std::string_view name) const;
+  result<void> may_remove(const caller& who, dir& parent, std::string_view name) const;
+
+  config cfg_;
+  event_log events_;
+  budget memory_;
+  std::uint64_t next_id_ = 1;
+  bool stopped_ = false;
+  std::unordered_map<std::uint64_t, dir*> dirs_;
+  // (dir id, session) -> message; oldest evicted past a bound.
+  std::map<std::pair<std::uint64_t, pid_t>, std::string> errors_;
+  std::deque<std::pair<std::uint64_t, pid_t>> error_order_;
+  // Files open now; those the kernel still holds when the daemon stops are
+  // dropped at destruction, as never closed.
+  std::unordered_set<open_file*> open_;
+  std::shared_ptr<dir> root_;
+};
+
+}  // namespace circuit

@@ -1,0 +1,22 @@
+// tree.hpp — what a face needs of the elements: the tree to serve and the
+// local host's workers to stop. Everything else of the elements module is
+// private to it (runtime/elements/src).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "circuit/core/namespace.hpp"
+
+namespace circuit {
+
+// The root of a daemon's tree: help, members, events, and this host's
+// directory (named cfg().host) with its channels/ and workers/. Given to
+// ns's constructor.
+std::shared_ptr<dir> make_tree(ns& space);
+
+// Stops the local host's workers (TERM, then KILL after the grace), and
+// calls `done` on the loop when all have exited or been given up.
+void stop_workers(ns& space, std::function<void()> done);
+
+}  // namespace circuit

@@ -1,0 +1,90 @@
+// child.hpp — the libuv side of a worker: a watch on its process (a pidfd
+// polled by libuv), its three pipes, its grace timer and, where the host
+// allows it, its cgroup (cgroup.hpp) and a watch on that group.
+//
+// The process is started by start.cpp (clone with CLONE_VM|CLONE_VFORK: no
+// copy of the daemon's page tables), as the worker's maker when the daemon
+// is root. stdin, stdout and stderr are pipes, so /dev/stdin and
+// /dev/stderr open inside the worker.
+//
+// stdin is written here, not through libuv's write queue: the pipe is
+// non-blocking and written as far as it takes; a write(2) that does not fit
+// waits in `pending` with the bytes left (taken from the daemon's memory
+// budget) and the count written so far. A cancelled write (Ctrl-C, a
+// signal) completes with that count if it is not 0, else EINTR, and its
+// remaining bytes are dropped: nothing is written after the writer was
+// told, and nothing stays queued.
+//
+// The worker's processes are "alive" while the leader has not been reaped
+// or its group still holds a process; the child ends (and the group is
+// removed) when both are over. A child deletes itself once every handle
+// has closed; it reaches its worker only through a weak pointer, and the
+// worker's pointer to it is cleared when it goes.
+#pragma once
+
+#include <uv.h>
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include "cgroup.hpp"
+#include "circuit/core/budget.hpp"
+#include "worker.hpp"
+
+namespace circuit {
+
+struct worker::child {
+  uv_poll_t proc;        // the pidfd: readable when the leader has ended
+  uv_poll_t in;          // the stdin pipe, watched for room while writes wait
+  uv_pipe_t out, err;
+  uv_timer_t timer;      // SIGKILL at the end of a stop's grace period
+  uv_fs_event_t watch;   // the group's cgroup.events: it has emptied
+  int pidfd = -1, in_fd = -1;
+  pid_t pid = 0;
+  std::unique_ptr<cgroup> group;
+  budget* memory = nullptr;
+  std::weak_ptr<worker> owner;
+  int open = 0;  // handles not yet closed
+  bool in_open = false, out_open = false, err_open = false;
+  bool leader_alive = true, ended = false, killed_late = false;
+  bool watched = false;  // `watch` was made (there was a group)
+
+  struct stdin_write {
+    op_ptr<std::size_t> done;
+    std::string left;        // bytes not yet in the pipe (taken from the budget)
+    std::size_t written = 0; // bytes of this write(2) already in the pipe
+  };
+  std::list<stdin_write> pending;
+
+  ~child();  // tells the worker, if it is still there
+  static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
+
+  // stdin
+  void write(std::string_view data, op_ptr<std::size_t> done);
+  void close_stdin();
+  void pump();  // writes what waits, as far as the pipe takes it
+  std::size_t held() const {  // bytes waiting for the pipe
+    std::size_t n = 0;
+    for (auto& w : pending) n += w.left.size();
+    return n;
+  }
+
+  void resume(bool stdout_pipe);
+
+  // The processes: every one of them, through the group where there is one.
+  bool alive() const { return !ended; }
+  std::size_t procs() const;
+  bool signal(int sig);  // false: nobody was there to get it
+  void kill_all();
+  void arm_kill(double seconds);
+  void reaped(const siginfo_t& info);  // the leader ended
+  void check_empty();                  // ends the child once nothing is left
+  void end_now();   // the daemon stops without its loop: KILL, reap, wait (bounded)
+  void keep();      // the daemon leaves the processes running
+
+  void close_all();  // the worker goes away: close every handle left
+  void close(uv_handle_t* h);  // idempotent; deletes the child after its last handle
+};
+
+}  // namespace circuit

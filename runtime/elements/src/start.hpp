@@ -1,0 +1,41 @@
+// start.hpp — starts a worker's process: fast, and as the right user.
+//
+// posix_spawn cannot change user ids, and fork copies the daemon's page
+// tables (half the cost of a start). So the process is made with
+// clone(CLONE_VM | CLONE_VFORK): the child borrows the daemon's memory on a
+// stack of its own until its execve, and the daemon's thread waits for
+// that. In between, the child uses raw system calls only (glibc's setuid
+// family would signal the daemon's other threads): it takes every signal
+// back to its default, joins the worker's cgroup, starts a session of its
+// own, puts the pipes on 0, 1 and 2, takes the maker's groups, gid and uid,
+// moves to the spec's dir and executes. A failure is written into memory
+// the daemon reads after the clone returns, with the step that failed.
+// CLONE_PIDFD gives the pidfd with the pid, so no pid is ever reused under it.
+//
+// Thread safety: call from one thread at a time (the loop thread).
+#pragma once
+
+#include <sys/types.h>
+
+#include "circuit/core/dir.hpp"
+#include "spec.hpp"
+
+namespace circuit {
+
+struct start_request {
+  const spec* s = nullptr;
+  int fds[3] = {-1, -1, -1};    // become 0, 1, 2 (must be above 2)
+  int cgroup_dir = -1;          // the worker's cgroup (its directory); -1: none
+  int cgroup_procs = -1;        // its cgroup.procs, open for writing
+  const principal* as = nullptr;  // run as this user; nullptr: as the daemon
+};
+
+struct started {
+  pid_t pid = 0;
+  int pidfd = -1;
+  bool in_group = false;  // the child joined the cgroup
+};
+
+result<started> start_process(const start_request& r);
+
+}  // namespace circuit

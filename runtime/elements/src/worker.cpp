@@ -1,0 +1,187 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <csignal>
+
+#include "child.hpp"
+#include "circuit/core/namespace.hpp"
+#include "signals.hpp"
+#include "workers.hpp"
+
+namespace circuit {
+
+const char* state_name(worker::state s) {
+  switch (s) {
+    case worker::state::fresh: return "new";
+    case worker::state::running: return "running";
+    case worker::state::exited: return "exited";
+    case worker::state::signaled: return "signaled";
+  }
+  return "?";
+}
+
+worker::worker(ns& space, dir* parent, std::string name)
+    : dir(space, parent, std::move(name)), grace_(space.cfg().grace) {}
+
+worker::~worker() {
+  if (child_) child_->owner.reset();
+}
+
+std::string_view worker::about() const {
+  return "A worker: an OS process run and watched by this host's circuitd.\n"
+         "\n"
+         "Write a JSON spec to start it (only \"path\" is required). Its output\n"
+         "waits in stdout and stderr (bounded: a process nobody reads blocks);\n"
+         "wait blocks until it ends and gives its status. Signals, kill and stop\n"
+         "reach every process it started, also one that left its session, while\n"
+         "any lives (stat's \"procs\" counts them). rmdir removes an ended worker\n"
+         "and kills what is left of it; a running one is busy.";
+}
+
+std::string_view worker::example() const {
+  return "  echo '{\"path\":\"/bin/ls\",\"args\":[\"-l\",\"/\"]}' > spec\n"
+         "  cat stdout\n"
+         "  cat wait                     # {\"exit\":0}";
+}
+
+void worker::kick() const {
+  if (space().cfg().uv_kick) space().cfg().uv_kick();
+}
+
+result<void> worker::start(spec s) {
+  if (state_ != state::fresh)
+    return make_error(errc::busy, "spec: worker " + path() + " was started already; make a new one");
+  if (auto ok = check_spec(s); !ok) return ok;
+  if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
+  if (static_cast<workers*>(parent())->stopping())
+    return make_error(errc::busy, "spec: circuitd is stopping; nothing new starts");
+  auto c = child::spawn(*this, s, space().cfg().uv);
+  if (!c) return c.err();
+  child_ = *c;
+  pid_ = child_->pid;
+  state_ = state::running;
+  stdin_open_ = true;
+  if (eof_early_) (void)close_stdin();
+  started_ = std::chrono::system_clock::now();
+  spec_ = std::move(s);
+  // A reader made room: read the pipe again (output is a member, so
+  // `this` outlives the call).
+  out_.on_room = [this] {
+    if (!child_) return;
+    child_->resume(true);
+    kick();
+  };
+  err_.on_room = [this] {
+    if (!child_) return;
+    child_->resume(false);
+    kick();
+  };
+  kick();
+  return {};
+}
+
+std::string worker::spec_text() const { return spec_ ? to_json(*spec_) : std::string(); }
+
+std::string worker::wait_text() const {
+  boost::json::object o;
+  if (state_ == state::signaled)
+    o["signal"] = signal_name(term_signal_);
+  else
+    o["exit"] = exit_status_;
+  return boost::json::serialize(o) + "\n";
+}
+
+void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
+  if (state_ == state::exited || state_ == state::signaled)
+    return done->complete(make_result_handle(wait_text()));
+  if (!block)
+    return done->complete(make_error(
+        errc::would_block, "trywait: worker " + path() + " is " + state_name(state_)));
+  auto it = waiters_.insert(waiters_.end(), done);
+  done->on_cancel([this, it, keep = std::static_pointer_cast<worker>(shared_from_this())] { waiters_.erase(it); });
+}
+
+void worker::on_exit(std::int64_t status, int term_signal) {
+  state_ = term_signal ? state::signaled : state::exited;
+  exit_status_ = status;
+  term_signal_ = term_signal;
+  stdin_open_ = false;
+  space().events().append("exit " + path());
+  auto waiting = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiting) w->complete(make_result_handle(wait_text()));
+}
+
+// While any process of the worker lives, also after the leader's end, a
+// signal reaches all of them.
+result<void> worker::signal(int sig) {
+  if (!live() || !child_->signal(sig))
+    return make_error(errc::no_process, "signal: worker " + path() + " is " + state_name(state_) +
+                                            (state_ == state::fresh ? "" : " and no process of it is left"));
+  kick();
+  return {};
+}
+
+result<void> worker::stop(double grace) {
+  if (auto r = signal(SIGTERM); !r) return r;
+  child_->arm_kill(grace);
+  kick();
+  return {};
+}
+
+bool worker::live() const { return child_ && child_->alive(); }
+std::size_t worker::procs() const { return child_ ? child_->procs() : 0; }
+std::size_t worker::stdin_buffered() const { return child_ ? child_->held() : 0; }
+bool worker::killed_late() const { return child_ && child_->killed_late; }
+
+void worker::end_now() {
+  if (live()) child_->end_now();
+}
+
+void worker::keep() {
+  if (child_) child_->keep();
+}
+
+void worker::on_gone() {
+  if (auto* ws = static_cast<workers*>(parent())) ws->worker_gone(*this);
+}
+
+result<void> worker::close_stdin() {
+  if (state_ == state::fresh) eof_early_ = true;
+  if (!stdin_open_) return {};
+  stdin_open_ = false;
+  if (child_) child_->close_stdin();
+  kick();
+  return {};
+}
+
+void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
+  if (!stdin_open_ || !child_)
+    return done->complete(make_error(errc::closed, "stdin: worker " + path() + " takes no more input (" +
+                                                       (state_ == state::fresh ? "not started" : "closed") + ")"));
+  child_->write(data, std::move(done));
+  kick();
+}
+
+void worker::retire() {
+  error gone = make_error(errc::removed, "worker " + path() + " was removed");
+  auto waiting = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiting) w->complete(gone);
+  out_.stop(gone);
+  err_.stop(gone);
+  // What is left of the worker goes with it (the daemon's stop has ended
+  // or kept its processes before). Output nobody will read: close the
+  // pipes so no descriptor stays behind.
+  if (child_) {
+    child_->kill_all();
+    child_->close_all();
+    kick();
+  }
+  space().forget(id());
+}
+
+}  // namespace circuit
