@@ -3,6 +3,8 @@
 // dispatches on. The session that feeds them is fuse_face.cpp.
 #include "fuse_ops.hpp"
 
+#include "circuit/core/errno_map.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +13,6 @@
 #include <ctime>
 #include <vector>
 
-#include "errno_map.hpp"
 #include "fuse_face.hpp"
 #include "log.hpp"
 #include "proc_exit.hpp"
@@ -52,6 +53,10 @@ caller caller_of(fuse_req_t req, bool maker = false) {
   const fuse_ctx* c = fuse_req_ctx(req);
   caller who;
   who.pid = c->pid;
+  // The caller's Unix session keys its error messages; a process already
+  // gone (its pid unknown) shares the key 0.
+  pid_t sid = c->pid > 0 ? getsid(c->pid) : -1;
+  who.key = sid < 0 ? 0 : static_cast<std::uint64_t>(sid);
   who.uid = c->uid;
   who.gid = c->gid;
   if (maker || (who.uid != 0 && who.uid != face(req).space().cfg().daemon.uid))

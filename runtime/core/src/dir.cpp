@@ -7,12 +7,6 @@
 
 namespace circuit {
 
-pid_t caller::session() const {
-  if (pid <= 0) return 0;
-  pid_t s = getsid(pid);
-  return s < 0 ? 0 : s;
-}
-
 bool principal::in_group(gid_t g) const {
   if (gid == g) return true;
   for (gid_t x : groups)

@@ -24,6 +24,10 @@ const char* errc_name(errc code) {
     case errc::io: return "i/o";
     case errc::no_process: return "no process";
     case errc::no_memory: return "no memory";
+    case errc::not_supported: return "not supported";
+    case errc::timed_out: return "timed out";
+    case errc::host_unreachable: return "host unreachable";
+    case errc::bad_fid: return "bad fid";
   }
   return "unknown";
 }

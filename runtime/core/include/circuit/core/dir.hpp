@@ -43,11 +43,15 @@ struct principal {
   bool in_group(gid_t g) const;
 };
 
-// Who makes a request: a principal, and the process that asks. The
-// session id keys per-session error messages.
+// Who makes a request: a principal, the key of its session, and the
+// process that asks when the face knows it. The face gives the key: the
+// FUSE face the Unix session id of the calling process (so the shells of
+// one terminal share their errors, and two terminals never see each
+// other's), the socket face its connection. It keys the per-session
+// `error` files; the core never looks it up itself.
 struct caller : principal {
-  pid_t pid = 0;
-  pid_t session() const;  // getsid(pid), 0 when unknown
+  std::uint64_t key = 0;
+  pid_t pid = 0;  // 0 when the face does not know (the socket)
 };
 
 // An open file. Reads and writes may park (a never-ending `events`, a

@@ -37,6 +37,10 @@ enum class errc : std::uint16_t {
   io = 17,            // an operating system call failed: see the message
   no_process = 18,    // the worker has no running process: start it first
   no_memory = 19,     // the daemon's memory budget (--max-memory) is spent: read, or send less
+  not_supported = 20, // the protocol operation is not served here: use another
+  timed_out = 21,     // a server did not answer within its deadline: retry, or check it
+  host_unreachable = 22, // the link to the host failed though it may be up: retry
+  bad_fid = 23,       // the request names a fid the session does not have: a client bug
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).

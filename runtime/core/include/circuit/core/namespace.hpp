@@ -177,8 +177,8 @@ class ns {
   bool stopped_ = false;
   std::unordered_map<std::uint64_t, dir*> dirs_;
   // (dir id, session) -> message; oldest evicted past a bound.
-  std::map<std::pair<std::uint64_t, pid_t>, std::string> errors_;
-  std::deque<std::pair<std::uint64_t, pid_t>> error_order_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> errors_;
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> error_order_;
   // Files open now; those the kernel still holds when the daemon stops are
   // dropped at destruction, as never closed.
   std::unordered_set<open_file*> open_;
