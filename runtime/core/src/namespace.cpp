@@ -127,6 +127,8 @@ result<attr> ns::lookup(const caller& who, std::uint64_t parent, std::string_vie
   if (w->index != 0) return make_error(errc::not_dir, "not a directory");
   dir& d = *w->d;
   if (attr self = attr_of(d, 0); !permits(who, self, X_OK)) return denied(self, d.path(), X_OK);
+  if (name == ".") return attr_of(d, 0);
+  if (name == "..") return attr_of(d.parent() ? *d.parent() : d, 0);
   if (auto a = entry(d, name)) return *a;
   return make_error(errc::not_found, std::string(name) + ": no such file");
 }
@@ -198,6 +200,20 @@ result<void> ns::rmdir(const caller& who, std::uint64_t parent, std::string_view
   if (r) r = d.remove(who, name);
   if (!r) record(d.id(), who, r.err());
   return r;
+}
+
+result<void> ns::rmdir(const caller& who, std::uint64_t ino) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
+  auto w = resolve(ino);
+  if (!w) return w.err();
+  if (w->index != 0) {
+    std::string what = w->index == help_index ? "help" : w->index == error_index ? "error"
+                       : std::string(w->d->files()[w->index - table_base].name);
+    return refuse(who, w->d->id() << file_bits, what, "remove");
+  }
+  dir* parent = w->d->parent();
+  if (!parent) return make_error(errc::not_permitted, "remove: the root cannot be removed");
+  return rmdir(who, parent->id() << file_bits, w->d->name());
 }
 
 // The parent must let `who` write it, and a sticky one (a folder of
@@ -332,7 +348,9 @@ result<void> ns::flush(open_file& f, const caller& who) {
   return r;
 }
 
-void ns::abort(open_file& f, const caller& who) { f.h->abort(who); }
+void ns::abort(open_file& f, const caller& who) {
+  f.h->abort(who, "a process holding it died of a signal");
+}
 
 result<void> ns::fsync(open_file& f, const caller& who) {
   auto r = f.h->sync(who);
@@ -343,6 +361,21 @@ result<void> ns::fsync(open_file& f, const caller& who) {
 void ns::release(open_file* f) {
   if (!f) return;
   f->h->release();
+  open_.erase(f);
+  delete f;
+}
+
+result<void> ns::commit(open_file* f, const caller& who) {
+  auto r = f->h->flush(who);
+  if (r) r = f->h->sync(who);
+  if (!r) record(f->dir_id, who, r.err());
+  release(f);
+  return r;
+}
+
+void ns::drop(open_file* f, const caller& who) {
+  f->h->abort(who, "its client ended the open without committing it (9P remove, or the end of the session)");
+  f->h->release();  // what abort left (a taken message) goes back
   open_.erase(f);
   delete f;
 }

@@ -50,11 +50,11 @@ class send_end final : public handle {
     return {};
   }
 
-  void abort(const caller& who) override {
+  void abort(const caller& who, std::string_view why) override {
     if (state_ != state::open) return;
-    error e = end(state::aborted, make_error(errc::bad_state,
-                                             "send: the message was aborted, nothing was delivered: "
-                                             "a process holding it died of a signal"));
+    error e = end(state::aborted,
+                  make_error(errc::bad_state,
+                             "send: the message was aborted, nothing was delivered: " + std::string(why)));
     ch_->space().log("abort: " + e.message + " (pid " + std::to_string(who.pid) + ", " +
                      ch_->path() + ")");
   }

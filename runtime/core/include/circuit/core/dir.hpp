@@ -90,7 +90,8 @@ class handle {
     done->complete(write(who, off, data));
   }
   virtual result<void> flush(const caller& who);
-  virtual void abort(const caller&) {}
+  // `why` ends the log line and the error later writes get.
+  virtual void abort(const caller&, std::string_view /*why*/) {}
   // Whether abort would undo anything now: the face asks before it looks
   // up how the closer is ending, which costs a read of /proc.
   virtual bool abortable() const { return false; }

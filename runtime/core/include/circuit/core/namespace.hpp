@@ -102,6 +102,8 @@ class ns {
   result<void> access(const caller& who, std::uint64_t ino, int mask);
   result<attr> mkdir(const caller& who, std::uint64_t parent, std::string_view name);
   result<void> rmdir(const caller& who, std::uint64_t parent, std::string_view name);
+  // rmdir of the directory `ino` itself (9P's remove of a directory's fid).
+  result<void> rmdir(const caller& who, std::uint64_t ino);
 
   // Completes with a new open_file owned by the caller, who gives it back
   // through release().
@@ -128,6 +130,12 @@ class ns {
   bool abortable(const open_file& f) const { return f.h->abortable(); }
   result<void> fsync(open_file& f, const caller& who);
   void release(open_file* f);
+  // The two ends of an open as a session has them (session.hpp): commit
+  // delivers what the open made and returns the verdict, then releases;
+  // drop aborts it (nothing delivered, a taken message goes back), then
+  // releases. Either way `f` is gone.
+  result<void> commit(open_file* f, const caller& who);
+  void drop(open_file* f, const caller& who);
   // Drops a file whose open never reached its caller: no close semantics
   // run (a send delivers nothing, a taken message goes back).
   std::size_t open_files() const { return open_.size(); }  // opened, not yet released

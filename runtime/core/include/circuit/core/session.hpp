@@ -1,0 +1,169 @@
+// session.hpp — one client's conversation with the namespace, in 9P's terms
+// (DESIGN.md §1; circuit-wire(7)).
+//
+// Every face serves its clients through sessions: the FUSE mount is one
+// session, each socket connection is one, each remote caller on a peer
+// link will be one. A session owns
+//  - its fids: numbers the client chose, each naming a file or directory
+//    of the tree, and once opened (lopen) an open file;
+//  - its requests, by tag: each completes exactly once, through the
+//    callback given with it; `flush` finds one by tag and cancels it.
+//
+// Requests that name the same fid run in the order they arrived, so a
+// client may pipeline walk + lopen + write + clunk without waiting for
+// the replies: each starts when the ones before it on its fids have
+// completed. Only flush cancels. Requests on different fids run at once
+// (a receive parked on one fid does not hold up a walk on another).
+//
+// Ends of an open, as 9P has them:
+//  - clunk commits: a send delivers its message (the verdict is clunk's
+//    result), a received message that was read to its end is consumed;
+//  - remove of an open fid aborts: a send delivers nothing and gives its
+//    place back, a taken message goes back to its place in the order
+//    (an extension of 9P's remove, which removes the file: circuit's files
+//    are never removed one by one; circuit-wire(7) says so);
+//  - fsync commits at once and returns the verdict; the fid stays open.
+// The end of the session (its destructor) aborts everything it holds:
+// parked requests complete with errc::interrupted, open fids are aborted,
+// so nothing a dead client wrote is delivered and no message is lost.
+//
+// Every operation is asynchronous: it completes through its callback,
+// possibly before the call returns (most do: a walk of the local tree), or
+// later (a receive on an empty channel). A callback must not destroy its
+// session; a face that wants to end one posts that to its loop.
+//
+// The caller (principal and session key) comes with every request, from
+// the face: the FUSE face gives each kernel request's process, the socket
+// face the peer's credentials. The namespace applies the access rules
+// (access.hpp) to it.
+//
+// Thread safety: belongs to the loop thread, like `ns`.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "circuit/core/namespace.hpp"
+
+namespace circuit {
+
+using fid_t = std::uint32_t;
+// Wire tags are 16 bits; the FUSE face numbers its requests in 64.
+using tag_t = std::uint64_t;
+
+template <class T>
+using reply = std::function<void(result<T>)>;
+
+class session {
+ public:
+  explicit session(ns& space);
+  ~session();  // ends the session: see above
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  ns& space() { return space_; }
+
+  // Makes `fid` name the root. Fails for a caller the namespace does not
+  // admit, and for a fid in use.
+  void attach(const caller& who, tag_t tag, fid_t fid, reply<attr> done);
+  // Walks from `fid` through `names` ("." and ".." included) and makes
+  // `newfid` name where it ends, when it reaches the last name. As in 9P:
+  // no names clones the fid; a first name that fails is an error; a later
+  // one ends the walk early, with the attributes of the names walked and
+  // no newfid. `fid` must not be open; newfid may equal fid.
+  void walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
+            std::vector<std::string> names, reply<std::vector<attr>> done);
+  void getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done);
+  // Opens the file `fid` names with open(2) flags (O_RDONLY ... O_NONBLOCK);
+  // may park (a receive on an empty channel). A directory opens for
+  // reading only and takes its listing then.
+  void lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<attr> done);
+  // The listing taken at lopen, from entry `index` on (the wire's readdir
+  // offset is the index of the next entry).
+  void readdir(const caller& who, tag_t tag, fid_t fid, std::uint64_t index,
+               reply<std::vector<dir_entry>> done);
+  // `nonblock`: -1 as opened, else whether a read that would wait fails
+  // with errc::would_block (the FUSE face gives the descriptor's flags of
+  // the moment, which fcntl may have changed).
+  void read(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, std::size_t count,
+            reply<std::string> done, int nonblock = -1);
+  void write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, std::string data,
+             reply<std::size_t> done);
+  void fsync(const caller& who, tag_t tag, fid_t fid, reply<void> done);
+  // Forgets the fid; an open one commits first, and the result is the
+  // commit's verdict (the fid is gone either way).
+  void clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done);
+  // Forgets the fid; an open one aborts. A fid naming an element's
+  // directory removes the element (rmdir), which fails as rmdir does.
+  void remove(const caller& who, tag_t tag, fid_t fid, reply<void> done);
+  void mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, reply<attr> done);
+  // Removes the element `name` of directory `dfid` (rmdir: `dir` true), or
+  // refuses to unlink a file, which the tree does not do.
+  void unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string name, bool dir,
+                reply<void> done);
+  // Operations the tree refuses (create, rename): the error, recorded for
+  // the caller in the directory `dfid` names.
+  void refuse(const caller& who, tag_t tag, fid_t dfid, std::string name, std::string what,
+              reply<void> done);
+  // Cancels the request `old` (it completes, with errc::interrupted unless
+  // its result was there first), then completes. An unknown tag (answered
+  // already) completes at once.
+  void flush(tag_t old, reply<void> done);
+
+  // For faces that need more than 9P says (the FUSE face):
+  //  - closed: a holder of the open closed a descriptor (FUSE FLUSH, every
+  //    close(2)); repeats a refusal of the open's writes;
+  //  - abort: a holder is dying of a signal; nothing the open made commits;
+  //  - readable: poll(2) of an open fid (ns::readable);
+  //  - access: access(2) of the file `fid` names;
+  //  - file: the open file of an open fid, or null.
+  result<void> closed(const caller& who, fid_t fid);
+  void abort(const caller& who, fid_t fid);
+  bool abortable(fid_t fid) const;
+  bool readable(fid_t fid, std::function<void()> wake);
+  result<void> access(const caller& who, fid_t fid, int mask);
+  open_file* file(fid_t fid) const;
+
+  std::size_t fids() const { return fids_.size(); }
+  std::size_t requests() const { return by_tag_.size(); }
+
+ private:
+  struct fid_state {
+    std::uint64_t ino = 0;
+    bool opening = false;          // lopen in progress
+    bool open = false;
+    int flags = 0;                 // of the lopen
+    open_file* file = nullptr;     // an open file (not a directory)
+    std::vector<dir_entry> listing;  // an open directory
+  };
+  struct request;
+
+  // Queues a request on `fids` and starts it when it is at the head of
+  // each of their queues. `run` starts the work and completes `o`.
+  template <class T>
+  void submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
+              std::function<void(op_ptr<T>)> run);
+  void finish(request* r);
+  void kick(fid_t fid);
+  void drain();
+  bool at_heads(const request* r) const;
+
+  result<fid_state*> find(fid_t fid);
+  void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
+
+  ns& space_;
+  std::unordered_map<fid_t, fid_state> fids_;
+  std::unordered_map<tag_t, std::shared_ptr<request>> by_tag_;
+  std::unordered_map<fid_t, std::deque<request*>> queues_;
+  std::deque<fid_t> ready_;
+  bool draining_ = false;
+  bool ending_ = false;
+};
+
+}  // namespace circuit

@@ -1,0 +1,353 @@
+#include "circuit/core/session.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+namespace circuit {
+
+// A request waiting its turn or running. `start` begins the work; `stop`
+// ends it with an error: a queued one completes at once, a running one is
+// cancelled (its op completes, with the error unless its result was first).
+struct session::request {
+  tag_t tag = 0;
+  std::vector<fid_t> fids;
+  bool started = false;
+  bool finished = false;
+  std::function<void()> start;
+  std::function<void(error)> stop;
+};
+
+session::session(ns& space) : space_(space) {}
+
+session::~session() {
+  ending_ = true;
+  // Parked and queued requests complete first (a receive parked on a fid
+  // completes before the fid's open ends), in no particular order.
+  while (!by_tag_.empty()) {
+    auto r = by_tag_.begin()->second;
+    auto stop = r->stop;  // the request is freed when it completes
+    stop(make_error(errc::interrupted, "interrupted: the session ended"));
+    if (!r->finished) finish(r.get());  // a stop that could not complete it
+  }
+  caller nobody;
+  for (auto& [fid, f] : fids_)
+    if (f.file) space_.drop(f.file, nobody);
+  fids_.clear();
+}
+
+template <class T>
+void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
+                     std::function<void(op_ptr<T>)> run) {
+  if (ending_) return done(make_error(errc::interrupted, "interrupted: the session ended"));
+  if (by_tag_.count(tag))
+    return done(make_error(errc::invalid, "tag " + std::to_string(tag) + " is in use by a request in flight"));
+  auto r = std::make_shared<request>();
+  r->tag = tag;
+  r->fids = std::move(fids);
+  std::sort(r->fids.begin(), r->fids.end());
+  r->fids.erase(std::unique(r->fids.begin(), r->fids.end()), r->fids.end());
+  request* raw = r.get();
+  auto o = make_op<T>([this, raw, done = std::move(done)](result<T> res) {
+    finish(raw);
+    done(std::move(res));
+    drain();
+  });
+  r->start = [o, run = std::move(run)] { run(o); };
+  r->stop = [o](error e) { o->cancel(std::move(e)); };
+  by_tag_.emplace(tag, r);
+  for (fid_t f : r->fids) queues_[f].push_back(raw);
+  for (fid_t f : r->fids) ready_.push_back(f);
+  drain();
+}
+
+// Takes a completed request out of its queues; the requests behind it
+// start at the next drain.
+void session::finish(request* r) {
+  if (r->finished) return;
+  r->finished = true;
+  for (fid_t f : r->fids) {
+    auto it = queues_.find(f);
+    if (it == queues_.end()) continue;
+    auto& q = it->second;
+    q.erase(std::remove(q.begin(), q.end(), r), q.end());
+    if (q.empty()) queues_.erase(it);
+    else ready_.push_back(f);
+  }
+  auto keep = by_tag_.find(r->tag);
+  if (keep != by_tag_.end() && keep->second.get() == r) {
+    auto hold = std::move(keep->second);  // `r` lives until this returns
+    by_tag_.erase(keep);
+  }
+}
+
+bool session::at_heads(const request* r) const {
+  for (fid_t f : r->fids) {
+    auto it = queues_.find(f);
+    if (it == queues_.end() || it->second.front() != r) return false;
+  }
+  return true;
+}
+
+// Starts every request that is at the head of all its queues. Iterative, so
+// a long pipeline whose requests complete at once does not nest calls.
+void session::drain() {
+  if (draining_) return;
+  draining_ = true;
+  while (!ready_.empty()) {
+    fid_t f = ready_.front();
+    ready_.pop_front();
+    auto it = queues_.find(f);
+    if (it == queues_.end()) continue;
+    request* r = it->second.front();
+    if (r->started || !at_heads(r)) continue;
+    r->started = true;
+    auto start = r->start;  // the request may finish (and be freed) inside
+    start();
+  }
+  draining_ = false;
+}
+
+void session::flush(tag_t old, reply<void> done) {
+  auto it = by_tag_.find(old);
+  if (it != by_tag_.end()) {
+    auto stop = it->second->stop;  // the request is freed when it completes
+    stop(make_error(errc::interrupted, "interrupted"));
+  }
+  done({});
+}
+
+result<session::fid_state*> session::find(fid_t fid) {
+  auto it = fids_.find(fid);
+  if (it == fids_.end()) return make_error(errc::bad_fid, "fid " + std::to_string(fid) + ": unknown fid");
+  return &it->second;
+}
+
+void session::attach(const caller& who, tag_t tag, fid_t fid, reply<attr> done) {
+  submit<attr>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<attr> o) {
+    if (fids_.count(fid)) return o->complete(make_error(errc::bad_fid, "attach: fid " + std::to_string(fid) + " is in use"));
+    auto a = space_.getattr(who, ns::root_ino);
+    if (!a) return o->complete(a.err());
+    fids_[fid].ino = a->ino;
+    o->complete(*a);
+  });
+}
+
+void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
+                   std::vector<std::string> names, reply<std::vector<attr>> done) {
+  submit<std::vector<attr>>(
+      tag, {fid, newfid}, std::move(done),
+      [this, who, fid, newfid, names = std::move(names)](op_ptr<std::vector<attr>> o) {
+        auto f = find(fid);
+        if (!f) return o->complete(f.err());
+        if ((*f)->open || (*f)->opening)
+          return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is open"));
+        if (newfid != fid && fids_.count(newfid))
+          return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
+        std::uint64_t ino = (*f)->ino;
+        std::vector<attr> walked;
+        for (const auto& name : names) {
+          auto a = space_.lookup(who, ino, name);
+          if (!a) {
+            if (walked.empty()) return o->complete(a.err());
+            return o->complete(std::move(walked));  // partial: newfid not made
+          }
+          ino = a->ino;
+          walked.push_back(*a);
+        }
+        fids_[newfid] = fid_state{.ino = ino};
+        o->complete(std::move(walked));
+      });
+}
+
+void session::getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done) {
+  submit<attr>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<attr> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    o->complete(space_.getattr(who, (*f)->ino));
+  });
+}
+
+void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<attr> done) {
+  submit<attr>(tag, {fid}, std::move(done), [this, who, fid, flags](op_ptr<attr> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    fid_state& s = **f;
+    if (s.open || s.opening)
+      return o->complete(make_error(errc::bad_fid, "lopen: fid " + std::to_string(fid) + " is open already"));
+    auto a = space_.getattr(who, s.ino);
+    if (!a) return o->complete(a.err());
+    if (a->is_dir) {
+      if ((flags & O_ACCMODE) != O_RDONLY)
+        return o->complete(make_error(errc::is_dir, "open: is a directory"));
+      auto l = space_.list(who, s.ino);
+      if (!l) return o->complete(l.err());
+      s.listing = std::move(*l);
+      s.open = true;
+      s.flags = flags;
+      return o->complete(*a);
+    }
+    s.opening = true;
+    attr at = *a;
+    // The fid outlives the open only if the session does: the inner op
+    // is cancelled by o's cancel, and o is the request's, so it completes
+    // before the session's fids go.
+    auto inner = make_op<open_file*>([this, o, fid, flags, at](result<open_file*> r) {
+      auto it = fids_.find(fid);
+      if (it == fids_.end()) {  // cannot happen: the fid is queued on
+        if (r) space_.drop(*r, caller{});
+        return o->complete(make_error(errc::bad_fid, "lopen: fid went away"));
+      }
+      it->second.opening = false;
+      if (!r) return o->complete(r.err());
+      it->second.open = true;
+      it->second.file = *r;
+      it->second.flags = flags;
+      o->complete(at);
+    });
+    o->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "open: interrupted")); });
+    space_.open(s.ino, open_args{who, flags}, inner);
+  });
+}
+
+void session::readdir(const caller&, tag_t tag, fid_t fid, std::uint64_t index,
+                      reply<std::vector<dir_entry>> done) {
+  submit<std::vector<dir_entry>>(tag, {fid}, std::move(done), [this, fid, index](auto o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    fid_state& s = **f;
+    if (!s.open || s.file)
+      return o->complete(make_error(errc::bad_fid, "readdir: fid " + std::to_string(fid) + " is not an open directory"));
+    std::vector<dir_entry> out;
+    for (std::uint64_t i = index; i < s.listing.size(); ++i) out.push_back(s.listing[i]);
+    o->complete(std::move(out));
+  });
+}
+
+void session::read(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, std::size_t count,
+                   reply<std::string> done, int nonblock) {
+  submit<std::string>(tag, {fid}, std::move(done), [this, who, fid, off, count, nonblock](auto o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    fid_state& s = **f;
+    if (!s.file) return o->complete(make_error(errc::bad_fid, "read: fid " + std::to_string(fid) + " is not an open file"));
+    bool nb = nonblock < 0 ? (s.flags & O_NONBLOCK) != 0 : nonblock != 0;
+    space_.read(*s.file, who, off, count, nb, o);
+  });
+}
+
+void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, std::string data,
+                    reply<std::size_t> done) {
+  submit<std::size_t>(tag, {fid}, std::move(done),
+                      [this, who, fid, off, data = std::move(data)](auto o) {
+                        auto f = find(fid);
+                        if (!f) return o->complete(f.err());
+                        fid_state& s = **f;
+                        if (!s.file)
+                          return o->complete(make_error(
+                              errc::bad_fid, "write: fid " + std::to_string(fid) + " is not an open file"));
+                        space_.write(*s.file, who, off, data, o);
+                      });
+}
+
+void session::fsync(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
+  submit<void>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<void> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    if (!(*f)->file) return o->complete(result<void>{});  // nothing to commit
+    o->complete(space_.fsync(*(*f)->file, who));
+  });
+}
+
+void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
+  submit<void>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<void> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    open_file* file = (*f)->file;
+    fids_.erase(fid);
+    o->complete(file ? space_.commit(file, who) : result<void>{});
+  });
+}
+
+void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
+  submit<void>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<void> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    fid_state s = std::move(**f);
+    fids_.erase(fid);
+    if (s.file) {
+      space_.drop(s.file, who);
+      return o->complete(result<void>{});
+    }
+    o->complete(space_.rmdir(who, s.ino));
+  });
+}
+
+void session::mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, reply<attr> done) {
+  submit<attr>(tag, {dfid}, std::move(done), [this, who, dfid, name = std::move(name)](op_ptr<attr> o) {
+    auto f = find(dfid);
+    if (!f) return o->complete(f.err());
+    o->complete(space_.mkdir(who, (*f)->ino, name));
+  });
+}
+
+void session::unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string name, bool dir,
+                       reply<void> done) {
+  submit<void>(tag, {dfid}, std::move(done),
+               [this, who, dfid, dir, name = std::move(name)](op_ptr<void> o) {
+                 auto f = find(dfid);
+                 if (!f) return o->complete(f.err());
+                 std::uint64_t ino = (*f)->ino;
+                 if (dir) return o->complete(space_.rmdir(who, ino, name));
+                 // A directory named without AT_REMOVEDIR is refused as rm
+                 // refuses it; a file cannot be unlinked at all.
+                 auto a = space_.lookup(who, ino, name);
+                 if (a && a->is_dir) return o->complete(make_error(errc::is_dir, "unlink: " + name + ": is a directory"));
+                 o->complete(space_.refuse(who, ino, name, "unlink"));
+               });
+}
+
+void session::refuse(const caller& who, tag_t tag, fid_t dfid, std::string name, std::string what,
+                     reply<void> done) {
+  submit<void>(tag, {dfid}, std::move(done),
+               [this, who, dfid, name = std::move(name), what = std::move(what)](op_ptr<void> o) {
+                 auto f = find(dfid);
+                 if (!f) return o->complete(f.err());
+                 o->complete(space_.refuse(who, (*f)->ino, name, what));
+               });
+}
+
+result<void> session::closed(const caller& who, fid_t fid) {
+  auto it = fids_.find(fid);
+  if (it == fids_.end() || !it->second.file) return {};
+  return space_.flush(*it->second.file, who);
+}
+
+void session::abort(const caller& who, fid_t fid) {
+  auto it = fids_.find(fid);
+  if (it != fids_.end() && it->second.file) space_.abort(*it->second.file, who);
+}
+
+bool session::abortable(fid_t fid) const {
+  auto it = fids_.find(fid);
+  return it != fids_.end() && it->second.file && space_.abortable(*it->second.file);
+}
+
+bool session::readable(fid_t fid, std::function<void()> wake) {
+  auto it = fids_.find(fid);
+  if (it == fids_.end() || !it->second.file) return true;
+  return space_.readable(*it->second.file, std::move(wake));
+}
+
+result<void> session::access(const caller& who, fid_t fid, int mask) {
+  auto f = find(fid);
+  if (!f) return f.err();
+  return space_.access(who, (*f)->ino, mask);
+}
+
+open_file* session::file(fid_t fid) const {
+  auto it = fids_.find(fid);
+  return it == fids_.end() ? nullptr : it->second.file;
+}
+
+}  // namespace circuit
