@@ -45,6 +45,16 @@ const flag_row rows[] = {
        f.mount = v;
        return true;
      }},
+    {"--socket", "PATH",
+     "serve 9P2000.L on the Unix socket PATH (default: /run/circuit/NAME.sock; none: no socket)",
+     [](flags& f, const std::string& v, std::string& why) {
+       if (v.empty()) {
+         why = "--socket needs a PATH (or none)";
+         return false;
+       }
+       f.socket = v;
+       return true;
+     }},
     {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",
      [](flags& f, const std::string& v, std::string& why) {
        auto n = parse_count("--max-message", v, std::uint64_t{1} << 32);
@@ -124,6 +134,8 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
     }
     if (!row->set(out, value, why)) return false;
   }
+  if (out.socket.empty()) out.socket = "/run/circuit/" + out.name + ".sock";
+  if (out.socket == "none") out.socket.clear();
   return true;
 }
 

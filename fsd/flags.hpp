@@ -13,6 +13,7 @@ namespace circuit::fsd {
 struct flags {
   std::string name;                     // --name, default: the hostname
   std::string mount = "/circuit";       // --mount
+  std::string socket;                   // --socket; default /run/circuit/NAME.sock, "none": no socket
   std::size_t max_message = 64u << 20;  // --max-message
   std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   double grace = 5;                     // --grace: seconds from TERM to KILL

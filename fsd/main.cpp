@@ -15,6 +15,7 @@
 #include "circuit/elements/tree.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
+#include "socket_face.hpp"
 #include "log.hpp"
 #include "uv_driver.hpp"
 
@@ -67,8 +68,10 @@ int main(int argc, char** argv) {
   cfg.allow_group = fl.allow_group;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;
+  cfg.socket = fl.socket;
   ns space(std::move(cfg), make_tree);
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
+  fsd::socket_face sock(io, space, fl.socket);
 
   // The stop is asynchronous, and the loop serves the mount throughout: a
   // worker may be blocked on the mount itself (cat .../recv), and it can
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
     backstop.cancel();
     drain.cancel();
     face.stop();
+    sock.stop();
     uv.stop();
     io.stop();
   };
@@ -151,13 +155,20 @@ int main(int argc, char** argv) {
     if (!ec) shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
 
+  if (!fl.socket.empty()) {
+    if (auto r = sock.start(); !r) {
+      fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
+      return 1;
+    }
+  }
   if (auto r = face.start(); !r) {
     fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
     return 1;
   }
   std::string users = "root and uid " + std::to_string(geteuid());
   if (fl.allow_group) users += " and group " + fl.allow_group_name;
-  fsd::log_line("serving host " + fl.name + " at " + fl.mount + " to " + users);
+  fsd::log_line("serving host " + fl.name + " at " + fl.mount +
+                (fl.socket.empty() ? "" : " and on " + fl.socket) + " to " + users);
   io.run();
   return 0;
 }

@@ -52,12 +52,16 @@ class Daemon:
         self.mnt = os.path.join(self.dir, "mnt")
         os.mkdir(self.mnt)
         self.log_path = os.path.join(self.dir, "circuitd.log")
+        # Each daemon its own socket: the default (/run/circuit/NAME.sock)
+        # would be shared by the daemons of suites that run at once.
+        self.sock = os.path.join(self.dir, "sock")
         self.proc = None
         self.start(args)
 
     def start(self, args=()):
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([CIRCUITD, "--name", self.name, "--mount", self.mnt, *args],
+            sock = [] if "--socket" in args else ["--socket", self.sock]
+            self.proc = subprocess.Popen([CIRCUITD, "--name", self.name, "--mount", self.mnt, *sock, *args],
                                          stdout=log, stderr=log, start_new_session=True)
         deadline = time.time() + 10
         while not os.path.exists(os.path.join(self.mnt, "help")):

@@ -104,6 +104,9 @@ result<void> check_name(std::string_view what, std::string_view name) {
 std::string help_text(const dir& d) {
   std::string t(d.about());
   if (!t.empty() && t.back() != '\n') t += '\n';
+  if (!d.parent() && !d.space().cfg().socket.empty())
+    t += "\nThe same tree is served as 9P2000.L on the Unix socket " + d.space().cfg().socket +
+         "\n(for the circuit command, libcircuit and any 9P client; circuit-wire(7)).\n";
   t += "\nfiles:\n";
   auto row = [&t](std::string_view name, std::string_view help) {
     t += "  ";

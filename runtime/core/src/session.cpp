@@ -140,8 +140,11 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
       [this, who, fid, newfid, names = std::move(names)](op_ptr<std::vector<attr>> o) {
         auto f = find(fid);
         if (!f) return o->complete(f.err());
-        if ((*f)->open || (*f)->opening)
-          return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is open"));
+        // 9P says a walk starts from a fid not opened; an open directory
+        // is allowed all the same, as diod allows it (diodls -l walks to
+        // each entry from the fid it lists).
+        if ((*f)->file || (*f)->opening)
+          return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is an open file"));
         if (newfid != fid && fids_.count(newfid))
           return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
         std::uint64_t ino = (*f)->ino;

@@ -37,6 +37,7 @@ namespace circuit {
 struct config {
   std::string host = "local";           // this host's name (--name)
   std::string address = "-";            // where peers reach it (none yet)
+  std::string socket;                   // the Unix socket serving 9P2000.L, if any (--socket)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
   std::function<void(std::string_view)> log;  // one line, no newline

@@ -76,7 +76,8 @@ class session {
   // `newfid` name where it ends, when it reaches the last name. As in 9P:
   // no names clones the fid; a first name that fails is an error; a later
   // one ends the walk early, with the attributes of the names walked and
-  // no newfid. `fid` must not be open; newfid may equal fid.
+  // no newfid. `fid` must not be an open file (an open directory may be
+  // walked from, as diod allows); newfid may equal fid.
   void walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
             std::vector<std::string> names, reply<std::vector<attr>> done);
   void getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done);

@@ -1,0 +1,215 @@
+#include "socket_face.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <fcntl.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "circuit/wire/server.hpp"
+#include "log.hpp"
+
+namespace circuit::fsd {
+
+namespace asio = boost::asio;
+using unix_socket = asio::local::stream_protocol;
+
+namespace {
+
+// The peer of a connection as the kernel knows it. Keys of socket
+// sessions start at 2^32, above every Unix session id the mount uses.
+caller peer_of(int fd, std::uint64_t n) {
+  caller who;
+  who.key = (std::uint64_t{1} << 32) + n;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    who.uid = cred.uid;
+    who.gid = cred.gid;
+    who.pid = cred.pid;
+  } else {
+    who.uid = who.gid = static_cast<uid_t>(-1);  // unknown: admitted nowhere
+  }
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+      groups.resize(size / sizeof(gid_t));
+      break;
+    }
+    if (errno != ERANGE) {
+      groups.clear();
+      break;
+    }
+    groups.resize(size / sizeof(gid_t) + 1);
+  }
+  who.groups = std::move(groups);
+  // The pid is the connecting process's; a later request may come from
+  // a child that inherited the descriptor, so nothing relies on it.
+  return who;
+}
+
+// Whether a daemon listens at `path` now.
+// Workers must not inherit the daemon's sockets. Asio opens them without
+// close-on-exec; the loop thread, the only one that starts processes, sets
+// it before it can start one.
+void close_on_exec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
+bool listening(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  bool yes = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return yes;
+}
+
+}  // namespace
+
+struct connection : std::enable_shared_from_this<connection> {
+  connection(unix_socket::socket s, ns& space, std::uint64_t n, std::function<void(connection*)> gone)
+      : sock(std::move(s)), gone(std::move(gone)) {
+    srv = std::make_unique<wire::server>(space, peer_of(sock.native_handle(), n),
+                                         [this](std::string bytes) { queue(std::move(bytes)); });
+  }
+
+  void read() {
+    sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec,
+                                                                        std::size_t n) {
+      if (ec) return self->close();
+      if (auto r = self->srv->feed(std::string_view(self->buf.data(), n)); !r) {
+        log_line("socket: " + r.err().message + "; closing the connection");
+        return self->close();
+      }
+      self->read();
+    });
+  }
+
+  // Replies queue while one write is out; the next write takes all of them.
+  void queue(std::string bytes) {
+    if (closed) return;
+    pending += bytes;
+    if (!writing) write();
+  }
+
+  void write() {
+    writing = true;
+    out = std::move(pending);
+    pending.clear();
+    asio::async_write(sock, asio::buffer(out), [self = shared_from_this()](boost::system::error_code ec,
+                                                                           std::size_t) {
+      self->writing = false;
+      if (ec) return self->close();
+      if (!self->pending.empty()) self->write();
+    });
+  }
+
+  // Ends the session (what it holds is aborted) and the socket. The
+  // connection itself goes when its last callback has run.
+  void close() {
+    if (closed) return;
+    closed = true;
+    srv.reset();
+    boost::system::error_code ignored;
+    sock.close(ignored);
+    gone(this);
+  }
+
+  unix_socket::socket sock;
+  std::unique_ptr<wire::server> srv;
+  std::function<void(connection*)> gone;
+  std::array<char, 64 * 1024> buf{};
+  std::string pending, out;
+  bool writing = false;
+  bool closed = false;
+};
+
+struct socket_face::impl {
+  impl(asio::io_context& io, ns& space) : io(io), space(space), acceptor(io) {}
+  asio::io_context& io;
+  ns& space;
+  unix_socket::acceptor acceptor;
+  std::unordered_map<connection*, std::shared_ptr<connection>> conns;
+  std::uint64_t count = 0;
+  bool stopped = false;
+
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, unix_socket::socket s) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopped) return;
+        log_line("socket: accept: " + ec.message());
+        return accept();
+      }
+      close_on_exec(s.native_handle());
+      auto c = std::make_shared<connection>(std::move(s), space, ++count,
+                                            [this](connection* c) { conns.erase(c); });
+      conns.emplace(c.get(), c);
+      c->read();
+      accept();
+    });
+  }
+};
+
+socket_face::socket_face(asio::io_context& io, ns& space, std::string path)
+    : impl_(std::make_unique<impl>(io, space)), path_(std::move(path)) {}
+
+socket_face::~socket_face() { stop(); }
+
+std::size_t socket_face::connections() const { return impl_->conns.size(); }
+
+result<void> socket_face::start() {
+  if (path_.size() >= sizeof(sockaddr_un{}.sun_path))
+    return make_error(errc::invalid, "--socket " + path_ + ": the path is too long for a Unix socket");
+  auto slash = path_.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    std::string dir = path_.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+      return make_error(errc::io, "--socket " + path_ + ": cannot make " + dir + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return make_error(errc::exists, "--socket " + path_ + ": a file that is not a socket is there");
+    if (listening(path_))
+      return make_error(errc::busy, "--socket " + path_ +
+                                        ": another circuitd is serving there; give this one "
+                                        "another --name or --socket");
+    ::unlink(path_.c_str());  // a stale socket of a daemon that died
+  }
+  boost::system::error_code ec;
+  auto& a = impl_->acceptor;
+  a.open(unix_socket(), ec);
+  if (!ec) close_on_exec(a.native_handle());
+  if (!ec) a.bind(unix_socket::endpoint(path_), ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(errc::io, "--socket " + path_ + ": " + ec.message());
+  ::chmod(path_.c_str(), 0666);  // who may do what is the core's rules
+  impl_->accept();
+  return {};
+}
+
+void socket_face::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  boost::system::error_code ignored;
+  if (impl_->acceptor.is_open()) {
+    impl_->acceptor.close(ignored);
+    ::unlink(path_.c_str());
+  }
+  auto conns = std::move(impl_->conns);
+  impl_->conns.clear();
+  for (auto& [raw, c] : conns) c->close();
+}
+
+}  // namespace circuit::fsd

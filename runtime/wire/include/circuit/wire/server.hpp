@@ -1,0 +1,76 @@
+// server.hpp — 9P2000.L served on a core session (circuit-wire(7)).
+//
+// One server per connection: it cuts frames from the bytes the face reads,
+// turns each request into one call on its session (session.hpp), and each
+// completion into one reply frame, which it gives to `send`. Replies go out
+// in the order requests complete, not the order they came; Rflush follows
+// the reply of the request it flushed.
+//
+// The principal of every request is the connection's peer, as the face
+// found it (SO_PEERCRED): the uname and uid of Tattach are ignored, unless
+// the peer is root, who may attach as any uid (n_uname) — the one way a
+// trusted relay (a peer daemon, later) speaks for its callers. Such a uid's
+// groups are looked up here (getpwuid, getgrouplist); an unknown uid is
+// refused.
+//
+// Tversion starts the session over: everything the old one held is
+// aborted and its replies are not sent, as 9P says.
+//
+// Thread safety: the loop thread, like the session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "circuit/core/session.hpp"
+#include "circuit/wire/messages.hpp"
+
+namespace circuit::wire {
+
+class server {
+ public:
+  // `peer`: who is at the other end (its key names the connection).
+  // `send`: bytes for the connection, whole frames.
+  server(ns& space, caller peer, std::function<void(std::string)> send);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Bytes read from the connection. An error means the stream cannot be
+  // trusted any more (a frame size that lies): the face closes it. A frame
+  // that decodes badly is answered Rlerror(EINVAL) and the stream goes on.
+  result<void> feed(std::string_view bytes);
+
+  std::uint32_t msize() const { return msize_; }
+  const session* current() const { return ses_.get(); }
+
+ private:
+  void serve(std::uint16_t tag, tmessage& m);
+  void version(std::uint16_t tag, const tversion& m);
+  void attach(std::uint16_t tag, const tattach& m);
+  // The caller of a request on `fid`: the principal its attach gave.
+  const caller& who(fid_t fid) const;
+  void bind(fid_t newfid, fid_t from) { if (auto it = callers_.find(from); it != callers_.end()) callers_[newfid] = it->second; }
+  void unbind(fid_t fid) { callers_.erase(fid); }
+  template <class T>
+  reply<T> answer(std::uint16_t tag, std::function<rmessage(T&)> ok);
+  reply<void> answer_void(std::uint16_t tag, rmessage ok);
+  void send(std::uint16_t tag, const rmessage& m);
+
+  ns& space_;
+  caller peer_;
+  std::function<void(std::string)> send_;
+  std::unique_ptr<session> ses_;
+  std::uint64_t generation_ = 0;  // replies of an older session are dropped
+  bool versioned_ = false;
+  bool closing_ = false;
+  std::uint32_t msize_ = 8192;
+  std::string in_;
+  std::unordered_map<fid_t, caller> callers_;
+};
+
+}  // namespace circuit::wire

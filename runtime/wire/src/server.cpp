@@ -1,0 +1,275 @@
+#include "circuit/wire/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "circuit/core/errno_map.hpp"
+#include "circuit/wire/codec.hpp"
+
+namespace circuit::wire {
+namespace {
+
+const std::time_t started = std::time(nullptr);
+
+qid qid_of(const attr& a) { return qid{a.is_dir ? qt_dir : qt_file, 0, a.ino}; }
+
+rgetattr getattr_of(const attr& a) {
+  rgetattr r;
+  r.valid = getattr_basic;
+  r.qid = qid_of(a);
+  r.mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.perm;
+  r.uid = a.uid;
+  r.gid = a.gid;
+  r.nlink = a.is_dir ? 2 : 1;
+  r.size = 0;  // control files: their size means nothing
+  r.blksize = 4096;
+  r.atime_sec = r.mtime_sec = r.ctime_sec = static_cast<std::uint64_t>(started);
+  return r;
+}
+
+// The open(2) flags of a Tlopen that mean something here: the access mode
+// and O_NONBLOCK (a try-open). The rest (O_TRUNC, O_LARGEFILE, ...) are
+// accepted and ignored, as the mount ignores them.
+int open_flags(std::uint32_t wire) {
+  int flags = 0;
+  switch (wire & o_accmode) {
+    case o_wronly: flags = O_WRONLY; break;
+    case o_rdwr: flags = O_RDWR; break;
+    default: flags = O_RDONLY;
+  }
+  if (wire & o_nonblock) flags |= O_NONBLOCK;
+  return flags;
+}
+
+// A principal for a uid that root attaches as: its passwd entry's group
+// and its supplementary groups.
+result<principal> principal_of(std::uint32_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+    return make_error(errc::access, "attach: uid " + std::to_string(uid) + " is not a user of this host");
+  principal p{uid, pw.pw_gid, {}};
+  int n = 64;
+  std::vector<gid_t> g(n);
+  if (getgrouplist(pw.pw_name, pw.pw_gid, g.data(), &n) < 0) {
+    g.resize(n);
+    getgrouplist(pw.pw_name, pw.pw_gid, g.data(), &n);
+  }
+  g.resize(std::max(n, 0));
+  p.groups = std::move(g);
+  return p;
+}
+
+constexpr std::uint32_t v9fs_magic = 0x01021997;
+
+}  // namespace
+
+server::server(ns& space, caller peer, std::function<void(std::string)> send)
+    : space_(space), peer_(std::move(peer)), send_(std::move(send)) {}
+
+server::~server() {
+  closing_ = true;  // the session's end completes what is parked; no replies
+  ses_.reset();
+}
+
+void server::send(std::uint16_t tag, const rmessage& m) {
+  if (closing_) return;
+  send_(encode(tag, m));
+}
+
+template <class T>
+reply<T> server::answer(std::uint16_t tag, std::function<rmessage(T&)> ok) {
+  return [this, tag, gen = generation_, ok = std::move(ok)](result<T> r) {
+    if (gen != generation_) return;
+    if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
+    send(tag, ok(*r));
+  };
+}
+
+reply<void> server::answer_void(std::uint16_t tag, rmessage ok) {
+  return [this, tag, gen = generation_, ok = std::move(ok)](result<void> r) {
+    if (gen != generation_) return;
+    if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
+    send(tag, ok);
+  };
+}
+
+const caller& server::who(fid_t fid) const {
+  auto it = callers_.find(fid);
+  return it == callers_.end() ? peer_ : it->second;
+}
+
+result<void> server::feed(std::string_view bytes) {
+  in_.append(bytes);
+  std::size_t at = 0;
+  for (;;) {
+    std::string_view rest = std::string_view(in_).substr(at);
+    auto n = next_frame_size(rest, msize_);
+    if (!n) return n.err();
+    if (*n == 0 || rest.size() < *n) break;
+    std::string_view one = rest.substr(0, *n);
+    at += *n;
+    auto f = decode_t(one, msize_);
+    if (!f) {
+      space_.log("9p: " + f.err().message);
+      send(peek_tag(one), rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+      continue;
+    }
+    serve(f->tag, f->message);
+  }
+  in_.erase(0, at);
+  return {};
+}
+
+void server::version(std::uint16_t tag, const tversion& m) {
+  // A new session: the old one's requests end unanswered (9P: Tversion
+  // aborts all outstanding I/O), and what it held is aborted.
+  ++generation_;
+  ses_.reset();
+  callers_.clear();
+  if (m.version.substr(0, 8) != version_9p2000l) {
+    versioned_ = false;
+    return send(tag, rversion{msize_, std::string(version_unknown)});
+  }
+  msize_ = std::min(m.msize, max_msize);
+  if (msize_ < min_msize) {
+    versioned_ = false;
+    return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+  }
+  versioned_ = true;
+  ses_ = std::make_unique<session>(space_);
+  send(tag, rversion{msize_, std::string(version_9p2000l)});
+}
+
+void server::attach(std::uint16_t tag, const tattach& m) {
+  caller c = peer_;
+  // Only root may speak for another uid; everyone else is who the kernel
+  // says it is, whatever uname or n_uname it sends.
+  if (peer_.uid == 0 && m.n_uname != nofid && m.n_uname != 0) {
+    auto p = principal_of(m.n_uname);
+    if (!p) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(p.err().code))});
+    static_cast<principal&>(c) = std::move(*p);
+  }
+  callers_[m.fid] = c;
+  fid_t fid = m.fid;
+  ses_->attach(c, tag, fid, [this, tag, fid, gen = generation_](result<attr> r) {
+    if (gen != generation_) return;
+    if (!r) {
+      callers_.erase(fid);
+      return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
+    }
+    send(tag, rattach{qid_of(*r)});
+  });
+}
+
+void server::serve(std::uint16_t tag, tmessage& msg) {
+  if (auto* v = std::get_if<tversion>(&msg)) return version(tag, *v);
+  if (!versioned_)
+    return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+  session& s = *ses_;
+  std::visit(
+      [&](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, tauth>) {
+          // No authentication: the socket's peer credentials are the
+          // principal. ENOENT is what diod's clients expect for "none".
+          send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::not_found))});
+        } else if constexpr (std::is_same_v<M, tattach>) {
+          attach(tag, m);
+        } else if constexpr (std::is_same_v<M, tflush>) {
+          s.flush(m.oldtag, answer_void(tag, rflush{}));
+        } else if constexpr (std::is_same_v<M, twalk>) {
+          fid_t fid = m.fid, newfid = m.newfid;
+          std::size_t asked = m.wnames.size();
+          s.walk(who(fid), tag, fid, newfid, std::move(m.wnames),
+                 answer<std::vector<attr>>(tag, [this, fid, newfid, asked](std::vector<attr>& as) -> rmessage {
+                   if (as.size() == asked) bind(newfid, fid);
+                   rwalk r;
+                   for (auto& a : as) r.wqids.push_back(qid_of(a));
+                   return r;
+                 }));
+        } else if constexpr (std::is_same_v<M, tlopen>) {
+          std::uint32_t iounit = msize_ - rread_overhead;
+          s.lopen(who(m.fid), tag, m.fid, open_flags(m.flags),
+                  answer<attr>(tag, [iounit](attr& a) -> rmessage { return rlopen{qid_of(a), iounit}; }));
+        } else if constexpr (std::is_same_v<M, tlcreate>) {
+          s.refuse(who(m.fid), tag, m.fid, m.name, "create", answer_void(tag, rlcreate{}));
+        } else if constexpr (std::is_same_v<M, tread>) {
+          std::size_t count = std::min<std::size_t>(m.count, msize_ - rread_overhead);
+          s.read(who(m.fid), tag, m.fid, m.offset, count,
+                 answer<std::string>(tag, [](std::string& d) -> rmessage { return rread{std::move(d)}; }));
+        } else if constexpr (std::is_same_v<M, twrite>) {
+          s.write(who(m.fid), tag, m.fid, m.offset, std::move(m.data),
+                  answer<std::size_t>(tag, [](std::size_t& n) -> rmessage {
+                    return rwrite{static_cast<std::uint32_t>(n)};
+                  }));
+        } else if constexpr (std::is_same_v<M, tclunk>) {
+          fid_t fid = m.fid;
+          s.clunk(who(fid), tag, fid, [this, tag, fid, gen = generation_](result<void> r) {
+            if (gen != generation_) return;
+            unbind(fid);
+            if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
+            send(tag, rclunk{});
+          });
+        } else if constexpr (std::is_same_v<M, tremove>) {
+          fid_t fid = m.fid;
+          s.remove(who(fid), tag, fid, [this, tag, fid, gen = generation_](result<void> r) {
+            if (gen != generation_) return;
+            unbind(fid);
+            if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
+            send(tag, rremove{});
+          });
+        } else if constexpr (std::is_same_v<M, tgetattr>) {
+          s.getattr(who(m.fid), tag, m.fid, answer<attr>(tag, [](attr& a) -> rmessage { return getattr_of(a); }));
+        } else if constexpr (std::is_same_v<M, tsetattr>) {
+          // Truncation and times are accepted and ignored, as on the mount;
+          // modes and owners are fixed.
+          constexpr std::uint32_t ignored = setattr_size | setattr_atime | setattr_mtime | setattr_ctime |
+                                            setattr_atime_set | setattr_mtime_set;
+          if (m.valid & ~ignored)
+            return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::not_permitted))});
+          s.getattr(who(m.fid), tag, m.fid, answer<attr>(tag, [](attr&) -> rmessage { return rsetattr{}; }));
+        } else if constexpr (std::is_same_v<M, treaddir>) {
+          std::size_t room = std::min<std::size_t>(m.count, msize_ - rread_overhead);
+          std::uint64_t first = m.offset;
+          s.readdir(who(m.fid), tag, m.fid, first,
+                    answer<std::vector<dir_entry>>(tag, [room, first](std::vector<dir_entry>& es) -> rmessage {
+                      rreaddir r;
+                      std::uint64_t index = first;
+                      for (auto& e : es) {
+                        dirent d{qid_of(e.a), ++index, e.a.is_dir ? dt_dir : dt_reg, e.name};
+                        if (r.data.size() + dirent_size(d) > room) break;
+                        encode_dirent(r.data, d);
+                      }
+                      return r;
+                    }));
+        } else if constexpr (std::is_same_v<M, tmkdir>) {
+          s.mkdir(who(m.dfid), tag, m.dfid, m.name,
+                  answer<attr>(tag, [](attr& a) -> rmessage { return rmkdir{qid_of(a)}; }));
+        } else if constexpr (std::is_same_v<M, tunlinkat>) {
+          s.unlinkat(who(m.dirfid), tag, m.dirfid, m.name, (m.flags & at_removedir) != 0,
+                     answer_void(tag, runlinkat{}));
+        } else if constexpr (std::is_same_v<M, trenameat>) {
+          s.refuse(who(m.olddirfid), tag, m.olddirfid, m.oldname, "rename", answer_void(tag, rrenameat{}));
+        } else if constexpr (std::is_same_v<M, tfsync>) {
+          s.fsync(who(m.fid), tag, m.fid, answer_void(tag, rfsync{}));
+        } else if constexpr (std::is_same_v<M, tstatfs>) {
+          s.getattr(who(m.fid), tag, m.fid, answer<attr>(tag, [](attr&) -> rmessage {
+                      return rstatfs{v9fs_magic, 4096, 0, 0, 0, 0, 0, 0, 64};
+                    }));
+        } else {
+          // Valid 9P messages circuit does not serve (links, locks, xattrs,
+          // 9P2000's Topen ...), and replies sent as requests.
+          send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::not_supported))});
+        }
+      },
+      msg);
+}
+
+}  // namespace circuit::wire
