@@ -24,7 +24,14 @@ fuse_face::fuse_face(boost::asio::io_context& io, ns& space, std::string mountpo
       mountpoint_(std::move(mountpoint)),
       debug_(debug),
       kernel_checks_(kernel_checks),
-      fd_(io) {}
+      fd_(io),
+      ses_(space) {
+  // The root's fid, which every walk starts from. The attach is the
+  // daemon's own; each later request carries its caller.
+  caller self;
+  static_cast<principal&>(self) = space.cfg().daemon;
+  ses_.attach(self, 0, inode_table::root_fid, [](result<attr>) {});
+}
 
 fuse_face::~fuse_face() { stop(); }
 
@@ -110,14 +117,14 @@ void fuse_face::post_cancel(std::uint64_t token) {
   });
 }
 
-void fuse_face::keep_poll(open_file* f, fuse_pollhandle* ph) {
+void fuse_face::keep_poll(fid_t f, fuse_pollhandle* ph) {
   auto [it, fresh] = polls_.try_emplace(f, ph);
   if (fresh) return;
   fuse_pollhandle_destroy(it->second);  // the kernel's handle for the file is the same one
   it->second = ph;
 }
 
-void fuse_face::notify_poll(open_file* f) {
+void fuse_face::notify_poll(fid_t f) {
   auto it = polls_.find(f);
   if (it == polls_.end()) return;
   fuse_pollhandle* ph = it->second;
@@ -126,7 +133,7 @@ void fuse_face::notify_poll(open_file* f) {
   fuse_pollhandle_destroy(ph);
 }
 
-void fuse_face::drop_poll(open_file* f) {
+void fuse_face::drop_poll(fid_t f) {
   auto it = polls_.find(f);
   if (it == polls_.end()) return;
   fuse_pollhandle_destroy(it->second);

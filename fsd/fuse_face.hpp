@@ -1,7 +1,13 @@
 // fuse_face.hpp — the namespace served to the kernel through /dev/fuse.
 //
-// The FUSE face only translates: each kernel request becomes one call on
-// `ns`, and the call's completion becomes exactly one fuse_reply_*. The
+// The FUSE face is a client of the core, as plan9port's 9pfuse is a client
+// of 9P: the mount is one session (session.hpp), the face keeps the map
+// from the kernel's inodes to the session's fids (inode_table.hpp), and
+// each kernel request becomes calls on that session, whose completion
+// becomes exactly one fuse_reply_*. INTERRUPT is flush; the last close of
+// an open (RELEASE) is clunk, which commits; a holder's close (FLUSH) is
+// not 9P's flush but the session's `closed` (or `abort` for a holder dying
+// of a signal). The
 // device is read non-blocking from the daemon's one Asio loop, so no thread
 // waits for a parked request. A request the namespace parks (an open of
 // recv on an empty channel) registers an interrupt hook; a FUSE INTERRUPT
@@ -21,6 +27,8 @@
 
 #include "circuit/core/error.hpp"
 #include "circuit/core/namespace.hpp"
+#include "circuit/core/session.hpp"
+#include "inode_table.hpp"
 
 struct fuse_session;
 struct fuse_pollhandle;
@@ -51,6 +59,8 @@ class fuse_face {
 
   // Used by the request handlers (fuse_face.cpp).
   ns& space() { return space_; }
+  session& ses() { return ses_; }
+  inode_table& inodes() { return inodes_; }
   bool kernel_checks() const { return kernel_checks_; }
   void watch_interrupt(void* req, std::uint64_t token, std::function<void()> cancel);
   void unwatch(std::uint64_t token) { parked_.erase(token); }
@@ -65,9 +75,9 @@ class fuse_face {
   }
   // poll(2) notifications: the kernel's handle kept for a file that is not
   // readable yet, used once when the file's handle wakes the face.
-  void keep_poll(open_file* f, fuse_pollhandle* ph);
-  void notify_poll(open_file* f);
-  void drop_poll(open_file* f);  // the file is released
+  void keep_poll(fid_t f, fuse_pollhandle* ph);
+  void notify_poll(fid_t f);
+  void drop_poll(fid_t f);  // the file is released
 
  private:
   void arm();
@@ -84,7 +94,9 @@ class fuse_face {
   void* buf_mem_ = nullptr;
   std::uint64_t tokens_ = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> parked_;
-  std::unordered_map<open_file*, fuse_pollhandle*> polls_;
+  std::unordered_map<fid_t, fuse_pollhandle*> polls_;
+  session ses_;
+  inode_table inodes_;
   std::unique_ptr<invalidator> invalidator_;
   std::uint64_t known_parent_ = 0;
   std::string known_name_;

@@ -81,37 +81,73 @@ struct stat stat_of(const attr& a) {
 
 void reply_err(fuse_req_t req, const error& e) { fuse_reply_err(req, to_errno(e.code)); }
 
-void reply_entry(fuse_req_t req, const result<attr>& a) {
-  if (!a) return reply_err(req, a.err());
+template <class T>
+using reply_fn = reply<T>;
+
+// Returns fuse_reply_entry's verdict: non-zero when the kernel did not take it.
+int reply_entry(fuse_req_t req, const attr& a) {
   fuse_entry_param e{};
-  e.ino = to_fuse(a->ino);
-  e.attr = stat_of(*a);
+  e.ino = to_fuse(a.ino);
+  e.attr = stat_of(a);
   e.attr_timeout = cache_timeout(req);
   e.entry_timeout = cache_timeout(req);
-  fuse_reply_entry(req, &e);
+  return fuse_reply_entry(req, &e);
 }
 
-open_file* file_of(fuse_file_info* fi) { return reinterpret_cast<open_file*>(fi->fh); }
+fid_t fid_of(fuse_file_info* fi) { return static_cast<fid_t>(fi->fh); }
 
-// Runs an asynchronous namespace call: `reply` answers the request once;
-// if the call parked, a FUSE INTERRUPT cancels it.
+// The fid of an inode the kernel holds; the root is always there.
+std::optional<fid_t> inode_fid(fuse_face& f, fuse_ino_t ino) {
+  if (ino == FUSE_ROOT_ID) return inode_table::root_fid;
+  return f.inodes().fid_of(ino);
+}
+
+void reply_status(fuse_req_t req, const result<void>& r) {
+  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+}
+
+// Runs an asynchronous session call under a fresh tag: `reply` answers the
+// request once; while the call is parked, a FUSE INTERRUPT flushes it.
 template <class T, class Start, class Reply>
 void serve(fuse_req_t req, Start start, Reply reply) {
   fuse_face& f = face(req);
-  std::uint64_t token = f.next_token();
-  auto o = make_op<T>([&f, req, token, reply](result<T> r) mutable {
-    f.unwatch(token);
+  tag_t tag = f.next_token();
+  auto answered = std::make_shared<bool>(false);
+  start(tag, reply_fn<T>([&f, req, tag, reply, answered](result<T> r) mutable {
+    *answered = true;
+    f.unwatch(tag);
     reply(req, std::move(r));
-  });
-  start(o);
-  if (!o->done()) {
-    std::weak_ptr<op<T>> w = o;
-    f.watch_interrupt(req, token, [w] {
-      if (auto p = w.lock()) p->cancel(make_error(errc::interrupted, "interrupted"));
-    });
-  }
+  }));
+  if (!*answered)
+    f.watch_interrupt(req, tag, [&f, tag] { f.ses().flush(tag, [](result<void>) {}); });
 }
 
+// Forgets a fid of the face's own (an inode's, or an open's at RELEASE):
+// clunk commits what an open made; the fid is free once clunked.
+void clunk(fuse_face& f, const caller& who, fid_t fid) {
+  f.ses().clunk(who, f.next_token(), fid, [&f, fid](result<void>) { f.inodes().free_fid(fid); });
+}
+
+// The entry `name` of `parent`, for the kernel's lookup and after mkdir:
+// a walk to a fresh fid, kept as the inode's fid unless it has one.
+void enter(fuse_req_t req, fuse_ino_t parent, std::string name, const caller& who) {
+  fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  fid_t nf = f.inodes().make_fid();
+  f.ses().walk(who, f.next_token(), *pf, nf, {std::move(name)},
+               [&f, req, nf, who](result<std::vector<attr>> r) {
+                 if (!r || r->empty()) {
+                   f.inodes().free_fid(nf);
+                   return reply_err(req, r ? make_error(errc::not_found, "no such file") : r.err());
+                 }
+                 attr a = r->back();
+                 if (auto extra = f.inodes().looked_up(a.ino, nf)) clunk(f, who, *extra);
+                 // The kernel holds the entry only if the reply reached it.
+                 if (reply_entry(req, a) != 0)
+                   if (auto gone = f.inodes().forget(a.ino, 1)) clunk(f, who, *gone);
+               });
+}
 
 void op_init(void*, fuse_conn_info* conn) {
   // O_TRUNC comes with the open instead of a separate setattr: one round
@@ -120,17 +156,35 @@ void op_init(void*, fuse_conn_info* conn) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  reply_entry(req, face(req).space().lookup(caller_of(req), from_fuse(parent), name));
+  enter(req, parent, name, caller_of(req));
 }
 
-void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
-void op_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+void forget_one(fuse_face& f, fuse_ino_t ino, std::uint64_t n) {
+  if (ino == FUSE_ROOT_ID) return;
+  if (auto fid = f.inodes().forget(ino, n)) clunk(f, caller{}, *fid);
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
+  forget_one(face(req), ino, n);
+  fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* list) {
+  for (size_t i = 0; i < count; ++i) forget_one(face(req), list[i].ino, list[i].nlookup);
+  fuse_reply_none(req);
+}
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  auto a = face(req).space().getattr(caller_of(req), from_fuse(ino));
-  if (!a) return reply_err(req, a.err());
-  struct stat st = stat_of(*a);
-  fuse_reply_attr(req, &st, cache_timeout(req));
+  fuse_face& f = face(req);
+  auto fid = inode_fid(f, ino);
+  if (!fid) return (void)fuse_reply_err(req, ENOENT);
+  serve<attr>(
+      req, [&](tag_t tag, auto done) { f.ses().getattr(caller_of(req), tag, *fid, done); },
+      [](fuse_req_t req, result<attr> a) {
+        if (!a) return reply_err(req, a.err());
+        struct stat st = stat_of(*a);
+        fuse_reply_attr(req, &st, cache_timeout(req));
+      });
 }
 
 // Truncation (`echo x > ctl`) and times (`touch`) are accepted and ignored.
@@ -148,26 +202,40 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_f
 // (and its deadlock-free design) exercised by every rmdir.
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  caller who = caller_of(req, true);
   f.known_change(from_fuse(parent), name);
-  reply_entry(req, f.space().mkdir(caller_of(req, true), from_fuse(parent), name));
+  f.ses().mkdir(who, f.next_token(), *pf, name, [req, parent, who, n = std::string(name)](result<attr> r) {
+    if (!r) return reply_err(req, r.err());
+    enter(req, parent, n, who);
+  });
   f.known_change(0, {});
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  auto r = face(req).space().rmdir(caller_of(req), from_fuse(parent), name);
-  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+  fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  f.ses().unlinkat(caller_of(req), f.next_token(), *pf, name, true,
+                   [req](result<void> r) { reply_status(req, r); });
 }
 
 // Only asked when the kernel does not check modes itself (no
 // default_permissions): `[ -w file ]` then asks the core.
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
-  auto r = face(req).space().access(caller_of(req), from_fuse(ino), mask);
-  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+  fuse_face& f = face(req);
+  auto fid = inode_fid(f, ino);
+  if (!fid) return (void)fuse_reply_err(req, ENOENT);
+  reply_status(req, f.ses().access(caller_of(req), *fid, mask));
 }
 
 void op_refuse(fuse_req_t req, fuse_ino_t parent, const char* name, const char* what) {
-  error e = face(req).space().refuse(caller_of(req), from_fuse(parent), name, what);
-  fuse_reply_err(req, to_errno(e.code));
+  fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  f.ses().refuse(caller_of(req), f.next_token(), *pf, name, what,
+                 [req](result<void> r) { reply_status(req, r); });
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, dev_t) {
@@ -184,34 +252,51 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, 
   op_refuse(req, parent, name, "rename");
 }
 
-void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  open_args args{caller_of(req), fi->flags};
-  fuse_file_info info = *fi;
+// An open is a fid of its own: a walk from the inode's fid (a clone), then
+// lopen, which may park (a receive on an empty channel) until a flush.
+// `on_open` replies; when the reply cannot reach the caller (its request
+// was aborted), nobody will close the file, so the open is undone.
+template <class OnOpen>
+void open_fid(fuse_req_t req, fuse_ino_t ino, int flags, OnOpen on_open) {
   fuse_face& f = face(req);
-  serve<open_file*>(
-      req, [&](auto o) { f.space().open(from_fuse(ino), args, o); },
-      [info, &f](fuse_req_t req, result<open_file*> r) mutable {
-        if (!r) return reply_err(req, r.err());
-        info.fh = reinterpret_cast<std::uint64_t>(r.value());
-        info.direct_io = 1;
-        info.keep_cache = 0;
-        // The open's caller is gone (its request was aborted): nobody will
-        // close this file, so drop it as never opened. libfuse has freed
-        // `req` by now, whatever the reply did: only `f` may be used.
-        if (fuse_reply_open(req, &info) == 0) return;
-        log_line("open: " + r.value()->path + ": the caller was gone; dropped as never opened");
-        f.space().abandon(r.value());
+  auto fid = inode_fid(f, ino);
+  if (!fid) return (void)fuse_reply_err(req, ENOENT);
+  caller who = caller_of(req);
+  fid_t nf = f.inodes().make_fid();
+  f.ses().walk(who, f.next_token(), *fid, nf, {}, [](result<std::vector<attr>>) {});
+  serve<attr>(
+      req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, nf, flags, done); },
+      [&f, nf, who, on_open](fuse_req_t req, result<attr> r) {
+        if (!r) {
+          clunk(f, who, nf);
+          return reply_err(req, r.err());
+        }
+        if (on_open(req, nf) == 0) return;
+        // libfuse has freed `req` by now, whatever the reply did.
+        log_line("open: fid " + std::to_string(nf) + ": the caller was gone; dropped as never opened");
+        f.ses().remove(who, f.next_token(), nf, [&f, nf](result<void>) { f.inodes().free_fid(nf); });
       });
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  fuse_file_info info = *fi;
+  open_fid(req, ino, fi->flags, [info](fuse_req_t req, fid_t fid) {
+    fuse_file_info out = info;
+    out.fh = fid;
+    out.direct_io = 1;
+    out.keep_cache = 0;
+    return fuse_reply_open(req, &out);
+  });
 }
 
 // libfuse gives the file's flags of the moment (fcntl may have changed
 // them since the open): O_NONBLOCK makes a read that would wait EAGAIN.
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  open_file* f = file_of(fi);
+  fid_t fid = fid_of(fi);
   caller who = caller_of(req);
-  bool nonblock = fi->flags & O_NONBLOCK;
+  int nonblock = (fi->flags & O_NONBLOCK) ? 1 : 0;
   serve<std::string>(
-      req, [&](auto o) { face(req).space().read(*f, who, off, size, nonblock, o); },
+      req, [&](tag_t tag, auto done) { face(req).ses().read(who, tag, fid, off, size, done, nonblock); },
       [](fuse_req_t req, result<std::string> r) {
         if (!r) return reply_err(req, r.err());
         fuse_reply_buf(req, r->data(), r->size());
@@ -220,39 +305,43 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 
 void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
               fuse_file_info* fi) {
-  open_file* f = file_of(fi);
+  fid_t fid = fid_of(fi);
   caller who = caller_of(req);
   serve<std::size_t>(
-      req, [&](auto o) { face(req).space().write(*f, who, off, std::string_view(buf, size), o); },
+      req,
+      [&](tag_t tag, auto done) { face(req).ses().write(who, tag, fid, off, std::string(buf, size), done); },
       [](fuse_req_t req, result<std::size_t> r) {
         if (!r) return reply_err(req, r.err());
         fuse_reply_write(req, *r);
       });
 }
 
-
 // Every close(2) of a descriptor; a holder dying of a signal aborts what
 // the open was making instead (namespace.hpp).
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   caller who = caller_of(req);
-  ns& space = face(req).space();
-  if (space.abortable(*file_of(fi)) && dying_of_signal(who.pid)) {
-    space.abort(*file_of(fi), who);
+  session& s = face(req).ses();
+  if (s.abortable(fid_of(fi)) && dying_of_signal(who.pid)) {
+    s.abort(who, fid_of(fi));
     return (void)fuse_reply_err(req, 0);
   }
-  auto r = space.flush(*file_of(fi), who);
-  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+  reply_status(req, s.closed(who, fid_of(fi)));
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
-  auto r = face(req).space().fsync(*file_of(fi), caller_of(req));
-  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
+  fid_t fid = fid_of(fi);
+  caller who = caller_of(req);
+  serve<void>(
+      req, [&](tag_t tag, auto done) { face(req).ses().fsync(who, tag, fid, done); },
+      [](fuse_req_t req, result<void> r) { reply_status(req, r); });
 }
 
+// The last close of an open: clunk commits (a send delivers). Nobody waits
+// for the verdict; a failure was reported by a write, or is in `error`.
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_face& f = face(req);
-  f.drop_poll(file_of(fi));
-  f.space().release(file_of(fi));
+  f.drop_poll(fid_of(fi));
+  clunk(f, caller_of(req), fid_of(fi));
   fuse_reply_err(req, 0);
 }
 
@@ -263,17 +352,18 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 // which polls again.
 void op_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) {
   fuse_face& f = face(req);
-  open_file* file = file_of(fi);
-  int acc = file->flags & O_ACCMODE;
+  fid_t fid = fid_of(fi);
+  open_file* file = f.ses().file(fid);
+  int acc = file ? file->flags & O_ACCMODE : O_RDONLY;
   unsigned revents = 0;
   if (acc == O_WRONLY || acc == O_RDWR) revents |= POLLOUT | POLLWRNORM;
   if (acc == O_RDONLY || acc == O_RDWR) {
     std::function<void()> wake;
-    if (ph) wake = [&f, file] { f.notify_poll(file); };
-    if (f.space().readable(*file, std::move(wake))) {
+    if (ph) wake = [&f, fid] { f.notify_poll(fid); };
+    if (f.ses().readable(fid, std::move(wake))) {
       revents |= POLLIN | POLLRDNORM;
     } else if (ph) {
-      f.keep_poll(file, ph);
+      f.keep_poll(fid, ph);
       ph = nullptr;
     }
   }
@@ -281,39 +371,45 @@ void op_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph
   fuse_reply_poll(req, revents);
 }
 
-// A directory listing is taken at opendir, so readdir offsets stay stable.
-struct listing {
-  std::vector<std::pair<std::string, struct stat>> rows;
-};
-
+// A directory's listing is taken at opendir (the session's lopen), so
+// readdir offsets stay stable: 0 and 1 are "." and "..", then the entries.
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto l = face(req).space().list(caller_of(req), from_fuse(ino));
-  if (!l) return reply_err(req, l.err());
-  auto* out = new listing;
-  struct stat self {};
-  self.st_mode = S_IFDIR;
-  out->rows.emplace_back(".", self);
-  out->rows.emplace_back("..", self);
-  for (auto& e : *l) out->rows.emplace_back(std::move(e.name), stat_of(e.a));
-  fi->fh = reinterpret_cast<std::uint64_t>(out);
-  if (fuse_reply_open(req, fi) != 0) delete out;
+  fuse_file_info info = *fi;
+  open_fid(req, ino, O_RDONLY, [info](fuse_req_t req, fid_t fid) {
+    fuse_file_info out = info;
+    out.fh = fid;
+    return fuse_reply_open(req, &out);
+  });
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  auto* l = reinterpret_cast<listing*>(fi->fh);
-  std::vector<char> buf(size);
-  size_t used = 0;
-  for (size_t i = off; i < l->rows.size(); ++i) {
-    auto& [name, st] = l->rows[i];
-    size_t n = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, i + 1);
-    if (n > size - used) break;
-    used += n;
-  }
-  fuse_reply_buf(req, buf.data(), used);
+  fid_t fid = fid_of(fi);
+  std::uint64_t from = off < 2 ? 0 : static_cast<std::uint64_t>(off) - 2;
+  serve<std::vector<dir_entry>>(
+      req, [&](tag_t tag, auto done) { face(req).ses().readdir(caller_of(req), tag, fid, from, done); },
+      [size, off, from](fuse_req_t req, result<std::vector<dir_entry>> r) {
+        if (!r) return reply_err(req, r.err());
+        std::vector<char> buf(size);
+        size_t used = 0;
+        auto add = [&](const std::string& name, const struct stat& st, off_t next) {
+          size_t n = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, next);
+          if (n > size - used) return false;
+          used += n;
+          return true;
+        };
+        struct stat self {};
+        self.st_mode = S_IFDIR;
+        if (off < 1 && !add(".", self, 1)) return (void)fuse_reply_buf(req, buf.data(), used);
+        if (off < 2 && !add("..", self, 2)) return (void)fuse_reply_buf(req, buf.data(), used);
+        off_t next = static_cast<off_t>(from) + 2;
+        for (auto& e : *r)
+          if (!add(e.name, stat_of(e.a), ++next)) break;
+        fuse_reply_buf(req, buf.data(), used);
+      });
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<listing*>(fi->fh);
+  clunk(face(req), caller_of(req), fid_of(fi));
   fuse_reply_err(req, 0);
 }
 

@@ -326,9 +326,16 @@ out["dirs"] = [os.access(d, os.W_OK) for d in dirs]
         write(os.path.join(c, "send"), "root")
         self.assertEqual(read(os.path.join(c, "recv")), b"root")
         self.assertIn(b"sleep 30", read(os.path.join(w, "spec")))
-        write(os.path.join(w, "signal"), "KILL")
-        self.assertEqual(read(os.path.join(w, "wait")), b'{"signal":"KILL"}\n')
-        self.assertEqual(read(os.path.join(w, "stdout")), b"hi\n")
+        # The output first: a KILL sent before the shell ran echo would
+        # leave nothing to read.
+        fd = os.open(os.path.join(w, "stdout"), os.O_RDONLY)
+        try:
+            self.assertEqual(os.read(fd, 100), b"hi\n")
+            write(os.path.join(w, "signal"), "KILL")
+            self.assertEqual(read(os.path.join(w, "wait")), b'{"signal":"KILL"}\n')
+            self.assertEqual(os.read(fd, 100), b"")
+        finally:
+            os.close(fd)
         os.rmdir(c)
         os.rmdir(w)
         self.assertEqual(elements(self.d.host("workers")) + elements(self.d.host("channels")), [])
