@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import subprocess
+import time
 import unittest
 
 from harness import DaemonTest, read, write
@@ -30,6 +31,40 @@ class Namespace(DaemonTest):
                     self.assertEqual(st.st_size, 0, name)
         self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "help", "members"])
         self.assertEqual(sorted(os.listdir(self.d.host())), ["channels", "ctl", "error", "help", "stat", "workers"])
+
+    def host_stat(self):
+        return json.loads(read(self.d.host("stat")))
+
+    def test_the_mounts_fids_stay_bounded_over_100k_lookups_of_names_that_do_not_exist(self):
+        # A lookup that finds nothing makes no fid; one that finds a file
+        # makes one fid per inode, which FORGET gives back.
+        before = self.host_stat()["fids"]
+        chans = self.d.host("channels")
+        for i in range(100000):
+            try:
+                os.stat(os.path.join(chans, "missing-%d" % i))
+                self.fail("missing-%d exists" % i)
+            except FileNotFoundError:
+                pass
+        self.assertLessEqual(self.host_stat()["fids"], before + 2)  # stat's own fids come and go
+
+    def test_fids_of_removed_elements_go_when_the_kernel_forgets_them(self):
+        chans = self.d.host("channels")
+        base = self.host_stat()["fids"]
+        for i in range(300):
+            os.mkdir(os.path.join(chans, "c%d" % i))
+            os.stat(os.path.join(chans, "c%d" % i, "stat"))
+        grown = self.host_stat()["fids"]
+        self.assertGreaterEqual(grown, base + 600)  # a fid per channel and per stat file the kernel holds
+        for i in range(300):
+            os.rmdir(os.path.join(chans, "c%d" % i))
+        # The kernel drops what rmdir removed and forgets its inodes.
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
+        deadline = time.time() + 10
+        while self.host_stat()["fids"] > base + 10 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(self.host_stat()["fids"], base + 10)
 
     def test_members_lists_this_host_as_alive(self):
         line = read(self.d.path("members")).decode()

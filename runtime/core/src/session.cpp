@@ -18,7 +18,7 @@ struct session::request {
   std::function<void(error)> stop;
 };
 
-session::session(ns& space) : space_(space) {}
+session::session(ns& space) : space_(space) { space_.count_sessions(1); }
 
 session::~session() {
   ending_ = true;
@@ -33,7 +33,9 @@ session::~session() {
   caller nobody;
   for (auto& [fid, f] : fids_)
     if (f.file) space_.drop(f.file, nobody);
+  space_.count_fids(-static_cast<long>(fids_.size()));
   fids_.clear();
+  space_.count_sessions(-1);
 }
 
 template <class T>
@@ -56,6 +58,7 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
   r->start = [o, run = std::move(run)] { run(o); };
   r->stop = [o](error e) { o->cancel(std::move(e)); };
   by_tag_.emplace(tag, r);
+  space_.count_requests(1);
   for (fid_t f : r->fids) queues_[f].push_back(raw);
   for (fid_t f : r->fids) ready_.push_back(f);
   drain();
@@ -78,6 +81,7 @@ void session::finish(request* r) {
   if (keep != by_tag_.end() && keep->second.get() == r) {
     auto hold = std::move(keep->second);  // `r` lives until this returns
     by_tag_.erase(keep);
+    space_.count_requests(-1);
   }
 }
 
@@ -129,6 +133,7 @@ void session::attach(const caller& who, tag_t tag, fid_t fid, reply<attr> done) 
     auto a = space_.getattr(who, ns::root_ino);
     if (!a) return o->complete(a.err());
     fids_[fid].ino = a->ino;
+    space_.count_fids(1);
     o->complete(*a);
   });
 }
@@ -158,6 +163,7 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           ino = a->ino;
           walked.push_back(*a);
         }
+        if (newfid != fid) space_.count_fids(1);
         fids_[newfid] = fid_state{.ino = ino};
         o->complete(std::move(walked));
       });
@@ -268,6 +274,7 @@ void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     if (!f) return o->complete(f.err());
     open_file* file = (*f)->file;
     fids_.erase(fid);
+    space_.count_fids(-1);
     o->complete(file ? space_.commit(file, who) : result<void>{});
   });
 }
@@ -278,6 +285,7 @@ void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) 
     if (!f) return o->complete(f.err());
     fid_state s = std::move(**f);
     fids_.erase(fid);
+    space_.count_fids(-1);
     if (s.file) {
       space_.drop(s.file, who);
       return o->complete(result<void>{});

@@ -69,6 +69,12 @@ const stat_field<host> host_stat[] = {
     {"rss", "the daemon's resident memory, bytes", [](const host&) { return json(rss_bytes()); }},
     {"max_message", "the largest channel message accepted, bytes",
      [](const host& h) { return json(h.space().cfg().max_message); }},
+    {"sessions", "clients served now: the mount is one, each socket connection one",
+     [](const host& h) { return json(h.space().sessions()); }},
+    {"fids", "fids those sessions hold: the mount's for each inode the kernel keeps, and each open",
+     [](const host& h) { return json(h.space().fids()); }},
+    {"requests", "requests in flight: parked (a receive waiting) or queued behind one",
+     [](const host& h) { return json(h.space().requests()); }},
 };
 
 }  // namespace

@@ -140,6 +140,14 @@ class ns {
   // Drops a file whose open never reached its caller: no close semantics
   // run (a send delivers nothing, a taken message goes back).
   std::size_t open_files() const { return open_.size(); }  // opened, not yet released
+  // What the sessions (session.hpp) hold, for the host's stat: each keeps
+  // these counts up to date.
+  std::size_t sessions() const { return sessions_; }
+  std::size_t fids() const { return fids_; }
+  std::size_t requests() const { return requests_; }
+  void count_sessions(long d) { sessions_ += d; }
+  void count_fids(long d) { fids_ += d; }
+  void count_requests(long d) { requests_ += d; }
   void abandon(open_file* f) {
     open_.erase(f);
     delete f;
@@ -191,6 +199,7 @@ class ns {
   // Files open now; those the kernel still holds when the daemon stops are
   // dropped at destruction, as never closed.
   std::unordered_set<open_file*> open_;
+  std::size_t sessions_ = 0, fids_ = 0, requests_ = 0;
   std::shared_ptr<dir> root_;
 };
 
