@@ -1,0 +1,206 @@
+// client.cpp — tags, the write queue, the read loop, deadlines and drops.
+#include "circuit/wire/client.hpp"
+
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "circuit/core/errno_map.hpp"
+
+namespace circuit::wire {
+
+namespace asio = boost::asio;
+
+client::client(asio::any_io_executor ex, std::unique_ptr<transport> t, options opts)
+    : ex_(std::move(ex)),
+      transport_(std::move(t)),
+      msize_(opts.msize),
+      deadline_(opts.deadline),
+      read_buf_(64 * 1024) {}
+
+client::~client() = default;
+
+std::shared_ptr<client> client::make(asio::any_io_executor ex, std::unique_ptr<transport> t,
+                                     options opts) {
+  std::shared_ptr<client> c(new client(std::move(ex), std::move(t), opts));
+  c->start_read();
+  return c;
+}
+
+std::uint32_t client::new_fid() {
+  if (!free_fids_.empty()) {
+    std::uint32_t fid = free_fids_.back();
+    free_fids_.pop_back();
+    return fid;
+  }
+  return next_fid_++;
+}
+
+void client::release_fid(std::uint32_t fid) { free_fids_.push_back(fid); }
+
+std::uint16_t client::request(tmessage m, handler<rmessage> done) {
+  std::uint16_t tag = std::holds_alternative<tversion>(m) ? notag : free_tag();
+  if (tag == notag && !std::holds_alternative<tversion>(m)) {
+    post_error(std::move(done), make_error(errc::busy, "9p: every tag is in flight"));
+    return notag;
+  }
+  return send(tag, m, std::move(done));
+}
+
+// Tags go round from 0, skipping notag and those still in flight, so a tag
+// is reused as late as can be.
+std::uint16_t client::free_tag() {
+  for (int tries = 0; tries < 0x10000; ++tries) {
+    std::uint16_t tag = next_tag_++;
+    if (tag != notag && !pending_.count(tag)) return tag;
+  }
+  return notag;
+}
+
+std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessage> done) {
+  if (dropped_) {
+    post_error(std::move(done), make_error(errc::host_unreachable, "9p: not connected"));
+    return notag;
+  }
+  std::size_t before = queued_.size();
+  encode_to(queued_, tag, m);
+  if (queued_.size() - before > msize_) {
+    std::size_t n = queued_.size() - before;
+    queued_.resize(before);
+    post_error(std::move(done), make_error(errc::too_big, "9p: " +
+                                                              std::string(mtype_name(type_code(m))) +
+                                                              " of " + std::to_string(n) +
+                                                              " bytes is over msize " +
+                                                              std::to_string(msize_)));
+    return notag;
+  }
+  auto& p = pending_[tag];
+  p.done = std::move(done);
+  if (deadline_ != duration::zero()) {
+    p.timer = std::make_unique<asio::steady_timer>(ex_, deadline_);
+    p.timer->async_wait([self = shared_from_this(), tag](boost::system::error_code ec) {
+      if (!ec) self->expire(tag);
+    });
+  }
+  last_tag_ = tag;
+  start_write();
+  return tag;
+}
+
+void client::start_write() {
+  if (write_busy_ || queued_.empty() || dropped_) return;
+  writing_.swap(queued_);
+  queued_.clear();
+  write_busy_ = true;
+  transport_->async_write(asio::buffer(writing_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                            self->write_busy_ = false;
+                            self->writing_.clear();
+                            if (ec)
+                              return self->drop(make_error(
+                                  errc::host_unreachable, "9p: connection lost: " + ec.message()));
+                            self->start_write();
+                          });
+}
+
+void client::start_read() {
+  if (dropped_ || reading_) return;
+  reading_ = true;
+  transport_->async_read_some(
+      asio::buffer(read_buf_),
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (ec) {
+          std::string why = ec == asio::error::eof ? "the server closed the connection"
+                                                   : ec.message();
+          return self->drop(make_error(errc::host_unreachable, "9p: connection lost: " + why));
+        }
+        self->inbox_.append(self->read_buf_.data(), n);
+        self->on_frames();
+        self->start_read();
+      });
+}
+
+void client::on_frames() {
+  std::size_t at = 0;
+  while (!dropped_) {
+    std::string_view rest = std::string_view(inbox_).substr(at);
+    auto size = next_frame_size(rest, msize_);
+    if (!size) return drop(size.err());
+    if (*size == 0 || rest.size() < *size) break;
+    auto f = decode_r(rest.substr(0, *size), msize_);
+    at += *size;
+    if (!f) return drop(f.err());
+    on_reply(f->tag, std::move(f->message));
+  }
+  if (!dropped_) inbox_.erase(0, at);
+}
+
+void client::on_reply(std::uint16_t tag, rmessage m) {
+  auto it = pending_.find(tag);
+  if (it == pending_.end()) return;  // nobody asked: ignore it
+  handler<rmessage> done = std::move(it->second.done);
+  it->second.done = nullptr;
+  // A tag being flushed stays taken until its Rflush (flush() frees it).
+  if (!it->second.flushing) pending_.erase(it);
+  else it->second.timer.reset();
+  if (!done) return;  // timed out already: the late reply is dropped
+  if (auto* e = std::get_if<rlerror>(&m)) {
+    int no = int(e->ecode);
+    return done(make_error(from_errno(no), std::strerror(no)));
+  }
+  done(std::move(m));
+}
+
+// The deadline passed: the request fails now, and the server is asked to
+// forget it, so its tag stays taken until the Rflush.
+void client::expire(std::uint16_t tag) {
+  auto it = pending_.find(tag);
+  if (it == pending_.end() || !it->second.done) return;
+  auto done = std::move(it->second.done);
+  it->second.done = nullptr;
+  done(make_error(errc::timed_out, "9p: no reply within the deadline"));
+  if (tag != notag && !dropped_) flush(tag, [](result<void>) {});
+}
+
+void client::flush(std::uint16_t oldtag, handler<void> done) {
+  auto it = pending_.find(oldtag);
+  if (it != pending_.end()) it->second.flushing = true;
+  // The flush itself has no deadline: the old tag must stay taken until
+  // the server says it is done with it.
+  auto keep = deadline_;
+  deadline_ = duration::zero();
+  request(tflush{oldtag}, [self = shared_from_this(), oldtag, done](result<rmessage> r) {
+    auto it = self->pending_.find(oldtag);
+    if (it != self->pending_.end() && it->second.flushing) {
+      auto old = std::move(it->second.done);
+      self->pending_.erase(it);
+      if (old) old(make_error(errc::interrupted, "9p: request flushed"));
+    }
+    if (!r) return done(r.err());
+    if (!std::holds_alternative<rflush>(*r))
+      return done(make_error(errc::invalid, "9p: an answer to Tflush that is not Rflush"));
+    done(result<void>{});
+  });
+  deadline_ = keep;
+}
+
+void client::post_error(handler<rmessage> done, error e) {
+  asio::post(ex_, [done = std::move(done), e = std::move(e)]() mutable { done(std::move(e)); });
+}
+
+void client::drop(error why) {
+  if (dropped_) return;
+  dropped_ = true;
+  transport_->close();
+  auto gone = std::move(pending_);
+  pending_.clear();
+  for (auto& [tag, p] : gone)
+    if (p.done) post_error(std::move(p.done), why);
+}
+
+void client::close() {
+  drop(make_error(errc::host_unreachable, "9p: connection closed by the client"));
+}
+
+}  // namespace circuit::wire
