@@ -67,6 +67,16 @@ error stdin_closed(std::string_view why) { return make_error(errc::closed, "stdi
 
 }  // namespace
 
+child::child() {
+  // A cancelled write (Ctrl-C, a signal): what is in the pipe is reported,
+  // the rest is dropped.
+  pending.on_leave = [this](completions& batch, auto& w) {
+    memory->give(w.data.left.size());
+    if (w.data.written > 0) batch.add(w.op, result<std::size_t>(w.data.written));
+    if (pending.empty() && in_open) uv_poll_stop(&in);
+  };
+}
+
 child::~child() {
   if (pidfd >= 0) ::close(pidfd);
   if (auto w = owner.lock()) w->child_gone(this);
@@ -177,16 +187,7 @@ void child::write(std::string_view data, op_ptr<std::size_t> done) {
         errc::no_memory, "stdin: the daemon's memory budget is spent (" + std::to_string(memory->used()) +
                              " of " + std::to_string(memory->limit()) + " bytes held); let the worker read"));
   }
-  auto it = pending.insert(pending.end(), stdin_write{done, std::string(data.substr(n)), n});
-  // Cancelled: what is in the pipe is reported, the rest is dropped.
-  done->on_cancel([this, it] {
-    auto op = it->done;  // the entry goes; the op completes after this hook
-    memory->give(it->left.size());
-    std::size_t written = it->written;
-    pending.erase(it);
-    if (written > 0) op->complete(written);
-    if (pending.empty() && in_open) uv_poll_stop(&in);
-  });
+  pending.park(std::move(done), stdin_write{std::string(data.substr(n)), n});
   uv_poll_start(&in, UV_WRITABLE, [](uv_poll_t* p, int status, int) {
     child* c = of(H(p));
     if (status < 0) return c->close_stdin();
@@ -195,8 +196,9 @@ void child::write(std::string_view data, op_ptr<std::size_t> done) {
 }
 
 void child::pump() {
+  completions batch;
   while (!pending.empty()) {
-    stdin_write& w = pending.front();
+    stdin_write& w = pending.front().data;
     ssize_t r = ::write(in_fd, w.left.data(), w.left.size());
     if (r < 0) {
       if (errno == EAGAIN) return;
@@ -209,10 +211,8 @@ void child::pump() {
       w.left.erase(0, n);
       continue;
     }
-    auto done = std::move(w.done);
     std::size_t total = w.written;
-    pending.pop_front();
-    done->complete(total);
+    pending.wake_front(batch, total);
   }
   uv_poll_stop(&in);
 }
@@ -220,13 +220,13 @@ void child::pump() {
 // Every waiting write ends: with the count it wrote, or an error if none.
 void child::close_stdin() {
   if (!in_open) return;
+  completions batch;
   in_open = false;
-  auto waiting = std::move(pending);
-  pending.clear();
-  for (auto& w : waiting) {
+  while (!pending.empty()) {
+    stdin_write& w = pending.front().data;
     memory->give(w.left.size());
-    if (w.written > 0) w.done->complete(w.written);
-    else w.done->complete(stdin_closed("the process no longer reads its input"));
+    if (w.written > 0) pending.wake_front(batch, w.written);
+    else pending.wake_front(batch, stdin_closed("the process no longer reads its input"));
   }
   close(H(&in));
   ::close(in_fd);

@@ -24,12 +24,12 @@
 
 #include <uv.h>
 
-#include <list>
 #include <memory>
 #include <string>
 
 #include "cgroup.hpp"
 #include "circuit/core/budget.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "worker.hpp"
 
 namespace circuit {
@@ -51,12 +51,12 @@ struct worker::child {
   bool watched = false;  // `watch` was made (there was a group)
 
   struct stdin_write {
-    op_ptr<std::size_t> done;
     std::string left;        // bytes not yet in the pipe (taken from the budget)
     std::size_t written = 0; // bytes of this write(2) already in the pipe
   };
-  std::list<stdin_write> pending;
+  wait_queue<std::size_t, stdin_write> pending;
 
+  child();
   ~child();  // tells the worker, if it is still there
   static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
 
@@ -66,7 +66,7 @@ struct worker::child {
   void pump();  // writes what waits, as far as the pipe takes it
   std::size_t held() const {  // bytes waiting for the pipe
     std::size_t n = 0;
-    for (auto& w : pending) n += w.left.size();
+    for (auto& w : pending) n += w.data.left.size();
     return n;
   }
 
