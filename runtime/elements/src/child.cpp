@@ -1,7 +1,6 @@
 #include "child.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,7 +8,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <thread>
 
 #include "circuit/core/namespace.hpp"
 #include "start.hpp"
@@ -143,12 +141,11 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
     uv_pipe_open(outs[i], ours[i + 1]);
     outs[i]->data = c;
   }
-  uv_timer_init(loop, &c->timer);
-  c->timer.data = c;
+  c->clk = &w.space().clock();
   uv_poll_init(loop, &c->proc, c->pidfd);
   c->proc.data = c;
   uv_poll_start(&c->proc, UV_READABLE, on_process_exit);
-  c->open = 5;
+  c->open = 4;
   if (c->group) {
     uv_fs_event_init(loop, &c->watch);
     c->watch.data = c;
@@ -258,15 +255,12 @@ void child::kill_all() {
 
 void child::arm_kill(double seconds) {
   if (ended) return;
-  uv_timer_start(
-      &timer,
-      [](uv_timer_t* t) {
-        child* c = of(H(t));
-        if (c->ended) return;
-        c->killed_late = true;
-        c->kill_all();
-      },
-      static_cast<uint64_t>(seconds * 1000), 0);
+  auto grace = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+  kill_timer = clk->start_timer(grace, [this] {
+    if (ended) return;
+    killed_late = true;
+    kill_all();
+  });
 }
 
 void child::reaped(const siginfo_t& info) {
@@ -284,24 +278,22 @@ void child::check_empty() {
   if (ended || leader_alive) return;
   if (group && group->populated()) return;
   ended = true;
-  uv_timer_stop(&timer);
-  close(H(&timer));
+  kill_timer.reset();
   if (group) group->remove();
   if (watched) close(H(&watch));
   if (auto w = owner.lock()) w->on_gone();
 }
 
+// Without waiting: the loop is not blocked, ever. The leader is reaped
+// here if it has ended already; else its pidfd watch reaps it on the loop,
+// like any exit, and the daemon's stop waits for that (bounded) on the loop.
 void child::end_now() {
   if (ended) return;
   kill_all();
   if (leader_alive) {
-    pollfd p{pidfd, POLLIN, 0};
     siginfo_t info{};
-    if (poll(&p, 1, 2000) > 0 && waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid)
-      reaped(info);
+    if (waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid) reaped(info);
   }
-  for (int i = 0; i < 2000 && group && group->populated(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   check_empty();
 }
 
@@ -318,7 +310,7 @@ void child::close_all() {
   // Processes still running (killed, not yet gone) keep the group watched
   // until it is empty, so the group is removed.
   if (!ended) return;
-  for (uv_handle_t* h : {H(&timer), H(&proc)}) close(h);
+  close(H(&proc));
   if (watched) close(H(&watch));
 }
 

@@ -65,7 +65,7 @@ result<void> worker::start(spec s) {
   state_ = state::running;
   stdin_open_ = true;
   if (eof_early_) (void)close_stdin();
-  started_ = std::chrono::system_clock::now();
+  started_ = space().clock().wall();
   spec_ = std::move(s);
   // A reader made room: read the pipe again (output is a member, so
   // `this` outlives the call).
