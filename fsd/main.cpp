@@ -17,11 +17,16 @@
 #include "fuse_face.hpp"
 #include "socket_face.hpp"
 #include "log.hpp"
+#include "loop_clock.hpp"
 #include "uv_driver.hpp"
 
 using namespace circuit;
 
-int main(int argc, char** argv) {
+namespace {
+
+bool served = false;  // the mount was up: the stop logs its op counts
+
+int serve(int argc, char** argv) {
   fsd::flags fl;
   std::string why;
   if (!fsd::parse_flags(argc, argv, fl, why)) {
@@ -57,7 +62,9 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io(1);
   fsd::uv_driver uv(io);
+  fsd::loop_clock loop_time(io);
   config cfg;
+  cfg.clock = &loop_time;
   cfg.uv = uv.loop();
   cfg.uv_kick = [&uv] { uv.kick(); };
   cfg.grace = fl.grace;
@@ -106,8 +113,10 @@ int main(int argc, char** argv) {
     });
     face.finish([&] { end(); });
   };
+  // Workers the namespace's stop killed are reaped on the loop meanwhile.
   std::function<void()> await_closes = [&] {
-    if (space.open_files() == 0 || clock::now() >= deadline - std::chrono::milliseconds(200))
+    if ((space.open_files() == 0 && live_workers(space) == 0) ||
+        clock::now() >= deadline - std::chrono::milliseconds(200))
       return unmount();
     drain.expires_after(std::chrono::milliseconds(5));
     drain.async_wait([&](boost::system::error_code ec) {
@@ -169,6 +178,21 @@ int main(int argc, char** argv) {
   if (fl.allow_group) users += " and group " + fl.allow_group_name;
   fsd::log_line("serving host " + fl.name + " at " + fl.mount +
                 (fl.socket.empty() ? "" : " and on " + fl.socket) + " to " + users);
+  served = true;
   io.run();
   return 0;
+}
+
+}  // namespace
+
+// Every request is answered exactly once: once the namespace and the faces
+// are gone, every op made must have completed. The integration harness
+// checks this line at every daemon's stop.
+int main(int argc, char** argv) {
+  int rc = serve(argc, argv);
+  if (served) {
+    const op_counts& n = op_tally();
+    fsd::log_line("ops: issued " + std::to_string(n.issued) + " completed " + std::to_string(n.completed));
+  }
+  return rc;
 }

@@ -7,6 +7,7 @@ failure with a traceback instead of a CI timeout.
 """
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -86,19 +87,34 @@ class Daemon:
         return self.proc.poll() is None
 
     def stop(self):
+        graceful = False
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                graceful = self.proc.wait(5) == 0
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
         if mounted(self.mnt):
             subprocess.run(["fusermount3", "-u", "-z", self.mnt], capture_output=True)
+        self.check_ops(graceful)
+
+    def check_ops(self, graceful):
+        """Every request the daemon took was answered exactly once: each of
+        its stops logged "ops: issued N completed N" with equal counts."""
+        counts = re.findall(r"ops: issued (\d+) completed (\d+)", self.log())
+        if graceful and not counts:
+            raise AssertionError("circuitd stopped without logging its op counts:\n" + self.log())
+        for issued, completed in counts:
+            if issued != completed:
+                raise AssertionError("circuitd left ops uncompleted (issued %s, completed %s):\n%s"
+                                     % (issued, completed, self.log()))
 
     def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def pids_whose_cmdline(match):

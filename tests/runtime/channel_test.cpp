@@ -1,6 +1,8 @@
 // Unit tests of runtime/src/channel.cpp through the namespace core.
 #include "channel.hpp"
 
+#include "circuit/core/completions.hpp"
+
 #include "fixture.hpp"
 
 using namespace circuit;
@@ -331,4 +333,54 @@ TEST_CASE("a send over the budget fails with no_memory at the write, then at the
   REQUIRE(s.send(c, "again").ok());
   REQUIRE(s.n.rmdir(s.who, s.walk("/h1/channels"), "a").ok());
   CHECK(s.n.memory().used() == 0);  // removal gives the buffered bytes back
+}
+
+TEST_CASE("a receive whose message is ready just as it is cancelled gets it, and dropping it puts it back at its place") {
+  space s;
+  auto c = s.mkchan("a", 1);
+  auto rcv = s.open(c + "/recv", O_RDONLY);
+  auto snd = s.open(c + "/send", O_WRONLY);
+  REQUIRE(snd->result);
+  open_file* f = snd->result->value();
+  REQUIRE(s.write(f, 0, "first").ok());
+  {
+    completions step;  // holds the completions, as a state change does
+    s.n.release(f);    // delivered to the parked receiver: decided, not yet completed
+    CHECK_FALSE(rcv->result);
+    rcv->op->cancel(make_error(errc::interrupted, "interrupted"));  // comes just now
+    CHECK_FALSE(rcv->result);
+  }
+  // Reported, not lost: the open completed with the message.
+  REQUIRE(rcv->result);
+  REQUIRE(rcv->result->ok());
+  REQUIRE(s.send(c, "second").ok());
+  // The requester had cancelled: it drops what came (a face whose caller
+  // is gone), and the message goes back before the later one.
+  s.n.abandon(rcv->result->value());
+  CHECK(s.recv(c) == "first");
+  CHECK(s.recv(c) == "second");
+  CHECK(s.text(c + "/stat").find("\"held\":0") != std::string::npos);
+}
+
+TEST_CASE("a parked receiver's completion that opens recv again parks, and takes the next message") {
+  space s;
+  auto c = s.mkchan("a", 2);
+  std::shared_ptr<circuit::test::space::pending_open> second;
+  std::optional<result<open_file*>> first;
+  auto o = make_op<open_file*>([&](result<open_file*> r) {
+    first.emplace(std::move(r));
+    second = s.open(c + "/recv", O_RDONLY);  // re-enters the channel from its completion
+  });
+  s.n.open(s.walk(c + "/recv"), open_args{s.who, O_RDONLY}, o);
+  REQUIRE(s.send(c, "one").ok());
+  REQUIRE(first);
+  REQUIRE(first->ok());
+  REQUIRE(second);
+  CHECK_FALSE(second->result);  // parked, not handed the same message
+  REQUIRE(s.send(c, "two").ok());
+  REQUIRE(second->result);
+  CHECK(s.read_all(first->value()) == "one");
+  CHECK(s.read_all(second->result->value()) == "two");
+  s.n.release(first->value());
+  s.n.release(second->result->value());
 }

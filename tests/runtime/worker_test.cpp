@@ -193,3 +193,24 @@ TEST_CASE("stdin bytes that wait for the pipe are taken from the budget, and ref
   CHECK(s.n.memory().used() == 0);
   s.n.release(f);
 }
+
+TEST_CASE("a stop sends TERM, and KILL only once the grace period has passed on the clock") {
+  manual_clock t;  // first: it outlives the workers' timers
+  uv_space s;
+  s.n.cfg().clock = &t;
+  auto w = s.mkworker("stubborn");
+  REQUIRE(s.put(w + "/spec",
+                R"({"path":"/bin/sh","args":["-c","trap '' TERM; echo ready; while :; do sleep 1; done"]})")
+              .ok());
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"stdout_buffered\":6") != std::string::npos; }));
+  REQUIRE(s.put(w + "/ctl", "grace 5\nstop\n").ok());
+  t.advance(std::chrono::milliseconds(4999));
+  for (int i = 0; i < 20; ++i) uv_run(&s.loop, UV_RUN_NOWAIT);
+  CHECK(s.text(w + "/stat").find("\"state\":\"running\"") != std::string::npos);
+  t.advance(std::chrono::milliseconds(1));
+  REQUIRE(s.step_until([&] { return s.text(w + "/stat").find("\"signaled\"") != std::string::npos; }));
+  auto r = s.open(w + "/trywait", O_RDONLY);
+  REQUIRE(r->result->ok());
+  CHECK(s.read_all(r->result->value()) == "{\"signal\":\"KILL\"}\n");
+  s.n.release(r->result->value());
+}

@@ -3,15 +3,14 @@
 namespace circuit {
 
 void event_log::append(std::string line) {
+  completions batch;
   lines_.push_back(std::move(line));
   if (lines_.size() > window_) {
     lines_.pop_front();
     ++first_;
   }
   // Wake every parked reader; each takes what it can.
-  auto waiting = std::move(waiting_);
-  waiting_.clear();
-  for (auto& w : waiting) w.done->complete(take(w.cursor, w.max));
+  waiting_.wake_all(batch, [&](waiter& w) { return take(w.cursor, w.max); });
   wakes_.fire();
 }
 
@@ -36,15 +35,13 @@ void event_log::read(std::uint64_t* cursor, std::size_t max, op_ptr<std::string>
     done->complete(take(cursor, max));  // empty after the stop: end of file
     return;
   }
-  auto it = waiting_.insert(waiting_.end(), waiter{cursor, max, done});
-  done->on_cancel([this, it] { waiting_.erase(it); });
+  waiting_.park(std::move(done), waiter{cursor, max});
 }
 
 void event_log::stop() {
+  completions batch;
   stopped_ = true;
-  auto waiting = std::move(waiting_);
-  waiting_.clear();
-  for (auto& w : waiting) w.done->complete(std::string());
+  waiting_.wake_all(batch, [](waiter&) { return std::string(); });
   wakes_.fire();
 }
 

@@ -278,9 +278,11 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     open_.insert(f);
     return done->complete(f);
   }
-  auto inner = make_op<handle_ptr>(
-      [this, done, dir_id, who = args.who, flags = args.flags,
-       path = std::move(path)](result<handle_ptr> r) mutable {
+  // A cancel of `done` reaches the element's op; the element's op holds
+  // `done`, never the reverse.
+  auto inner = make_inner_op<handle_ptr>(
+      done, [this, dir_id, who = args.who, flags = args.flags, path = std::move(path)](
+                const op_ptr<open_file*>& done, result<handle_ptr> r) mutable {
         if (!r) {
           if (r.err().code != errc::interrupted) record(dir_id, who, r.err());
           return done->complete(r.err());
@@ -289,8 +291,6 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
         open_.insert(f);
         done->complete(f);
       });
-  // Cancelling the outer op cancels the element's parked op.
-  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "open: interrupted")); });
   e.open(d, args, inner);
 }
 
@@ -299,12 +299,10 @@ namespace {
 // for the caller's session, and that a cancel of `done` reaches.
 template <class T, class Start>
 void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, Start start) {
-  auto inner = make_op<T>([&space, done, dir_id, who](result<T> r) {
+  start(make_inner_op<T>(done, [&space, dir_id, who](const op_ptr<T>& done, result<T> r) {
     if (!r && r.err().code != errc::interrupted) space.record(dir_id, who, r.err());
     done->complete(std::move(r));
-  });
-  done->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "interrupted")); });
-  start(inner);
+  }));
 }
 }  // namespace
 

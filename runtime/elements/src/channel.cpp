@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <optional>
+
 #include "channel_ends.hpp"
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
@@ -80,7 +82,12 @@ const stat_field<channel> channel_stat[] = {
 
 }  // namespace
 
-channel::channel(ns& space, dir* parent, std::string name) : dir(space, parent, std::move(name)) {}
+channel::channel(ns& space, dir* parent, std::string name) : dir(space, parent, std::move(name)) {
+  // A sender leaving may leave a try-receiver with nothing to wait for; a
+  // receiver leaving may leave a reserved place with no one.
+  senders_.on_leave = [this](completions&, auto&) { pump(); };
+  receivers_.on_leave = [this](completions&, auto&) { pump(); };
+}
 channel::~channel() = default;
 
 std::span<const file_entry> channel::files() const { return channel_files; }
@@ -116,18 +123,16 @@ budget& channel::memory() { return space().memory(); }
 
 void channel::retire() {
   if (removed_) return;
+  completions batch;
   removed_ = true;
   buf_.clear();  // gives the messages' memory back
   error gone = make_error(errc::removed, "channel " + path() + " was removed");
-  auto senders = std::move(senders_);
-  auto receivers = std::move(receivers_);
-  senders_.clear();
-  receivers_.clear();
-  for (auto& s : senders) s->complete(gone);
-  for (auto& r : receivers) r.done->complete(gone);
+  senders_.wake_all(batch, [&](no_data&) { return gone; });
+  receivers_.wake_all(batch, [&](receiver&) { return gone; });
   space().forget(id());
 }
 result<void> channel::set_cap(std::string_view text) {
+  completions batch;
   if (used_)
     return make_error(errc::busy, "cap: already fixed at " + std::to_string(cap_) +
                                       " (set, or the channel was used); cap is set once, before first use");
@@ -147,10 +152,10 @@ result<void> channel::close_command(std::string_view text) {
     return make_error(errc::invalid, "close: write \"close\" to close the channel, not " +
                                          quote(words.empty() ? text : text.substr(0, text.find_last_not_of(" \t\r\n") + 1)));
   if (closed_) return {};
+  completions batch;
   closed_ = true;
-  auto senders = std::move(senders_);
-  senders_.clear();
-  for (auto& s : senders) s->complete(make_error(errc::closed, "send: channel " + path() + " is closed"));
+  error e = make_error(errc::closed, "send: channel " + path() + " is closed");
+  senders_.wake_all(batch, [&](no_data&) { return e; });
   pump();
   return {};
 }
@@ -160,6 +165,7 @@ std::string channel::stat() const { return stat_json<channel>(channel_stat, *thi
 std::vector<stat_doc> channel::stat_fields() const { return stat_docs<channel>(channel_stat); }
 
 void channel::open_send(bool block, op_ptr<handle_ptr> done) {
+  completions batch;
   used_ = true;
   if (removed_) return done->complete(make_error(errc::removed, "send: channel was removed"));
   if (closed_) return done->complete(make_error(errc::closed, "send: channel " + path() + " is closed"));
@@ -171,23 +177,24 @@ void channel::open_send(bool block, op_ptr<handle_ptr> done) {
                              " (circuitd --max-memory); receive messages, then send again"));
   if (can_reserve()) {
     ++reserved_;
-    return done->complete(make_send_end(self()));
+    return batch.add(done, make_send_end(self()));
   }
   if (!block)
     return done->complete(make_error(
         errc::would_block, "trysend: channel " + path() +
                                (cap_ ? " is full" : " has no waiting receiver (cap 0)")));
-  park_sender(std::move(done));
+  senders_.park(std::move(done));
 }
 
 // A try-receive parks only to meet a sender that waits (Go's rule: a
 // non-blocking receive succeeds when a sender is ready); its parking gives
 // that sender a place.
 void channel::open_recv(bool block, op_ptr<handle_ptr> done) {
+  completions batch;
   used_ = true;
   if (removed_) return done->complete(make_error(errc::removed, "recv: channel was removed"));
   if (!buf_.empty()) {
-    give(std::move(done), take_front());
+    give(batch, std::move(done), take_front());
     pump();
     return;
   }
@@ -195,24 +202,8 @@ void channel::open_recv(bool block, op_ptr<handle_ptr> done) {
   if (!block && senders_.empty())
     return done->complete(make_error(errc::would_block, "tryrecv: channel " + path() +
                                                             " is empty and no sender waits"));
-  park_receiver(std::move(done), !block);
+  receivers_.park(std::move(done), receiver{!block});
   pump();  // a parked receiver is a place for a parked sender (cap 0)
-}
-
-void channel::park_sender(op_ptr<handle_ptr> done) {
-  auto it = senders_.insert(senders_.end(), done);
-  done->on_cancel([this, it, keep = self()] {
-    senders_.erase(it);
-    pump();  // a try-receiver that waited for it may have nothing left
-  });
-}
-
-void channel::park_receiver(op_ptr<handle_ptr> done, bool try_) {
-  auto it = receivers_.insert(receivers_.end(), receiver{done, try_});
-  done->on_cancel([this, it, keep = self()] {
-    receivers_.erase(it);
-    pump();  // a receiver leaving may leave a reserved place with no one
-  });
 }
 
 message channel::take_front() {
@@ -221,33 +212,38 @@ message channel::take_front() {
   return m;
 }
 
-void channel::give(op_ptr<handle_ptr> receiver, message msg) {
+void channel::give(completions& batch, op_ptr<handle_ptr> receiver, message msg) {
   ++held_;
-  receiver->complete(make_recv_end(self(), std::move(msg)));
+  batch.add(receiver, make_recv_end(self(), std::move(msg)));
+}
+
+void channel::give_front(completions& batch, message msg) {
+  auto w = receivers_.take_front();
+  give(batch, std::move(w.op), std::move(msg));
 }
 
 result<void> channel::deliver(message msg) {
+  completions batch;
   --reserved_;
   if (removed_) return make_error(errc::removed, "send: channel " + path() + " was removed");
   msg.seal();
   msg.seq = ++sent_;
-  if (!receivers_.empty()) {
-    auto r = std::move(receivers_.front().done);
-    receivers_.pop_front();
-    give(std::move(r), std::move(msg));
-  } else {
+  if (!receivers_.empty())
+    give_front(batch, std::move(msg));
+  else
     buf_.emplace_hint(buf_.end(), msg.seq, std::move(msg));
-  }
   pump();
   return {};
 }
 
 void channel::unreserve() {
+  completions batch;
   --reserved_;
   pump();
 }
 
 void channel::put_back(message msg) {
+  completions batch;
   --held_;
   if (removed_) return;
   buf_.emplace(msg.seq, std::move(msg));
@@ -255,6 +251,7 @@ void channel::put_back(message msg) {
 }
 
 void channel::consumed() {
+  completions batch;
   --held_;
   ++received_;
   pump();  // the last held message of a closed channel: its end
@@ -262,47 +259,38 @@ void channel::consumed() {
 
 void channel::pump() {
   if (removed_) return;
+  completions batch;
   for (bool moved = true; moved;) {
     moved = false;
     while (!receivers_.empty() && !buf_.empty()) {
-      auto r = std::move(receivers_.front().done);
-      receivers_.pop_front();
-      give(std::move(r), take_front());
+      give_front(batch, take_front());
       moved = true;
     }
     while (!senders_.empty() && can_reserve()) {
-      auto s = std::move(senders_.front());
-      senders_.pop_front();
       ++reserved_;
-      s->complete(make_send_end(self()));
+      senders_.wake_front(batch, make_send_end(self()));
       moved = true;
     }
   }
-  give_up_tries();
+  give_up_tries(batch);
   if (ended()) {
-    auto waiting = std::move(receivers_);
-    receivers_.clear();
-    for (auto& r : waiting) r.done->complete(make_error(errc::closed, "recv: channel " + path() + " is closed"));
+    error e = make_error(errc::closed, "recv: channel " + path() + " is closed");
+    receivers_.wake_all(batch, [&](receiver&) { return e; });
   }
 }
 
 // A try-receiver waits only while something may still come to it: the
 // messages buffered, the places reserved and the senders parked, served to
 // receivers in order, must reach as far as its place in the queue.
-void channel::give_up_tries() {
+void channel::give_up_tries(completions& batch) {
   std::size_t supply = buf_.size() + reserved_ + senders_.size(), ahead = 0;
-  std::list<receiver> out;
-  for (auto it = receivers_.begin(); it != receivers_.end();) {
-    auto next = std::next(it);
-    if (it->try_ && ahead >= supply)
-      out.splice(out.end(), receivers_, it);
-    else
-      ++ahead;
-    it = next;
-  }
-  for (auto& r : out)
-    r.done->complete(make_error(errc::would_block, "tryrecv: channel " + path() +
-                                                       " is empty and no sender waits"));
+  receivers_.wake_if(batch, [&](const receiver& r) -> std::optional<result<handle_ptr>> {
+    if (r.try_ && ahead >= supply)
+      return result<handle_ptr>(
+          make_error(errc::would_block, "tryrecv: channel " + path() + " is empty and no sender waits"));
+    ++ahead;
+    return std::nullopt;
+  });
 }
 
 }  // namespace circuit

@@ -28,11 +28,11 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <map>
 #include <string>
 
 #include "circuit/core/dir.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "message.hpp"
 
 namespace circuit {
@@ -79,7 +79,6 @@ class channel final : public dir {
 
  private:
   struct receiver {
-    op_ptr<handle_ptr> done;
     bool try_ = false;  // a try-receive: gives up when nothing can reach it
   };
 
@@ -87,10 +86,9 @@ class channel final : public dir {
   // End of channel: closed, and no message buffered, reserved or held.
   bool ended() const { return closed_ && buf_.empty() && reserved_ == 0 && held_ == 0; }
   void pump();
-  void give_up_tries();
-  void park_sender(op_ptr<handle_ptr> done);
-  void park_receiver(op_ptr<handle_ptr> done, bool try_);
-  void give(op_ptr<handle_ptr> receiver, message msg);
+  void give_up_tries(completions& batch);
+  void give(completions& batch, op_ptr<handle_ptr> receiver, message msg);
+  void give_front(completions& batch, message msg);
   message take_front();
   std::shared_ptr<channel> self();
 
@@ -102,8 +100,8 @@ class channel final : public dir {
   std::uint64_t held_ = 0;      // messages taken by receivers, not yet consumed
   std::uint64_t sent_ = 0, received_ = 0;
   std::map<std::uint64_t, message> buf_;  // by sequence number: the order they went in
-  std::list<op_ptr<handle_ptr>> senders_;
-  std::list<receiver> receivers_;
+  wait_queue<handle_ptr> senders_;
+  wait_queue<handle_ptr, receiver> receivers_;
 };
 
 }  // namespace circuit

@@ -1,7 +1,6 @@
 #include "child.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,7 +8,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <thread>
 
 #include "circuit/core/namespace.hpp"
 #include "start.hpp"
@@ -66,6 +64,16 @@ int above_stdio(int fd) {
 error stdin_closed(std::string_view why) { return make_error(errc::closed, "stdin: " + std::string(why)); }
 
 }  // namespace
+
+child::child() {
+  // A cancelled write (Ctrl-C, a signal): what is in the pipe is reported,
+  // the rest is dropped.
+  pending.on_leave = [this](completions& batch, auto& w) {
+    memory->give(w.data.left.size());
+    if (w.data.written > 0) batch.add(w.op, result<std::size_t>(w.data.written));
+    if (pending.empty() && in_open) uv_poll_stop(&in);
+  };
+}
 
 child::~child() {
   if (pidfd >= 0) ::close(pidfd);
@@ -133,12 +141,11 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
     uv_pipe_open(outs[i], ours[i + 1]);
     outs[i]->data = c;
   }
-  uv_timer_init(loop, &c->timer);
-  c->timer.data = c;
+  c->clk = &w.space().clock();
   uv_poll_init(loop, &c->proc, c->pidfd);
   c->proc.data = c;
   uv_poll_start(&c->proc, UV_READABLE, on_process_exit);
-  c->open = 5;
+  c->open = 4;
   if (c->group) {
     uv_fs_event_init(loop, &c->watch);
     c->watch.data = c;
@@ -177,16 +184,7 @@ void child::write(std::string_view data, op_ptr<std::size_t> done) {
         errc::no_memory, "stdin: the daemon's memory budget is spent (" + std::to_string(memory->used()) +
                              " of " + std::to_string(memory->limit()) + " bytes held); let the worker read"));
   }
-  auto it = pending.insert(pending.end(), stdin_write{done, std::string(data.substr(n)), n});
-  // Cancelled: what is in the pipe is reported, the rest is dropped.
-  done->on_cancel([this, it] {
-    auto op = it->done;  // the entry goes; the op completes after this hook
-    memory->give(it->left.size());
-    std::size_t written = it->written;
-    pending.erase(it);
-    if (written > 0) op->complete(written);
-    if (pending.empty() && in_open) uv_poll_stop(&in);
-  });
+  pending.park(std::move(done), stdin_write{std::string(data.substr(n)), n});
   uv_poll_start(&in, UV_WRITABLE, [](uv_poll_t* p, int status, int) {
     child* c = of(H(p));
     if (status < 0) return c->close_stdin();
@@ -195,8 +193,9 @@ void child::write(std::string_view data, op_ptr<std::size_t> done) {
 }
 
 void child::pump() {
+  completions batch;
   while (!pending.empty()) {
-    stdin_write& w = pending.front();
+    stdin_write& w = pending.front().data;
     ssize_t r = ::write(in_fd, w.left.data(), w.left.size());
     if (r < 0) {
       if (errno == EAGAIN) return;
@@ -209,10 +208,8 @@ void child::pump() {
       w.left.erase(0, n);
       continue;
     }
-    auto done = std::move(w.done);
     std::size_t total = w.written;
-    pending.pop_front();
-    done->complete(total);
+    pending.wake_front(batch, total);
   }
   uv_poll_stop(&in);
 }
@@ -220,13 +217,13 @@ void child::pump() {
 // Every waiting write ends: with the count it wrote, or an error if none.
 void child::close_stdin() {
   if (!in_open) return;
+  completions batch;
   in_open = false;
-  auto waiting = std::move(pending);
-  pending.clear();
-  for (auto& w : waiting) {
+  while (!pending.empty()) {
+    stdin_write& w = pending.front().data;
     memory->give(w.left.size());
-    if (w.written > 0) w.done->complete(w.written);
-    else w.done->complete(stdin_closed("the process no longer reads its input"));
+    if (w.written > 0) pending.wake_front(batch, w.written);
+    else pending.wake_front(batch, stdin_closed("the process no longer reads its input"));
   }
   close(H(&in));
   ::close(in_fd);
@@ -258,15 +255,12 @@ void child::kill_all() {
 
 void child::arm_kill(double seconds) {
   if (ended) return;
-  uv_timer_start(
-      &timer,
-      [](uv_timer_t* t) {
-        child* c = of(H(t));
-        if (c->ended) return;
-        c->killed_late = true;
-        c->kill_all();
-      },
-      static_cast<uint64_t>(seconds * 1000), 0);
+  auto grace = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+  kill_timer = clk->start_timer(grace, [this] {
+    if (ended) return;
+    killed_late = true;
+    kill_all();
+  });
 }
 
 void child::reaped(const siginfo_t& info) {
@@ -284,24 +278,22 @@ void child::check_empty() {
   if (ended || leader_alive) return;
   if (group && group->populated()) return;
   ended = true;
-  uv_timer_stop(&timer);
-  close(H(&timer));
+  kill_timer.reset();
   if (group) group->remove();
   if (watched) close(H(&watch));
   if (auto w = owner.lock()) w->on_gone();
 }
 
+// Without waiting: the loop is not blocked, ever. The leader is reaped
+// here if it has ended already; else its pidfd watch reaps it on the loop,
+// like any exit, and the daemon's stop waits for that (bounded) on the loop.
 void child::end_now() {
   if (ended) return;
   kill_all();
   if (leader_alive) {
-    pollfd p{pidfd, POLLIN, 0};
     siginfo_t info{};
-    if (poll(&p, 1, 2000) > 0 && waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid)
-      reaped(info);
+    if (waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid) reaped(info);
   }
-  for (int i = 0; i < 2000 && group && group->populated(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   check_empty();
 }
 
@@ -318,7 +310,7 @@ void child::close_all() {
   // Processes still running (killed, not yet gone) keep the group watched
   // until it is empty, so the group is removed.
   if (!ended) return;
-  for (uv_handle_t* h : {H(&timer), H(&proc)}) close(h);
+  close(H(&proc));
   if (watched) close(H(&watch));
 }
 

@@ -1,5 +1,6 @@
 // child.hpp — the libuv side of a worker: a watch on its process (a pidfd
-// polled by libuv), its three pipes, its grace timer and, where the host
+// polled by libuv), its three pipes, its grace timer (on the namespace's
+// clock) and, where the host
 // allows it, its cgroup (cgroup.hpp) and a watch on that group.
 //
 // The process is started by start.cpp (clone with CLONE_VM|CLONE_VFORK: no
@@ -24,12 +25,13 @@
 
 #include <uv.h>
 
-#include <list>
 #include <memory>
 #include <string>
 
 #include "cgroup.hpp"
 #include "circuit/core/budget.hpp"
+#include "circuit/core/clock.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "worker.hpp"
 
 namespace circuit {
@@ -38,8 +40,9 @@ struct worker::child {
   uv_poll_t proc;        // the pidfd: readable when the leader has ended
   uv_poll_t in;          // the stdin pipe, watched for room while writes wait
   uv_pipe_t out, err;
-  uv_timer_t timer;      // SIGKILL at the end of a stop's grace period
   uv_fs_event_t watch;   // the group's cgroup.events: it has emptied
+  timer_ptr kill_timer;  // SIGKILL at the end of a stop's grace period (ns::clock)
+  circuit::clock* clk = nullptr;
   int pidfd = -1, in_fd = -1;
   pid_t pid = 0;
   std::unique_ptr<cgroup> group;
@@ -51,12 +54,12 @@ struct worker::child {
   bool watched = false;  // `watch` was made (there was a group)
 
   struct stdin_write {
-    op_ptr<std::size_t> done;
     std::string left;        // bytes not yet in the pipe (taken from the budget)
     std::size_t written = 0; // bytes of this write(2) already in the pipe
   };
-  std::list<stdin_write> pending;
+  wait_queue<std::size_t, stdin_write> pending;
 
+  child();
   ~child();  // tells the worker, if it is still there
   static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
 
@@ -66,7 +69,7 @@ struct worker::child {
   void pump();  // writes what waits, as far as the pipe takes it
   std::size_t held() const {  // bytes waiting for the pipe
     std::size_t n = 0;
-    for (auto& w : pending) n += w.left.size();
+    for (auto& w : pending) n += w.data.left.size();
     return n;
   }
 
@@ -80,7 +83,7 @@ struct worker::child {
   void arm_kill(double seconds);
   void reaped(const siginfo_t& info);  // the leader ended
   void check_empty();                  // ends the child once nothing is left
-  void end_now();   // the daemon stops without its loop: KILL, reap, wait (bounded)
+  void end_now();   // the daemon stops: KILL now; reaped on the loop (never waits)
   void keep();      // the daemon leaves the processes running
 
   void close_all();  // the worker goes away: close every handle left

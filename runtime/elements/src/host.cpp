@@ -62,7 +62,7 @@ const stat_field<host> host_stat[] = {
      }},
     {"uptime", "seconds since the start",
      [](const host& h) {
-       return json(std::chrono::duration<double>(std::chrono::system_clock::now() - h.started()).count());
+       return json(std::chrono::duration<double>(h.space().clock().wall() - h.started()).count());
      }},
     {"channels", "channels on this host", [](const host& h) { return json(h.channel_count()); }},
     {"workers", "workers on this host, whatever their state", [](const host& h) { return json(h.worker_count()); }},
@@ -84,7 +84,7 @@ host::host(ns& space, dir* parent, std::string name) : dir(space, parent, std::m
   char buf[17];
   snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
   id_text_ = buf;
-  started_ = std::chrono::system_clock::now();
+  started_ = space.clock().wall();
   channels_ = std::make_shared<channels>(space, this);
   workers_ = std::make_shared<workers>(space, this);
 }

@@ -3,14 +3,16 @@
 namespace circuit {
 
 void output::push(const char* data, std::size_t n) {
+  completions batch;
   buf_.append(data, n);
-  serve();
+  serve(batch);
   wakes_.fire();
 }
 
 void output::end() {
+  completions batch;
   eof_ = true;
-  serve();
+  serve(batch);
   wakes_.fire();
 }
 
@@ -31,24 +33,21 @@ std::string output::take(std::size_t max) {
   return out;
 }
 
-void output::serve() {
+void output::serve(completions& batch) {
   while (!readers_.empty() && (size() > 0 || eof_)) {
-    auto [max, done] = std::move(readers_.front());
-    readers_.pop_front();
-    done->complete(take(max));
+    std::size_t max = readers_.front().data;
+    readers_.wake_front(batch, take(max));
   }
 }
 
 void output::read(std::size_t max, op_ptr<std::string> done) {
   if (size() > 0 || eof_) return done->complete(take(max));
-  auto it = readers_.insert(readers_.end(), {max, done});
-  done->on_cancel([this, it] { readers_.erase(it); });
+  readers_.park(std::move(done), max);
 }
 
 void output::stop(const error& e) {
-  auto waiting = std::move(readers_);
-  readers_.clear();
-  for (auto& [max, done] : waiting) done->complete(e);
+  completions batch;
+  readers_.wake_all(batch, [&](std::size_t) { return e; });
   wakes_.fire();  // pollers ask again, and learn of the removal
 }
 

@@ -12,10 +12,9 @@
 #pragma once
 
 #include <functional>
-#include <list>
 #include <string>
 
-#include "circuit/core/op.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "circuit/core/wakes.hpp"
 
 namespace circuit {
@@ -40,13 +39,13 @@ class output {
 
  private:
   std::string take(std::size_t max);
-  void serve();
+  void serve(completions& batch);
 
   std::size_t bound_;
   std::string buf_;
   std::size_t head_ = 0;
   bool eof_ = false;
-  std::list<std::pair<std::size_t, op_ptr<std::string>>> readers_;
+  wait_queue<std::string, std::size_t> readers_;  // with the most each wants
   wakes wakes_;
 };
 

@@ -16,19 +16,21 @@ class events_handle final : public handle {
   events_handle(event_log& log, std::string present)
       : log_(log), pending_(std::move(present)), cursor_(log.end()) {}
   ~events_handle() override {
-    if (parked_) parked_->cancel(make_error(errc::interrupted, "events: closed"));
+    if (auto p = parked_.lock()) p->cancel(make_error(errc::interrupted, "events: closed"));
   }
 
+  // The read parks in the log through an inner op: the log's lines go to
+  // `pending_` first, so a short read keeps the rest.
   void read(std::uint64_t, std::size_t size, op_ptr<std::string> done) override {
     if (!pending_.empty()) return done->complete(take(size));
-    parked_ = make_op<std::string>([this, size, done](result<std::string> r) {
-      parked_ = nullptr;
-      if (!r) return done->complete(r.err());
-      pending_ = std::move(*r);
-      done->complete(take(size));
-    });
-    done->on_cancel([p = parked_] { p->cancel(make_error(errc::interrupted, "events: interrupted")); });
-    log_.read(&cursor_, 64 << 10, parked_);
+    auto inner = make_inner_op<std::string>(
+        done, [this, size](const op_ptr<std::string>& done, result<std::string> r) {
+          if (!r) return done->complete(r.err());
+          pending_ = std::move(*r);
+          done->complete(take(size));
+        });
+    parked_ = inner;
+    log_.read(&cursor_, 64 << 10, std::move(inner));
   }
 
   bool readable_now() const override { return !pending_.empty() || log_.readable(cursor_); }
@@ -52,7 +54,7 @@ class events_handle final : public handle {
   event_log& log_;
   std::string pending_;
   std::uint64_t cursor_;
-  op_ptr<std::string> parked_;
+  std::weak_ptr<op<std::string>> parked_;  // the log holds it
   wake_ptr wake_;
 };
 

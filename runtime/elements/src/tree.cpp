@@ -17,4 +17,9 @@ void stop_workers(ns& space, std::function<void()> done) {
   h->procs().stop_all(std::move(done));
 }
 
+std::size_t live_workers(ns& space) {
+  auto* h = static_cast<host*>(space.top().child(space.cfg().host));
+  return h ? h->procs().live() : 0;
+}
+
 }  // namespace circuit

@@ -65,7 +65,7 @@ result<void> worker::start(spec s) {
   state_ = state::running;
   stdin_open_ = true;
   if (eof_early_) (void)close_stdin();
-  started_ = std::chrono::system_clock::now();
+  started_ = space().clock().wall();
   spec_ = std::move(s);
   // A reader made room: read the pipe again (output is a member, so
   // `this` outlives the call).
@@ -100,19 +100,17 @@ void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
   if (!block)
     return done->complete(make_error(
         errc::would_block, "trywait: worker " + path() + " is " + state_name(state_)));
-  auto it = waiters_.insert(waiters_.end(), done);
-  done->on_cancel([this, it, keep = std::static_pointer_cast<worker>(shared_from_this())] { waiters_.erase(it); });
+  waiters_.park(std::move(done));
 }
 
 void worker::on_exit(std::int64_t status, int term_signal) {
+  completions batch;
   state_ = term_signal ? state::signaled : state::exited;
   exit_status_ = status;
   term_signal_ = term_signal;
   stdin_open_ = false;
   space().events().append("exit " + path());
-  auto waiting = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiting) w->complete(make_result_handle(wait_text()));
+  waiters_.wake_all(batch, [&](no_data&) { return make_result_handle(wait_text()); });
 }
 
 // While any process of the worker lives, also after the leader's end, a
@@ -167,10 +165,9 @@ void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
 }
 
 void worker::retire() {
+  completions batch;
   error gone = make_error(errc::removed, "worker " + path() + " was removed");
-  auto waiting = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiting) w->complete(gone);
+  waiters_.wake_all(batch, [&](no_data&) { return gone; });
   out_.stop(gone);
   err_.stop(gone);
   // What is left of the worker goes with it (the daemon's stop has ended

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "circuit/core/dir.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "output.hpp"
 #include "spec.hpp"
 
@@ -100,7 +101,7 @@ class worker final : public dir {
   double grace_;
   output out_, err_;
   bool stdin_open_ = false;
-  std::list<op_ptr<handle_ptr>> waiters_;
+  wait_queue<handle_ptr> waiters_;  // opens of wait
 
   friend struct child;
   friend class spec_handle;

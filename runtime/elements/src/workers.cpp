@@ -81,8 +81,10 @@ void workers::check_done() {
   done();
 }
 
-// The namespace stops: what stop_all did not end (or nobody called it)
-// ends now, without the loop: KILL, and each reaped here (bounded).
+std::size_t workers::live() { return kept_ ? 0 : live_workers(*this).size(); }
+
+// The namespace stops: what stop_all did not end (or nobody called it) is
+// killed now; the loop reaps it (this never waits).
 void workers::retire() {
   auto live = live_workers(*this);
   if (live.empty()) return;

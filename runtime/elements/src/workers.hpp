@@ -5,8 +5,9 @@
 // while the loop keeps serving (a worker may be blocked on the mount
 // itself): SIGTERM to all its processes, SIGKILL after the grace period,
 // each reaped through libuv as usual; then `done` runs. With keep_workers
-// they are left running instead. retire() (the namespace's stop) ends at
-// once whatever is still left, without the loop.
+// they are left running instead. retire() (the namespace's stop) kills at
+// once whatever is still left, and never waits: those are reaped on the
+// loop as usual, while the daemon waits for live() to fall to 0 (bounded).
 #pragma once
 
 #include <functional>
@@ -29,6 +30,7 @@ class workers final : public folder {
   // when none has). Nothing new starts from then on.
   void stop_all(std::function<void()> done);
   bool stopping() const { return stopping_; }
+  std::size_t live();  // workers with a live process
   void worker_gone(worker& w);  // a worker's last process ended
 
  protected:

@@ -13,10 +13,9 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <string>
 
-#include "circuit/core/op.hpp"
+#include "circuit/core/wait_queue.hpp"
 #include "circuit/core/wakes.hpp"
 
 namespace circuit {
@@ -40,16 +39,15 @@ class event_log {
 
  private:
   struct waiter {
-    std::uint64_t* cursor;
+    std::uint64_t* cursor;  // the reader's, which cancels its read before it goes
     std::size_t max;
-    op_ptr<std::string> done;
   };
   std::string take(std::uint64_t* cursor, std::size_t max) const;
 
   std::size_t window_;
   std::uint64_t first_ = 0;  // sequence number of lines_.front()
   std::deque<std::string> lines_;
-  std::list<waiter> waiting_;
+  wait_queue<std::string, waiter> waiting_;
   wakes wakes_;
   bool stopped_ = false;
 };

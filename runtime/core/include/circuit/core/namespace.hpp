@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "circuit/core/budget.hpp"
+#include "circuit/core/clock.hpp"
 #include "circuit/core/dir.hpp"
 #include "circuit/core/event_log.hpp"
 
@@ -49,6 +50,9 @@ struct config {
   // the runtime calls uv_kick so the loop owner runs libuv soon.
   ::uv_loop_s* uv = nullptr;
   std::function<void()> uv_kick;
+  // The time and the timers (clock.hpp): the daemon's loop clock; without
+  // one, the namespace keeps a manual_clock that stands still.
+  circuit::clock* clock = nullptr;
   double grace = 5.0;         // seconds between TERM and KILL (ctl stop)
   bool keep_workers = false;  // leave workers running when the daemon stops
   // An entry appeared in or left directory `parent_ino` (an element made
@@ -170,6 +174,7 @@ class ns {
   config& cfg() { return cfg_; }
   event_log& events() { return events_; }
   budget& memory() { return memory_; }  // message and stdin bytes (budget.hpp)
+  circuit::clock& clock() { return cfg_.clock ? *cfg_.clock : own_clock_; }
   dir& top() { return *root_; }
   void log(std::string_view line) const;
   void entry_changed(const dir& parent, const std::string& name) const;
@@ -188,6 +193,7 @@ class ns {
   result<void> may_remove(const caller& who, dir& parent, std::string_view name) const;
 
   config cfg_;
+  manual_clock own_clock_;
   event_log events_;
   budget memory_;
   std::uint64_t next_id_ = 1;

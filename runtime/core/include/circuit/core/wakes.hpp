@@ -4,8 +4,9 @@
 // A handle that waits for readiness holds its wake (a shared function)
 // and gives the source a weak reference: the wake dies with the handle,
 // or when the handle replaces it, and the source never calls a dead one.
-// The source calls every live wake at its next change, then forgets them
-// all (one shot: the poller asks again).
+// The source fires every live wake at its next change, then forgets them
+// all (one shot: the poller asks again). Like op completions, the wakes run
+// once the source's state change is finished (completions.hpp).
 //
 // Thread safety: belongs to the loop thread.
 #pragma once
@@ -13,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <vector>
+
+#include "circuit/core/completions.hpp"
 
 namespace circuit {
 
@@ -34,10 +37,13 @@ class wakes {
 
   void fire() {
     if (list_.empty()) return;
+    completions batch;
     auto now = std::move(list_);
     list_.clear();
     for (auto& x : now)
-      if (auto w = x.lock()) (*w)();
+      batch.defer([x] {
+        if (auto w = x.lock()) (*w)();
+      });
   }
 
  private:

@@ -19,4 +19,8 @@ std::shared_ptr<dir> make_tree(ns& space);
 // calls `done` on the loop when all have exited or been given up.
 void stop_workers(ns& space, std::function<void()> done);
 
+// How many of the local host's workers still have a live process (after
+// the namespace's stop: killed, not yet reaped by the loop).
+std::size_t live_workers(ns& space);
+
 }  // namespace circuit
