@@ -108,7 +108,7 @@ class StatJson(DaemonTest):
         st = read(self.d.host("stat")).decode()
         self.assertRegex(st, r'^\{"name":"h1","id":"[0-9a-f]{16}","pid":\d+,"started":\d+,'
                              r'"uptime":\d+\.\d{3},"channels":0,"workers":0,"rss":\d+,'
-                             r'"max_message":67108864\}\n$')
+                             r'"max_message":67108864,"sessions":1,"fids":\d+,"requests":1\}\n$')
 
     def test_a_killed_worker_waits_as_a_json_signal(self):
         w = self.d.host("workers", "s")

@@ -50,6 +50,8 @@ struct client {
   explicit client(space& s) : ses(s.n), who(s.who) {
     answer<attr> a;
     ses.attach(who, next++, 0, a.cb());
+    REQUIRE(a.got);
+    INFO((a.got->ok() ? std::string() : a.got->err().message));
     REQUIRE(a.ok());
   }
   // Walks fid 0 to `path`, into `fid`.

@@ -16,6 +16,9 @@ struct session::request {
   bool finished = false;
   std::function<void()> start;
   std::function<void(error)> stop;
+  // Flushes of this request that came while its result was already on its
+  // way: answered right after it.
+  std::vector<reply<void>> flushes;
 };
 
 session::session(ns& space) : space_(space) { space_.count_sessions(1); }
@@ -28,7 +31,11 @@ session::~session() {
     auto r = by_tag_.begin()->second;
     auto stop = r->stop;  // the request is freed when it completes
     stop(make_error(errc::interrupted, "interrupted: the session ended"));
-    if (!r->finished) finish(r.get());  // a stop that could not complete it
+    if (!r->finished) {
+      // Its result was on its way (op.hpp: settling): it will be dropped.
+      space_.log("session: a request's result was on its way at the session's end; dropped");
+      finish(r.get());
+    }
   }
   caller nobody;
   for (auto& [fid, f] : fids_)
@@ -50,9 +57,13 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
   std::sort(r->fids.begin(), r->fids.end());
   r->fids.erase(std::unique(r->fids.begin(), r->fids.end()), r->fids.end());
   request* raw = r.get();
-  auto o = make_op<T>([this, raw, done = std::move(done)](result<T> res) {
-    finish(raw);
+  // A result can only arrive after the session's end if it was on its way
+  // (settling, op.hpp) then; it is dropped, as the client is gone.
+  auto o = make_op<T>([this, raw, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](result<T> res) {
+    if (alive.expired()) return;
+    auto flushes = finish(raw);
     done(std::move(res));
+    for (auto& f : flushes) f({});
     drain();
   });
   r->start = [o, run = std::move(run)] { run(o); };
@@ -66,9 +77,10 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
 
 // Takes a completed request out of its queues; the requests behind it
 // start at the next drain.
-void session::finish(request* r) {
-  if (r->finished) return;
+std::vector<reply<void>> session::finish(request* r) {
+  if (r->finished) return {};
   r->finished = true;
+  auto flushes = std::move(r->flushes);
   for (fid_t f : r->fids) {
     auto it = queues_.find(f);
     if (it == queues_.end()) continue;
@@ -83,6 +95,7 @@ void session::finish(request* r) {
     by_tag_.erase(keep);
     space_.count_requests(-1);
   }
+  return flushes;
 }
 
 bool session::at_heads(const request* r) const {
@@ -112,13 +125,16 @@ void session::drain() {
   draining_ = false;
 }
 
+// The flushed request's reply goes first: at once when the cancel completes
+// it, or when it completes, if its result was already on its way.
 void session::flush(tag_t old, reply<void> done) {
   auto it = by_tag_.find(old);
-  if (it != by_tag_.end()) {
-    auto stop = it->second->stop;  // the request is freed when it completes
-    stop(make_error(errc::interrupted, "interrupted"));
-  }
-  done({});
+  if (it == by_tag_.end()) return done({});
+  auto r = it->second;  // the request is freed when it completes
+  auto stop = r->stop;
+  stop(make_error(errc::interrupted, "interrupted"));
+  if (r->finished) return done({});
+  r->flushes.push_back(std::move(done));
 }
 
 result<session::fid_state*> session::find(fid_t fid) {

@@ -150,7 +150,7 @@ class session {
   template <class T>
   void submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
               std::function<void(op_ptr<T>)> run);
-  void finish(request* r);
+  std::vector<reply<void>> finish(request* r);
   void kick(fid_t fid);
   void drain();
   bool at_heads(const request* r) const;
@@ -165,6 +165,7 @@ class session {
   std::deque<fid_t> ready_;
   bool draining_ = false;
   bool ending_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace circuit
