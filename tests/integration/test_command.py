@@ -118,3 +118,19 @@ class CommandTest(DaemonTest):
             r = self.circuit(*args)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(b"usage: circuit", r.stderr)
+
+    def test_the_man_page_example_runs_as_printed(self):
+        page = open(os.path.join(os.path.dirname(__file__), "../../man/circuit.1")).read()
+        example = page.split(".SH EXAMPLES\n.EX\n")[1].split("\n.EE")[0].splitlines()
+        script, expected = [], []
+        for line in example:
+            if line.startswith("$ export CIRCUIT_SOCKET="):
+                continue  # the test's daemon has its own socket
+            if line.startswith("$ "):
+                script.append(line[2:].replace("circuit ", CIRCUIT + " ", 1))
+            else:
+                expected.append(line)
+        r = subprocess.run(["bash", "-e", "-c", "\n".join(script)], capture_output=True,
+                           env=dict(os.environ, CIRCUIT_SOCKET=self.d.sock), timeout=20)
+        self.assertEqual((r.returncode, r.stderr.decode()), (0, ""))
+        self.assertEqual(r.stdout.decode().splitlines(), expected)
