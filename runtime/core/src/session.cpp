@@ -16,6 +16,9 @@ struct session::request {
   bool finished = false;
   std::function<void()> start;
   std::function<void(error)> stop;
+  // Flushes of it that came while its result was on its way (op.hpp):
+  // answered after its reply, as 9P wants.
+  std::vector<reply<void>> flushes;
 };
 
 session::session(ns& space) : space_(space) { space_.count_sessions(1); }
@@ -28,7 +31,8 @@ session::~session() {
     auto r = by_tag_.begin()->second;
     auto stop = r->stop;  // the request is freed when it completes
     stop(make_error(errc::interrupted, "interrupted: the session ended"));
-    if (!r->finished) finish(r.get());  // a stop that could not complete it
+    if (!r->finished)
+      for (auto& f : finish(r.get())) f({});  // a stop that could not complete it
   }
   caller nobody;
   for (auto& [fid, f] : fids_)
@@ -51,8 +55,9 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
   r->fids.erase(std::unique(r->fids.begin(), r->fids.end()), r->fids.end());
   request* raw = r.get();
   auto o = make_op<T>([this, raw, done = std::move(done)](result<T> res) {
-    finish(raw);
+    auto flushes = finish(raw);
     done(std::move(res));
+    for (auto& f : flushes) f({});
     drain();
   });
   r->start = [o, run = std::move(run)] { run(o); };
@@ -66,9 +71,10 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
 
 // Takes a completed request out of its queues; the requests behind it
 // start at the next drain.
-void session::finish(request* r) {
-  if (r->finished) return;
+std::vector<reply<void>> session::finish(request* r) {
+  if (r->finished) return {};
   r->finished = true;
+  auto flushes = std::move(r->flushes);
   for (fid_t f : r->fids) {
     auto it = queues_.find(f);
     if (it == queues_.end()) continue;
@@ -83,6 +89,7 @@ void session::finish(request* r) {
     by_tag_.erase(keep);
     space_.count_requests(-1);
   }
+  return flushes;
 }
 
 bool session::at_heads(const request* r) const {
@@ -115,8 +122,11 @@ void session::drain() {
 void session::flush(tag_t old, reply<void> done) {
   auto it = by_tag_.find(old);
   if (it != by_tag_.end()) {
-    auto stop = it->second->stop;  // the request is freed when it completes
+    auto r = it->second;  // freed when it completes, and kept here
+    auto stop = r->stop;
     stop(make_error(errc::interrupted, "interrupted"));
+    // Its result was decided before the flush came: the reply goes first.
+    if (!r->finished) return r->flushes.push_back(std::move(done));
   }
   done({});
 }

@@ -150,7 +150,7 @@ class session {
   template <class T>
   void submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
               std::function<void(op_ptr<T>)> run);
-  void finish(request* r);
+  std::vector<reply<void>> finish(request* r);  // gives the flushes waiting for it
   void kick(fid_t fid);
   void drain();
   bool at_heads(const request* r) const;
