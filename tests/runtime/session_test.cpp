@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 
+#include "circuit/core/completions.hpp"
 #include "fixture.hpp"
 
 using namespace circuit;
@@ -317,4 +318,33 @@ TEST_CASE("an open directory lists from an index, so the wire can page it") {
   cl.ses.readdir(cl.who, 132, 1, 2, rest.cb());
   CHECK(rest.got->value().size() == 1);
   CHECK(rest.got->value()[0].name == "a");
+}
+
+TEST_CASE("a flush that comes while a parked lopen's result is on its way gets the reply once, and the fid is open") {
+  space s;
+  auto c = s.mkchan("a", 1);
+  client cl(s);
+  cl.walk(1, c + "/recv");
+  std::vector<std::string> order;
+  answer<attr> parked{.order = &order, .name = "lopen"};
+  cl.ses.lopen(cl.who, 40, 1, O_RDONLY, parked.cb());
+  answer<void> fl{.order = &order, .name = "flush"};
+  auto snd = s.open(c + "/send", O_WRONLY);
+  REQUIRE(snd->result);
+  REQUIRE(s.write(snd->result->value(), 0, "m").ok());
+  {
+    completions step;  // the message is given; its completion waits here
+    s.n.release(snd->result->value());
+    CHECK(order.empty());
+    cl.ses.flush(40, fl.cb());  // too late to cancel: the reply wins
+    CHECK(order.empty());       // Rflush waits for the reply
+  }
+  CHECK(order == std::vector<std::string>{"lopen", "flush"});
+  REQUIRE(parked.ok());
+  CHECK(parked.count == 1);
+  CHECK(fl.count == 1);
+  answer<std::string> rd;
+  cl.ses.read(cl.who, 41, 1, 0, 10, rd.cb());
+  REQUIRE(rd.ok());
+  CHECK(rd.got->value() == "m");
 }

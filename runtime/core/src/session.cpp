@@ -230,7 +230,7 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
       it->second.flags = flags;
       o->complete(at);
     });
-    o->on_cancel([inner] { inner->cancel(make_error(errc::interrupted, "open: interrupted")); });
+    o->cancel_through(inner);  // held weakly: inner holds o, not the reverse
     space_.open(s.ino, open_args{who, flags}, inner);
   });
 }
