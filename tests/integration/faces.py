@@ -86,7 +86,7 @@ class MountFile:
         self.fd = fd
 
     def write(self, data):
-        os.write(self.fd, data.encode() if isinstance(data, str) else data)
+        return os.write(self.fd, data.encode() if isinstance(data, str) else data)
 
     def read(self, n):
         return os.read(self.fd, n)
@@ -100,7 +100,7 @@ class SocketFace:
 
     def __init__(self, d):
         self.d = d
-        self.c = ninep.Client(d.sock)
+        self.c = ninep.Client(d.sock, msize=1 << 20)
 
     def read(self, path, nonblock=False):
         return self.c.read_file(path, ninep.O_NONBLOCK if nonblock else ninep.O_RDONLY)
@@ -141,8 +141,11 @@ class SocketFile:
         self.c, self.fid, self.off = c, fid, 0
 
     def write(self, data):
+        """One Twrite of at most what fits in msize; returns what it took."""
         data = data.encode() if isinstance(data, str) else data
-        self.off += self.c.ok(ninep.Twrite(self.fid, self.off, data)).count
+        n = self.c.ok(ninep.Twrite(self.fid, self.off, bytes(data[:self.c.msize - 23]))).count
+        self.off += n
+        return n
 
     def read(self, n):
         data = self.c.ok(ninep.Tread(self.fid, self.off, n)).data

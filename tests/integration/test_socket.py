@@ -384,6 +384,8 @@ class SlowReaders(SocketTest):
         self.assertIn("h1", self.client().listdir(""))
         self.assertIn("h1", os.listdir(self.d.mnt))
         grown = daemon_rss_kib(self.d.proc.pid)
+        print("\nA client that never reads: %d bytes of requests taken, circuitd's RSS %d -> %d KiB"
+              % (sent, before, grown))
         # The help file is small: how many replies a flood asks for is not
         # what bounds the daemon; the bound is on what it holds unsent.
         self.assertLess(grown - before, 32 * 1024, "circuitd's RSS went from %d to %d KiB after %d bytes of requests"
