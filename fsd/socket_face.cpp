@@ -82,18 +82,46 @@ struct connection : std::enable_shared_from_this<connection> {
       : sock(std::move(s)), gone(std::move(gone)) {
     srv = std::make_unique<wire::server>(space, peer_of(sock.native_handle(), n),
                                          [this](std::string bytes) { queue(std::move(bytes)); });
+    srv->hold_when([this] { return full(); });
   }
 
+  // A client that sends requests and never reads the replies would make
+  // the daemon hold their replies without bound. So replies waiting to go
+  // out are bounded: over `max_unsent` bytes, the connection's requests
+  // are left unread (the server stops cutting frames, the socket is not
+  // read, the kernel's buffer fills and the client's writes block) until
+  // the client has taken enough replies. One request gives at most one
+  // reply of at most msize, so what is held stays below this bound plus
+  // the replies of the requests already read.
+  static constexpr std::size_t max_unsent = std::size_t{1} << 20;
+  bool full() const { return pending.size() + out.size() >= max_unsent; }
+
   void read() {
+    reading = true;
     sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec,
                                                                         std::size_t n) {
+      self->reading = false;
       if (ec) return self->close();
-      if (auto r = self->srv->feed(std::string_view(self->buf.data(), n)); !r) {
-        log_line("socket: " + r.err().message + "; closing the connection");
-        return self->close();
-      }
-      self->read();
+      if (!self->feed(std::string_view(self->buf.data(), n))) return;
+      if (!self->full()) self->read();  // else a write's completion resumes
     });
+  }
+
+  bool feed(std::string_view bytes) {
+    if (auto r = srv->feed(bytes); !r) {
+      log_line("socket: " + r.err().message + "; closing the connection");
+      close();
+      return false;
+    }
+    return true;
+  }
+
+  // After a write: requests held back while replies were over the bound
+  // are served, then reading goes on.
+  void resume() {
+    if (closed || reading || full()) return;
+    if (!feed({})) return;
+    if (!full()) read();
   }
 
   // Replies queue while one write is out; the next write takes all of them.
@@ -111,7 +139,9 @@ struct connection : std::enable_shared_from_this<connection> {
                                                                            std::size_t) {
       self->writing = false;
       if (ec) return self->close();
+      self->out.clear();
       if (!self->pending.empty()) self->write();
+      self->resume();
     });
   }
 
@@ -132,6 +162,7 @@ struct connection : std::enable_shared_from_this<connection> {
   std::array<char, 64 * 1024> buf{};
   std::string pending, out;
   bool writing = false;
+  bool reading = false;
   bool closed = false;
 };
 

@@ -109,6 +109,9 @@ result<void> server::feed(std::string_view bytes) {
   in_.append(bytes);
   std::size_t at = 0;
   for (;;) {
+    // The face's replies are over its bound (a client that does not read
+    // them): the rest waits in in_ until the face feeds again.
+    if (hold_ && hold_()) break;
     std::string_view rest = std::string_view(in_).substr(at);
     auto n = next_frame_size(rest, msize_);
     if (!n) return n.err();

@@ -44,6 +44,10 @@ class server {
   // trusted any more (a frame size that lies): the face closes it. A frame
   // that decodes badly is answered Rlerror(EINVAL) and the stream goes on.
   result<void> feed(std::string_view bytes);
+  // While `full()` is true, feed cuts no more frames: what it was given
+  // waits, and a later feed (of no bytes, say) serves it. The face uses
+  // this to stop serving a client that does not read its replies.
+  void hold_when(std::function<bool()> full) { hold_ = std::move(full); }
 
   std::uint32_t msize() const { return msize_; }
   const session* current() const { return ses_.get(); }
@@ -70,6 +74,7 @@ class server {
   bool closing_ = false;
   std::uint32_t msize_ = 8192;
   std::string in_;
+  std::function<bool()> hold_;
   std::unordered_map<fid_t, caller> callers_;
 };
 
