@@ -395,3 +395,42 @@ class InterruptedOpens(LifetimeTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OpenReplyLost(unittest.TestCase):
+    """An open whose reply cannot reach the kernel any more (the FUSE
+    connection was aborted while it was parked) is undone: a message it
+    took goes back, and the socket, still served while the daemon stops,
+    receives it."""
+
+    def test_a_message_taken_by_an_open_whose_reply_is_lost_goes_back_to_the_channel(self):
+        from harness import Daemon
+        from test_command import CIRCUIT
+        conns = "/sys/fs/fuse/connections"
+        if not os.listdir(conns) and subprocess.run(["mount", "-t", "fusectl", "none", conns]).returncode:
+            self.skipTest("no fusectl to abort a FUSE connection with")
+        d = Daemon(args=("--grace", "5"))
+        self.addCleanup(d.cleanup)
+        os.mkdir(d.chan("a"))
+        write(d.chan("a", "cap"), "1")
+        # A worker that ignores TERM holds the daemon's stop for the grace
+        # period, during which the socket is still served.
+        w = d.host("workers", "stubborn")
+        os.mkdir(w)
+        write(os.path.join(w, "spec"), json.dumps({"path": "/bin/sh", "args": ["-c", "trap '' TERM; sleep 30"]}))
+        cat = subprocess.Popen(["cat", d.chan("a", "recv")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (cat.kill(), cat.wait()))
+        deadline = time.time() + 10
+        while json.loads(read(d.chan("a", "stat")))["receivers_waiting"] != 1:
+            self.assertLess(time.time(), deadline, "cat did not park on recv")
+            time.sleep(0.01)
+        minor = os.minor(os.stat(d.mnt).st_dev)
+        with open(os.path.join(conns, str(minor), "abort"), "w") as f:
+            f.write("1")
+        env = dict(os.environ, CIRCUIT_SOCKET=d.sock)
+        sent = subprocess.run([CIRCUIT, "write", "/h1/channels/a/send"], input=b"kept", env=env,
+                              capture_output=True, timeout=10)
+        self.assertEqual(sent.returncode, 0, sent.stderr)
+        got = subprocess.run([CIRCUIT, "cat", "/h1/channels/a/recv"], env=env, capture_output=True, timeout=10)
+        self.assertEqual((got.returncode, got.stdout), (0, b"kept"), got.stderr)
+        self.assertIn("the caller was gone; dropped as never opened", d.log())
