@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 
 #include "circuit/core/ctl.hpp"
@@ -53,6 +54,19 @@ const flag_row rows[] = {
          return false;
        }
        f.socket = v;
+       return true;
+     }},
+    {"--remote-deadline", "SECONDS",
+     "how long a mount's server may take to answer a walk, stat or listing before it fails "
+     "with ETIMEDOUT (default: 5)",
+     [](flags& f, const std::string& v, std::string& why) {
+       char* end = nullptr;
+       double d = std::strtod(v.c_str(), &end);
+       if (v.empty() || *end || !(d > 0) || d > 3600) {
+         why = "--remote-deadline needs a number of seconds from 0.001 to 3600, not \"" + v + "\"";
+         return false;
+       }
+       f.remote_deadline_ms = static_cast<long>(d * 1000 + 0.5);
        return true;
      }},
     {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",

@@ -17,6 +17,7 @@ struct flags {
   std::size_t max_message = 64u << 20;  // --max-message
   std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   double grace = 5;                     // --grace: seconds from TERM to KILL
+  long remote_deadline_ms = 5000;       // --remote-deadline: a mount's server must answer within it
   bool keep_workers = false;            // --keep-workers
   std::optional<gid_t> allow_group;     // --allow-group: its members may use the mount
   std::string allow_group_name;         //   as given, for messages

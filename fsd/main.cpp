@@ -15,6 +15,7 @@
 #include "circuit/elements/tree.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
+#include "dial.hpp"
 #include "socket_face.hpp"
 #include "log.hpp"
 #include "loop_clock.hpp"
@@ -155,6 +156,11 @@ int serve(int argc, char** argv) {
     });
   };
   face.on_unmounted = [&] { shutdown("unmounted"); };
+  space.cfg().mount = [&](const std::string& socket, const std::string& name) -> result<void> {
+    auto r = fsd::dial(io, socket, name, std::chrono::milliseconds(fl.remote_deadline_ms));
+    if (!r) return r.err();
+    return add_mount(space, name, *r);
+  };
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);
   };

@@ -133,6 +133,12 @@ result<attr> ns::lookup(const caller& who, std::uint64_t parent, std::string_vie
   return make_error(errc::not_found, std::string(name) + ": no such file");
 }
 
+std::shared_ptr<remote> ns::mount_at(std::uint64_t ino) const {
+  auto w = resolve(ino);
+  if (!w || w->index != 0) return nullptr;
+  return w->d->served_by();
+}
+
 result<attr> ns::getattr(const caller& who, std::uint64_t ino) {
   if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(ino);

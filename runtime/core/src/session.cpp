@@ -38,8 +38,15 @@ session::~session() {
     }
   }
   caller nobody;
-  for (auto& [fid, f] : fids_)
+  for (auto& [fid, f] : fids_) {
     if (f.file) space_.drop(f.file, nobody);
+    // A remote fid: an open one aborts (nothing it wrote is delivered).
+    if (f.rt) {
+      auto ignore = make_op<void>([](result<void>) {});
+      if (f.open) f.rt->remove(f.rfid, ignore);
+      else f.rt->clunk(f.rfid, ignore);
+    }
+  }
   space_.count_fids(-static_cast<long>(fids_.size()));
   fids_.clear();
   space_.count_sessions(-1);
@@ -168,27 +175,65 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is an open file"));
         if (newfid != fid && fids_.count(newfid))
           return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
+        if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, {}, o);
         std::uint64_t ino = (*f)->ino;
         std::vector<attr> walked;
-        for (const auto& name : names) {
-          auto a = space_.lookup(who, ino, name);
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          auto a = space_.lookup(who, ino, names[i]);
           if (!a) {
             if (walked.empty()) return o->complete(a.err());
             return o->complete(std::move(walked));  // partial: newfid not made
           }
           ino = a->ino;
           walked.push_back(*a);
+          // A mount point: the rest of the walk is the remote's.
+          if (auto rt = space_.mount_at(ino))
+            return walk_remote(who, fid, newfid, rt, std::nullopt,
+                               std::vector<std::string>(names.begin() + i + 1, names.end()),
+                               std::move(walked), o);
         }
-        if (newfid != fid) space_.count_fids(1);
-        fids_[newfid] = fid_state{.ino = ino};
+        make_fid(fid, newfid, fid_state{.ino = ino});
         o->complete(std::move(walked));
       });
+}
+
+void session::make_fid(fid_t fid, fid_t newfid, fid_state st) {
+  if (newfid != fid) space_.count_fids(1);
+  fids_[newfid] = std::move(st);
+}
+
+void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
+                          std::optional<std::uint32_t> from, std::vector<std::string> names,
+                          std::vector<attr> walked, op_ptr<std::vector<attr>> o) {
+  std::size_t asked = names.size();
+  auto inner = make_op<remote_walk>([this, o, fid, newfid, rt, asked, here = std::move(walked)](
+                                        result<remote_walk> r) mutable {
+    if (!r) {
+      if (here.empty()) return o->complete(r.err());
+      return o->complete(std::move(here));  // stopped at the mount point
+    }
+    bool whole = r->fid && r->walked.size() == asked;
+    for (auto& a : r->walked) here.push_back(a);
+    if (whole) {
+      std::uint64_t ino = here.empty() ? 0 : here.back().ino;
+      if (here.empty())  // a clone of a remote fid: the same file
+        if (auto it = fids_.find(fid); it != fids_.end()) ino = it->second.ino;
+      make_fid(fid, newfid, fid_state{.ino = ino, .rt = rt, .rfid = *r->fid});
+    } else if (r->fid) {
+      auto ignore = make_op<void>([](result<void>) {});
+      rt->clunk(*r->fid, ignore);
+    }
+    o->complete(std::move(here));
+  });
+  o->cancel_through(inner);
+  rt->walk(who, from, std::move(names), inner);
 }
 
 void session::getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done) {
   submit<attr>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<attr> o) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
+    if ((*f)->rt) return (*f)->rt->getattr((*f)->rfid, o);
     o->complete(space_.getattr(who, (*f)->ino));
   });
 }
@@ -200,6 +245,20 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
     fid_state& s = **f;
     if (s.open || s.opening)
       return o->complete(make_error(errc::bad_fid, "lopen: fid " + std::to_string(fid) + " is open already"));
+    if (s.rt) {
+      s.opening = true;
+      auto inner = make_op<attr>([this, o, fid, flags](result<attr> r) {
+        auto it = fids_.find(fid);
+        if (it != fids_.end()) {
+          it->second.opening = false;
+          it->second.open = r.ok();
+          it->second.flags = flags;
+        }
+        o->complete(std::move(r));
+      });
+      o->cancel_through(inner);
+      return s.rt->lopen(s.rfid, flags, inner);
+    }
     auto a = space_.getattr(who, s.ino);
     if (!a) return o->complete(a.err());
     if (a->is_dir) {
@@ -241,6 +300,7 @@ void session::readdir(const caller&, tag_t tag, fid_t fid, std::uint64_t index,
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     fid_state& s = **f;
+    if (s.rt) return s.rt->readdir(s.rfid, index, o);
     if (!s.open || s.file)
       return o->complete(make_error(errc::bad_fid, "readdir: fid " + std::to_string(fid) + " is not an open directory"));
     std::vector<dir_entry> out;
@@ -255,6 +315,7 @@ void session::read(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, s
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     fid_state& s = **f;
+    if (s.rt) return s.rt->read(s.rfid, off, count, o);
     if (!s.file) return o->complete(make_error(errc::bad_fid, "read: fid " + std::to_string(fid) + " is not an open file"));
     bool nb = nonblock < 0 ? (s.flags & O_NONBLOCK) != 0 : nonblock != 0;
     space_.read(*s.file, who, off, count, nb, o);
@@ -268,6 +329,7 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         auto f = find(fid);
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
+                        if (s.rt) return s.rt->write(s.rfid, off, data, o);
                         if (!s.file)
                           return o->complete(make_error(
                               errc::bad_fid, "write: fid " + std::to_string(fid) + " is not an open file"));
@@ -279,6 +341,7 @@ void session::fsync(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
   submit<void>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<void> o) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
+    if ((*f)->rt) return (*f)->rt->fsync((*f)->rfid, o);
     if (!(*f)->file) return o->complete(result<void>{});  // nothing to commit
     o->complete(space_.fsync(*(*f)->file, who));
   });
@@ -289,8 +352,10 @@ void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     open_file* file = (*f)->file;
+    fid_state s = std::move(**f);
     fids_.erase(fid);
     space_.count_fids(-1);
+    if (s.rt) return s.aborted ? s.rt->remove(s.rfid, o) : s.rt->clunk(s.rfid, o);
     o->complete(file ? space_.commit(file, who) : result<void>{});
   });
 }
@@ -302,6 +367,7 @@ void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) 
     fid_state s = std::move(**f);
     fids_.erase(fid);
     space_.count_fids(-1);
+    if (s.rt) return s.rt->remove(s.rfid, o);
     if (s.file) {
       space_.drop(s.file, who);
       return o->complete(result<void>{});
@@ -314,6 +380,7 @@ void session::mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, 
   submit<attr>(tag, {dfid}, std::move(done), [this, who, dfid, name = std::move(name)](op_ptr<attr> o) {
     auto f = find(dfid);
     if (!f) return o->complete(f.err());
+    if ((*f)->rt) return (*f)->rt->mkdir((*f)->rfid, name, o);
     o->complete(space_.mkdir(who, (*f)->ino, name));
   });
 }
@@ -324,6 +391,7 @@ void session::unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string nam
                [this, who, dfid, dir, name = std::move(name)](op_ptr<void> o) {
                  auto f = find(dfid);
                  if (!f) return o->complete(f.err());
+                 if ((*f)->rt) return (*f)->rt->unlinkat((*f)->rfid, name, dir, o);
                  std::uint64_t ino = (*f)->ino;
                  if (dir) return o->complete(space_.rmdir(who, ino, name));
                  // A directory named without AT_REMOVEDIR is refused as rm
@@ -340,6 +408,9 @@ void session::refuse(const caller& who, tag_t tag, fid_t dfid, std::string name,
                [this, who, dfid, name = std::move(name), what = std::move(what)](op_ptr<void> o) {
                  auto f = find(dfid);
                  if (!f) return o->complete(f.err());
+                 if ((*f)->rt)
+                   return o->complete(make_error(errc::not_permitted, what + ": " + name + ": " +
+                                                                          (*f)->rt->name() + " has a fixed set of files"));
                  o->complete(space_.refuse(who, (*f)->ino, name, what));
                });
 }
@@ -352,12 +423,16 @@ result<void> session::closed(const caller& who, fid_t fid) {
 
 void session::abort(const caller& who, fid_t fid) {
   auto it = fids_.find(fid);
-  if (it != fids_.end() && it->second.file) space_.abort(*it->second.file, who);
+  if (it == fids_.end()) return;
+  if (it->second.rt) it->second.aborted = true;  // its clunk will be a remove
+  else if (it->second.file) space_.abort(*it->second.file, who);
 }
 
 bool session::abortable(fid_t fid) const {
   auto it = fids_.find(fid);
-  return it != fids_.end() && it->second.file && space_.abortable(*it->second.file);
+  if (it == fids_.end()) return false;
+  if (it->second.rt) return it->second.open && !it->second.aborted;
+  return it->second.file && space_.abortable(*it->second.file);
 }
 
 bool session::readable(fid_t fid, std::function<void()> wake) {
@@ -366,9 +441,12 @@ bool session::readable(fid_t fid, std::function<void()> wake) {
   return space_.readable(*it->second.file, std::move(wake));
 }
 
+// Below a mount point the server checks at each request; access(2) is not
+// carried (9P2000.L has no such request) and answers yes.
 result<void> session::access(const caller& who, fid_t fid, int mask) {
   auto f = find(fid);
   if (!f) return f.err();
+  if ((*f)->rt) return {};
   return space_.access(who, (*f)->ino, mask);
 }
 

@@ -8,6 +8,7 @@
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
 #include "circuit/core/stat_table.hpp"
+#include "circuit/elements/tree.hpp"
 #include "workers.hpp"
 
 namespace circuit {
@@ -26,6 +27,17 @@ const verb host_verbs[] = {
        d.space().log("ctl: stop");
        if (d.space().cfg().stop) d.space().cfg().stop();
        return {};
+     }},
+    {"mount", 2, "mount SOCKET NAME",
+     "show at /NAME the tree of the 9P2000.L server at the Unix socket SOCKET (another circuitd)",
+     [](dir& d, const caller&, std::span<const std::string_view> args) -> result<void> {
+       if (auto ok = check_name("mount", args[1]); !ok) return ok;
+       if (!d.space().cfg().mount) return make_error(errc::not_supported, "mount: this daemon makes no mounts");
+       return d.space().cfg().mount(std::string(args[0]), std::string(args[1]));
+     }},
+    {"unmount", 1, "unmount NAME", "take the mount NAME away (what is open in it fails from then on)",
+     [](dir& d, const caller&, std::span<const std::string_view> args) -> result<void> {
+       return remove_mount(d.space(), std::string(args[0]));
      }},
     {"max-message", 1, "max-message BYTES", "largest channel message accepted from now on",
      [](dir& d, const caller&, std::span<const std::string_view> args) -> result<void> {

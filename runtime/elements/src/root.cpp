@@ -2,6 +2,7 @@
 
 #include "host.hpp"
 #include "circuit/core/namespace.hpp"
+#include "circuit/core/remote.hpp"
 
 namespace circuit {
 namespace {
@@ -80,6 +81,43 @@ const file_entry root_files[] = {
 root::root(ns& space) : dir(space, nullptr, "") {}
 root::~root() = default;
 
+namespace {
+
+// A mount point: what is below it is the remote's (remote.hpp); a walk
+// that reaches it goes on there, so its own files are never reached.
+class mount_point final : public dir {
+ public:
+  mount_point(ns& space, dir* parent, std::string name, std::shared_ptr<remote> r)
+      : dir(space, parent, std::move(name)), remote_(std::move(r)) {}
+  std::span<const file_entry> files() const override { return {}; }
+  std::string_view about() const override { return "a subtree served by another 9P server (mount)"; }
+  std::string_view example() const override { return "  ls"; }
+  std::shared_ptr<remote> served_by() const override { return remote_; }
+
+ private:
+  std::shared_ptr<remote> remote_;
+};
+
+}  // namespace
+
+result<void> root::add_mount(const std::string& name, std::shared_ptr<remote> r) {
+  if (hosts_.count(name) || mounts_.count(name))
+    return make_error(errc::exists, "mount: " + name + " is taken in /");
+  mounts_[name] = std::make_shared<mount_point>(space(), this, name, std::move(r));
+  space().log("mount: /" + name + " is served by " + mounts_[name]->served_by()->name());
+  space().entry_changed(*this, name);
+  return {};
+}
+
+result<void> root::remove_mount(const std::string& name) {
+  auto it = mounts_.find(name);
+  if (it == mounts_.end()) return make_error(errc::not_found, "unmount: " + name + ": no such mount");
+  mounts_.erase(it);
+  space().log("unmount: /" + name);
+  space().entry_changed(*this, name);
+  return {};
+}
+
 host& root::add_host(const std::string& name) {
   auto h = std::make_shared<host>(space(), this, name);
   host& ref = *h;
@@ -113,13 +151,15 @@ std::string_view root::example() const {
 }
 
 dir* root::child(std::string_view name) {
-  auto it = hosts_.find(name);
-  return it == hosts_.end() ? nullptr : it->second.get();
+  if (auto it = hosts_.find(name); it != hosts_.end()) return it->second.get();
+  auto m = mounts_.find(name);
+  return m == mounts_.end() ? nullptr : m->second.get();
 }
 
 std::vector<dir*> root::children() {
   std::vector<dir*> out;
   for (auto& [name, h] : hosts_) out.push_back(h.get());
+  for (auto& [name, m] : mounts_) out.push_back(m.get());
   return out;
 }
 

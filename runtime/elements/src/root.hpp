@@ -16,6 +16,8 @@ class root final : public dir {
   ~root() override;
 
   host& add_host(const std::string& name);
+  result<void> add_mount(const std::string& name, std::shared_ptr<remote> r);
+  result<void> remove_mount(const std::string& name);
 
   std::span<const file_entry> files() const override;
   std::string_view about() const override;
@@ -27,6 +29,7 @@ class root final : public dir {
 
  private:
   std::map<std::string, std::shared_ptr<host>, std::less<>> hosts_;
+  std::map<std::string, std::shared_ptr<dir>, std::less<>> mounts_;
 };
 
 }  // namespace circuit

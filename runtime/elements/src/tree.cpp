@@ -12,6 +12,14 @@ std::shared_ptr<dir> make_tree(ns& space) {
   return r;
 }
 
+result<void> add_mount(ns& space, const std::string& name, std::shared_ptr<remote> r) {
+  return static_cast<root&>(space.top()).add_mount(name, std::move(r));
+}
+
+result<void> remove_mount(ns& space, const std::string& name) {
+  return static_cast<root&>(space.top()).remove_mount(name);
+}
+
 void stop_workers(ns& space, std::function<void()> done) {
   auto* h = static_cast<host*>(space.top().child(space.cfg().host));
   h->procs().stop_all(std::move(done));

@@ -33,6 +33,7 @@
 namespace circuit {
 
 class ns;
+class remote;
 
 // A user as the permission rules see it: ids and supplementary groups.
 // Every element records its maker as one (set by the folder that makes it).
@@ -188,6 +189,9 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual std::vector<dir*> children() { return {}; }
   virtual result<dir*> make(const caller& who, std::string_view name);
   virtual result<void> remove(const caller& who, std::string_view name);
+
+  // A mount point: the remote that serves what is below it (remote.hpp).
+  virtual std::shared_ptr<remote> served_by() const { return nullptr; }
 
   // Called when the directory leaves the tree (rmdir, or the daemon's
   // stop, which retires the whole tree top-down): completes parked requests.

@@ -46,6 +46,9 @@ struct config {
   // polling client repeats at will (--debug).
   bool log_routine = false;
   std::function<void()> stop;                 // host ctl "stop"
+  // Host ctl "mount SOCKET NAME": show at /NAME the tree of the 9P server
+  // at SOCKET (the face connects; remote.hpp). Unset: mounts are refused.
+  std::function<result<void>(const std::string& socket, const std::string& name)> mount;
   // Workers' children are libuv handles on this loop; after touching them
   // the runtime calls uv_kick so the loop owner runs libuv soon.
   ::uv_loop_s* uv = nullptr;
@@ -103,6 +106,9 @@ class ns {
   result<attr> lookup(const caller& who, std::uint64_t parent, std::string_view name);
   result<attr> getattr(const caller& who, std::uint64_t ino);
   result<std::vector<dir_entry>> list(const caller& who, std::uint64_t ino);
+  // The remote serving what is below the directory `ino`, if it is a
+  // mount point (remote.hpp).
+  std::shared_ptr<remote> mount_at(std::uint64_t ino) const;
   // Whether `who` may open `ino` for `mask` (R_OK, W_OK, X_OK): access(2).
   result<void> access(const caller& who, std::uint64_t ino, int mask);
   result<attr> mkdir(const caller& who, std::uint64_t parent, std::string_view name);

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "circuit/core/namespace.hpp"
+#include "circuit/core/remote.hpp"
 
 namespace circuit {
 
@@ -142,6 +143,11 @@ class session {
     int flags = 0;                 // of the lopen
     open_file* file = nullptr;     // an open file (not a directory)
     std::vector<dir_entry> listing;  // an open directory
+    // Below a mount point: the remote that serves the file, and its fid
+    // there. Every request on such a fid is the remote's (remote.hpp).
+    std::shared_ptr<remote> rt;
+    std::uint32_t rfid = 0;
+    bool aborted = false;  // a holder died of a signal: its clunk aborts
   };
   struct request;
 
@@ -156,6 +162,13 @@ class session {
   bool at_heads(const request* r) const;
 
   result<fid_state*> find(fid_t fid);
+  // The rest of a walk below a mount point, from remote fid `from` (or the
+  // top): `walked` are the attributes walked so far here.
+  void walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
+                   std::optional<std::uint32_t> from, std::vector<std::string> names,
+                   std::vector<attr> walked, op_ptr<std::vector<attr>> o);
+  // Makes `newfid` (replacing it when it is `fid`) with state `st`.
+  void make_fid(fid_t fid, fid_t newfid, fid_state st);
   void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
 
   ns& space_;

@@ -15,6 +15,12 @@ namespace circuit {
 // ns's constructor.
 std::shared_ptr<dir> make_tree(ns& space);
 
+// Shows at /NAME a subtree served by `r` (remote.hpp); EEXIST when the
+// name is a host's or another mount's. remove_mount takes it away: what
+// is open below it keeps its remote fids until closed.
+result<void> add_mount(ns& space, const std::string& name, std::shared_ptr<remote> r);
+result<void> remove_mount(ns& space, const std::string& name);
+
 // Stops the local host's workers (TERM, then KILL after the grace), and
 // calls `done` on the loop when all have exited or been given up.
 void stop_workers(ns& space, std::function<void()> done);

@@ -1,0 +1,72 @@
+// remote.hpp — a subtree of the namespace served by another 9P server
+// (DESIGN.md §1: the cluster's other hosts, a libcircuit program's files).
+//
+// A directory of the tree may be a mount point (dir::served_by): a walk
+// that reaches it goes on in a `remote`, which serves everything below it
+// through a 9P client session of its own (runtime/wire: wire::mount). The
+// session (session.hpp) keeps, for each fid below a mount point, the
+// remote and the remote's fid, and hands every request on it over: the
+// same requests, with the same caller, as the ones it serves itself.
+//
+// The caller's principal travels with each request: the remote attaches
+// once per uid (as root, 9P's n_uname), and the server applies its access
+// rules to that uid. Every request that does not wait by nature (walk,
+// getattr, readdir, mkdir, remove, clunk) has a deadline: a server that
+// does not answer fails it with errc::timed_out, never a hang. Opens,
+// reads and writes may wait as long as the server's file does (a receive).
+//
+// Inode numbers: the remote gives each file it serves a number of the
+// local tree's (remote_ino_bit set), the same for as long as it lives.
+//
+// ".." from a mount point's top stays there (the remote's root is its own
+// parent), as in a Plan 9 mount.
+//
+// Thread safety: the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "circuit/core/namespace.hpp"
+#include "circuit/core/op.hpp"
+
+namespace circuit {
+
+// Inode numbers of files served by a remote have this bit.
+inline constexpr std::uint64_t remote_ino_bit = std::uint64_t{1} << 62;
+
+// A walk's result: the attributes of the names walked, and the remote fid
+// made when all of them were (none when it stopped short).
+struct remote_walk {
+  std::vector<attr> walked;
+  std::optional<std::uint32_t> fid;
+};
+
+class remote {
+ public:
+  virtual ~remote() = default;
+
+  // Whom it serves, for messages ("h2 at /run/circuit/h2.sock").
+  virtual std::string name() const = 0;
+  // Walks `names` from remote fid `from`, or from the top of the subtree
+  // for `who` when `from` is empty.
+  virtual void walk(const principal& who, std::optional<std::uint32_t> from,
+                    std::vector<std::string> names, op_ptr<remote_walk> done) = 0;
+  virtual void getattr(std::uint32_t fid, op_ptr<attr> done) = 0;
+  virtual void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) = 0;
+  virtual void readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) = 0;
+  virtual void read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) = 0;
+  virtual void write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) = 0;
+  virtual void fsync(std::uint32_t fid, op_ptr<void> done) = 0;
+  // The ends of a remote fid: clunk commits, remove aborts an open file
+  // (or removes an element's directory); the fid is gone either way.
+  virtual void clunk(std::uint32_t fid, op_ptr<void> done) = 0;
+  virtual void remove(std::uint32_t fid, op_ptr<void> done) = 0;
+  virtual void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
+  virtual void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) = 0;
+};
+
+}  // namespace circuit

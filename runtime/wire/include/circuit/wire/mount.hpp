@@ -1,0 +1,79 @@
+// mount.hpp — a subtree served by another 9P2000.L server, through a
+// client session (remote.hpp's `remote`, over client.hpp).
+//
+// The side that shows the subtree connects to the server, as a Plan 9
+// mount dials the file server: circuitd's `mount SOCKET NAME` (host ctl)
+// connects to another daemon's socket and shows its tree at /NAME. The
+// server sees one connection, whose peer is the mounting daemon (root), and
+// each caller's uid on it: the mount attaches once per uid, as that uid
+// (Tattach n_uname), and walks that caller's requests from there, so the
+// server's access rules judge the caller, not the daemon.
+//
+// Requests that do not wait by nature have a deadline (`deadline`): past
+// it they fail with errc::timed_out (ETIMEDOUT) and the client flushes
+// them, so `ls` of a server that stopped answering fails, never hangs.
+// Opens, reads and writes wait as long as the server's file does.
+//
+// A cancel (FUSE INTERRUPT, a flush on the wire) flushes the remote
+// request; the remote's reply, if it wins, is reported.
+//
+// Thread safety: the loop thread (the client's executor).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "circuit/core/remote.hpp"
+#include "circuit/wire/client.hpp"
+
+namespace circuit::wire {
+
+class mount final : public remote, public std::enable_shared_from_this<mount> {
+ public:
+  // `cl` has negotiated its version already. `name` is for messages.
+  mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline);
+  ~mount() override;
+
+  std::string name() const override { return name_; }
+  void walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+            op_ptr<remote_walk> done) override;
+  void getattr(std::uint32_t fid, op_ptr<attr> done) override;
+  void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) override;
+  void readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) override;
+  void read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) override;
+  void write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) override;
+  void fsync(std::uint32_t fid, op_ptr<void> done) override;
+  void clunk(std::uint32_t fid, op_ptr<void> done) override;
+  void remove(std::uint32_t fid, op_ptr<void> done) override;
+  void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
+  void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+
+  bool connected() const { return cl_->connected(); }
+
+ private:
+  struct user;  // a uid's attach
+  attr attr_of(const rgetattr& g);
+  attr attr_of(const qid& q);
+  std::uint64_t ino_of(std::uint64_t path);
+  // Runs `issue` (which sends one request) with or without the deadline,
+  // and makes a cancel of `o` flush that request.
+  template <class T>
+  void forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue);
+
+  std::shared_ptr<client> cl_;
+  std::string name_;
+  std::chrono::milliseconds deadline_;
+  std::unordered_map<uid_t, std::shared_ptr<user>> users_;
+  std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // remote qid.path -> local ino
+  std::uint64_t next_ino_ = 1;
+  std::unordered_map<std::uint32_t, std::vector<dir_entry>> listings_;  // open directories
+  // Opens a cancel completed while the server's reply was on its way; a
+  // reply that opened the file after all is undone at the fid's clunk
+  // (remove: a message it took goes back).
+  std::unordered_set<std::uint32_t> undone_;
+};
+
+}  // namespace circuit::wire

@@ -1,0 +1,267 @@
+#include "circuit/wire/mount.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+
+namespace circuit::wire {
+
+// A uid's attach: requests of that uid walk from its fid, once attached.
+struct mount::user {
+  std::uint32_t fid = 0;
+  bool ready = false;
+  std::optional<error> failed;
+  std::vector<std::function<void()>> waiting;
+};
+
+namespace {
+
+constexpr std::uint32_t at_removedir_flag = 0x200;
+
+std::uint32_t wire_flags(int flags) {
+  std::uint32_t f = o_rdonly;
+  if ((flags & O_ACCMODE) == O_WRONLY) f = o_wronly;
+  if ((flags & O_ACCMODE) == O_RDWR) f = o_rdwr;
+  if (flags & O_NONBLOCK) f |= o_nonblock;
+  return f;
+}
+
+}  // namespace
+
+mount::mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline)
+    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline) {}
+
+mount::~mount() { cl_->close(); }
+
+std::uint64_t mount::ino_of(std::uint64_t path) {
+  auto [it, fresh] = inos_.try_emplace(path, 0);
+  if (fresh) it->second = remote_ino_bit | (reinterpret_cast<std::uintptr_t>(this) & 0xffff) << 40 | next_ino_++;
+  return it->second;
+}
+
+attr mount::attr_of(const qid& q) {
+  attr a;
+  a.ino = ino_of(q.path);
+  a.is_dir = q.type & qt_dir;
+  a.perm = a.is_dir ? 0550 : 0440;
+  return a;
+}
+
+attr mount::attr_of(const rgetattr& g) {
+  attr a = attr_of(g.qid);
+  a.perm = g.mode & 07777;
+  a.uid = g.uid;
+  a.gid = g.gid;
+  return a;
+}
+
+template <class T>
+void mount::forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue) {
+  cl_->set_deadline(deadline ? std::chrono::duration_cast<client::duration>(deadline_) : client::duration::zero());
+  issue();
+  std::uint16_t tag = cl_->tag_of_last();
+  cl_->set_deadline(client::duration::zero());
+  std::weak_ptr<client> w = cl_;
+  o->on_cancel([w, tag] {
+    if (auto cl = w.lock()) cl->flush(tag, [](result<void>) {});
+  });
+}
+
+// A handler that completes `o` unless a cancel did already.
+template <class T, class R, class F>
+handler<R> settle(op_ptr<T> o, F take) {
+  return [o, take](result<R> r) mutable {
+    if (o->done()) return;
+    if (!r) return o->complete(r.err());
+    o->complete(take(*r));
+  };
+}
+
+void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+                 op_ptr<remote_walk> done) {
+  if (names.size() > max_walk)
+    return done->complete(make_error(errc::invalid, "walk: more than 16 names below " + name_));
+  if (!from) {
+    auto& u = users_[who.uid];
+    if (!u) {
+      u = std::make_shared<user>();
+      u->fid = cl_->new_fid();
+      std::weak_ptr<mount> self = shared_from_this();
+      cl_->set_deadline(std::chrono::duration_cast<client::duration>(deadline_));
+      cl_->attach(u->fid, "", who.uid, "", [self, u](result<qid> r) {
+        if (!self.lock()) return;
+        if (r) u->ready = true;
+        else u->failed = r.err();
+        auto waiting = std::move(u->waiting);
+        for (auto& w : waiting) w();
+      });
+      cl_->set_deadline(client::duration::zero());
+    }
+    if (!u->ready && !u->failed) {
+      auto self = shared_from_this();
+      u->waiting.push_back([self, who, names, done] { self->walk(who, std::nullopt, names, done); });
+      return;
+    }
+    if (u->failed) {
+      error e = *u->failed;
+      users_.erase(who.uid);  // a later walk tries again
+      return done->complete(make_error(e.code, name_ + ": attach as uid " + std::to_string(who.uid) + ": " + e.message));
+    }
+    from = u->fid;
+  }
+  std::uint32_t nf = cl_->new_fid();
+  std::size_t asked = names.size();
+  auto self = shared_from_this();
+  forward(done, true, [&] {
+    cl_->walk(*from, nf, std::move(names), [self, done, nf, asked](result<std::vector<qid>> r) {
+      if (done->done()) {  // cancelled: let go of what the walk may have made
+        if (!r || r->size() == asked) self->cl_->clunk(nf, [](result<void>) {});
+        else self->cl_->release_fid(nf);
+        return;
+      }
+      if (!r) {
+        // A walk that timed out or was flushed may have made nf on the
+        // server after all: clunk it there before the number is reused.
+        if (r.err().code == errc::timed_out || r.err().code == errc::interrupted)
+          self->cl_->clunk(nf, [](result<void>) {});
+        else
+          self->cl_->release_fid(nf);
+        return done->complete(r.err());
+      }
+      remote_walk w;
+      for (auto& q : *r) w.walked.push_back(self->attr_of(q));
+      if (r->size() < asked) {
+        self->cl_->release_fid(nf);
+        return done->complete(std::move(w));
+      }
+      w.fid = nf;
+      if (asked == 0) return done->complete(std::move(w));  // a clone
+      // The last one's attributes in full (owner, mode), for the kernel.
+      self->cl_->getattr(nf, getattr_basic, [self, done, w](result<rgetattr> g) mutable {
+        if (done->done()) return;
+        if (g && !w.walked.empty()) w.walked.back() = self->attr_of(*g);
+        done->complete(std::move(w));
+      });
+    });
+  });
+}
+
+void mount::getattr(std::uint32_t fid, op_ptr<attr> done) {
+  auto self = shared_from_this();
+  forward(done, true, [&] {
+    cl_->getattr(fid, getattr_basic, settle<attr, rgetattr>(done, [self](rgetattr& g) { return self->attr_of(g); }));
+  });
+}
+
+void mount::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
+  auto self = shared_from_this();
+  // A directory's listing is read whole at its open, as the local tree's.
+  forward(done, false, [&] {
+    cl_->lopen(fid, wire_flags(flags), [self, done, fid](result<rlopen> r) {
+      if (done->done()) {
+        if (r) self->undone_.insert(fid);  // its clunk undoes it
+        return;
+      }
+      if (!r) return done->complete(r.err());
+      attr a = self->attr_of(r->qid);
+      if (!a.is_dir) return done->complete(a);
+      auto listing = std::make_shared<std::vector<dir_entry>>();
+      auto more = std::make_shared<std::function<void(std::uint64_t)>>();
+      *more = [self, done, fid, a, listing, more](std::uint64_t offset) {
+        self->cl_->set_deadline(std::chrono::duration_cast<client::duration>(self->deadline_));
+        self->cl_->readdir(fid, offset, self->cl_->msize() - rread_overhead,
+                           [self, done, fid, a, listing, more](result<std::vector<dirent>> r) {
+                             if (done->done()) {
+                               *more = nullptr;
+                               return;
+                             }
+                             if (!r) {
+                               *more = nullptr;
+                               return done->complete(r.err());
+                             }
+                             if (r->empty()) {
+                               self->listings_[fid] = std::move(*listing);
+                               *more = nullptr;  // the cycle ends here
+                               return done->complete(a);
+                             }
+                             for (auto& e : *r)
+                               if (e.name != "." && e.name != "..")
+                                 listing->push_back(dir_entry{e.name, self->attr_of(e.qid)});
+                             (*more)(r->back().offset);
+                           });
+        self->cl_->set_deadline(client::duration::zero());
+      };
+      (*more)(0);
+    });
+  });
+}
+
+void mount::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) {
+  auto it = listings_.find(fid);
+  if (it == listings_.end())
+    return done->complete(make_error(errc::bad_fid, "readdir: not an open directory of " + name_));
+  std::vector<dir_entry> out;
+  for (std::uint64_t i = index; i < it->second.size(); ++i) out.push_back(it->second[i]);
+  done->complete(std::move(out));
+}
+
+void mount::read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) {
+  forward(done, false, [&] {
+    cl_->read(fid, off, static_cast<std::uint32_t>(std::min<std::size_t>(count, cl_->msize() - rread_overhead)),
+              settle<std::string, std::string>(done, [](std::string& s) { return std::move(s); }));
+  });
+}
+
+void mount::write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) {
+  if (data.size() > cl_->max_write()) data.resize(cl_->max_write());  // a short write: the caller goes on
+  forward(done, false, [&] {
+    cl_->write(fid, off, std::move(data),
+               settle<std::size_t, std::uint32_t>(done, [](std::uint32_t& n) { return std::size_t{n}; }));
+  });
+}
+
+void mount::fsync(std::uint32_t fid, op_ptr<void> done) {
+  forward(done, false, [&] {
+    cl_->fsync(fid, [done](result<void> r) {
+      if (!done->done()) done->complete(std::move(r));
+    });
+  });
+}
+
+void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
+  listings_.erase(fid);
+  if (undone_.erase(fid)) return remove(fid, done);
+  forward(done, true, [&] {
+    cl_->clunk(fid, [done](result<void> r) {
+      if (!done->done()) done->complete(std::move(r));
+    });
+  });
+}
+
+void mount::remove(std::uint32_t fid, op_ptr<void> done) {
+  listings_.erase(fid);
+  undone_.erase(fid);
+  forward(done, true, [&] {
+    cl_->remove(fid, [done](result<void> r) {
+      if (!done->done()) done->complete(std::move(r));
+    });
+  });
+}
+
+void mount::mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+  auto self = shared_from_this();
+  forward(done, true, [&] {
+    cl_->mkdir(dfid, std::move(name), 0750, 0,
+               settle<attr, qid>(done, [self](qid& q) { return self->attr_of(q); }));
+  });
+}
+
+void mount::unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
+  forward(done, true, [&] {
+    cl_->unlinkat(dfid, std::move(name), dir ? at_removedir_flag : 0, [done](result<void> r) {
+      if (!done->done()) done->complete(std::move(r));
+    });
+  });
+}
+
+}  // namespace circuit::wire
