@@ -87,6 +87,12 @@ const flag_row rows[] = {
        f.kernel_checks = false;
        return true;
      }},
+    {"--no-cgroups", nullptr,
+     "track workers' processes with a reaper per worker, as where no cgroup can be made (for tests)",
+     [](flags& f, const std::string&, std::string&) {
+       f.cgroups = false;
+       return true;
+     }},
     {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",
      [](flags& f, const std::string&, std::string&) { return f.keep_workers = true; }},
     {"--debug", nullptr, "log every FUSE request (libfuse's trace) and every EAGAIN of a try-operation",
