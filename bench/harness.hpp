@@ -81,6 +81,21 @@ void write_file(const std::string& path, const std::string& data);
 std::string read_file(const std::string& path);
 
 double median(std::vector<double> v);
+// The 99th percentile (nearest rank): the value 99% of the samples do not
+// exceed. Printed beside every median, from all the samples, not the
+// per-round medians, so the slow tail shows.
+double p99(std::vector<double> v);
+
+// circuitd's share of one CPU while nothing is asked of it: its utime +
+// stime from /proc/PID/stat (every thread, also ended ones) over `seconds`
+// of idleness, in percent. The benchmarks measure it after their work,
+// print it, and fail if it is above idle_cpu_limit: an idle daemon must
+// not poll.
+double idle_cpu_percent(pid_t pid, double seconds);
+inline constexpr double idle_cpu_limit = 1.0;
+// Measures, prints "circuitd idle cpu: ..." and says whether it is within
+// the limit.
+bool idle_cpu_ok(pid_t pid, double seconds = 3);
 // "12.3 45.6 ..." — seconds printed as microseconds, for per-round figures.
 std::string list_us(const std::vector<double>& seconds);
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
