@@ -40,7 +40,7 @@ const flag_row rows[] = {
        f.name = v;
        return bool(ok);
      }},
-    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist",
+    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist; or /dev/fd/N, a FUSE mount made for us",
      [](flags& f, const std::string& v, std::string&) {
        f.mount = v;
        return true;

@@ -204,9 +204,11 @@ class SetsidChild(WorkerTest):
     """A worker whose child leaves its session (setsid) and sleeps on: the
     worker's rmdir and the daemon's stop kill it, with cgroups or without."""
     daemon_args = ("--grace", "1")
+    stopped = False
 
     def check_daemon_alive(self):
-        pass  # some tests stop it on purpose
+        if not self.stopped:  # one test stops it on purpose
+            super().check_daemon_alive()
 
     def setsid_worker(self, name, n):
         self.start(name, "/bin/sh", "-c", "setsid sleep %d & echo up; exec sleep %d" % (n, n + 1))
@@ -228,6 +230,7 @@ class SetsidChild(WorkerTest):
 
     def test_the_daemons_stop_kills_the_child_that_left_the_session(self):
         self.setsid_worker("s", TAG + 12)
+        self.stopped = True
         self.d.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.d.proc.wait(10), 0)
         self.assertEqual(pids_running("sleep", str(TAG + 12)), [])
@@ -237,6 +240,28 @@ class SetsidChild(WorkerTest):
 
 class SetsidChildWithoutCgroups(SetsidChild):
     daemon_args = ("--grace", "1", "--no-cgroups")
+
+
+class SetsidChildOfADaemonThatIsNotRoot(SetsidChild):
+    """A daemon that is not root cannot make cgroups: it picks the reaper by
+    itself (no --no-cgroups), and its workers run as its own user."""
+    daemon_user = "circuit-u1"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from test_permissions import ensure_users
+        ensure_users()
+
+    def test_its_workers_run_as_its_user_under_a_reaper_in_no_cgroup_of_its_own(self):
+        import pwd
+        self.start("u", "/bin/sleep", str(TAG + 14))
+        self.kill_at_exit("u")
+        pid = self.wstat("u")["pid"]
+        self.assertEqual(os.stat("/proc/%d" % pid).st_uid, pwd.getpwnam(self.daemon_user).pw_uid)
+        reaper = int(proc_stat_fields(pid)[1])
+        self.assertEqual(comm(reaper), "circuit-reaper")
+        self.assertNotIn("circuitd-", "".join(own_cgroup(pid)))
 
 
 class Reaper(WorkerTest):

@@ -75,6 +75,13 @@ void sweep_strays() {
       close(fd);
       continue;
     }
+    // A child the daemon started itself (libfuse's fusermount3, say) is in
+    // the daemon's session; a worker's process never is (its reaper began
+    // a session of its own, and what is below may only begin others).
+    if (info.si_pid == 0 && getsid(p) == getsid(0)) {
+      close(fd);
+      continue;
+    }
     if (info.si_pid == 0) {
       syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
       if (log_line) log_line("killed pid " + std::to_string(p) + ", a stray of a worker whose reaper had gone");

@@ -9,6 +9,9 @@
 // worker; a process nobody can control is what issue 6 calls a ghost, so
 // the daemon kills each one it finds, logs it, and reaps it.
 //
+// A stray is told from the daemon's own forks (libfuse runs fusermount3)
+// by its session: every worker's reaper begins a session of its own.
+//
 // Its own children (reapers, and workers' processes that have a cgroup)
 // are reaped elsewhere, each through its pidfd, and libuv reaps the
 // children of its own uv_spawn with waitpid(pid) after its SIGCHLD: the
