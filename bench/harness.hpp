@@ -37,6 +37,8 @@ class server {
  public:
   // circuitd from `exe`, named `name`; ready once `mount()/help` exists.
   static server circuitd(const std::string& exe, const std::string& name);
+  // The same, serving 9P2000.L also on socket() (--socket).
+  static server circuitd_with_socket(const std::string& exe, const std::string& name);
   // The floor file system (floor_fs.hpp) on fuse_session_loop, or on
   // fuse_session_loop_mt when `multithreaded`; its one file is `mount()/f`.
   static server floor(bool multithreaded);
@@ -48,6 +50,7 @@ class server {
 
   pid_t pid() const;
   const std::string& mount() const;
+  std::string socket() const;  // beside the mount, in its temporary directory
   // Takes the server down and removes its mount; idempotent.
   void stop();
 
