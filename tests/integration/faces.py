@@ -19,6 +19,11 @@ tests' own client, until the project's `circuit` command lands): one
 connection for the test's own calls — one session, as the test process
 is one caller on the mount, so the `error` file it reads is its own —
 and one per background process.
+
+When the project's `circuit` command lands, the one-shot calls (read,
+write, mkdir, rmdir, ls, exists) can run it instead; the open files and
+the error text of the test's own session need a session that outlives
+one command, which stays ninep's.
 """
 import json
 import os
