@@ -18,8 +18,15 @@ socket face is a 9P2000.L session on circuitd's socket (ninep.py, the
 tests' own client, until the project's `circuit` command lands): one
 connection for the test's own calls — one session, as the test process
 is one caller on the mount, so the `error` file it reads is its own —
-and one per background process.
+and one per background process. A background caller over the socket is
+the project's `circuit` command (cat, write: a session of its own, parked,
+interrupted or killed as a shell user's would be), except one that must
+die holding its open (hold=), which face_op.py plays with ninep.
+
+The test's own calls stay ninep's: the open files and the error text of
+the test's own session need a session that outlives one command.
 """
+import errno
 import json
 import os
 import signal
@@ -29,6 +36,8 @@ import sys
 import ninep
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CIRCUIT = os.environ.get("CIRCUIT", os.path.join(HERE, "../../build/circuit"))
+ERRNO_BY_WORDS = {os.strerror(e): name for e, name in errno.errorcode.items()}
 
 
 class MountFace:
@@ -165,20 +174,38 @@ class Background:
     (errno name, b"")."""
 
     def __init__(self, face, d, op, path, data=None, hold=None):
-        where = d.sock if face.name == "socket" else d.mnt
-        argv = [sys.executable, os.path.join(HERE, "face_op.py"), face.name, where, op, path]
-        if data is not None:
-            argv.append((data.encode() if isinstance(data, str) else data).hex())
-        if hold:
-            argv.append("--hold-" + hold)
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        data = data.encode() if isinstance(data, str) else data
+        self.command = face.name == "socket" and not hold
+        if self.command:
+            # The project's client: `circuit cat` or `circuit write`, one
+            # session of its own, as a shell user runs it.
+            argv = [CIRCUIT, "--socket", d.sock, "cat" if op == "read" else "write", "/" + path]
+        else:
+            where = d.sock if face.name == "socket" else d.mnt
+            argv = [sys.executable, os.path.join(HERE, "face_op.py"), face.name, where, op, path]
+            if data is not None:
+                argv.append(data.hex())
+            if hold:
+                argv.append("--hold-" + hold)
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        if self.command:
+            self.p.stdin.write(data or b"")
+        self.p.stdin.close()
+        self.p.stdin = None  # communicate() must not flush it
 
     def result(self, timeout=5):
         out, err = self.p.communicate(timeout=timeout)
+        if self.p.returncode < 0:
+            return "signal %d" % -self.p.returncode, err
+        if self.command:
+            if self.p.returncode == 0:
+                return "ok", out
+            # "circuit: VERB PATH: errno words": the errno's name.
+            words = err.decode().splitlines()[0].rsplit(": ", 1)[-1] if err else ""
+            return ERRNO_BY_WORDS.get(words, "exit %d: %s" % (self.p.returncode, err.decode())), b""
         if self.p.returncode != 0:
-            return ("signal %d" % -self.p.returncode if self.p.returncode < 0 else "exit %d" % self.p.returncode,
-                    err)
+            return "exit %d" % self.p.returncode, err
         r = json.loads(out)
         return r["status"], bytes.fromhex(r["data"])
 

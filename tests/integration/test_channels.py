@@ -1,5 +1,7 @@
-"""Channels through a real mount: sends, receives, close, Ctrl-C, dying
-receivers, concurrency, and hostile input (circuit(4), CHANNELS)."""
+"""Channels through a real mount and through the socket: sends, receives,
+close, Ctrl-C, dying receivers, concurrency, and hostile input (circuit(4),
+CHANNELS). Each class runs on both faces (faces.py); the tests that only
+the mount can run are listed in Channels.mount_only, with why."""
 import errno
 import json
 import multiprocessing

@@ -1,7 +1,9 @@
-"""Workers through a real mount: real processes started by writing a spec,
-their output, input, exit, signals, process groups, hostile specs, many at
-once, and what happens to them when circuitd stops (circuit(4), WORKERS;
-issue 3)."""
+"""Workers through a real mount and through the socket: real processes
+started by writing a spec, their output, input, exit, signals, process
+groups, hostile specs, many at once, and what happens to them when circuitd
+stops (circuit(4), WORKERS; issue 3). Workers runs on both faces (faces.py;
+WorkersOverSocket lists the tests only the mount can run, with why); the
+shutdown classes run on the mount."""
 import contextlib
 import errno
 import hashlib
