@@ -3,11 +3,13 @@ circuit's files through the daemon's 9P socket, with the exit status and
 errno words a shell user expects. Real daemons; the mount checks what the
 command did."""
 import os
+import signal
 import subprocess
 
 from harness import DaemonTest, read, write
 
-CIRCUIT = os.environ.get("CIRCUIT", os.path.join(os.path.dirname(__file__), "../../build/circuit"))
+CIRCUIT = os.path.abspath(os.environ.get(
+    "CIRCUIT", os.path.join(os.path.dirname(__file__), "../../build/circuit")))
 
 
 class CommandTest(DaemonTest):
@@ -66,6 +68,17 @@ class CommandTest(DaemonTest):
         write(self.d.chan("a", "send"), b"ping\n")
         out, err = p.communicate(timeout=10)
         self.assertEqual((p.returncode, out, err), (0, b"ping\n", b""))
+
+    def test_a_cat_killed_while_it_waits_leaves_no_receiver_and_takes_no_message(self):
+        self.mkchan("a", cap=1)
+        p = self.spawn([CIRCUIT, "cat", "/h1/channels/a/recv"], stdout=subprocess.PIPE,
+                       env=dict(os.environ, CIRCUIT_SOCKET=self.d.sock))
+        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 1, "circuit cat to park")
+        p.send_signal(signal.SIGINT)
+        p.wait(10)
+        self.wait_for(lambda: self.stat("a")["receivers_waiting"] == 0, "the session to end")
+        write(self.d.chan("a", "send"), b"kept\n")
+        self.assertEqual(read(self.d.chan("a", "recv")), b"kept\n")
 
     def test_a_refusal_prints_the_errno_words_then_the_error_file_and_exits_1(self):
         self.mkchan("a")
