@@ -269,9 +269,9 @@ TEST_CASE("walk: a bad first name fails, a bad later one stops short without new
 TEST_CASE("a tag in flight cannot be reused, and unknown fids are refused by name") {
   space s;
   auto c = s.mkchan("a");
+  answer<attr> parked;  // outlives the session, whose end completes it
   client cl(s);
   cl.walk(1, c + "/recv");
-  answer<attr> parked;
   cl.ses.lopen(cl.who, 110, 1, O_RDONLY, parked.cb());
   answer<attr> again;
   cl.ses.getattr(cl.who, 110, 0, again.cb());

@@ -20,6 +20,10 @@ struct uv_space : test::space {
   }
   ~uv_space() {
     n.stop();
+    // The stop kills what still runs without waiting (retire never blocks
+    // the loop); the exits are reaped by the loop, which frees the workers'
+    // children, so the loop runs until they are all gone.
+    step_until([this] { return live_workers(n) == 0; });
     uv_walk(&loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
