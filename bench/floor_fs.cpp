@@ -12,15 +12,28 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
+#include <cstdint>
 
 namespace bench {
 namespace {
 
-constexpr fuse_ino_t file_ino = 2;
+constexpr fuse_ino_t file_ino = 2, park_ino = 3;
 constexpr double timeout = 1.0;  // entry and attr, as circuitd
 
 std::mutex contents_mutex;  // guards `contents`: the mt loop serves from several threads
 std::string contents;
+
+// The park file (floor_fs.hpp), under contents_mutex too.
+struct parked_read {
+  fuse_req_t req = nullptr;
+  size_t size = 0;
+};
+parked_read parked;
+std::string kept;          // a write no reader was waiting for
+bool kept_any = false;
+std::uint64_t next_fh = 1;
+std::vector<std::uint64_t> answered;  // opens whose read got its message: next read is EOF
 
 bool stat_of(fuse_ino_t ino, struct stat& st) {
   st = {};
@@ -30,7 +43,7 @@ bool stat_of(fuse_ino_t ino, struct stat& st) {
   if (ino == FUSE_ROOT_ID) {
     st.st_mode = S_IFDIR | 0755;
     st.st_nlink = 2;
-  } else if (ino == file_ino) {
+  } else if (ino == file_ino || ino == park_ino) {
     st.st_mode = S_IFREG | 0666;
     st.st_nlink = 1;
     st.st_size = 0;  // as circuitd's files: with direct_io every read comes to us
@@ -42,10 +55,11 @@ bool stat_of(fuse_ino_t ino, struct stat& st) {
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_entry_param e{};
-  if (parent != FUSE_ROOT_ID || std::strcmp(name, floor_file) != 0)
-    return (void)fuse_reply_err(req, ENOENT);
-  e.ino = file_ino;
-  stat_of(file_ino, e.attr);
+  if (parent != FUSE_ROOT_ID) return (void)fuse_reply_err(req, ENOENT);
+  if (std::strcmp(name, floor_file) == 0) e.ino = file_ino;
+  else if (std::strcmp(name, floor_park_file) == 0) e.ino = park_ino;
+  else return (void)fuse_reply_err(req, ENOENT);
+  stat_of(e.ino, e.attr);
   e.attr_timeout = e.entry_timeout = timeout;
   fuse_reply_entry(req, &e);
 }
@@ -62,20 +76,52 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int, fuse_file_inf
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (ino != file_ino) return (void)fuse_reply_err(req, EISDIR);
+  if (ino != file_ino && ino != park_ino) return (void)fuse_reply_err(req, EISDIR);
   fi->direct_io = 1;
   fi->keep_cache = 0;
+  if (ino == park_ino) {
+    std::lock_guard lock(contents_mutex);
+    fi->fh = next_fh++;
+  }
   fuse_reply_open(req, fi);
 }
 
-void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*) {
+void read_park(fuse_req_t req, size_t size, fuse_file_info* fi) {
+  std::lock_guard lock(contents_mutex);
+  auto done = std::find(answered.begin(), answered.end(), fi->fh);
+  if (done != answered.end()) return (void)fuse_reply_buf(req, nullptr, 0);
+  answered.push_back(fi->fh);
+  if (kept_any) {
+    kept_any = false;
+    fuse_reply_buf(req, kept.data(), std::min(size, kept.size()));
+    return;
+  }
+  if (parked.req) return (void)fuse_reply_err(req, EBUSY);  // one reader at a time
+  parked = {req, size};
+}
+
+void write_park(fuse_req_t req, const char* buf, size_t size) {
+  std::lock_guard lock(contents_mutex);
+  if (parked.req) {
+    fuse_reply_buf(parked.req, buf, std::min(size, parked.size));
+    parked = {};
+  } else {
+    kept.assign(buf, size);
+    kept_any = true;
+  }
+  fuse_reply_write(req, size);
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  if (ino == park_ino) return read_park(req, size, fi);
   std::lock_guard lock(contents_mutex);
   if (static_cast<size_t>(off) >= contents.size()) return (void)fuse_reply_buf(req, nullptr, 0);
   fuse_reply_buf(req, contents.data() + off, std::min(size, contents.size() - off));
 }
 
-void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info*) {
+  if (ino == park_ino) return write_park(req, buf, size);
   std::lock_guard lock(contents_mutex);
   if (off == 0) contents.clear();
   if (contents.size() < off + size) contents.resize(off + size);
@@ -86,7 +132,13 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
 // circuitd answers flush (it delivers there); without it the kernel would
 // stop sending FLUSH to the floor and the floor would do one request less.
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
-void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ino == park_ino) {
+    std::lock_guard lock(contents_mutex);
+    answered.erase(std::remove(answered.begin(), answered.end(), fi->fh), answered.end());
+  }
+  fuse_reply_err(req, 0);
+}
 
 const fuse_lowlevel_ops ops = [] {
   fuse_lowlevel_ops o{};

@@ -7,11 +7,18 @@
 // the same requests circuitd answers for a channel (open, write, flush,
 // read, release) with the same entry and attribute timeouts (1.0 s), size 0
 // and direct_io, so both see the same sequence of requests from the kernel.
+//
+// A second file, `p` ("park"), is the floor of park-then-wake: a read of it
+// waits in the server (its reply held back) until some process writes `p`;
+// that write's bytes answer the read, and the next read of the same open
+// gives end of file. A write that finds no reader waiting is kept for the
+// next read. One reader at a time is what the benchmark needs.
 #pragma once
 
 namespace bench {
 
 inline constexpr const char* floor_file = "f";
+inline constexpr const char* floor_park_file = "p";
 
 // Mounts at `mount` and serves until unmounted or sent SIGTERM/SIGINT/SIGHUP;
 // with fuse_session_loop_mt when `multithreaded`, else fuse_session_loop.

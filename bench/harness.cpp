@@ -84,6 +84,7 @@ void take_down(slot& s) {
   if (mounted(s.mount)) run_quietly({"fusermount3", "-u", "-z", s.mount});
   rmdir(s.mount.c_str());
   unlink(s.log.c_str());
+  unlink((s.dir + "/sock").c_str());  // a socket left by a killed server
   rmdir(s.dir.c_str());
 }
 
@@ -149,8 +150,10 @@ int start(std::vector<std::string> args, const std::string& probe) {
     fail(what);
   };
   if (mkdir(s.mount.c_str(), 0755) != 0) discard("mkdir " + s.mount);
-  for (auto& a : args)
+  for (auto& a : args) {
     if (a == "{mount}") a = s.mount;
+    if (a == "{socket}") a = s.dir + "/sock";
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -208,6 +211,12 @@ int start(std::vector<std::string> args, const std::string& probe) {
 server server::circuitd(const std::string& exe, const std::string& name) {
   return server(start({exe, "--name", name, "--mount", "{mount}"}, "help"));
 }
+
+server server::circuitd_with_socket(const std::string& exe, const std::string& name) {
+  return server(start({exe, "--name", name, "--mount", "{mount}", "--socket", "{socket}"}, "help"));
+}
+
+std::string server::socket() const { return registry[slot_].dir + "/sock"; }
 
 server server::floor(bool multithreaded) {
   return server(start({self_exe(), "--serve-floor", "{mount}", multithreaded ? "mt" : "single"},

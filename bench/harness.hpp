@@ -37,6 +37,8 @@ class server {
  public:
   // circuitd from `exe`, named `name`; ready once `mount()/help` exists.
   static server circuitd(const std::string& exe, const std::string& name);
+  // The same, serving 9P2000.L also on socket() (--socket).
+  static server circuitd_with_socket(const std::string& exe, const std::string& name);
   // The floor file system (floor_fs.hpp) on fuse_session_loop, or on
   // fuse_session_loop_mt when `multithreaded`; its one file is `mount()/f`.
   static server floor(bool multithreaded);
@@ -48,6 +50,7 @@ class server {
 
   pid_t pid() const;
   const std::string& mount() const;
+  std::string socket() const;  // beside the mount, in its temporary directory
   // Takes the server down and removes its mount; idempotent.
   void stop();
 
@@ -81,6 +84,21 @@ void write_file(const std::string& path, const std::string& data);
 std::string read_file(const std::string& path);
 
 double median(std::vector<double> v);
+// The 99th percentile (nearest rank): the value 99% of the samples do not
+// exceed. Printed beside every median, from all the samples, not the
+// per-round medians, so the slow tail shows.
+double p99(std::vector<double> v);
+
+// circuitd's share of one CPU while nothing is asked of it: its utime +
+// stime from /proc/PID/stat (every thread, also ended ones) over `seconds`
+// of idleness, in percent. The benchmarks measure it after their work,
+// print it, and fail if it is above idle_cpu_limit: an idle daemon must
+// not poll.
+double idle_cpu_percent(pid_t pid, double seconds);
+inline constexpr double idle_cpu_limit = 1.0;
+// Measures, prints "circuitd idle cpu: ..." and says whether it is within
+// the limit.
+bool idle_cpu_ok(pid_t pid, double seconds = 3);
 // "12.3 45.6 ..." — seconds printed as microseconds, for per-round figures.
 std::string list_us(const std::vector<double>& seconds);
 inline double seconds_since(std::chrono::steady_clock::time_point t) {

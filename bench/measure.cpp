@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -95,6 +96,47 @@ double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
   return v[v.size() / 2];
+}
+
+double p99(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::size_t rank = (v.size() * 99 + 99) / 100;  // ceil(0.99 n), 1-based
+  std::nth_element(v.begin(), v.begin() + (rank - 1), v.end());
+  return v[rank - 1];
+}
+
+namespace {
+// utime + stime of the whole process, in clock ticks (fields 14 and 15 of
+// /proc/PID/stat, counted after the command name's last ')').
+long cpu_ticks(pid_t pid) {
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = text.rfind(')');
+  if (close == std::string::npos) throw std::runtime_error("no ')' in /proc/PID/stat");
+  std::istringstream in(text.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+}  // namespace
+
+double idle_cpu_percent(pid_t pid, double seconds) {
+  long before = cpu_ticks(pid);
+  auto began = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  long used = cpu_ticks(pid) - before;
+  return 100.0 * used / sysconf(_SC_CLK_TCK) / seconds_since(began);
+}
+
+bool idle_cpu_ok(pid_t pid, double seconds) {
+  double pct = idle_cpu_percent(pid, seconds);
+  bool ok = pct <= idle_cpu_limit;
+  printf("circuitd idle cpu: %.2f%% of one cpu over %.0f s (limit %.0f%%)%s\n", pct, seconds, idle_cpu_limit,
+         ok ? "" : " -- ABOVE THE LIMIT");
+  return ok;
 }
 
 std::string list_us(const std::vector<double>& seconds) {

@@ -41,7 +41,7 @@ const flag_row rows[] = {
        f.name = v;
        return bool(ok);
      }},
-    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist",
+    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist; or /dev/fd/N, a FUSE mount made for us",
      [](flags& f, const std::string& v, std::string&) {
        f.mount = v;
        return true;
@@ -99,6 +99,12 @@ const flag_row rows[] = {
      "mount without default_permissions: circuitd alone checks permissions (for tests)",
      [](flags& f, const std::string&, std::string&) {
        f.kernel_checks = false;
+       return true;
+     }},
+    {"--no-cgroups", nullptr,
+     "track workers' processes with a reaper per worker, as where no cgroup can be made (for tests)",
+     [](flags& f, const std::string&, std::string&) {
+       f.cgroups = false;
        return true;
      }},
     {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",

@@ -21,6 +21,7 @@ struct flags {
   bool keep_workers = false;            // --keep-workers
   std::optional<gid_t> allow_group;     // --allow-group: its members may use the mount
   std::string allow_group_name;         //   as given, for messages
+  bool cgroups = true;                  // --no-cgroups: a reaper per worker instead (for tests)
   bool kernel_checks = true;            // --no-kernel-checks turns default_permissions off
   bool debug = false;                   // --debug: libfuse traces every request
   bool help = false;

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "circuit/core/namespace.hpp"
+#include "circuit/elements/reaper.hpp"
 #include "circuit/elements/tree.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
@@ -26,6 +27,16 @@ using namespace circuit;
 namespace {
 
 bool served = false;  // the mount was up: the stop logs its op counts
+
+// A program installed beside circuitd (circuit-reaper), by absolute path:
+// a worker starts it after moving to its spec's directory.
+std::string beside_self(const char* name) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return {};
+  std::string dir(self, static_cast<std::size_t>(n));
+  return dir.substr(0, dir.rfind('/') + 1) + name;
+}
 
 int serve(int argc, char** argv) {
   fsd::flags fl;
@@ -70,6 +81,8 @@ int serve(int argc, char** argv) {
   cfg.uv_kick = [&uv] { uv.kick(); };
   cfg.grace = fl.grace;
   cfg.keep_workers = fl.keep_workers;
+  cfg.cgroups = fl.cgroups;
+  cfg.reaper = beside_self(reaper::program);
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;

@@ -4,11 +4,21 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace circuit::fsd {
 
 std::string check_mountpoint(const std::string& path) {
+  // /dev/fd/N: a privileged parent opened /dev/fuse and mounted it, and
+  // handed us descriptor N (libfuse's fuse_session_mount takes it as is).
+  // This is how a daemon that may not open /dev/fuse itself is run.
+  unsigned fd = 0;
+  char rest = 0;
+  if (sscanf(path.c_str(), "/dev/fd/%u%c", &fd, &rest) == 1) {
+    if (fcntl(static_cast<int>(fd), F_GETFD) < 0) return "mount point " + path + ": descriptor " + std::to_string(fd) + " is not open";
+    return {};
+  }
   struct stat st {}, up {};
   // Asked of the file system itself, not the kernel's cache: a FUSE
   // daemon killed a moment ago leaves attributes cached for a second.

@@ -46,12 +46,39 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def premount(mnt, user):
+    """Mounts a FUSE file system at `mnt` for a daemon that runs as `user`
+    and returns the /dev/fuse descriptor to hand it (--mount /dev/fd/N).
+    A daemon that is not root cannot open /dev/fuse where it is 0600, as
+    here; a privileged parent opens and mounts it instead (libfuse takes
+    /dev/fd/N as a mount made for it)."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    os.chown(mnt, pw.pw_uid, pw.pw_gid)
+    fd = os.open("/dev/fuse", os.O_RDWR)
+    opts = "fd=%d,rootmode=40000,user_id=%d,group_id=%d,allow_other,default_permissions" % (
+        fd, pw.pw_uid, pw.pw_gid)
+    r = subprocess.run(["mount", "-i", "-t", "fuse.circuit", "-o", opts, "circuit", mnt],
+                       pass_fds=[fd], capture_output=True)
+    if r.returncode != 0:
+        os.close(fd)
+        raise RuntimeError("mount for %s failed: %s" % (user, r.stderr.decode()))
+    return fd, ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups"]
+
+
 class Daemon:
-    def __init__(self, name="h1", args=()):
+    def __init__(self, name="h1", args=(), user=None):
+        """A daemon as root, or as `user` (on a mount made for it)."""
         self.name = name
+        self.user = user
         self.dir = tempfile.mkdtemp(prefix=PREFIX)
         self.mnt = os.path.join(self.dir, "mnt")
         os.mkdir(self.mnt)
+        if user:  # the daemon's user must reach its mount point and make its socket
+            import pwd
+            pw = pwd.getpwnam(user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            os.chmod(self.dir, 0o755)
         self.log_path = os.path.join(self.dir, "circuitd.log")
         # Each daemon its own socket: the default (/run/circuit/NAME.sock)
         # would be shared by the daemons of suites that run at once.
@@ -60,10 +87,17 @@ class Daemon:
         self.start(args)
 
     def start(self, args=()):
+        fd, prefix, mount = None, [], self.mnt
+        if self.user:
+            fd, prefix = premount(self.mnt, self.user)
+            mount = "/dev/fd/%d" % fd
         with open(self.log_path, "a") as log:
             sock = [] if "--socket" in args else ["--socket", self.sock]
-            self.proc = subprocess.Popen([CIRCUITD, "--name", self.name, "--mount", self.mnt, *sock, *args],
-                                         stdout=log, stderr=log, start_new_session=True)
+            self.proc = subprocess.Popen([*prefix, CIRCUITD, "--name", self.name, "--mount", mount, *sock, *args],
+                                         stdout=log, stderr=log, start_new_session=True,
+                                         pass_fds=[fd] if fd is not None else [])
+        if fd is not None:
+            os.close(fd)
         deadline = time.time() + 10
         while not os.path.exists(os.path.join(self.mnt, "help")):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -166,6 +200,7 @@ class DaemonTest(unittest.TestCase):
 
     timeout = 60
     daemon_args = ()
+    daemon_user = None  # run the daemon as this user (harness.premount)
 
     @classmethod
     def setUpClass(cls):
@@ -178,7 +213,7 @@ class DaemonTest(unittest.TestCase):
         signal.signal(signal.SIGALRM, on_alarm)
         signal.alarm(self.timeout)
         self.addCleanup(signal.alarm, 0)
-        self.d = Daemon(args=self.daemon_args)
+        self.d = Daemon(args=self.daemon_args, user=self.daemon_user)
         self.addCleanup(self.d.cleanup)
         self.addCleanup(self.check_daemon_alive)
 

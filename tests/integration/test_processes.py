@@ -14,7 +14,7 @@ import time
 import unittest
 
 from harness import DaemonTest, mounted, pids_whose_cmdline, read, write
-from test_workers import PY, WorkerTest, gone, in_syscall
+from test_workers import PY, WorkerTest, children, gone, in_syscall, proc_stat_fields
 
 MiB = 1 << 20
 # Sleep lengths that name this run's processes in /proc (other test runs
@@ -184,6 +184,124 @@ class Descendants(WorkerTest):
         self.wait_for(lambda: self.wstat("n")["procs"] == 0, "every process to end")
 
 
+class DescendantsWithoutCgroups(Descendants):
+    """The same, on a daemon that makes no cgroups (--no-cgroups, as where
+    it is not root or cgroup2 is read-only): a reaper per worker."""
+    daemon_args = ("--no-cgroups",)
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def own_cgroup(pid):
+    with open("/proc/%d/cgroup" % pid) as f:
+        return [line.strip() for line in f if line.startswith("0::")]
+
+
+class SetsidChild(WorkerTest):
+    """A worker whose child leaves its session (setsid) and sleeps on: the
+    worker's rmdir and the daemon's stop kill it, with cgroups or without."""
+    daemon_args = ("--grace", "1")
+    stopped = False
+
+    def check_daemon_alive(self):
+        if not self.stopped:  # one test stops it on purpose
+            super().check_daemon_alive()
+
+    def setsid_worker(self, name, n):
+        self.start(name, "/bin/sh", "-c", "setsid sleep %d & echo up; exec sleep %d" % (n, n + 1))
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in
+                                 pids_running("sleep", str(n)) + pids_running("sleep", str(n + 1))])
+        self.assertEqual(self.first_line(name), b"up\n")
+        self.wait_for(lambda: pids_running("sleep", str(n)) and pids_running("sleep", str(n + 1)),
+                      "both sleeps to run")
+        (stray,) = pids_running("sleep", str(n))
+        self.assertNotEqual(os.getsid(stray), os.getsid(self.wstat(name)["pid"]))
+        self.assertEqual(self.wstat(name)["procs"], 2)
+
+    def test_rmdir_kills_the_child_that_left_the_session(self):
+        self.setsid_worker("s", TAG + 10)
+        write(self.w("s", "ctl"), "kill")
+        self.assertEqual(self.wait("s"), b'{"signal":"KILL"}\n')
+        os.rmdir(self.w("s"))
+        self.wait_for(lambda: not pids_running("sleep", str(TAG + 10)), "the setsid sleep to be killed")
+
+    def test_the_daemons_stop_kills_the_child_that_left_the_session(self):
+        self.setsid_worker("s", TAG + 12)
+        self.stopped = True
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.d.proc.wait(10), 0)
+        self.assertEqual(pids_running("sleep", str(TAG + 12)), [])
+        self.assertEqual(pids_running("sleep", str(TAG + 13)), [])
+        self.assertIn("workers stopped (0 needed SIGKILL)", self.d.log())
+
+
+class SetsidChildWithoutCgroups(SetsidChild):
+    daemon_args = ("--grace", "1", "--no-cgroups")
+
+
+class SetsidChildOfADaemonThatIsNotRoot(SetsidChild):
+    """A daemon that is not root cannot make cgroups: it picks the reaper by
+    itself (no --no-cgroups), and its workers run as its own user."""
+    daemon_user = "circuit-u1"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from test_permissions import ensure_users
+        ensure_users()
+
+    def test_its_workers_run_as_its_user_under_a_reaper_in_no_cgroup_of_its_own(self):
+        import pwd
+        self.start("u", "/bin/sleep", str(TAG + 14))
+        self.kill_at_exit("u")
+        pid = self.wstat("u")["pid"]
+        self.assertEqual(os.stat("/proc/%d" % pid).st_uid, pwd.getpwnam(self.daemon_user).pw_uid)
+        reaper = int(proc_stat_fields(pid)[1])
+        self.assertEqual(comm(reaper), "circuit-reaper")
+        self.assertNotIn("circuitd-", "".join(own_cgroup(pid)))
+
+
+class Reaper(WorkerTest):
+    """Without cgroups each worker's process runs under a reaper of its own,
+    and the daemon reaps what escapes a killed reaper."""
+    daemon_args = ("--no-cgroups",)
+
+    def test_the_workers_process_runs_under_circuit_reaper_in_no_cgroup_of_the_daemon(self):
+        self.start("r", "/bin/sleep", str(TAG + 20))
+        self.kill_at_exit("r")
+        pid = self.wstat("r")["pid"]
+        reaper = int(proc_stat_fields(pid)[1])
+        self.assertEqual(comm(reaper), "circuit-reaper")
+        self.assertEqual(int(proc_stat_fields(reaper)[1]), self.d.proc.pid)
+        self.assertEqual(own_cgroup(pid), own_cgroup(self.d.proc.pid))
+        self.assertEqual(self.wstat("r")["procs"], 1)  # the reaper is not counted
+
+    def test_a_program_the_reaper_cannot_execute_fails_the_start_with_its_errno_and_words(self):
+        script = os.path.join(self.d.dir, "script")
+        with open(script, "w") as f:
+            f.write("#!/no/such/interpreter\n")
+        os.chmod(script, 0o755)
+        self.mk("x")
+        self.assertErrno(errno.ENOENT, write, self.w("x", "spec"), '{"path":"%s"}' % script)
+        self.assertEqual(self.err("x"), "spawn %s: No such file or directory\n" % script)
+        self.assertEqual(self.wstat("x")["state"], "new")
+        self.assertEqual(children(self.d.proc.pid), [])  # the reaper was reaped
+
+    def test_what_a_worker_leaves_after_killing_its_own_reaper_is_killed_by_the_daemon(self):
+        self.start("k", "/bin/sh", "-c", "setsid sleep %d & sleep 0.2; kill -9 $PPID; exec sleep %d"
+                   % (TAG + 22, TAG + 23))
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in
+                                 pids_running("sleep", str(TAG + 22)) + pids_running("sleep", str(TAG + 23))])
+        self.assertEqual(self.wait("k"), b'{"signal":"KILL"}\n')
+        self.wait_for(lambda: not pids_running("sleep", str(TAG + 22)) and not pids_running("sleep", str(TAG + 23)),
+                      "the daemon to kill what the reaper left")
+        self.assertIn("its reaper was killed", self.d.log())
+        self.wait_for(lambda: [c for c in children(self.d.proc.pid)] == [], "the daemon to reap them")
+
+
 class StopWhileBlockedOnTheMount(WorkerTest):
     daemon_args = ("--grace", "1")
 
@@ -228,6 +346,10 @@ class StopWhileBlockedOnTheMount(WorkerTest):
         self.assertEqual(pids_running("sleep", str(TAG + 7)), [])
         self.assertIn("workers stopped (1 needed SIGKILL)", self.d.log())
         self.assertFalse(mounted(self.d.mnt))
+
+
+class StopWhileBlockedOnTheMountWithoutCgroups(StopWhileBlockedOnTheMount):
+    daemon_args = ("--grace", "1", "--no-cgroups")
 
 
 class KeptAtStop(WorkerTest):

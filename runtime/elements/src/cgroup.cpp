@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "descendants.hpp"
+
 namespace circuit {
 namespace {
 
@@ -135,18 +137,17 @@ bool cgroup::populated() const {
   return ev.find("populated 1") != std::string::npos;
 }
 
+// By pidfd, checked against a second reading of cgroup.procs, so a pid
+// reused by a stranger between the reading and the signal is never hit
+// (descendants.hpp says why that holds).
 std::size_t cgroup::signal(int sig) const {
-  std::size_t reached = 0;
-  for (pid_t p : pids())
-    if (::kill(p, sig) == 0) ++reached;
-  return reached;
+  return signal_each([this] { return pids(); }, sig);
 }
 
 void cgroup::kill() const {
   if (removed_ || put(path_ + "/cgroup.kill", "1")) return;
   // Before Linux 5.14: one by one, again while some fork.
-  for (int round = 0; round < 10 && signal(SIGKILL) > 0; ++round) {
-  }
+  kill_each([this] { return pids(); });
 }
 
 void cgroup::release() {

@@ -11,8 +11,8 @@
 // `cgroup.procs` lists them; the group is removed once it is empty.
 //
 // make() gives nothing where the host has no cgroup2 hierarchy the daemon
-// may write (not root, a read-only /sys): the worker then falls back to
-// its process group, as before.
+// may write (not root, a read-only /sys) or the daemon runs --no-cgroups:
+// the worker is then started under a reaper of its own (reaper.hpp).
 //
 // Thread safety: used from the loop thread; the daemon's group is made
 // once, under a function-local static.
@@ -41,7 +41,8 @@ class cgroup {
 
   std::vector<pid_t> pids() const;  // the live processes in it now
   bool populated() const;           // any process left (cgroup.events)
-  // Sends sig to every process in it; returns how many it reached.
+  // Sends sig to every process in it (by pidfd: no pid reuse can misdirect
+  // it); returns how many it reached.
   std::size_t signal(int sig) const;
   void kill() const;  // SIGKILL to all, at once where the kernel has cgroup.kill
   // Moves every process back to the daemon's own group (workers the daemon

@@ -10,7 +10,10 @@
 #include <cstring>
 
 #include "circuit/core/namespace.hpp"
+#include "circuit/elements/reaper.hpp"
+#include "descendants.hpp"
 #include "start.hpp"
+#include "strays.hpp"
 
 namespace circuit {
 namespace {
@@ -44,12 +47,12 @@ void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   c->close(H(s));
 }
 
-// The pidfd turned readable: the leader ended; reap it.
+// The pidfd turned readable: the daemon's child ended; reap it.
 void on_process_exit(uv_poll_t* p, int, int) {
   child* c = of(H(p));
   siginfo_t info{};
   if (waitid(by_pidfd, c->pidfd, &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) return;
-  c->reaped(info);
+  c->direct_ended(info);
 }
 
 // A pipe end for the child, kept above 2 so that moving it onto 0, 1 or 2
@@ -77,6 +80,7 @@ child::child() {
 
 child::~child() {
   if (pidfd >= 0) ::close(pidfd);
+  if (report_fd >= 0) ::close(report_fd);
   if (auto w = owner.lock()) w->child_gone(this);
 }
 
@@ -102,7 +106,12 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   }
   int theirs[3] = {above_stdio(pipes[0][0]), above_stdio(pipes[1][1]), above_stdio(pipes[2][1])};
   int ours[3] = {pipes[0][1], pipes[1][0], pipes[2][0]};
-  auto group = cgroup::make();
+  const config& cfg = w.space().cfg();
+  auto group = cfg.cgroups ? cgroup::make() : nullptr;
+  // Without a group, a reaper of its own keeps every process of the worker
+  // below it, and the daemon adopts what escapes a killed reaper.
+  bool reaper = !group && !cfg.reaper.empty();
+  if (reaper) adopt_strays(loop, cfg.log);
   // A root daemon runs a non-root maker's worker as the maker, never as root.
   const principal& maker = w.maker();
   bool as_maker = geteuid() == 0 && maker.uid != 0;
@@ -112,6 +121,7 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   req.cgroup_dir = group ? group->dir_fd() : -1;
   req.cgroup_procs = group ? group->procs_fd() : -1;
   req.as = as_maker ? &maker : nullptr;
+  req.reaper = reaper ? cfg.reaper.c_str() : nullptr;
   auto st = start_process(req);
   for (int fd : theirs) ::close(fd);
   if (!st) {
@@ -128,7 +138,11 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   auto* c = new child;
   c->owner = std::static_pointer_cast<worker>(w.shared_from_this());
   c->pid = st->pid;
+  c->direct = st->child;
   c->pidfd = st->pidfd;
+  c->report_fd = st->report_fd;
+  own_child(c->direct);
+  if (c->report_fd >= 0) fcntl(c->report_fd, F_SETFL, fcntl(c->report_fd, F_GETFL) | O_NONBLOCK);
   c->group = std::move(group);
   c->memory = &w.space().memory();
   c->in_fd = ours[0];
@@ -146,6 +160,12 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   c->proc.data = c;
   uv_poll_start(&c->proc, UV_READABLE, on_process_exit);
   c->open = 4;
+  if (c->reaping()) {
+    uv_poll_init(loop, &c->report, c->report_fd);
+    c->report.data = c;
+    ++c->open;
+    uv_poll_start(&c->report, UV_READABLE, [](uv_poll_t* p, int, int) { of(H(p))->read_reports(); });
+  }
   if (c->group) {
     uv_fs_event_init(loop, &c->watch);
     c->watch.data = c;
@@ -232,8 +252,13 @@ void child::close_stdin() {
 
 // ---- the processes ----
 
+std::vector<pid_t> child::processes() const {
+  return direct_alive ? descendants_of(direct) : std::vector<pid_t>{};
+}
+
 std::size_t child::procs() const {
   if (group) return group->pids().size();
+  if (reaping()) return processes().size();
   return leader_alive ? 1 : 0;
 }
 
@@ -244,12 +269,14 @@ bool child::signal(int sig) {
     return true;
   }
   if (group) return group->signal(sig) > 0;
+  if (reaping()) return signal_each([this] { return processes(); }, sig) > 0;
   return ::kill(-pid, sig) == 0 || ::kill(pid, sig) == 0;
 }
 
 void child::kill_all() {
   if (ended) return;
   if (group) group->kill();
+  else if (reaping()) kill_each([this] { return processes(); });
   else if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
 }
 
@@ -263,24 +290,61 @@ void child::arm_kill(double seconds) {
   });
 }
 
+// The leader ended: its status is the worker's.
 void child::reaped(const siginfo_t& info) {
   if (!leader_alive) return;
   leader_alive = false;
-  uv_poll_stop(&proc);
-  close(H(&proc));
   bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   if (auto w = owner.lock()) w->on_exit(killed ? 0 : info.si_status, killed ? info.si_status : 0);
   close_stdin();
   check_empty();
 }
 
+// The daemon's child was reaped: the leader itself, or its reaper, which
+// exits once nothing is left below it.
+void child::direct_ended(const siginfo_t& info) {
+  if (!direct_alive) return;
+  direct_alive = false;
+  disown_child(direct);
+  uv_poll_stop(&proc);
+  close(H(&proc));
+  if (!reaping()) return reaped(info);
+  read_reports();  // the leader's end may still wait in the pipe
+  if (leader_alive) {
+    // The reaper was killed before its leader ended: what was below it
+    // has gone to the daemon, which kills such strays (strays.hpp).
+    if (auto w = owner.lock()) w->space().log("worker " + w->path() + ": its reaper was killed; its processes are killed");
+    sweep_strays();
+    siginfo_t killed{};
+    killed.si_code = CLD_KILLED;
+    killed.si_status = SIGKILL;
+    reaped(killed);
+  }
+  check_empty();
+}
+
+void child::read_reports() {
+  if (report_fd < 0) return;
+  reaper::record r{};
+  ssize_t n;
+  while ((n = ::read(report_fd, &r, sizeof r)) == sizeof r) {
+    if (r.what != reaper::kind::exited) continue;
+    siginfo_t info{};
+    info.si_code = r.a;
+    info.si_status = r.b;
+    reaped(info);
+  }
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) uv_poll_stop(&report);  // the reaper is gone
+}
+
 void child::check_empty() {
-  if (ended || leader_alive) return;
+  if (ended || leader_alive || direct_alive) return;
   if (group && group->populated()) return;
   ended = true;
   kill_timer.reset();
   if (group) group->remove();
   if (watched) close(H(&watch));
+  if (reaping()) close(H(&report));
   if (auto w = owner.lock()) w->on_gone();
 }
 
@@ -290,10 +354,13 @@ void child::check_empty() {
 void child::end_now() {
   if (ended) return;
   kill_all();
-  if (leader_alive) {
+  if (direct_alive) {
+    // The leader, or its reaper (which ends once all below it are reaped),
+    // if it has ended already; else its pidfd watch reaps it on the loop.
     siginfo_t info{};
-    if (waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid) reaped(info);
+    if (waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid) direct_ended(info);
   }
+  sweep_strays();
   check_empty();
 }
 
@@ -312,6 +379,7 @@ void child::close_all() {
   if (!ended) return;
   close(H(&proc));
   if (watched) close(H(&watch));
+  if (reaping()) close(H(&report));
 }
 
 }  // namespace circuit

@@ -16,8 +16,12 @@
 // remaining bytes are dropped: nothing is written after the writer was
 // told, and nothing stays queued.
 //
-// The worker's processes are "alive" while the leader has not been reaped
-// or its group still holds a process; the child ends (and the group is
+// The worker's processes are tracked by its cgroup where the daemon can
+// make one; else by a reaper of its own (circuit/elements/reaper.hpp,
+// descendants.hpp): the daemon's child is then the reaper, the leader is
+// its child, and the leader's end comes as a record on the report pipe.
+// The processes are "alive" while the leader has not ended or its group
+// (or its reaper) still holds a process; the child ends (and the group is
 // removed) when both are over. A child deletes itself once every handle
 // has closed; it reaches its worker only through a weak pointer, and the
 // worker's pointer to it is cleared when it goes.
@@ -27,6 +31,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cgroup.hpp"
 #include "circuit/core/budget.hpp"
@@ -37,20 +42,22 @@
 namespace circuit {
 
 struct worker::child {
-  uv_poll_t proc;        // the pidfd: readable when the leader has ended
+  uv_poll_t proc;        // the pidfd: readable when the daemon's child has ended
+  uv_poll_t report;      // the reaper's report pipe (no cgroup)
   uv_poll_t in;          // the stdin pipe, watched for room while writes wait
   uv_pipe_t out, err;
   uv_fs_event_t watch;   // the group's cgroup.events: it has emptied
   timer_ptr kill_timer;  // SIGKILL at the end of a stop's grace period (ns::clock)
   circuit::clock* clk = nullptr;
-  int pidfd = -1, in_fd = -1;
-  pid_t pid = 0;
+  int pidfd = -1, in_fd = -1, report_fd = -1;
+  pid_t pid = 0;        // the worker's process (the leader)
+  pid_t direct = 0;     // the daemon's child: the leader, or its reaper
   std::unique_ptr<cgroup> group;
   budget* memory = nullptr;
   std::weak_ptr<worker> owner;
   int open = 0;  // handles not yet closed
   bool in_open = false, out_open = false, err_open = false;
-  bool leader_alive = true, ended = false, killed_late = false;
+  bool leader_alive = true, direct_alive = true, ended = false, killed_late = false;
   bool watched = false;  // `watch` was made (there was a group)
 
   struct stdin_write {
@@ -81,7 +88,11 @@ struct worker::child {
   bool signal(int sig);  // false: nobody was there to get it
   void kill_all();
   void arm_kill(double seconds);
+  bool reaping() const { return report_fd >= 0; }  // under a reaper of its own
+  std::vector<pid_t> processes() const;            // below the reaper
   void reaped(const siginfo_t& info);  // the leader ended
+  void direct_ended(const siginfo_t& info);  // the daemon's child was reaped
+  void read_reports();                 // what the reaper wrote
   void check_empty();                  // ends the child once nothing is left
   void end_now();   // the daemon stops: KILL now; reaped on the loop (never waits)
   void keep();      // the daemon leaves the processes running

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "circuit/elements/reaper.hpp"
 
 extern char** environ;
 
@@ -26,6 +30,7 @@ struct start_args {
   const char* dir;  // nullptr: stay
   int fds[3];
   int cgroup_procs;
+  int keep_fd;           // stays open across the exec (the reaper's report pipe)
   bool as_user;
   uid_t uid;
   gid_t gid;
@@ -68,6 +73,7 @@ __attribute__((no_sanitize("address"))) int child_main(void* p) {
   // (Made by clone3 into its group already, the child need not move.)
   if (a->cgroup_procs >= 0 && syscall(SYS_write, a->cgroup_procs, "0", 1) != 1) a->group_error = errno;
   if (syscall(SYS_setsid) < 0) fail(a, "setsid");
+  if (a->keep_fd >= 0 && syscall(SYS_fcntl, a->keep_fd, F_SETFD, 0) != 0) fail(a, "report pipe");
   for (int i = 0; i < 3; ++i)
     if (syscall(SYS_dup3, a->fds[i], i, 0) < 0) fail(a, "dup");
   if (a->as_user) {
@@ -143,11 +149,59 @@ errc start_errc(int e) {
   }
 }
 
+// The reaper's first record: the worker's process started, or why not.
+// Bounded: the reaper has executed and its start is a posix_spawn away.
+result<reaper::record> first_report(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  reaper::record rec{};
+  if (poll(&p, 1, 5000) != 1 || read(fd, &rec, sizeof rec) != sizeof rec)
+    return make_error(errc::io, "circuit-reaper said nothing");
+  return rec;
+}
+
+result<started> start_direct(const start_request& r, int report_w);
+
 }  // namespace
 
 result<started> start_process(const start_request& r) {
+  if (!r.reaper) return start_direct(r, -1);
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return make_error(errc::io, std::string("spawn: pipe: ") + strerror(errno));
+  // Above 2, so that the stdio moved onto 0, 1 and 2 never lands on it.
+  int w = fcntl(report[1], F_DUPFD_CLOEXEC, 3);
+  ::close(report[1]);
+  auto st = start_direct(r, w);
+  ::close(w);
+  if (!st) {
+    ::close(report[0]);
+    return st;
+  }
+  auto rec = first_report(report[0]);
+  if (rec && rec->what == reaper::kind::started) {
+    st->child = st->pid;
+    st->pid = rec->a;
+    st->report_fd = report[0];
+    return st;
+  }
+  // It could not start the path: it exits at once; reap it.
+  ::close(report[0]);
+  kill(st->pid, SIGKILL);  // only if it said nothing: then it must not linger
+  siginfo_t info{};
+  waitid(static_cast<idtype_t>(3) /* P_PIDFD */, st->pidfd, &info, WEXITED);
+  ::close(st->pidfd);
+  if (!rec) return make_error(errc::io, "spawn " + r.s->path + ": " + rec.err().message);
+  return make_error(start_errc(rec->a), "spawn " + r.s->path + ": " + strerror(rec->a));
+}
+
+namespace {
+
+// Starts r.reaper (with report_w kept open for it) or the spec's path.
+result<started> start_direct(const start_request& r, int report_w) {
   const spec& s = *r.s;
-  std::vector<char*> argv{const_cast<char*>(s.path.c_str())};
+  std::string fd_text = std::to_string(report_w);
+  std::vector<char*> argv;
+  if (r.reaper) argv = {const_cast<char*>(r.reaper), fd_text.data()};
+  argv.push_back(const_cast<char*>(s.path.c_str()));
   for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
@@ -156,7 +210,8 @@ result<started> start_process(const start_request& r) {
     envp.push_back(nullptr);
   }
   start_args a{};
-  a.path = s.path.c_str();
+  a.path = r.reaper ? r.reaper : s.path.c_str();
+  a.keep_fd = report_w;
   a.argv = argv.data();
   a.envp = s.env ? envp.data() : environ;
   a.dir = s.dir.empty() ? nullptr : s.dir.c_str();
@@ -215,10 +270,13 @@ result<started> start_process(const start_request& r) {
     ::close(pidfd);
     std::string what = std::strcmp(a.step, "exec") == 0 ? "" : std::string(a.step) + " ";
     if (a.dir && std::strcmp(a.step, "dir") == 0) what = "dir " + s.dir + ": ";
+    else if (r.reaper && std::strcmp(a.step, "exec") == 0) what = std::string(r.reaper) + ": ";
     else if (!what.empty()) what += ": ";
     return make_error(start_errc(a.error), "spawn " + s.path + ": " + what + strerror(a.error));
   }
-  return started{pid, pidfd, in_group || (a.cgroup_procs >= 0 && a.group_error == 0)};
+  return started{pid, pid, pidfd, -1, in_group || (a.cgroup_procs >= 0 && a.group_error == 0)};
 }
+
+}  // namespace
 
 }  // namespace circuit

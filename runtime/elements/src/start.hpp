@@ -12,6 +12,12 @@
 // the daemon reads after the clone returns, with the step that failed.
 // CLONE_PIDFD gives the pidfd with the pid, so no pid is ever reused under it.
 //
+// Without a cgroup the process is started under a reaper of its own
+// (circuit/elements/reaper.hpp): the child executes circuit-reaper rather
+// than the spec's path, and the reaper starts the path. The start then
+// waits (briefly: one more exec) for the reaper's first record, so that a
+// path that cannot be executed fails the start as it does without one.
+//
 // Thread safety: call from one thread at a time (the loop thread).
 #pragma once
 
@@ -28,11 +34,14 @@ struct start_request {
   int cgroup_dir = -1;          // the worker's cgroup (its directory); -1: none
   int cgroup_procs = -1;        // its cgroup.procs, open for writing
   const principal* as = nullptr;  // run as this user; nullptr: as the daemon
+  const char* reaper = nullptr;   // start under this circuit-reaper (no cgroup)
 };
 
 struct started {
-  pid_t pid = 0;
-  int pidfd = -1;
+  pid_t pid = 0;          // the worker's process
+  pid_t child = 0;        // the daemon's child: pid, or its reaper
+  int pidfd = -1;         // the child's
+  int report_fd = -1;     // the reaper's report pipe (read end), or -1
   bool in_group = false;  // the child joined the cgroup
 };
 

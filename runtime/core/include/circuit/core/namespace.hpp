@@ -58,6 +58,12 @@ struct config {
   circuit::clock* clock = nullptr;
   double grace = 5.0;         // seconds between TERM and KILL (ctl stop)
   bool keep_workers = false;  // leave workers running when the daemon stops
+  // A cgroup per worker where the host lets the daemon make one; false
+  // (--no-cgroups, for tests) uses what a host without cgroups gets: a
+  // reaper per worker, the program at `reaper` (circuit-reaper). With
+  // neither, a worker's processes are tracked by its process group only.
+  bool cgroups = true;
+  std::string reaper;
   // An entry appeared in or left directory `parent_ino` (an element made
   // or removed): faces with caches drop what they cached of it.
   std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
