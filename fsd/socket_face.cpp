@@ -107,12 +107,19 @@ struct connection : std::enable_shared_from_this<connection> {
     });
   }
 
+  // The replies a batch of requests gets at once go out in one write: a
+  // pipelined walk+lopen+write+clunk is one read and one write here, and
+  // one wakeup of the client.
   bool feed(std::string_view bytes) {
-    if (auto r = srv->feed(bytes); !r) {
+    corked = true;
+    auto r = srv->feed(bytes);
+    corked = false;
+    if (!r) {
       log_line("socket: " + r.err().message + "; closing the connection");
       close();
       return false;
     }
+    if (!writing && !pending.empty()) write();
     return true;
   }
 
@@ -124,11 +131,12 @@ struct connection : std::enable_shared_from_this<connection> {
     if (!full()) read();
   }
 
-  // Replies queue while one write is out; the next write takes all of them.
+  // Replies queue while one write is out, or while a batch is being
+  // served; the next write takes all of them.
   void queue(std::string bytes) {
     if (closed) return;
     pending += bytes;
-    if (!writing) write();
+    if (!writing && !corked) write();
   }
 
   void write() {
@@ -162,6 +170,7 @@ struct connection : std::enable_shared_from_this<connection> {
   std::array<char, 64 * 1024> buf{};
   std::string pending, out;
   bool writing = false;
+  bool corked = false;  // feeding: replies wait for the end of the batch
   bool reading = false;
   bool closed = false;
 };

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unittest
 
-from harness import CIRCUITD, DaemonTest, read, write
+from harness import CIRCUITD, Daemon, DaemonTest, read, write
 
 GROUP = "circuit-g"
 MAKER, MEMBER, STRANGER = "circuit-u1", "circuit-u2", "circuit-u3"
@@ -348,6 +348,59 @@ class AllowedGroupCoreOnly(AllowedGroup):
 
     daemon_args = ("--allow-group", GROUP, "--no-kernel-checks")
     core_only = True
+
+
+class ThroughAMount:
+    """Daemon a's mount of daemon b's socket (host ctl `mount`), seen as if
+    it were b's own mount: the host's files are a's /NAME/NAME."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+        self.mnt, self.dir, self.name = a.mnt, a.dir, b.name
+        self.b_stopped = False  # by the test's cleanup, which may come first
+
+    def path(self, *parts):
+        return self.a.path(*parts)
+
+    def host(self, *parts):
+        return self.a.path(self.b.name, self.b.name, *parts)
+
+    def chan(self, name, *parts):
+        return self.host("channels", name, *parts)
+
+    def alive(self):
+        return self.a.alive() and (self.b_stopped or self.b.alive())
+
+    def log(self):
+        return self.a.log() + ("" if self.b_stopped else self.b.log())
+
+
+@needs_root
+class AllowedGroupThroughAMount(AllowedGroup):
+    """The same users, every call made through daemon h1's mount of daemon
+    h2's socket (issue 7 item 7): h1 forwards each caller's uid in its
+    attach, and h2 applies its own rules to that principal. A stranger is
+    kept out by both."""
+
+    def setUp(self):
+        super().setUp()
+        self.b = Daemon(name="h2", args=self.daemon_args)
+        self.addCleanup(self.stop_b)
+        write(self.d.host("ctl"), "mount %s h2\n" % self.b.sock)
+        self.d = ThroughAMount(self.d, self.b)
+
+    def stop_b(self):
+        if not self.b.alive():
+            self.fail("circuitd h2 died during the test:\n" + self.b.log())
+        self.d.b_stopped = True
+        self.b.cleanup()
+
+    def test_what_a_member_makes_through_the_mount_is_theirs_on_the_server(self):
+        c = self.make("channels", "c")
+        st = json.loads(read(self.b.chan("c", "stat")))
+        self.assertEqual((st["uid"], st["gid"]), (self.u1.pw_uid, self.u1.pw_gid))
+        self.assertEqual(elements(self.d.a.host("channels")), [])  # nothing was made on h1
+        self.assertTrue(os.path.isdir(c))
 
 
 @needs_root
