@@ -6,7 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <utility>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,7 +23,7 @@
 namespace bench {
 namespace {
 
-constexpr fuse_ino_t file_ino = 2, park_ino = 3;
+constexpr fuse_ino_t file_ino = 2, park_ino = 3, open_park_ino = 4;
 constexpr double timeout = 1.0;  // entry and attr, as circuitd
 
 std::mutex contents_mutex;  // guards `contents`: the mt loop serves from several threads
@@ -35,6 +40,16 @@ bool kept_any = false;
 std::uint64_t next_fh = 1;
 std::vector<std::uint64_t> answered;  // opens whose read got its message: next read is EOF
 
+// The open-park file (floor_fs.hpp), under contents_mutex too: each open's
+// bytes by its fh (a writer's message so far; a reader's message), the
+// open waiting for a message, and messages no open waited for.
+std::map<std::uint64_t, std::string> open_bytes;
+fuse_req_t parked_open = nullptr;
+fuse_file_info parked_open_fi{};
+std::deque<std::string> open_kept;
+
+bool is_file(fuse_ino_t ino) { return ino == file_ino || ino == park_ino || ino == open_park_ino; }
+
 bool stat_of(fuse_ino_t ino, struct stat& st) {
   st = {};
   st.st_ino = ino;
@@ -43,7 +58,7 @@ bool stat_of(fuse_ino_t ino, struct stat& st) {
   if (ino == FUSE_ROOT_ID) {
     st.st_mode = S_IFDIR | 0755;
     st.st_nlink = 2;
-  } else if (ino == file_ino || ino == park_ino) {
+  } else if (is_file(ino)) {
     st.st_mode = S_IFREG | 0666;
     st.st_nlink = 1;
     st.st_size = 0;  // as circuitd's files: with direct_io every read comes to us
@@ -58,6 +73,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (parent != FUSE_ROOT_ID) return (void)fuse_reply_err(req, ENOENT);
   if (std::strcmp(name, floor_file) == 0) e.ino = file_ino;
   else if (std::strcmp(name, floor_park_file) == 0) e.ino = park_ino;
+  else if (std::strcmp(name, floor_open_park_file) == 0) e.ino = open_park_ino;
   else return (void)fuse_reply_err(req, ENOENT);
   stat_of(e.ino, e.attr);
   e.attr_timeout = e.entry_timeout = timeout;
@@ -76,14 +92,40 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int, fuse_file_inf
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (ino != file_ino && ino != park_ino) return (void)fuse_reply_err(req, EISDIR);
+  if (!is_file(ino)) return (void)fuse_reply_err(req, EISDIR);
   fi->direct_io = 1;
   fi->keep_cache = 0;
-  if (ino == park_ino) {
+  if (ino == park_ino || ino == open_park_ino) {
     std::lock_guard lock(contents_mutex);
     fi->fh = next_fh++;
+    if (ino == open_park_ino) {
+      open_bytes[fi->fh];
+      if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+        if (open_kept.empty()) {
+          if (parked_open) return (void)fuse_reply_err(req, EBUSY);  // one reader at a time
+          parked_open = req;
+          parked_open_fi = *fi;
+          return;
+        }
+        open_bytes[fi->fh] = std::move(open_kept.front());
+        open_kept.pop_front();
+      }
+    }
   }
   fuse_reply_open(req, fi);
+}
+
+// A writer's last close: its bytes are a message, for the waiting open or
+// the next one.
+void release_open_park(fuse_file_info* fi) {
+  auto it = open_bytes.find(fi->fh);
+  if (it == open_bytes.end()) return;
+  std::string msg = std::move(it->second);
+  open_bytes.erase(it);
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) return;
+  if (!parked_open) return open_kept.push_back(std::move(msg));
+  open_bytes[parked_open_fi.fh] = std::move(msg);
+  fuse_reply_open(std::exchange(parked_open, nullptr), &parked_open_fi);
 }
 
 void read_park(fuse_req_t req, size_t size, fuse_file_info* fi) {
@@ -115,14 +157,19 @@ void write_park(fuse_req_t req, const char* buf, size_t size) {
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   if (ino == park_ino) return read_park(req, size, fi);
   std::lock_guard lock(contents_mutex);
-  if (static_cast<size_t>(off) >= contents.size()) return (void)fuse_reply_buf(req, nullptr, 0);
-  fuse_reply_buf(req, contents.data() + off, std::min(size, contents.size() - off));
+  const std::string& bytes = ino == open_park_ino ? open_bytes[fi->fh] : contents;
+  if (static_cast<size_t>(off) >= bytes.size()) return (void)fuse_reply_buf(req, nullptr, 0);
+  fuse_reply_buf(req, bytes.data() + off, std::min(size, bytes.size() - off));
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-              fuse_file_info*) {
+              fuse_file_info* fi) {
   if (ino == park_ino) return write_park(req, buf, size);
   std::lock_guard lock(contents_mutex);
+  if (ino == open_park_ino) {
+    open_bytes[fi->fh].append(buf, size);
+    return (void)fuse_reply_write(req, size);
+  }
   if (off == 0) contents.clear();
   if (contents.size() < off + size) contents.resize(off + size);
   std::memcpy(contents.data() + off, buf, size);
@@ -133,9 +180,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
 // stop sending FLUSH to the floor and the floor would do one request less.
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (ino == park_ino) {
+  if (ino == park_ino || ino == open_park_ino) {
     std::lock_guard lock(contents_mutex);
     answered.erase(std::remove(answered.begin(), answered.end(), fi->fh), answered.end());
+    if (ino == open_park_ino) release_open_park(fi);
   }
   fuse_reply_err(req, 0);
 }

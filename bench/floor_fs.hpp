@@ -13,12 +13,21 @@
 // that write's bytes answer the read, and the next read of the same open
 // gives end of file. A write that finds no reader waiting is kept for the
 // next read. One reader at a time is what the benchmark needs.
+//
+// A third file, `o` ("open park"), does what a channel's send and recv do,
+// with nothing else: an open for reading waits in the server (its reply
+// held back) until a writer's last close (RELEASE) completes a message;
+// that open then reads the message, then end of file. The writes of one
+// open make one message; a message no open waits for is kept for the next.
+// It is the floor of the very request sequence circuit's park-then-wake
+// makes the kernel send.
 #pragma once
 
 namespace bench {
 
 inline constexpr const char* floor_file = "f";
 inline constexpr const char* floor_park_file = "p";
+inline constexpr const char* floor_open_park_file = "o";
 
 // Mounts at `mount` and serves until unmounted or sent SIGTERM/SIGINT/SIGHUP;
 // with fuse_session_loop_mt when `multithreaded`, else fuse_session_loop.
