@@ -3,18 +3,15 @@
 // dispatches on. The session that feeds them is fuse_face.cpp.
 #include "fuse_ops.hpp"
 
-#include "circuit/core/errno_map.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <vector>
 
 #include "fuse_face.hpp"
-#include "log.hpp"
+#include "fuse_fids.hpp"
+#include "fuse_request.hpp"
 #include "proc_exit.hpp"
 
 namespace circuit::fsd {
@@ -22,132 +19,6 @@ namespace circuit::fsd {
 fuse_ino_t to_fuse(std::uint64_t ino) { return ino == ns::root_ino ? FUSE_ROOT_ID : ino; }
 
 namespace {
-
-const time_t started = time(nullptr);
-
-fuse_face& face(fuse_req_t req) { return *static_cast<fuse_face*>(fuse_req_userdata(req)); }
-
-// How long the kernel may keep entries and attributes. Without its own
-// checks (--no-kernel-checks) it keeps nothing, so that every call of
-// every user reaches the core's check, none answered from a cache that
-// another user's call filled.
-double cache_timeout(fuse_req_t req) { return face(req).kernel_checks() ? 1.0 : 0.0; }
-
-std::vector<gid_t> groups_of(fuse_req_t req) {
-  std::vector<gid_t> g(32);
-  for (;;) {
-    int n = fuse_req_getgroups(req, static_cast<int>(g.size()), g.data());
-    if (n < 0) return {};  // the process is gone, or no /proc: its gid alone
-    bool fit = static_cast<std::size_t>(n) <= g.size();
-    g.resize(n);
-    if (fit) return g;
-  }
-}
-
-// The caller of a request. Its supplementary groups cost a read of
-// /proc/PID/task/PID/status, so they are fetched only where they can
-// matter: for a user who is neither root nor the daemon's (those pass
-// every check without them), and at mkdir, where the caller becomes the
-// element's maker and a worker runs with the maker's groups.
-caller caller_of(fuse_req_t req, bool maker = false) {
-  const fuse_ctx* c = fuse_req_ctx(req);
-  caller who;
-  who.pid = c->pid;
-  // The caller's Unix session keys its error messages; a process already
-  // gone (its pid unknown) shares the key 0.
-  pid_t sid = c->pid > 0 ? getsid(c->pid) : -1;
-  who.key = sid < 0 ? 0 : static_cast<std::uint64_t>(sid);
-  who.uid = c->uid;
-  who.gid = c->gid;
-  if (maker || (who.uid != 0 && who.uid != face(req).space().cfg().daemon.uid))
-    who.groups = groups_of(req);
-  return who;
-}
-
-std::uint64_t from_fuse(fuse_ino_t ino) { return ino == FUSE_ROOT_ID ? ns::root_ino : ino; }
-
-struct stat stat_of(const attr& a) {
-  struct stat st {};
-  st.st_ino = to_fuse(a.ino);
-  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.perm;
-  st.st_nlink = a.is_dir ? 2 : 1;
-  st.st_uid = a.uid;  // the element's maker
-  st.st_gid = a.gid;  // the allowed group
-  st.st_size = 0;  // control files: their size means nothing; reads go to us
-  st.st_blksize = 4096;
-  st.st_atime = st.st_mtime = st.st_ctime = started;
-  return st;
-}
-
-void reply_err(fuse_req_t req, const error& e) { fuse_reply_err(req, to_errno(e.code)); }
-
-template <class T>
-using reply_fn = reply<T>;
-
-// Returns fuse_reply_entry's verdict: non-zero when the kernel did not take it.
-int reply_entry(fuse_req_t req, const attr& a) {
-  fuse_entry_param e{};
-  e.ino = to_fuse(a.ino);
-  e.attr = stat_of(a);
-  e.attr_timeout = cache_timeout(req);
-  e.entry_timeout = cache_timeout(req);
-  return fuse_reply_entry(req, &e);
-}
-
-fid_t fid_of(fuse_file_info* fi) { return static_cast<fid_t>(fi->fh); }
-
-// The fid of an inode the kernel holds; the root is always there.
-std::optional<fid_t> inode_fid(fuse_face& f, fuse_ino_t ino) {
-  if (ino == FUSE_ROOT_ID) return inode_table::root_fid;
-  return f.inodes().fid_of(ino);
-}
-
-void reply_status(fuse_req_t req, const result<void>& r) {
-  fuse_reply_err(req, r ? 0 : to_errno(r.err().code));
-}
-
-// Runs an asynchronous session call under a fresh tag: `reply` answers the
-// request once; while the call is parked, a FUSE INTERRUPT flushes it.
-template <class T, class Start, class Reply>
-void serve(fuse_req_t req, Start start, Reply reply) {
-  fuse_face& f = face(req);
-  tag_t tag = f.next_token();
-  auto answered = std::make_shared<bool>(false);
-  start(tag, reply_fn<T>([&f, req, tag, reply, answered](result<T> r) mutable {
-    *answered = true;
-    f.unwatch(tag);
-    reply(req, std::move(r));
-  }));
-  if (!*answered)
-    f.watch_interrupt(req, tag, [&f, tag] { f.ses().flush(tag, [](result<void>) {}); });
-}
-
-// Forgets a fid of the face's own (an inode's, or an open's at RELEASE):
-// clunk commits what an open made; the fid is free once clunked.
-void clunk(fuse_face& f, const caller& who, fid_t fid) {
-  f.ses().clunk(who, f.next_token(), fid, [&f, fid](result<void>) { f.inodes().free_fid(fid); });
-}
-
-// The entry `name` of `parent`, for the kernel's lookup and after mkdir:
-// a walk to a fresh fid, kept as the inode's fid unless it has one.
-void enter(fuse_req_t req, fuse_ino_t parent, std::string name, const caller& who) {
-  fuse_face& f = face(req);
-  auto pf = inode_fid(f, parent);
-  if (!pf) return (void)fuse_reply_err(req, ENOENT);
-  fid_t nf = f.inodes().make_fid();
-  f.ses().walk(who, f.next_token(), *pf, nf, {std::move(name)},
-               [&f, req, nf, who](result<std::vector<attr>> r) {
-                 if (!r || r->empty()) {
-                   f.inodes().free_fid(nf);
-                   return reply_err(req, r ? make_error(errc::not_found, "no such file") : r.err());
-                 }
-                 attr a = r->back();
-                 if (auto extra = f.inodes().looked_up(a.ino, nf)) clunk(f, who, *extra);
-                 // The kernel holds the entry only if the reply reached it.
-                 if (reply_entry(req, a) != 0)
-                   if (auto gone = f.inodes().forget(a.ino, 1)) clunk(f, who, *gone);
-               });
-}
 
 void op_init(void*, fuse_conn_info* conn) {
   // O_TRUNC comes with the open instead of a separate setattr: one round
@@ -250,32 +121,6 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
                unsigned) {
   op_refuse(req, parent, name, "rename");
-}
-
-// An open is a fid of its own: a walk from the inode's fid (a clone), then
-// lopen, which may park (a receive on an empty channel) until a flush.
-// `on_open` replies; when the reply cannot reach the caller (its request
-// was aborted), nobody will close the file, so the open is undone.
-template <class OnOpen>
-void open_fid(fuse_req_t req, fuse_ino_t ino, int flags, OnOpen on_open) {
-  fuse_face& f = face(req);
-  auto fid = inode_fid(f, ino);
-  if (!fid) return (void)fuse_reply_err(req, ENOENT);
-  caller who = caller_of(req);
-  fid_t nf = f.inodes().make_fid();
-  f.ses().walk(who, f.next_token(), *fid, nf, {}, [](result<std::vector<attr>>) {});
-  serve<attr>(
-      req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, nf, flags, done); },
-      [&f, nf, who, on_open](fuse_req_t req, result<attr> r) {
-        if (!r) {
-          clunk(f, who, nf);
-          return reply_err(req, r.err());
-        }
-        if (on_open(req, nf) == 0) return;
-        // libfuse has freed `req` by now, whatever the reply did.
-        log_line("open: fid " + std::to_string(nf) + ": the caller was gone; dropped as never opened");
-        f.ses().remove(who, f.next_token(), nf, [&f, nf](result<void>) { f.inodes().free_fid(nf); });
-      });
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -61,6 +61,25 @@ struct client {
     ses.walk(who, next++, 0, fid, split(path), a.cb());
     REQUIRE(a.ok());
   }
+  // Opens `fid`; the open must succeed at once.
+  void lopen(fid_t fid, int flags) {
+    answer<attr> a;
+    ses.lopen(who, next++, fid, flags, a.cb());
+    REQUIRE(a.ok());
+  }
+  // Writes `data` at offset 0 of open `fid`; it must be taken whole at once.
+  void write(fid_t fid, const std::string& data) {
+    answer<std::size_t> a;
+    ses.write(who, next++, fid, 0, data, a.cb());
+    REQUIRE(a.ok());
+    CHECK(a.got->value() == data.size());
+  }
+  // Clunks `fid`, which commits its open; the commit must succeed.
+  void clunk(fid_t fid) {
+    answer<void> a;
+    ses.clunk(who, next++, fid, a.cb());
+    REQUIRE(a.ok());
+  }
 };
 
 }  // namespace
@@ -171,9 +190,7 @@ TEST_CASE("a session that ends mid-receive puts the message back whole") {
   {
     client cl(s);
     cl.walk(1, c + "/recv");
-    answer<attr> o;
-    cl.ses.lopen(cl.who, 60, 1, O_RDONLY, o.cb());
-    REQUIRE(o.ok());
+    cl.lopen(1, O_RDONLY);
     answer<std::string> r;
     cl.ses.read(cl.who, 61, 1, 0, 5, r.cb());
     CHECK(r.got->value() == "first");
@@ -188,12 +205,8 @@ TEST_CASE("a session that ends between write and clunk delivers nothing and free
   {
     client cl(s);
     cl.walk(1, c + "/send");
-    answer<attr> o;
-    cl.ses.lopen(cl.who, 70, 1, O_WRONLY, o.cb());
-    REQUIRE(o.ok());
-    answer<std::size_t> w;
-    cl.ses.write(cl.who, 71, 1, 0, "never", w.cb());
-    REQUIRE(w.ok());
+    cl.lopen(1, O_WRONLY);
+    cl.write(1, "never");
   }
   CHECK(s.text(c + "/stat").find("\"len\":0") != std::string::npos);
   REQUIRE(s.send(c, "next").ok());  // the place was given back
@@ -205,10 +218,8 @@ TEST_CASE("remove of an open send aborts it, and fsync delivers at once with the
   auto c = s.mkchan("a", 1);
   client cl(s);
   cl.walk(1, c + "/send");
-  answer<attr> o;
-  cl.ses.lopen(cl.who, 80, 1, O_WRONLY, o.cb());
-  answer<std::size_t> w;
-  cl.ses.write(cl.who, 81, 1, 0, "aborted", w.cb());
+  cl.lopen(1, O_WRONLY);
+  cl.write(1, "aborted");
   answer<void> rm;
   cl.ses.remove(cl.who, 82, 1, rm.cb());
   CHECK(rm.ok());
@@ -216,17 +227,13 @@ TEST_CASE("remove of an open send aborts it, and fsync delivers at once with the
   CHECK(s.text(c + "/stat").find("\"len\":0") != std::string::npos);
 
   cl.walk(2, c + "/send");
-  answer<attr> o2;
-  cl.ses.lopen(cl.who, 83, 2, O_WRONLY, o2.cb());
-  answer<std::size_t> w2;
-  cl.ses.write(cl.who, 84, 2, 0, "synced", w2.cb());
+  cl.lopen(2, O_WRONLY);
+  cl.write(2, "synced");
   answer<void> sy;
   cl.ses.fsync(cl.who, 85, 2, sy.cb());
   CHECK(sy.ok());
   CHECK(s.text(c + "/stat").find("\"len\":1") != std::string::npos);
-  answer<void> cu;
-  cl.ses.clunk(cl.who, 86, 2, cu.cb());
-  CHECK(cu.ok());
+  cl.clunk(2);
   CHECK(s.recv(c) == "synced");
 }
 
@@ -307,9 +314,7 @@ TEST_CASE("an open directory lists from an index, so the wire can page it") {
   s.mkchan("a");
   client cl(s);
   cl.walk(1, "/h1/channels");
-  answer<attr> o;
-  cl.ses.lopen(cl.who, 130, 1, O_RDONLY, o.cb());
-  REQUIRE(o.ok());
+  cl.lopen(1, O_RDONLY);
   answer<std::vector<dir_entry>> all;
   cl.ses.readdir(cl.who, 131, 1, 0, all.cb());
   REQUIRE(all.ok());

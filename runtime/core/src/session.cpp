@@ -2,24 +2,9 @@
 
 #include <fcntl.h>
 
-#include <algorithm>
+#include "session_queue.hpp"
 
 namespace circuit {
-
-// A request waiting its turn or running. `start` begins the work; `stop`
-// ends it with an error: a queued one completes at once, a running one is
-// cancelled (its op completes, with the error unless its result was first).
-struct session::request {
-  tag_t tag = 0;
-  std::vector<fid_t> fids;
-  bool started = false;
-  bool finished = false;
-  std::function<void()> start;
-  std::function<void(error)> stop;
-  // Flushes of this request that came while its result was already on its
-  // way: answered right after it.
-  std::vector<reply<void>> flushes;
-};
 
 session::session(ns& space) : space_(space) { space_.count_sessions(1); }
 
@@ -50,98 +35,6 @@ session::~session() {
   space_.count_fids(-static_cast<long>(fids_.size()));
   fids_.clear();
   space_.count_sessions(-1);
-}
-
-template <class T>
-void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
-                     std::function<void(op_ptr<T>)> run) {
-  if (ending_) return done(make_error(errc::interrupted, "interrupted: the session ended"));
-  if (by_tag_.count(tag))
-    return done(make_error(errc::invalid, "tag " + std::to_string(tag) + " is in use by a request in flight"));
-  auto r = std::make_shared<request>();
-  r->tag = tag;
-  r->fids = std::move(fids);
-  std::sort(r->fids.begin(), r->fids.end());
-  r->fids.erase(std::unique(r->fids.begin(), r->fids.end()), r->fids.end());
-  request* raw = r.get();
-  // A result can only arrive after the session's end if it was on its way
-  // (settling, op.hpp) then; it is dropped, as the client is gone.
-  auto o = make_op<T>([this, raw, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](result<T> res) {
-    if (alive.expired()) return;
-    auto flushes = finish(raw);
-    done(std::move(res));
-    for (auto& f : flushes) f({});
-    drain();
-  });
-  r->start = [o, run = std::move(run)] { run(o); };
-  r->stop = [o](error e) { o->cancel(std::move(e)); };
-  by_tag_.emplace(tag, r);
-  space_.count_requests(1);
-  for (fid_t f : r->fids) queues_[f].push_back(raw);
-  for (fid_t f : r->fids) ready_.push_back(f);
-  drain();
-}
-
-// Takes a completed request out of its queues; the requests behind it
-// start at the next drain.
-std::vector<reply<void>> session::finish(request* r) {
-  if (r->finished) return {};
-  r->finished = true;
-  auto flushes = std::move(r->flushes);
-  for (fid_t f : r->fids) {
-    auto it = queues_.find(f);
-    if (it == queues_.end()) continue;
-    auto& q = it->second;
-    q.erase(std::remove(q.begin(), q.end(), r), q.end());
-    if (q.empty()) queues_.erase(it);
-    else ready_.push_back(f);
-  }
-  auto keep = by_tag_.find(r->tag);
-  if (keep != by_tag_.end() && keep->second.get() == r) {
-    auto hold = std::move(keep->second);  // `r` lives until this returns
-    by_tag_.erase(keep);
-    space_.count_requests(-1);
-  }
-  return flushes;
-}
-
-bool session::at_heads(const request* r) const {
-  for (fid_t f : r->fids) {
-    auto it = queues_.find(f);
-    if (it == queues_.end() || it->second.front() != r) return false;
-  }
-  return true;
-}
-
-// Starts every request that is at the head of all its queues. Iterative, so
-// a long pipeline whose requests complete at once does not nest calls.
-void session::drain() {
-  if (draining_) return;
-  draining_ = true;
-  while (!ready_.empty()) {
-    fid_t f = ready_.front();
-    ready_.pop_front();
-    auto it = queues_.find(f);
-    if (it == queues_.end()) continue;
-    request* r = it->second.front();
-    if (r->started || !at_heads(r)) continue;
-    r->started = true;
-    auto start = r->start;  // the request may finish (and be freed) inside
-    start();
-  }
-  draining_ = false;
-}
-
-// The flushed request's reply goes first: at once when the cancel completes
-// it, or when it completes, if its result was already on its way.
-void session::flush(tag_t old, reply<void> done) {
-  auto it = by_tag_.find(old);
-  if (it == by_tag_.end()) return done({});
-  auto r = it->second;  // the request is freed when it completes
-  auto stop = r->stop;
-  stop(make_error(errc::interrupted, "interrupted"));
-  if (r->finished) return done({});
-  r->flushes.push_back(std::move(done));
 }
 
 result<session::fid_state*> session::find(fid_t fid) {

@@ -1,0 +1,47 @@
+#include "circuit/core/namespace.hpp"
+
+#include "circuit/core/access.hpp"
+
+// The error records: a refused call's message, kept per directory and per
+// caller session for the directory's `error` file, and logged.
+
+namespace circuit {
+namespace {
+
+constexpr std::size_t max_errors_kept = 4096;
+
+}  // namespace
+
+error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
+                 std::string_view what) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  error e = make_error(errc::not_permitted,
+                       std::string(what) + ": " + std::string(name) + ": " + w->d->path() +
+                           " has a fixed set of files; mkdir makes elements (see help)");
+  record(w->d->id(), who, e);
+  return e;
+}
+
+void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
+  // Bounded in bytes too: max_errors_kept messages of at most
+  // max_error_text each (make_error cuts; an error built by hand is cut here).
+  std::string text = cut_text(e.message);
+  if (e.code != errc::would_block || cfg_.log_routine) log("error: " + text);
+  auto key = std::make_pair(dir_id, who.key);
+  auto [it, fresh] = errors_.insert_or_assign(key, std::move(text));
+  if (!fresh) return;
+  error_order_.push_back(key);
+  if (error_order_.size() > max_errors_kept) {
+    errors_.erase(error_order_.front());
+    error_order_.pop_front();
+  }
+}
+
+std::string ns::last_error(std::uint64_t dir_id, const caller& who) const {
+  auto it = errors_.find({dir_id, who.key});
+  return it == errors_.end() ? std::string() : it->second;
+}
+
+}  // namespace circuit

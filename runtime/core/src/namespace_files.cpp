@@ -1,0 +1,192 @@
+#include "circuit/core/namespace.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "circuit/core/access.hpp"
+
+// The open files of the namespace: open, read and write, and the ends of
+// an open (flush, abort, fsync, commit, drop, release).
+
+namespace circuit {
+namespace {
+
+// A text file open: a snapshot to read, writes applied at once.
+class text_handle final : public handle {
+ public:
+  text_handle(ns& space, std::uint64_t dir_id, const file_entry* entry, std::string text)
+      : space_(space), dir_id_(dir_id), entry_(entry), text_(std::move(text)) {}
+
+  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    if (off >= text_.size()) return done->complete(std::string());
+    done->complete(text_.substr(off, size));
+  }
+
+  result<std::size_t> write(const caller& who, std::uint64_t, std::string_view data) override {
+    if (!entry_ || !entry_->write) return handle::write(who, 0, data);
+    dir* d = space_.find(dir_id_);  // there: ns::write checked
+    if (!d) return make_error(errc::removed, std::string(entry_->name) + ": directory was removed");
+    auto r = entry_->write(*d, who, data);
+    if (!r) return r.err();
+    return data.size();
+  }
+
+ private:
+  ns& space_;
+  std::uint64_t dir_id_;
+  const file_entry* entry_;  // null for help and error
+  std::string text_;
+};
+
+}  // namespace
+
+void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done) {
+  if (auto ok = admit(cfg_, args.who); !ok) return done->complete(ok.err());
+  auto w = resolve(ino);
+  if (!w) return done->complete(w.err());
+  dir& d = *w->d;
+  const std::uint64_t dir_id = d.id();
+  if (w->index == 0) return done->complete(make_error(errc::is_dir, "open: is a directory"));
+
+  auto refuse = [&](error e) {
+    record(dir_id, args.who, e);
+    done->complete(std::move(e));
+  };
+  std::string_view name = w->index == help_index    ? "help"
+                          : w->index == error_index ? "error"
+                                                    : d.files()[w->index - table_base].name;
+  std::string path = d.path() + (d.parent() ? "/" : "") + std::string(name);
+  // The file's own ways first (a read-only file says so, to root too),
+  // then its mode.
+  auto check_mode = [&]() -> result<void> {
+    int mask = (args.wants_read() ? R_OK : 0) | (args.wants_write() ? W_OK : 0);
+    attr a = attr_of(d, w->index);
+    if (permits(args.who, a, mask)) return {};
+    return denied(a, path, mask);
+  };
+  if (w->index < table_base) {
+    if (args.wants_write()) return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
+    if (auto ok = check_mode(); !ok) return refuse(ok.err());
+    std::string text = w->index == help_index ? help_text(d) : last_error(dir_id, args.who);
+    if (w->index == error_index && !text.empty()) text += '\n';
+    auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, nullptr, std::move(text)),
+                           dir_id, std::move(path), args.flags};
+    open_.insert(f);
+    return done->complete(f);
+  }
+  const file_entry& e = d.files()[w->index - table_base];
+  bool readable = e.open ? e.readable : e.read != nullptr;
+  bool writable = e.open ? e.writable : e.write != nullptr;
+  if (args.wants_write() && !writable)
+    return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
+  if (args.wants_read() && !readable)
+    return refuse(make_error(errc::access, std::string(name) + ": write-only file; open it for writing"));
+  if (auto ok = check_mode(); !ok) return refuse(ok.err());
+  if (!e.open) {
+    std::string text = args.wants_read() ? e.read(d, args.who) : std::string();
+    auto f = new open_file{std::make_unique<text_handle>(*this, dir_id, &e, std::move(text)),
+                           dir_id, std::move(path), args.flags};
+    open_.insert(f);
+    return done->complete(f);
+  }
+  // A cancel of `done` reaches the element's op; the element's op holds
+  // `done`, never the reverse.
+  auto inner = make_inner_op<handle_ptr>(
+      done, [this, dir_id, who = args.who, flags = args.flags, path = std::move(path)](
+                const op_ptr<open_file*>& done, result<handle_ptr> r) mutable {
+        if (!r) {
+          if (r.err().code != errc::interrupted) record(dir_id, who, r.err());
+          return done->complete(r.err());
+        }
+        auto f = new open_file{std::move(r.value()), dir_id, std::move(path), flags};
+        open_.insert(f);
+        done->complete(f);
+      });
+  e.open(d, args, inner);
+}
+
+namespace {
+// Hands `done` to an element through an inner op that records a failure
+// for the caller's session, and that a cancel of `done` reaches.
+template <class T, class Start>
+void relay(ns& space, std::uint64_t dir_id, const caller& who, op_ptr<T> done, Start start) {
+  start(make_inner_op<T>(done, [&space, dir_id, who](const op_ptr<T>& done, result<T> r) {
+    if (!r && r.err().code != errc::interrupted) space.record(dir_id, who, r.err());
+    done->complete(std::move(r));
+  }));
+}
+}  // namespace
+
+// The one check that keeps removed elements from acting: an open file
+// outlives its element only as a failure, so a spec written through it
+// starts nothing and a read parks on nothing that will ever come.
+std::optional<error> ns::gone(const open_file& f, bool writing) const {
+  if (find(f.dir_id) || f.h->outlives_element()) return std::nullopt;
+  // The daemon's stop retires every element the same way; a write then
+  // fails as one waiting for room in a worker's stdin does at the stop.
+  if (stopped_ && writing)
+    return make_error(errc::closed, f.path + ": circuitd is stopping; it takes no more writes");
+  return make_error(errc::removed, f.path + ": its directory was removed");
+}
+
+void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
+              op_ptr<std::string> done) {
+  if (auto e = gone(f, false)) return done->complete(std::move(*e));
+  // Not recorded: an event loop retries it at every wake-up.
+  if (nonblock && !f.h->readable_now())
+    return done->complete(make_error(errc::would_block, f.path + ": nothing to read yet"));
+  relay(*this, f.dir_id, who, std::move(done), [&](auto inner) { f.h->read(off, size, inner); });
+}
+
+void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+               op_ptr<std::size_t> done) {
+  if (auto e = gone(f, true)) return done->complete(std::move(*e));
+  relay(*this, f.dir_id, who, std::move(done),
+        [&](auto inner) { f.h->write_async(who, off, data, inner); });
+}
+
+bool ns::readable(open_file& f, std::function<void()> wake) {
+  if (gone(f, false) || f.h->readable_now()) return true;
+  if (wake) f.h->wake_when_readable(std::move(wake));
+  return false;
+}
+
+result<void> ns::flush(open_file& f, const caller& who) {
+  auto r = f.h->flush(who);
+  if (!r) record(f.dir_id, who, r.err());
+  return r;
+}
+
+void ns::abort(open_file& f, const caller& who) {
+  f.h->abort(who, "a process holding it died of a signal");
+}
+
+result<void> ns::fsync(open_file& f, const caller& who) {
+  auto r = f.h->sync(who);
+  if (!r) record(f.dir_id, who, r.err());
+  return r;
+}
+
+void ns::release(open_file* f) {
+  if (!f) return;
+  f->h->release();
+  open_.erase(f);
+  delete f;
+}
+
+result<void> ns::commit(open_file* f, const caller& who) {
+  auto r = f->h->flush(who);
+  if (r) r = f->h->sync(who);
+  if (!r) record(f->dir_id, who, r.err());
+  release(f);
+  return r;
+}
+
+void ns::drop(open_file* f, const caller& who) {
+  f->h->abort(who, "its client ended the open without committing it (9P remove, or the end of the session)");
+  f->h->release();  // what abort left (a taken message) goes back
+  open_.erase(f);
+  delete f;
+}
+
+}  // namespace circuit

@@ -1,0 +1,69 @@
+#include <algorithm>
+
+#include "session_queue.hpp"
+
+namespace circuit {
+
+// Takes a completed request out of its queues; the requests behind it
+// start at the next drain.
+std::vector<reply<void>> session::finish(request* r) {
+  if (r->finished) return {};
+  r->finished = true;
+  auto flushes = std::move(r->flushes);
+  for (fid_t f : r->fids) {
+    auto it = queues_.find(f);
+    if (it == queues_.end()) continue;
+    auto& q = it->second;
+    q.erase(std::remove(q.begin(), q.end(), r), q.end());
+    if (q.empty()) queues_.erase(it);
+    else ready_.push_back(f);
+  }
+  auto keep = by_tag_.find(r->tag);
+  if (keep != by_tag_.end() && keep->second.get() == r) {
+    auto hold = std::move(keep->second);  // `r` lives until this returns
+    by_tag_.erase(keep);
+    space_.count_requests(-1);
+  }
+  return flushes;
+}
+
+bool session::at_heads(const request* r) const {
+  for (fid_t f : r->fids) {
+    auto it = queues_.find(f);
+    if (it == queues_.end() || it->second.front() != r) return false;
+  }
+  return true;
+}
+
+// Starts every request that is at the head of all its queues. Iterative, so
+// a long pipeline whose requests complete at once does not nest calls.
+void session::drain() {
+  if (draining_) return;
+  draining_ = true;
+  while (!ready_.empty()) {
+    fid_t f = ready_.front();
+    ready_.pop_front();
+    auto it = queues_.find(f);
+    if (it == queues_.end()) continue;
+    request* r = it->second.front();
+    if (r->started || !at_heads(r)) continue;
+    r->started = true;
+    auto start = r->start;  // the request may finish (and be freed) inside
+    start();
+  }
+  draining_ = false;
+}
+
+// The flushed request's reply goes first: at once when the cancel completes
+// it, or when it completes, if its result was already on its way.
+void session::flush(tag_t old, reply<void> done) {
+  auto it = by_tag_.find(old);
+  if (it == by_tag_.end()) return done({});
+  auto r = it->second;  // the request is freed when it completes
+  auto stop = r->stop;
+  stop(make_error(errc::interrupted, "interrupted"));
+  if (r->finished) return done({});
+  r->flushes.push_back(std::move(done));
+}
+
+}  // namespace circuit
