@@ -93,6 +93,19 @@ class Mount(DaemonTest):
             os.kill(self.b.proc.pid, signal.SIGCONT)
         self.assertEqual(sorted(os.listdir(os.path.join(self.top, "channels"))), ["error", "help"])
 
+    def test_files_of_two_mounted_servers_and_of_this_host_have_inode_numbers_of_their_own(self):
+        c = Daemon(name="h3")
+        self.addCleanup(c.cleanup)
+        write(self.d.host("ctl"), "mount %s h3\n" % c.sock)
+        os.mkdir(self.b.chan("x"))
+        os.mkdir(c.chan("x"))
+        os.mkdir(self.d.chan("x"))
+        files = [os.path.join(self.top, "channels", "x", "send"), self.d.path("h3", "h3", "channels", "x", "send"),
+                 self.d.chan("x", "send"), os.path.join(self.top, "channels", "x")]
+        inos = [os.stat(f).st_ino for f in files]
+        self.assertEqual(len(set(inos)), len(inos), inos)
+        self.assertEqual(inos[0], os.stat(files[0]).st_ino)  # the same while it lives
+
     def test_mount_refuses_a_taken_name_a_dead_socket_and_unmount_takes_it_away(self):
         self.assertEqual(errno_of(write, self.d.host("ctl"), "mount %s h1\n" % self.b.sock), errno.EEXIST)
         self.assertEqual(errno_of(write, self.d.host("ctl"), "mount /nonexistent/sock h3\n"), errno.EHOSTUNREACH)

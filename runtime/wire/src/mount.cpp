@@ -28,14 +28,26 @@ std::uint32_t wire_flags(int flags) {
 
 }  // namespace
 
+namespace {
+std::uint16_t mounts_made = 0;  // the loop thread's: numbers the mounts' inos
+}  // namespace
+
 mount::mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline)
-    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline) {}
+    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline), id_(++mounts_made) {}
 
 mount::~mount() { cl_->close(); }
 
+// A local ino: remote_ino_bit, this mount's number in bits 40-55, and the
+// server's qid.path in the low 40 bits, with no table, so the memory does
+// not grow with what the server makes and removes. A path too wide for that
+// (the server mounts a third one) gets a number from a table, marked by
+// bit 56.
 std::uint64_t mount::ino_of(std::uint64_t path) {
+  constexpr std::uint64_t low = (std::uint64_t{1} << 40) - 1, mapped = std::uint64_t{1} << 56;
+  std::uint64_t prefix = remote_ino_bit | std::uint64_t{id_} << 40;
+  if (path <= low) return prefix | path;
   auto [it, fresh] = inos_.try_emplace(path, 0);
-  if (fresh) it->second = remote_ino_bit | (reinterpret_cast<std::uintptr_t>(this) & 0xffff) << 40 | next_ino_++;
+  if (fresh) it->second = prefix | mapped | (next_ino_++ & low);
   return it->second;
 }
 

@@ -67,7 +67,8 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   std::string name_;
   std::chrono::milliseconds deadline_;
   std::unordered_map<uid_t, std::shared_ptr<user>> users_;
-  std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // remote qid.path -> local ino
+  std::uint16_t id_;  // numbers this mount's inos (ino_of)
+  std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // qid.paths over 40 bits -> local ino
   std::uint64_t next_ino_ = 1;
   std::unordered_map<std::uint32_t, std::vector<dir_entry>> listings_;  // open directories
   // Opens a cancel completed while the server's reply was on its way; a
