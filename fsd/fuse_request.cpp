@@ -34,10 +34,13 @@ caller caller_of(fuse_req_t req, bool maker) {
   const fuse_ctx* c = fuse_req_ctx(req);
   caller who;
   who.pid = c->pid;
-  // The caller's Unix session keys its error messages; a process already
+  // The caller's Unix session keys its error messages, looked up only when
+  // one is recorded or read (most requests need none); a process already
   // gone (its pid unknown) shares the key 0.
-  pid_t sid = c->pid > 0 ? getsid(c->pid) : -1;
-  who.key = sid < 0 ? 0 : static_cast<std::uint64_t>(sid);
+  who.key_of = [](pid_t pid) -> std::uint64_t {
+    pid_t sid = pid > 0 ? getsid(pid) : -1;
+    return sid < 0 ? 0 : static_cast<std::uint64_t>(sid);
+  };
   who.uid = c->uid;
   who.gid = c->gid;
   if (maker || (who.uid != 0 && who.uid != face(req).space().cfg().daemon.uid))

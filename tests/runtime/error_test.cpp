@@ -35,3 +35,32 @@ TEST_CASE("a session's error keeps at most the bound of a huge message") {
              error{errc::invalid, "bad: " + std::string(300 << 10, 'z') + " end"});
   CHECK(s.n.last_error(s.walk("/h1") >> file_bits, who).size() <= max_error_text);
 }
+
+namespace {
+int lookups = 0;
+std::uint64_t session_of(pid_t pid) {
+  ++lookups;
+  return 1000 + static_cast<std::uint64_t>(pid);
+}
+}  // namespace
+
+TEST_CASE("a face's session lookup runs only when an error is recorded or read, once per caller") {
+  test::space s;
+  auto dir = s.walk("/h1") >> file_bits;
+  lookups = 0;
+  caller a;
+  a.pid = 7;
+  a.key_of = session_of;
+  caller b = a;  // another request of the same process
+  CHECK(lookups == 0);
+  s.n.record(dir, a, error{errc::invalid, "bad: a"});
+  s.n.record(dir, a, error{errc::invalid, "bad: again"});
+  CHECK(lookups == 1);
+  CHECK(a.session_key() == 1007);
+  CHECK(s.n.last_error(dir, b) == "bad: again");
+  CHECK(lookups == 2);
+  caller other;
+  other.key = 1008;  // given outright, as the socket face does
+  CHECK(s.n.last_error(dir, other).empty());
+  CHECK(lookups == 2);
+}

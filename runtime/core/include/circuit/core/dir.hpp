@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "circuit/core/error.hpp"
@@ -50,8 +51,18 @@ struct principal {
 // one terminal share their errors, and two terminals never see each
 // other's), the socket face its connection. It keys the per-session
 // `error` files; the core never looks it up itself.
+//
+// Only errors need the key, so a face whose key costs a system call per
+// request (getsid(2)) may give `key_of` instead: session_key() calls it
+// once, when the key is first needed — while the caller still waits for
+// its answer, so its session is the one it asked from.
 struct caller : principal {
-  std::uint64_t key = 0;
+  std::uint64_t session_key() const {
+    if (key_of) key = std::exchange(key_of, nullptr)(pid);
+    return key;
+  }
+  mutable std::uint64_t key = 0;
+  mutable std::uint64_t (*key_of)(pid_t) = nullptr;
   pid_t pid = 0;  // 0 when the face does not know (the socket)
 };
 
