@@ -1,0 +1,230 @@
+#include "circuit/cluster/member_remote.hpp"
+
+#include <algorithm>
+
+namespace circuit::cluster {
+
+// A walk from the top waiting for a link: it runs when one comes, fails
+// when the member goes down or the link timeout passes, and leaves the
+// list when its caller cancels.
+struct member_remote::waiter {
+  std::function<void()> run;
+  std::function<void(error)> fail;
+  timer_ptr expiry;
+};
+
+member_remote::member_remote(std::string member, clock& clk, clock::duration link_timeout)
+    : member_(std::move(member)), clk_(clk), link_timeout_(link_timeout) {}
+
+member_remote::~member_remote() {
+  auto waiting = std::move(waiting_);
+  for (auto& w : waiting) w->fail(unreachable("the link was closed"));
+}
+
+error member_remote::host_down() const { return make_error(errc::host_down, "host down: " + member_); }
+
+error member_remote::unreachable(std::string_view why) const {
+  return make_error(errc::host_unreachable, "host unreachable: " + member_ + " (" + std::string(why) + ")");
+}
+
+void member_remote::set_link(std::shared_ptr<remote> link) {
+  link_ = std::move(link);
+  ++gen_;
+  auto waiting = std::move(waiting_);
+  for (auto& w : waiting) {
+    w->expiry.reset();
+    w->run();
+  }
+}
+
+void member_remote::lost_link() {
+  link_.reset();
+  fail_in_flight(unreachable("the link failed"));
+}
+
+void member_remote::set_down(bool down) {
+  down_ = down;
+  if (!down) return;
+  auto waiting = std::move(waiting_);
+  for (auto& w : waiting) w->fail(host_down());
+  fail_in_flight(host_down());
+}
+
+// A cancel reaches the link's request (a flush there) and completes the
+// op with `e` now; a reply that wins the race is reported instead.
+void member_remote::fail_in_flight(const error& e) {
+  auto ops = std::move(in_flight_);
+  for (auto& w : ops)
+    if (auto o = w.lock()) o->cancel(e);
+}
+
+std::uint32_t member_remote::adopt(std::uint32_t link_fid) {
+  std::uint32_t f = next_fid_++;
+  fids_[f] = fid_ref{gen_, link_fid, false};
+  return f;
+}
+
+template <class T, class Issue>
+void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t> link_fid, Issue& issue) {
+  in_flight_.remove_if([](const std::weak_ptr<op_base>& w) { return w.expired(); });
+  auto self = shared_from_this();
+  auto inner = make_inner_op<T>(done, [self](const op_ptr<T>& outer, result<T> r) {
+    if (!r && self->down_) return outer->complete(self->host_down());
+    outer->complete(std::move(r));
+  });
+  in_flight_.push_back(inner);
+  issue(*link_, link_fid, inner);
+}
+
+template <class T, class Issue>
+void member_remote::pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid, Issue issue) {
+  if (down_) return done->complete(host_down());
+  if (!fid) {
+    if (link_) return issue_now(done, std::nullopt, issue);
+    // No link now: wait for one, for at most the link timeout.
+    auto w = std::make_shared<waiter>();
+    std::weak_ptr<waiter> ww = w;
+    auto self = shared_from_this();
+    w->run = [self, done, issue]() mutable { self->pass(done, std::nullopt, std::move(issue)); };
+    w->fail = [done](error e) {
+      if (!done->done()) done->complete(std::move(e));
+    };
+    w->expiry = clk_.start_timer(link_timeout_, [self, ww] {
+      auto w = ww.lock();
+      if (!w) return;
+      self->waiting_.remove(w);
+      w->fail(self->unreachable("no link within the link timeout"));
+    });
+    done->on_cancel([self, ww] {
+      if (auto w = ww.lock()) self->waiting_.remove(w);
+    });
+    waiting_.push_back(std::move(w));
+    return;
+  }
+  auto it = fids_.find(*fid);
+  if (it == fids_.end()) return done->complete(make_error(errc::bad_fid, member_ + ": no such fid"));
+  if (it->second.gen != gen_ || !link_)
+    return done->complete(unreachable("its link failed since this file was reached; walk to it again"));
+  issue_now(done, it->second.link_fid, issue);
+}
+
+// While the member is down, its `error` files (any path ending in one)
+// are answered here with "host down: NAME".
+bool member_remote::error_walk(const std::vector<std::string>& names, op_ptr<remote_walk>& done) {
+  if (!down_ || names.empty() || names.back() != "error") return false;
+  remote_walk w;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    attr a;
+    a.is_dir = i + 1 < names.size();
+    a.perm = a.is_dir ? 0555 : 0444;
+    a.ino = remote_ino_bit | (std::uint64_t{1} << 57) | i;
+    w.walked.push_back(a);
+  }
+  std::uint32_t f = next_fid_++;
+  fids_[f] = fid_ref{gen_, 0, true};
+  w.fid = f;
+  done->complete(std::move(w));
+  return true;
+}
+
+void member_remote::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+                         op_ptr<remote_walk> done) {
+  if (error_walk(names, done)) return;
+  auto self = shared_from_this();
+  pass(done, from, [self, who, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
+                                                          op_ptr<remote_walk> o) mutable {
+    auto gen = self->gen_;  // the link it goes on
+    auto adopt = make_inner_op<remote_walk>(o, [self, gen](const op_ptr<remote_walk>& o, result<remote_walk> r) {
+      if (r && r->fid) {
+        if (self->gen_ != gen) {  // made on a link that is gone since
+          r->fid.reset();
+          return o->complete(self->unreachable("the link failed during the walk"));
+        }
+        r->fid = self->adopt(*r->fid);
+      }
+      o->complete(std::move(r));
+    });
+    link.walk(who, lf, std::move(names), adopt);
+  });
+}
+
+namespace {
+template <class T>
+auto plain(void (remote::*call)(std::uint32_t, op_ptr<T>)) {
+  return [call](remote& link, std::optional<std::uint32_t> lf, op_ptr<T> o) { (link.*call)(*lf, o); };
+}
+}  // namespace
+
+void member_remote::getattr(std::uint32_t fid, op_ptr<attr> done) {
+  auto it = fids_.find(fid);
+  if (it != fids_.end() && it->second.error_file) {
+    attr a;
+    a.perm = 0444;
+    a.ino = remote_ino_bit | (std::uint64_t{1} << 57) | 16;
+    return done->complete(a);
+  }
+  pass(done, fid, plain<attr>(&remote::getattr));
+}
+
+void member_remote::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
+  auto it = fids_.find(fid);
+  if (it != fids_.end() && it->second.error_file) return getattr(fid, done);
+  pass(done, fid, [flags](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) { link.lopen(*lf, flags, o); });
+}
+
+void member_remote::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) {
+  pass(done, fid, [index](remote& link, std::optional<std::uint32_t> lf, op_ptr<std::vector<dir_entry>> o) {
+    link.readdir(*lf, index, o);
+  });
+}
+
+void member_remote::read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) {
+  auto it = fids_.find(fid);
+  if (it != fids_.end() && it->second.error_file) {
+    std::string text = host_down().message + "\n";
+    if (off >= text.size()) return done->complete(std::string());
+    return done->complete(text.substr(off, count));
+  }
+  pass(done, fid, [off, count](remote& link, std::optional<std::uint32_t> lf, op_ptr<std::string> o) {
+    link.read(*lf, off, count, o);
+  });
+}
+
+void member_remote::write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) {
+  pass(done, fid, [off, data = std::move(data)](remote& link, std::optional<std::uint32_t> lf,
+                                                op_ptr<std::size_t> o) mutable { link.write(*lf, off, std::move(data), o); });
+}
+
+void member_remote::fsync(std::uint32_t fid, op_ptr<void> done) { pass(done, fid, plain<void>(&remote::fsync)); }
+
+// The ends of a fid: ours goes whatever happens. A fid whose link is gone
+// ends with the reason (a send open on it was not delivered), as 9P's
+// clunk frees the fid even when it fails.
+void member_remote::end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::*call)(std::uint32_t, op_ptr<void>)) {
+  auto it = fids_.find(fid);
+  if (it == fids_.end()) return done->complete(make_error(errc::bad_fid, member_ + ": no such fid"));
+  fid_ref ref = it->second;
+  fids_.erase(it);
+  if (ref.error_file) return done->complete(result<void>());
+  if (down_) return done->complete(host_down());
+  if (ref.gen != gen_ || !link_) return done->complete(unreachable("its link failed before it was closed"));
+  auto issue = plain<void>(call);
+  issue_now(done, ref.link_fid, issue);
+}
+
+void member_remote::clunk(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::clunk); }
+void member_remote::remove(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::remove); }
+
+void member_remote::mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+  pass(done, dfid, [name = std::move(name)](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) mutable {
+    link.mkdir(*lf, std::move(name), o);
+  });
+}
+
+void member_remote::unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
+  pass(done, dfid, [name = std::move(name), dir](remote& link, std::optional<std::uint32_t> lf, op_ptr<void> o) mutable {
+    link.unlinkat(*lf, std::move(name), dir, o);
+  });
+}
+
+}  // namespace circuit::cluster

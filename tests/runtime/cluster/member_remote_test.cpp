@@ -1,0 +1,218 @@
+// member_remote: what a request to another member meets when the member is
+// up, when its link is gone, and when it is down — stepped on a manual
+// clock, against a link whose answers the test gives by hand.
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+#include "circuit/cluster/member_remote.hpp"
+
+using namespace circuit;
+using namespace std::chrono_literals;
+using cluster::member_remote;
+
+namespace {
+
+// A link that keeps every request until the test answers it. Fids it makes
+// are numbered from 100; a flush (a cancel) is counted.
+class held_link final : public remote {
+ public:
+  std::deque<std::function<void()>> answers;  // the next answer of each request, in order
+  int flushed = 0, clunked = 0;
+  std::uint32_t next = 100;
+
+  std::string name() const override { return "held"; }
+  void walk(const principal&, std::optional<std::uint32_t>, std::vector<std::string> names,
+            op_ptr<remote_walk> done) override {
+    hold(done, [this, names, done] {
+      remote_walk w;
+      for (auto& n : names) w.walked.push_back(attr{.is_dir = n != "send"});
+      w.fid = next++;
+      done->complete(w);
+    });
+  }
+  void getattr(std::uint32_t, op_ptr<attr> done) override { hold(done, [done] { done->complete(attr{}); }); }
+  void lopen(std::uint32_t, int, op_ptr<attr> done) override { hold(done, [done] { done->complete(attr{}); }); }
+  void readdir(std::uint32_t, std::uint64_t, op_ptr<std::vector<dir_entry>> done) override {
+    hold(done, [done] { done->complete(std::vector<dir_entry>{}); });
+  }
+  void read(std::uint32_t, std::uint64_t, std::size_t, op_ptr<std::string> done) override {
+    hold(done, [done] { done->complete(std::string("message")); });
+  }
+  void write(std::uint32_t, std::uint64_t, std::string d, op_ptr<std::size_t> done) override {
+    hold(done, [done, n = d.size()] { done->complete(n); });
+  }
+  void fsync(std::uint32_t, op_ptr<void> done) override { hold(done, [done] { done->complete({}); }); }
+  void clunk(std::uint32_t, op_ptr<void> done) override {
+    ++clunked;
+    done->complete({});
+  }
+  void remove(std::uint32_t f, op_ptr<void> done) override { clunk(f, done); }
+  void mkdir(std::uint32_t, std::string, op_ptr<attr> done) override { hold(done, [done] { done->complete(attr{}); }); }
+  void unlinkat(std::uint32_t, std::string, bool, op_ptr<void> done) override {
+    hold(done, [done] { done->complete({}); });
+  }
+
+  void answer() {
+    auto a = std::move(answers.front());
+    answers.pop_front();
+    a();
+  }
+
+ private:
+  template <class T>
+  void hold(const op_ptr<T>& done, std::function<void()> a) {
+    done->on_cancel([this] { ++flushed; });
+    answers.push_back([done, a] {
+      if (!done->done()) a();
+    });
+  }
+};
+
+template <class T>
+struct outcome {
+  std::optional<result<T>> r;
+  op_ptr<T> op = make_op<T>([this](result<T> x) { r = std::move(x); });
+  errc code() const { return r->err().code; }
+};
+
+struct fixture {
+  manual_clock clk;
+  std::shared_ptr<member_remote> m = std::make_shared<member_remote>("h2", clk, 3s);
+  std::shared_ptr<held_link> link = std::make_shared<held_link>();
+  principal who;
+
+  std::uint32_t walk_to(std::vector<std::string> names) {
+    outcome<remote_walk> w;
+    m->walk(who, std::nullopt, std::move(names), w.op);
+    link->answer();
+    REQUIRE(w.r);
+    REQUIRE(*w.r);
+    return *(*w.r)->fid;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a member's requests go over its link, with the member's own fids", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
+  CHECK(fid < 100);  // ours, not the link's
+  outcome<std::string> r;
+  f.m->read(fid, 0, 100, r.op);
+  f.link->answer();
+  CHECK(**r.r == "message");
+  outcome<void> c;
+  f.m->clunk(fid, c.op);
+  CHECK(*c.r);
+  CHECK(f.link->clunked == 1);
+}
+
+TEST_CASE("a member declared down fails what waits on it at once, and every later request, with host down", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
+  outcome<std::string> parked;  // a receive waiting for a message
+  f.m->read(fid, 0, 100, parked.op);
+  CHECK(!parked.r);
+  f.m->set_down(true);
+  REQUIRE(parked.r);
+  CHECK(parked.code() == errc::host_down);
+  CHECK(parked.r->err().message == "host down: h2");
+  CHECK(f.link->flushed == 1);  // the request on the link was flushed
+  outcome<remote_walk> later;
+  f.m->walk(f.who, std::nullopt, {"workers"}, later.op);
+  REQUIRE(later.r);
+  CHECK(later.code() == errc::host_down);
+  outcome<void> c;
+  f.m->clunk(fid, c.op);
+  CHECK(c.code() == errc::host_down);
+}
+
+TEST_CASE("while a member is down its error files read host down, so a shell can cat error", "[cluster]") {
+  fixture f;
+  f.m->set_down(true);
+  outcome<remote_walk> w;
+  f.m->walk(f.who, std::nullopt, {"channels", "c", "error"}, w.op);
+  REQUIRE(*w.r);
+  REQUIRE((*w.r)->fid);
+  CHECK((*w.r)->walked.size() == 3);
+  CHECK((*w.r)->walked[0].is_dir);
+  CHECK(!(*w.r)->walked[2].is_dir);
+  outcome<attr> o;
+  f.m->lopen(*(*w.r)->fid, 0, o.op);
+  CHECK(*o.r);
+  outcome<std::string> text;
+  f.m->read(*(*w.r)->fid, 0, 4096, text.op);
+  CHECK(**text.r == "host down: h2\n");
+  outcome<void> c;
+  f.m->clunk(*(*w.r)->fid, c.op);
+  CHECK(*c.r);
+}
+
+TEST_CASE("without a link a walk waits for one, up to the link timeout, then host unreachable", "[cluster]") {
+  fixture f;
+  outcome<remote_walk> waits, gives_up;
+  f.m->walk(f.who, std::nullopt, {"channels"}, waits.op);
+  f.clk.advance(2s);
+  CHECK(!waits.r);
+  f.m->set_link(f.link);  // in time: it goes on
+  f.link->answer();
+  REQUIRE(waits.r);
+  CHECK(*waits.r);
+
+  f.m->lost_link();
+  f.m->walk(f.who, std::nullopt, {"workers"}, gives_up.op);
+  f.clk.advance(2900ms);
+  CHECK(!gives_up.r);
+  f.clk.advance(200ms);
+  REQUIRE(gives_up.r);
+  CHECK(gives_up.code() == errc::host_unreachable);
+  CHECK(gives_up.r->err().message.rfind("host unreachable: h2", 0) == 0);
+}
+
+TEST_CASE("a lost link fails its requests at once, and its fids stay void on the next link", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "send"});
+  outcome<std::size_t> w;
+  f.m->write(fid, 0, "abc", w.op);
+  f.m->lost_link();
+  REQUIRE(w.r);
+  CHECK(w.code() == errc::host_unreachable);
+  auto again = std::make_shared<held_link>();
+  f.m->set_link(again);
+  outcome<std::size_t> stale;
+  f.m->write(fid, 0, "abc", stale.op);
+  REQUIRE(stale.r);
+  CHECK(stale.code() == errc::host_unreachable);
+  outcome<void> c;  // its clunk says the message was not delivered
+  f.m->clunk(fid, c.op);
+  CHECK(c.code() == errc::host_unreachable);
+  CHECK(again->clunked == 0);
+}
+
+TEST_CASE("a walk cancelled while it waits for a link leaves nothing waiting", "[cluster]") {
+  fixture f;
+  outcome<remote_walk> w;
+  f.m->walk(f.who, std::nullopt, {"channels"}, w.op);
+  w.op->cancel(make_error(errc::interrupted, "interrupted"));
+  REQUIRE(w.r);
+  CHECK(w.code() == errc::interrupted);
+  f.m->set_link(f.link);  // nothing runs for it
+  CHECK(f.link->answers.empty());
+  f.clk.advance(5s);
+}
+
+TEST_CASE("a member back from down is served again over a new link", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  f.m->set_down(true);
+  f.m->set_down(false);
+  auto again = std::make_shared<held_link>();
+  f.m->set_link(again);
+  f.link = again;
+  std::uint32_t fid = f.walk_to({"channels"});
+  CHECK(fid > 0);
+}
