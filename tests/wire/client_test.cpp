@@ -1,6 +1,7 @@
 // Unit tests of runtime/wire/src/client.cpp (and requests.cpp): the client
 // against the small server of test_server.hpp, over a socket pair.
 #include "circuit/wire/client.hpp"
+#include "circuit/wire/mount.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -310,4 +311,47 @@ TEST_CASE("connecting to a socket nobody serves names the path and the errno") {
   REQUIRE(c.done());
   CHECK(c.r->err().code == errc::not_found);
   CHECK(c.r->err().message == "9p: /nonexistent/circuit.sock: No such file or directory");
+}
+
+// wire::mount with a top: the subtree starts below the server's root (a
+// cluster member's directory is its host's).
+TEST_CASE("a mount with a top walks each uid's attach there once, and from there on") {
+  rig t;
+  bool ok = false;
+  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
+  t.run_until([&] { return ok; });
+  auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"d"});
+  principal who{1000, 1000, {}};
+  std::optional<result<remote_walk>> w;
+  m->walk(who, std::nullopt, {}, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  t.run_until([&] { return w.has_value(); });
+  REQUIRE(*w);
+  REQUIRE((*w)->fid);
+  std::optional<result<attr>> a;
+  m->getattr(*(*w)->fid, make_op<attr>([&](result<attr> r) { a = std::move(r); }));
+  t.run_until([&] { return a.has_value(); });
+  REQUIRE(*a);
+  CHECK((*a)->is_dir);
+  std::size_t walks = 0;
+  for (auto& f : t.server.received)
+    if (auto* tw = std::get_if<twalk>(&f.message); tw && tw->wnames == std::vector<std::string>{"d"}) ++walks;
+  CHECK(walks == 1);
+  // Below the top: names are the subtree's, and the server's root is not reached.
+  std::optional<result<remote_walk>> a_from_top;
+  m->walk(who, std::nullopt, {"a"}, make_op<remote_walk>([&](result<remote_walk> r) { a_from_top = std::move(r); }));
+  t.run_until([&] { return a_from_top.has_value(); });
+  CHECK(!*a_from_top);
+}
+
+TEST_CASE("a mount whose top the server does not have fails its walks with the path in the words") {
+  rig t;
+  bool ok = false;
+  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
+  t.run_until([&] { return ok; });
+  auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"nosuch"});
+  std::optional<result<remote_walk>> w;
+  m->walk(principal{1000, 1000, {}}, std::nullopt, {}, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  t.run_until([&] { return w.has_value(); });
+  REQUIRE(!*w);
+  CHECK(w->err().message.find("/nosuch") != std::string::npos);
 }

@@ -26,14 +26,19 @@ std::uint32_t wire_flags(int flags) {
   return f;
 }
 
-}  // namespace
-
-namespace {
 std::uint16_t mounts_made = 0;  // the loop thread's: numbers the mounts' inos
+
+std::string join_path(const std::vector<std::string>& names) {
+  std::string out;
+  for (auto& n : names) out += "/" + n;
+  return out;
+}
+
 }  // namespace
 
-mount::mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline)
-    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline), id_(++mounts_made) {}
+mount::mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline,
+             std::vector<std::string> top)
+    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline), top_(std::move(top)), id_(++mounts_made) {}
 
 mount::~mount() { cl_->close(); }
 
@@ -100,12 +105,32 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
       u->fid = cl_->new_fid();
       std::weak_ptr<mount> self = shared_from_this();
       cl_->set_deadline(std::chrono::duration_cast<client::duration>(deadline_));
-      cl_->attach(u->fid, "", who.uid, "", [self, u](result<qid> r) {
+      auto settled = [self, u](result<void> r) {
         if (!self.lock()) return;
         if (r) u->ready = true;
         else u->failed = r.err();
         auto waiting = std::move(u->waiting);
         for (auto& w : waiting) w();
+      };
+      std::uint32_t at = u->fid;
+      cl_->attach(at, "", who.uid, "", [self, u, at, settled](result<qid> r) {
+        auto m = self.lock();
+        if (!m) return;
+        if (!r || m->top_.empty()) return settled(r ? result<void>() : result<void>(r.err()));
+        // The subtree starts below the server's root: the uid's fid is
+        // walked there once (a clone of its attach would name the root).
+        u->fid = m->cl_->new_fid();
+        m->cl_->set_deadline(std::chrono::duration_cast<client::duration>(m->deadline_));
+        m->cl_->walk(at, u->fid, m->top_, [self, u, at, settled, n = m->top_.size()](result<std::vector<qid>> w) {
+          auto m = self.lock();
+          if (!m) return;
+          m->cl_->clunk(at, [](result<void>) {});
+          if (w && w->size() == n) return settled(result<void>());
+          m->cl_->release_fid(u->fid);
+          if (w) return settled(make_error(errc::not_found, "no " + join_path(m->top_) + " on the server"));
+          settled(make_error(w.err().code, join_path(m->top_) + ": " + w.err().message));
+        });
+        m->cl_->set_deadline(client::duration::zero());
       });
       cl_->set_deadline(client::duration::zero());
     }

@@ -25,6 +25,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "circuit/core/remote.hpp"
 #include "circuit/wire/client.hpp"
@@ -34,7 +35,10 @@ namespace circuit::wire {
 class mount final : public remote, public std::enable_shared_from_this<mount> {
  public:
   // `cl` has negotiated its version already. `name` is for messages.
-  mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline);
+  // `top`: the subtree starts there, below the server's root (a cluster
+  // member's directory is its host's: {"h2"}); empty, at the root.
+  mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline,
+        std::vector<std::string> top = {});
   ~mount() override;
 
   std::string name() const override { return name_; }
@@ -66,6 +70,7 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   std::shared_ptr<client> cl_;
   std::string name_;
   std::chrono::milliseconds deadline_;
+  std::vector<std::string> top_;
   std::unordered_map<uid_t, std::shared_ptr<user>> users_;
   std::uint16_t id_;  // numbers this mount's inos (ino_of)
   std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // qid.paths over 40 bits -> local ino
