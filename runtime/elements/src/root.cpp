@@ -164,6 +164,7 @@ std::vector<dir*> root::children() {
 }
 
 std::string root::members() const {
+  if (space().cfg().members) return space().cfg().members();
   std::string t;
   for (auto& [name, h] : hosts_)
     t += name + " " + h->member_id() + " " + space().cfg().address + " alive\n";

@@ -20,6 +20,20 @@ result<void> remove_mount(ns& space, const std::string& name) {
   return static_cast<root&>(space.top()).remove_mount(name);
 }
 
+result<void> add_member(ns& space, const std::string& name, std::shared_ptr<remote> r) {
+  auto ok = add_mount(space, name, std::move(r));
+  if (ok) space.events().append("join " + name);
+  return ok;
+}
+
+result<void> remove_member(ns& space, const std::string& name) {
+  auto ok = remove_mount(space, name);
+  if (ok) space.events().append("leave " + name);
+  return ok;
+}
+
+void member_event(ns& space, const std::string& line) { space.events().append(line); }
+
 void stop_workers(ns& space, std::function<void()> done) {
   auto* h = static_cast<host*>(space.top().child(space.cfg().host));
   h->procs().stop_all(std::move(done));

@@ -38,6 +38,9 @@ namespace circuit {
 struct config {
   std::string host = "local";           // this host's name (--name)
   std::string address = "-";            // where peers reach it (none yet)
+  // The `members` file's text, one line per member (name id address
+  // state), from the cluster's membership; unset: this host alone.
+  std::function<std::string()> members;
   std::string socket;                   // the Unix socket serving 9P2000.L, if any (--socket)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
