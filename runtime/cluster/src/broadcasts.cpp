@@ -1,0 +1,33 @@
+#include "broadcasts.hpp"
+
+#include <algorithm>
+
+namespace circuit::cluster {
+
+namespace {
+bool before(const auto& a, const auto& b) {
+  return a.sent != b.sent ? a.sent < b.sent : a.order > b.order;
+}
+}  // namespace
+
+void broadcasts::add(const std::string& about, std::string bytes) {
+  std::erase_if(items_, [&](const item& i) { return i.about == about; });
+  items_.push_back({about, std::move(bytes), 0, next_++});
+  if (items_.size() > max_items) {
+    std::sort(items_.begin(), items_.end(), [](auto& a, auto& b) { return before(a, b); });
+    items_.resize(max_items);
+  }
+}
+
+void broadcasts::fill(std::string& out, std::size_t budget, int limit) {
+  if (items_.empty()) return;
+  std::sort(items_.begin(), items_.end(), [](auto& a, auto& b) { return before(a, b); });
+  for (auto& i : items_) {
+    if (out.size() + i.bytes.size() > budget) continue;
+    out += i.bytes;
+    ++i.sent;
+  }
+  std::erase_if(items_, [&](const item& i) { return i.sent >= limit; });
+}
+
+}  // namespace circuit::cluster
