@@ -42,7 +42,9 @@ std::string membership::impl::serve(const std::string& from, std::string_view re
     ++malformed_;
     return refuse("cluster: malformed exchange from " + from);
   }
-  if (stopped_ || leaving_) return refuse("cluster: " + self_->m.name + " is leaving");
+  // Not a refusal of the joiner: an empty reply reads as no answer, and
+  // the joiner tries its next seed.
+  if (stopped_ || leaving_) return {};
   const member& j = e->members.front();
   if (e->kind == wire::exchange_kind::join) {
     node* n = lookup(j.name);

@@ -126,7 +126,8 @@ class membership {
 
   // A datagram from `from`. Malformed ones are dropped (and counted).
   void receive(const std::string& from, std::string_view packet);
-  // The answer to an exchange request (a join or a push-pull).
+  // The answer to an exchange request (a join or a push-pull); empty
+  // while we leave (the asker takes it as no answer).
   std::string serve_exchange(const std::string& from, std::string_view request);
 
   std::vector<member> members() const;  // every member incl. self, not left, by name
