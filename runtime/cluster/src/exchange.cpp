@@ -28,7 +28,8 @@ void membership::impl::merge_state(const std::vector<member>& ms) {
     node* n = lookup(m.name);
     if (!n && m.st == state::down) continue;  // never knew it alive: nothing to tell
     if (m.st == state::alive || !n) on_alive(wire::alive{m.name, m.id, m.address, m.incarnation});
-    if (m.st != state::alive) on_suspect(wire::suspect{m.name, m.incarnation, from});
+    // Not a confirmation: the sender may only echo our own suspicion.
+    if (m.st != state::alive) on_suspect(wire::suspect{m.name, m.incarnation, from}, false);
   }
 }
 

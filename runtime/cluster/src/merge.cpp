@@ -108,7 +108,7 @@ void membership::impl::on_alive(const wire::alive& a, bool takeover) {
   broadcast(a.name, a);
 }
 
-void membership::impl::on_suspect(const wire::suspect& s) {
+void membership::impl::on_suspect(const wire::suspect& s, bool confirms) {
   node* n = lookup(s.name);
   if (!n || !live(n->m.st) || s.incarnation < n->m.incarnation) return;
   if (n == self_) {
@@ -116,7 +116,7 @@ void membership::impl::on_suspect(const wire::suspect& s) {
     return;
   }
   if (n->m.st == state::suspect && s.incarnation == n->m.incarnation) {
-    if (n->susp && n->susp->confirm(s.from)) broadcast(s.name, s);
+    if (confirms && n->susp && n->susp->confirm(s.from)) broadcast(s.name, s);
     return;
   }
   n->m.incarnation = s.incarnation;
@@ -131,10 +131,14 @@ void membership::impl::on_suspect(const wire::suspect& s) {
   auto min = scaled(min_suspicion());
   auto max = std::chrono::duration_cast<clock::duration>(min * tm_.suspicion_max_mult);
   std::string name = s.name;
-  n->susp = std::make_unique<suspicion>(clk_, s.from, k, min, max, [this, name] {
+  n->susp = std::make_unique<suspicion>(clk_, s.from, k, min, max, [this, name, k] {
     node* x = lookup(name);
-    if (x && x->m.st == state::suspect)
-      on_dead(wire::dead{name, x->m.incarnation, self_->m.name});
+    if (!x || x->m.st != state::suspect) return;
+    // Nobody else confirmed it, and we look unhealthy ourselves: likely
+    // our link, not the suspect. Wait on; a real crash is confirmed by
+    // the healthy members, whose verdict reaches us.
+    if (awareness_ > 0 && k > 0 && x->susp->confirmations() == 0) return x->susp->extend();
+    on_dead(wire::dead{name, x->m.incarnation, self_->m.name});
   });
   broadcast(s.name, s);
 }

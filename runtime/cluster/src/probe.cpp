@@ -26,6 +26,8 @@ void membership::impl::tick_probe() {
   if (!t) return;
   probe_ = probe{};
   probe_.target = t->m.name;
+  probe_.incarnation = t->m.incarnation;
+  probe_.of_down = t->m.st == state::down;
   probe_.active = true;
   // conclude_probe() forgets the seq at the interval's end, before this
   // wait would expire.
@@ -42,7 +44,7 @@ void membership::impl::tick_probe() {
   bool buddy = t->m.st != state::alive;
   send(t->m.address, p, buddy ? &news : nullptr);
   // A down member is probed only to let it learn that it must refute.
-  if (t->m.st != state::down)
+  if (!probe_.of_down)
     probe_.indirect = clk_.start_timer(scaled(tm_.probe_timeout), [this] { go_indirect(); });
 }
 
@@ -63,10 +65,13 @@ void membership::impl::conclude_probe() {
   acks_.erase(probe_.seq);
   if (probe_.acked) return add_awareness(-1);
   node* t = lookup(probe_.target);
-  if (!t || (t->m.st != state::alive && t->m.st != state::suspect)) return;
+  // A member held down when the probe began is not suspected for missing
+  // it, even if it came back meanwhile.
+  if (!t || probe_.of_down || (t->m.st != state::alive && t->m.st != state::suspect)) return;
   // Lifeguard: relays that did not even nack suggest our own link is bad.
   add_awareness(probe_.expected_nacks > 0 ? probe_.expected_nacks - probe_.nacks : 1);
-  on_suspect(wire::suspect{t->m.name, t->m.incarnation, self_->m.name});
+  // Of the life we probed: a refutation meanwhile makes it old news.
+  on_suspect(wire::suspect{t->m.name, probe_.incarnation, self_->m.name});
 }
 
 membership::impl::node* membership::impl::next_target() {

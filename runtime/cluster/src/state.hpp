@@ -37,7 +37,8 @@ struct membership::impl {
   struct probe {
     std::uint32_t seq = 0;
     std::string target;
-    bool active = false, acked = false;
+    std::uint32_t incarnation = 0;  // the target's when the probe began
+    bool active = false, acked = false, of_down = false;
     int nacks = 0, expected_nacks = 0;
     timer_ptr indirect;
   };
@@ -65,7 +66,7 @@ struct membership::impl {
 
   // merge.cpp
   void on_alive(const wire::alive& a, bool from_exchange = false);
-  void on_suspect(const wire::suspect& s);
+  void on_suspect(const wire::suspect& s, bool confirms = true);
   void on_dead(const wire::dead& d);
   void refute(std::uint32_t heard);
   void set_state(node& n, state st);

@@ -26,6 +26,11 @@ clock::duration suspicion::timeout() const {
   return std::max(t, min_);
 }
 
+void suspicion::extend() {
+  start_ = clk_.now();
+  arm();
+}
+
 void suspicion::arm() {
   auto left = std::max(timeout() - (clk_.now() - start_), clock::duration::zero());
   // expire_ may destroy this suspicion: run it from a copy.

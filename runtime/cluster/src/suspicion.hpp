@@ -26,6 +26,9 @@ class suspicion {
   // True if `from` is a new, independent confirmation (worth gossiping on).
   bool confirm(const std::string& from);
   clock::duration timeout() const;  // for the present count of confirmations
+  int confirmations() const { return n_; }
+  // Starts the timer again from now, at the present timeout.
+  void extend();
 
  private:
   void arm();
