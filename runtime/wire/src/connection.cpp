@@ -7,7 +7,8 @@ namespace circuit::wire {
 
 namespace asio = boost::asio;
 
-std::shared_ptr<connection> connection::start(ns& space, caller peer, std::unique_ptr<transport> stream,
+std::shared_ptr<connection> connection::start(ns& space, caller peer,
+                                              std::unique_ptr<transport> stream,
                                               gone_handler gone) {
   auto c = std::make_shared<connection>(space, std::move(peer), std::move(stream), std::move(gone));
   c->read();
@@ -16,19 +17,20 @@ std::shared_ptr<connection> connection::start(ns& space, caller peer, std::uniqu
 
 connection::connection(ns& space, caller peer, std::unique_ptr<transport> stream, gone_handler gone)
     : stream_(std::move(stream)), gone_(std::move(gone)) {
-  srv_ = std::make_unique<server>(space, std::move(peer), [this](std::string bytes) { queue(std::move(bytes)); });
+  srv_ = std::make_unique<server>(space, std::move(peer),
+                                  [this](std::string bytes) { queue(std::move(bytes)); });
   srv_->hold_when([this] { return full(); });
 }
 
 void connection::read() {
   reading_ = true;
-  stream_->async_read_some(asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                            std::size_t n) {
-    self->reading_ = false;
-    if (ec) return self->close();
-    if (!self->feed(std::string_view(self->buf_.data(), n))) return;
-    if (!self->full()) self->read();  // else a write's completion resumes
-  });
+  stream_->async_read_some(
+      asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (ec) return self->close();
+        if (!self->feed(std::string_view(self->buf_.data(), n))) return;
+        if (!self->full()) self->read();  // else a write's completion resumes
+      });
 }
 
 // The replies a batch of requests gets at once go out in one write: a
@@ -66,14 +68,14 @@ void connection::write() {
   writing_ = true;
   out_ = std::move(pending_);
   pending_.clear();
-  stream_->async_write(asio::buffer(out_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                       std::size_t) {
-    self->writing_ = false;
-    if (ec) return self->close();
-    self->out_.clear();
-    if (!self->pending_.empty()) self->write();
-    self->resume();
-  });
+  stream_->async_write(asio::buffer(out_),
+                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec) return self->close();
+                         self->out_.clear();
+                         if (!self->pending_.empty()) self->write();
+                         self->resume();
+                       });
 }
 
 void connection::end(std::optional<error> why) {

@@ -82,19 +82,20 @@ TEST_CASE("a key that group or others may read is refused with how to fix it", "
   auto r = load_key(s.path("key"));
   REQUIRE_FALSE(r.ok());
   CHECK(r.err().code == errc::access);
-  CHECK(r.err().message == "key " + s.path("key") + " may be read by others (mode 0644): chmod 600 " +
-                               s.path("key"));
+  CHECK(r.err().message ==
+        "key " + s.path("key") + " may be read by others (mode 0644): chmod 600 " + s.path("key"));
   s.put("key", hex64 + "\n", 0640);
   CHECK(load_key(s.path("key")).err().code == errc::access);
   s.put("key", hex64 + "\n", 0620);
   CHECK(load_key(s.path("key")).err().message ==
-        "key " + s.path("key") + " may be changed by others (mode 0620): chmod 600 " + s.path("key"));
+        "key " + s.path("key") + " may be changed by others (mode 0620): chmod 600 " +
+            s.path("key"));
 }
 
 TEST_CASE("a malformed key file is refused with words", "[link]") {
   scratch s;
-  for (std::string bad : {std::string(""), hex64.substr(1) + "\n", hex64 + "0\n", hex64.substr(0, 63) + "g\n",
-                          hex64 + "\n\n", std::string(200, 'a')}) {
+  for (std::string bad : {std::string(""), hex64.substr(1) + "\n", hex64 + "0\n",
+                          hex64.substr(0, 63) + "g\n", hex64 + "\n\n", std::string(200, 'a')}) {
     s.put("key", bad, 0600);
     auto r = load_key(s.path("key"));
     REQUIRE_FALSE(r.ok());
@@ -110,7 +111,8 @@ TEST_CASE("a missing key file is refused with how to make one", "[link]") {
   auto r = load_key(s.path("none"));
   REQUIRE_FALSE(r.ok());
   CHECK(r.err().code == errc::not_found);
-  CHECK(r.err().message == "key " + s.path("none") + ": No such file or directory; make one with: circuitd keygen " +
+  CHECK(r.err().message == "key " + s.path("none") +
+                               ": No such file or directory; make one with: circuitd keygen " +
                                s.path("none"));
 }
 

@@ -49,7 +49,9 @@ struct rig {
     io.run_for(2s);  // returns as soon as the closed handshakes have finished
   }
 
-  std::string address() const { return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
 
   // Runs the loop until `done` holds (bounded: a broken link fails the
   // test rather than hanging it).
@@ -87,10 +89,11 @@ struct rig {
     std::size_t have = 0;
     while (have < n) {
       std::optional<boost::system::error_code> done;
-      l.async_read_some(asio::buffer(got.data() + have, n - have), [&](boost::system::error_code ec, std::size_t k) {
-        done = ec;
-        have += k;
-      });
+      l.async_read_some(asio::buffer(got.data() + have, n - have),
+                        [&](boost::system::error_code ec, std::size_t k) {
+                          done = ec;
+                          have += k;
+                        });
       run_until([&] { return done.has_value(); });
       REQUIRE_FALSE(*done);
     }
@@ -99,7 +102,8 @@ struct rig {
 
   void write(link& l, const std::string& data) {
     std::optional<boost::system::error_code> done;
-    l.async_write(asio::buffer(data), [&](boost::system::error_code ec, std::size_t) { done = ec; });
+    l.async_write(asio::buffer(data),
+                  [&](boost::system::error_code ec, std::size_t) { done = ec; });
     run_until([&] { return done.has_value(); });
     REQUIRE_FALSE(*done);
   }
@@ -179,7 +183,8 @@ TEST_CASE("a dialer without the key (no PSK offered) is refused", "[link]") {
   asio::ssl::context plain(asio::ssl::context::tls_client);
   asio::ssl::stream<tcp::socket> s(r.raw(), plain);
   std::optional<boost::system::error_code> mine;
-  s.async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code ec) { mine = ec; });
+  s.async_handshake(asio::ssl::stream_base::client,
+                    [&](boost::system::error_code ec) { mine = ec; });
   r.run_until([&] { return mine.has_value() && !r.accepted.empty(); });
   CHECK(*mine);
   REQUIRE_FALSE(r.accepted[0].first.ok());
@@ -197,7 +202,8 @@ TEST_CASE("a client that connects and never speaks is dropped at the deadline", 
   CHECK(r.dropped(s));
 }
 
-TEST_CASE("handshakes in progress are bounded: connections over the bound are closed at once", "[link]") {
+TEST_CASE("handshakes in progress are bounded: connections over the bound are closed at once",
+          "[link]") {
   rig r(key_of(1), link_options{.deadline = 2s, .max_handshakes = 8});
   std::vector<tcp::socket> silent;
   for (int i = 0; i < 100; ++i) silent.push_back(r.raw());
@@ -217,7 +223,8 @@ TEST_CASE("handshakes in progress are bounded: connections over the bound are cl
 TEST_CASE("a bad address is refused without dialing", "[link]") {
   rig r(key_of(1));
   std::optional<link_result> got;
-  dial_link(r.io.get_executor(), "nowhere", r.ctx, {}, [&](link_result l) { got.emplace(std::move(l)); });
+  dial_link(r.io.get_executor(), "nowhere", r.ctx, {},
+            [&](link_result l) { got.emplace(std::move(l)); });
   r.run_until([&] { return got.has_value(); });
   REQUIRE_FALSE(got->ok());
   CHECK(got->err().message == "link nowhere: not an address (host:port)");
@@ -231,7 +238,8 @@ TEST_CASE("a refused connection is host_unreachable, named by address", "[link]"
   }
   rig r(key_of(1));
   std::optional<link_result> got;
-  dial_link(r.io.get_executor(), address, r.ctx, {}, [&](link_result l) { got.emplace(std::move(l)); });
+  dial_link(r.io.get_executor(), address, r.ctx, {},
+            [&](link_result l) { got.emplace(std::move(l)); });
   r.run_until([&] { return got.has_value(); });
   REQUIRE_FALSE(got->ok());
   CHECK(got->err().code == errc::host_unreachable);
@@ -250,8 +258,9 @@ TEST_CASE("the 9P client walks and reads a file of a real namespace over a link"
   caller peer;  // root: the relay may attach as any uid
   peer.key = std::uint64_t{3} << 32;
   std::optional<error> ended;
-  auto conn = wire::connection::start(sp.n, peer, link_transport(*r.accepted[0].first),
-                                      [&](wire::connection*, std::optional<error> why) { ended = why; });
+  auto conn =
+      wire::connection::start(sp.n, peer, link_transport(*r.accepted[0].first),
+                              [&](wire::connection*, std::optional<error> why) { ended = why; });
   auto c = wire::client::make(r.io.get_executor(), link_transport(*l), {});
   std::optional<std::string> text;
   c->version([&](result<std::uint32_t> m) {
@@ -272,4 +281,24 @@ TEST_CASE("the 9P client walks and reads a file of a real namespace over a link"
   c->close();
   r.run_until([&] { return conn->closed(); });
   CHECK_FALSE(ended.has_value());
+}
+
+TEST_CASE("a dial to a listener that never answers the handshake fails at the deadline", "[link]") {
+  rig r(key_of(1));
+  tcp::acceptor mute(r.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::string address = "127.0.0.1:" + std::to_string(mute.local_endpoint().port());
+  std::optional<link_result> got;
+  int calls = 0;
+  dial_link(r.io.get_executor(), address, r.ctx, link_options{.deadline = 100ms},
+            [&](link_result l) {
+              ++calls;
+              got.emplace(std::move(l));
+            });
+  r.run_until([&] { return got.has_value(); });
+  REQUIRE_FALSE(got->ok());
+  CHECK(got->err().code == errc::host_unreachable);
+  CHECK(got->err().message == "link " + address + ": no answer within 0.1s");
+  r.io.restart();
+  r.io.run_for(200ms);
+  CHECK(calls == 1);
 }

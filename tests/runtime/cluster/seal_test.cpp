@@ -81,7 +81,8 @@ TEST_CASE("random and mutated packets never open and never crash", "[link]") {
       if (!p.empty() && rng() % 2) p[0] = 1;
     } else {
       p = sealed.substr(0, rng() % (sealed.size() + 1));
-      for (int flips = 1 + rng() % 3; flips > 0 && !p.empty(); --flips) p[rng() % p.size()] ^= static_cast<char>(1 + rng() % 255);
+      for (int flips = 1 + rng() % 3; flips > 0 && !p.empty(); --flips)
+        p[rng() % p.size()] ^= static_cast<char>(1 + rng() % 255);
     }
     if (p != sealed) opened += open(k, p).ok();
   }

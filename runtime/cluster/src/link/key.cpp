@@ -2,22 +2,23 @@
 #include "circuit/cluster/key.hpp"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 namespace circuit::cluster {
 namespace {
 
-std::string sys_error(const std::string& path) { return "key " + path + ": " + std::strerror(errno); }
+std::string sys_error(const std::string& path) {
+  return "key " + path + ": " + std::strerror(errno);
+}
 
 // Fills `out` from the kernel's random source (it blocks only before the
 // pool is first seeded, early at boot).
@@ -88,8 +89,9 @@ result<void> write_new_key(const std::string& path) {
 result<cluster_key> load_key(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return make_error(errno == ENOENT ? errc::not_found : errc::io,
-                      sys_error(path) + (errno == ENOENT ? "; make one with: circuitd keygen " + path : ""));
+    return make_error(
+        errno == ENOENT ? errc::not_found : errc::io,
+        sys_error(path) + (errno == ENOENT ? "; make one with: circuitd keygen " + path : ""));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     auto e = make_error(errc::io, sys_error(path));
@@ -99,11 +101,13 @@ result<cluster_key> load_key(const std::string& path) {
   char buf[80];
   ssize_t n = 0;
   if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0) {
-    do n = ::read(fd, buf, sizeof buf); while (n < 0 && errno == EINTR);
+    do n = ::read(fd, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
   }
   int read_errno = errno;
   ::close(fd);
-  if (!S_ISREG(st.st_mode)) return make_error(errc::invalid, "key " + path + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return make_error(errc::invalid, "key " + path + " is not a regular file");
   // Anyone who can read the key can join the cluster as root; anyone who
   // can change it can cut this member off.
   if (st.st_mode & 077) {
@@ -133,14 +137,14 @@ key32 derive(const cluster_key& key, std::string_view label) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr);
   static constexpr std::string_view salt = "circuit cluster key";
   std::size_t len = out.size();
-  bool ok = ctx && EVP_PKEY_derive_init(ctx) > 0 &&
-            EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
-            EVP_PKEY_CTX_set1_hkdf_salt(ctx, reinterpret_cast<const unsigned char*>(salt.data()),
-                                        static_cast<int>(salt.size())) > 0 &&
-            EVP_PKEY_CTX_set1_hkdf_key(ctx, key.bytes.data(), static_cast<int>(key.bytes.size())) > 0 &&
-            EVP_PKEY_CTX_add1_hkdf_info(ctx, reinterpret_cast<const unsigned char*>(label.data()),
-                                        static_cast<int>(label.size())) > 0 &&
-            EVP_PKEY_derive(ctx, out.data(), &len) > 0 && len == out.size();
+  bool ok =
+      ctx && EVP_PKEY_derive_init(ctx) > 0 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
+      EVP_PKEY_CTX_set1_hkdf_salt(ctx, reinterpret_cast<const unsigned char*>(salt.data()),
+                                  static_cast<int>(salt.size())) > 0 &&
+      EVP_PKEY_CTX_set1_hkdf_key(ctx, key.bytes.data(), static_cast<int>(key.bytes.size())) > 0 &&
+      EVP_PKEY_CTX_add1_hkdf_info(ctx, reinterpret_cast<const unsigned char*>(label.data()),
+                                  static_cast<int>(label.size())) > 0 &&
+      EVP_PKEY_derive(ctx, out.data(), &len) > 0 && len == out.size();
   EVP_PKEY_CTX_free(ctx);
   // HKDF-SHA256 fails only when OpenSSL itself is broken (no SHA-256):
   // nothing can be keyed then, and going on with a zero key would be worse.

@@ -73,25 +73,28 @@ void shake(std::shared_ptr<accept_loop> loop, tcp::socket sock, std::string peer
   if (loop->handshaking >= loop->opts.max_handshakes) {
     error_code ignored;
     sock.close(ignored);
-    return loop->done(make_error(errc::busy, "link " + peer + ": refused: " +
-                                                 std::to_string(loop->handshaking) +
-                                                 " handshakes in progress already"),
-                      peer);
+    return loop->done(
+        make_error(errc::busy, "link " + peer + ": refused: " + std::to_string(loop->handshaking) +
+                                   " handshakes in progress already"),
+        peer);
   }
   ++loop->handshaking;
   auto s = std::make_shared<link::stream>(std::move(sock), loop->ctx.server());
-  shake_hands(s, link::stream::server, loop->opts.deadline, [loop, s, peer](error_code ec, bool late) {
-    --loop->handshaking;
-    if (late)
-      return loop->done(make_error(errc::timed_out, "link " + peer + ": no handshake within " +
-                                                        seconds(loop->opts.deadline) + "; dropped"),
-                        peer);
-    if (ec)
-      return loop->done(make_error(errc::access, "link " + peer + ": handshake failed (" + ec.message() +
-                                                     "): not a member with this cluster's key"),
-                        peer);
-    loop->done(made(s, peer), peer);
-  });
+  shake_hands(
+      s, link::stream::server, loop->opts.deadline, [loop, s, peer](error_code ec, bool late) {
+        --loop->handshaking;
+        if (late)
+          return loop->done(
+              make_error(errc::timed_out, "link " + peer + ": no handshake within " +
+                                              seconds(loop->opts.deadline) + "; dropped"),
+              peer);
+        if (ec)
+          return loop->done(
+              make_error(errc::access, "link " + peer + ": handshake failed (" + ec.message() +
+                                           "): not a member with this cluster's key"),
+              peer);
+        loop->done(made(s, peer), peer);
+      });
 }
 
 void accept_next(std::shared_ptr<accept_loop> loop) {
@@ -122,11 +125,62 @@ bool split_address(const std::string& address, std::string& host, std::string& p
   return !host.empty();
 }
 
-struct dial_state {
-  dial_state(asio::any_io_executor ex, link_context& ctx) : resolver(ex), stream(std::make_shared<link::stream>(ex, ctx.client())), timer(ex) {}
+// One dial: lookup, connect and handshake under one deadline; finish()
+// reports once and stops the timer, whichever step ends it.
+struct dialer : std::enable_shared_from_this<dialer> {
+  dialer(asio::any_io_executor ex, link_context& ctx, std::string address, dial_handler done)
+      : resolver(ex),
+        stream(std::make_shared<link::stream>(ex, ctx.client())),
+        timer(ex),
+        address(std::move(address)),
+        done(std::move(done)) {}
+
+  void start(const std::string& host, const std::string& port, duration deadline) {
+    late = "no answer within " + seconds(deadline);
+    timer.expires_after(deadline);
+    timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec) return;
+      self->expired = true;
+      self->resolver.cancel();
+      error_code ignored;
+      self->stream->lowest_layer().close(ignored);
+    });
+    resolver.async_resolve(
+        host, port, [self = shared_from_this()](error_code ec, tcp::resolver::results_type found) {
+          if (ec) return self->fail(errc::host_unreachable, "cannot resolve: " + ec.message());
+          self->connect(found);
+        });
+  }
+
+  void connect(const tcp::resolver::results_type& found) {
+    asio::async_connect(
+        stream->lowest_layer(), found,
+        [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+          if (ec) return self->fail(errc::host_unreachable, "connect: " + ec.message());
+          close_on_exec(self->stream->lowest_layer().native_handle());
+          self->stream->async_handshake(link::stream::client, [self](error_code ec) {
+            if (ec)
+              return self->fail(errc::access, "handshake failed (" + ec.message() +
+                                                  "): does the peer hold this cluster's key?");
+            self->finish(made(self->stream, self->address));
+          });
+        });
+  }
+
+  void fail(errc code, const std::string& why) {
+    finish(make_error(expired ? errc::host_unreachable : code,
+                      "link " + address + ": " + (expired ? late : why)));
+  }
+  void finish(result<std::shared_ptr<link>> r) {
+    timer.cancel();
+    done(std::move(r));
+  }
+
   tcp::resolver resolver;
   std::shared_ptr<link::stream> stream;
   asio::steady_timer timer;
+  std::string address, late;
+  dial_handler done;
   bool expired = false;
 };
 
@@ -151,45 +205,21 @@ void link::close() {
   stream_.lowest_layer().close(ignored);
 }
 
-void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts, accept_handler done) {
+void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,
+                  accept_handler done) {
   accept_next(std::make_shared<accept_loop>(accept_loop{acceptor, ctx, opts, std::move(done)}));
 }
 
 void dial_link(asio::any_io_executor ex, std::string address, link_context& ctx, link_options opts,
-               std::function<void(result<std::shared_ptr<link>>)> done) {
+               dial_handler done) {
   std::string host, port;
   if (!split_address(address, host, port)) {
     return asio::post(ex, [done, address] {
       done(make_error(errc::invalid, "link " + address + ": not an address (host:port)"));
     });
   }
-  auto st = std::make_shared<dial_state>(ex, ctx);
-  auto fail = [done, address](errc code, std::string why) { done(make_error(code, "link " + address + ": " + why)); };
-  // One deadline for the lookup, the connect and the handshake.
-  st->timer.expires_after(opts.deadline);
-  st->timer.async_wait([st](error_code ec) {
-    if (ec) return;
-    st->expired = true;
-    st->resolver.cancel();
-    error_code ignored;
-    st->stream->lowest_layer().close(ignored);
-  });
-  auto late = "no answer within " + seconds(opts.deadline);
-  st->resolver.async_resolve(host, port, [st, done, fail, late, address](error_code ec, tcp::resolver::results_type found) {
-    if (st->expired) return fail(errc::host_unreachable, late);
-    if (ec) return fail(errc::host_unreachable, "cannot resolve: " + ec.message());
-    asio::async_connect(st->stream->lowest_layer(), found, [st, done, fail, late, address](error_code ec, const tcp::endpoint&) {
-      if (st->expired) return fail(errc::host_unreachable, late);
-      if (ec) return fail(errc::host_unreachable, "connect: " + ec.message());
-      close_on_exec(st->stream->lowest_layer().native_handle());
-      st->stream->async_handshake(link::stream::client, [st, done, fail, late, address](error_code ec) {
-        st->timer.cancel();
-        if (st->expired) return fail(errc::host_unreachable, late);
-        if (ec) return fail(errc::access, "handshake failed (" + ec.message() + "): does the peer hold this cluster's key?");
-        done(made(st->stream, address));
-      });
-    });
-  });
+  std::make_shared<dialer>(ex, ctx, std::move(address), std::move(done))
+      ->start(host, port, opts.deadline);
 }
 
 namespace {

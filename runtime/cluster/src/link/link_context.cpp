@@ -92,7 +92,9 @@ void restrict(ssl::context& c, link_context* owner) {
 }  // namespace
 
 link_context::link_context(const cluster_key& key)
-    : psk_(derive(key, link_label)), server_(ssl::context::tls_server), client_(ssl::context::tls_client) {
+    : psk_(derive(key, link_label)),
+      server_(ssl::context::tls_server),
+      client_(ssl::context::tls_client) {
   restrict(server_, this);
   restrict(client_, this);
   SSL_CTX_set_psk_find_session_callback(server_.native_handle(), find_session);

@@ -1,9 +1,8 @@
 // seal.cpp — ChaCha20-Poly1305 through OpenSSL's EVP interface.
 #include "circuit/cluster/seal.hpp"
 
-#include <sys/random.h>
-
 #include <openssl/evp.h>
+#include <sys/random.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -25,8 +24,12 @@ using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free
   std::abort();
 }
 
-const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
-unsigned char* bytes(std::string& s, std::size_t at) { return reinterpret_cast<unsigned char*>(s.data() + at); }
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* bytes(std::string& s, std::size_t at) {
+  return reinterpret_cast<unsigned char*>(s.data() + at);
+}
 
 }  // namespace
 
@@ -41,7 +44,9 @@ std::string seal(const key32& key, std::string_view plain) {
   cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0, tail = 0;
   std::string_view version(out.data(), 1);
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, key.data(), bytes(out, 1)) != 1 ||
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, key.data(), bytes(out, 1)) !=
+          1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(version), 1) != 1 ||
       EVP_EncryptUpdate(ctx.get(), bytes(out, 1 + nonce_size), &len, bytes(plain),
                         static_cast<int>(plain.size())) != 1 ||
@@ -65,14 +70,18 @@ result<std::string> open(const key32& key, std::string_view sealed) {
   std::string plain(body.size(), '\0');
   cipher_ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int len = 0, tail = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, key.data(), bytes(nonce)) != 1 ||
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, key.data(), bytes(nonce)) !=
+          1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(sealed.substr(0, 1)), 1) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), bytes(plain, 0), &len, bytes(body), static_cast<int>(body.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), bytes(plain, 0), &len, bytes(body),
+                        static_cast<int>(body.size())) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, tag_size, tag.data()) != 1)
     broken("ChaCha20-Poly1305");
   // Only the tag check may fail on input: a changed byte, or another key.
   if (EVP_DecryptFinal_ex(ctx.get(), bytes(plain, static_cast<std::size_t>(len)), &tail) != 1)
-    return make_error(errc::invalid, "gossip: packet not sealed with this cluster's key, or changed");
+    return make_error(errc::invalid,
+                      "gossip: packet not sealed with this cluster's key, or changed");
   return plain;
 }
 

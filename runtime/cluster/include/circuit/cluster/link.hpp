@@ -31,16 +31,15 @@
 // link and accept loop made with it.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include "circuit/cluster/key.hpp"
 #include "circuit/core/error.hpp"
@@ -113,16 +112,20 @@ struct link_options {
 // closed. `done` is called once per connection: with the link when the
 // handshake succeeds, or with why it was refused (the message names the
 // peer: "link 10.0.0.9:5123: handshake failed: ..."); `peer` is the
-// peer's address either way.
+// peer's address either way. Closing the acceptor stops accepting; the
+// handshakes in flight then still end (by their deadline at the latest)
+// and report, so `done` must stay callable until they have.
 using accept_handler = std::function<void(result<std::shared_ptr<link>>, std::string peer)>;
-void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts, accept_handler done);
+void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,
+                  accept_handler done);
 
 // Connects to `address` ("host:port", "[::1]:7000") and shakes hands.
 // `done` is called once, on `ex`: with the link, or with an error that
 // names the address (errc::host_unreachable for a refused or timed out
 // connection, errc::access for a handshake the peer refused).
+using dial_handler = std::function<void(result<std::shared_ptr<link>>)>;
 void dial_link(boost::asio::any_io_executor ex, std::string address, link_context& ctx,
-               link_options opts, std::function<void(result<std::shared_ptr<link>>)> done);
+               link_options opts, dial_handler done);
 
 // The link as the byte stream of a 9P client (wire::client::make), or of
 // anything else that speaks through a wire::transport. close() closes the

@@ -37,8 +37,8 @@ class connection : public std::enable_shared_from_this<connection> {
   static constexpr std::size_t max_unsent = std::size_t{1} << 20;
 
   // Serves `space` on `stream` as `peer`, reading at once.
-  static std::shared_ptr<connection> start(ns& space, caller peer, std::unique_ptr<transport> stream,
-                                           gone_handler gone);
+  static std::shared_ptr<connection> start(ns& space, caller peer,
+                                           std::unique_ptr<transport> stream, gone_handler gone);
   connection(ns& space, caller peer, std::unique_ptr<transport> stream, gone_handler gone);
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
