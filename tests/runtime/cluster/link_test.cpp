@@ -18,15 +18,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-using circuit::cluster::link;  // not unistd's link()
-
 cluster_key key_of(std::uint8_t fill) {
   cluster_key k;
   k.bytes.fill(fill);
   return k;
 }
 
-using link_result = result<std::shared_ptr<link>>;
+using link_result = result<std::shared_ptr<peer_link>>;
 
 // A member listening on a loopback port, and a loop to dial it from.
 struct rig {
@@ -34,7 +32,7 @@ struct rig {
   link_context ctx;
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::vector<std::pair<link_result, std::string>> accepted;
-  std::vector<std::shared_ptr<link>> links;  // closed at the end
+  std::vector<std::shared_ptr<peer_link>> links;  // closed at the end
 
   explicit rig(cluster_key k, link_options opts = {}) : ctx(k) {
     accept_links(acceptor, ctx, opts, [this](link_result l, std::string peer) {
@@ -84,7 +82,7 @@ struct rig {
     return s;
   }
 
-  std::string read_exactly(link& l, std::size_t n) {
+  std::string read_exactly(peer_link& l, std::size_t n) {
     std::string got(n, '\0');
     std::size_t have = 0;
     while (have < n) {
@@ -100,7 +98,7 @@ struct rig {
     return got;
   }
 
-  void write(link& l, const std::string& data) {
+  void write(peer_link& l, const std::string& data) {
     std::optional<boost::system::error_code> done;
     l.async_write(asio::buffer(data),
                   [&](boost::system::error_code ec, std::size_t) { done = ec; });

@@ -34,7 +34,7 @@ std::string seconds(duration d) {
 
 // The handshake of `s` as `type`, dropped when `deadline` passes first.
 // `done(ec, timed_out)` is called once, when the handshake completes.
-void shake_hands(std::shared_ptr<link::stream> s, asio::ssl::stream_base::handshake_type type,
+void shake_hands(std::shared_ptr<peer_link::stream> s, asio::ssl::stream_base::handshake_type type,
                  duration deadline, std::function<void(error_code, bool)> done) {
   auto timer = std::make_shared<asio::steady_timer>(s->get_executor(), deadline);
   auto expired = std::make_shared<bool>(false);
@@ -52,10 +52,10 @@ void shake_hands(std::shared_ptr<link::stream> s, asio::ssl::stream_base::handsh
   });
 }
 
-std::shared_ptr<link> made(std::shared_ptr<link::stream> s, std::string peer) {
+std::shared_ptr<peer_link> made(std::shared_ptr<peer_link::stream> s, std::string peer) {
   error_code ignored;
   s->lowest_layer().set_option(tcp::no_delay(true), ignored);  // 9P is request and reply
-  return std::make_shared<link>(std::move(*s), std::move(peer));
+  return std::make_shared<peer_link>(std::move(*s), std::move(peer));
 }
 
 struct accept_loop {
@@ -79,9 +79,9 @@ void shake(std::shared_ptr<accept_loop> loop, tcp::socket sock, std::string peer
         peer);
   }
   ++loop->handshaking;
-  auto s = std::make_shared<link::stream>(std::move(sock), loop->ctx.server());
+  auto s = std::make_shared<peer_link::stream>(std::move(sock), loop->ctx.server());
   shake_hands(
-      s, link::stream::server, loop->opts.deadline, [loop, s, peer](error_code ec, bool late) {
+      s, peer_link::stream::server, loop->opts.deadline, [loop, s, peer](error_code ec, bool late) {
         --loop->handshaking;
         if (late)
           return loop->done(
@@ -130,7 +130,7 @@ bool split_address(const std::string& address, std::string& host, std::string& p
 struct dialer : std::enable_shared_from_this<dialer> {
   dialer(asio::any_io_executor ex, link_context& ctx, std::string address, dial_handler done)
       : resolver(ex),
-        stream(std::make_shared<link::stream>(ex, ctx.client())),
+        stream(std::make_shared<peer_link::stream>(ex, ctx.client())),
         timer(ex),
         address(std::move(address)),
         done(std::move(done)) {}
@@ -158,7 +158,7 @@ struct dialer : std::enable_shared_from_this<dialer> {
         [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
           if (ec) return self->fail(errc::host_unreachable, "connect: " + ec.message());
           close_on_exec(self->stream->lowest_layer().native_handle());
-          self->stream->async_handshake(link::stream::client, [self](error_code ec) {
+          self->stream->async_handshake(peer_link::stream::client, [self](error_code ec) {
             if (ec)
               return self->fail(errc::access, "handshake failed (" + ec.message() +
                                                   "): does the peer hold this cluster's key?");
@@ -171,13 +171,13 @@ struct dialer : std::enable_shared_from_this<dialer> {
     finish(make_error(expired ? errc::host_unreachable : code,
                       "link " + address + ": " + (expired ? late : why)));
   }
-  void finish(result<std::shared_ptr<link>> r) {
+  void finish(result<std::shared_ptr<peer_link>> r) {
     timer.cancel();
     done(std::move(r));
   }
 
   tcp::resolver resolver;
-  std::shared_ptr<link::stream> stream;
+  std::shared_ptr<peer_link::stream> stream;
   asio::steady_timer timer;
   std::string address, late;
   dial_handler done;
@@ -186,20 +186,20 @@ struct dialer : std::enable_shared_from_this<dialer> {
 
 }  // namespace
 
-void link::async_read_some(asio::mutable_buffer buf, io_handler done) {
+void peer_link::async_read_some(asio::mutable_buffer buf, io_handler done) {
   stream_.async_read_some(buf, std::move(done));
 }
 
-void link::async_write(asio::const_buffer buf, io_handler done) {
+void peer_link::async_write(asio::const_buffer buf, io_handler done) {
   asio::async_write(stream_, buf, std::move(done));
 }
 
-std::string link::suite() {
+std::string peer_link::suite() {
   SSL* s = stream_.native_handle();
   return std::string(SSL_get_version(s)) + " " + SSL_CIPHER_get_name(SSL_get_current_cipher(s));
 }
 
-void link::close() {
+void peer_link::close() {
   error_code ignored;
   stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.lowest_layer().close(ignored);
@@ -226,7 +226,7 @@ namespace {
 
 class link_stream final : public wire::transport {
  public:
-  explicit link_stream(std::shared_ptr<link> l) : link_(std::move(l)) {}
+  explicit link_stream(std::shared_ptr<peer_link> l) : link_(std::move(l)) {}
   ~link_stream() override { link_->close(); }
   void async_read_some(asio::mutable_buffer buf, io_handler done) override {
     link_->async_read_some(buf, std::move(done));
@@ -237,12 +237,12 @@ class link_stream final : public wire::transport {
   void close() override { link_->close(); }
 
  private:
-  std::shared_ptr<link> link_;
+  std::shared_ptr<peer_link> link_;
 };
 
 }  // namespace
 
-std::unique_ptr<wire::transport> link_transport(std::shared_ptr<link> l) {
+std::unique_ptr<wire::transport> link_transport(std::shared_ptr<peer_link> l) {
   return std::make_unique<link_stream>(std::move(l));
 }
 

@@ -12,14 +12,14 @@
 // Use, on the accepting side:
 //
 //   link_context ctx(key);
-//   accept_links(acceptor, ctx, {}, [](result<std::shared_ptr<link>> l, std::string peer) {
+//   accept_links(acceptor, ctx, {}, [](result<std::shared_ptr<peer_link>> l, std::string peer) {
 //     if (!l) return log_line(l.err().message);   // names `peer`
 //     serve(*l);
 //   });
 //
 // and on the dialing side:
 //
-//   dial_link(ex, "10.0.0.1:7000", ctx, {}, [](result<std::shared_ptr<link>> l) { ... });
+//   dial_link(ex, "10.0.0.1:7000", ctx, {}, [](result<std::shared_ptr<peer_link>> l) { ... });
 //
 // A handshake that has not finished by its deadline is dropped, and at
 // most `max_handshakes` run at once on an acceptor (more are closed at
@@ -71,14 +71,14 @@ class link_context {
 // One authenticated, encrypted byte stream to a peer. At most one read and
 // one write may be in flight at a time (as for any Asio stream); both
 // complete with an error once the link is closed or fails.
-class link : public std::enable_shared_from_this<link> {
+class peer_link : public std::enable_shared_from_this<peer_link> {
  public:
   using io_handler = wire::transport::io_handler;
   using stream = boost::asio::ssl::stream<tcp::socket>;
 
-  link(stream s, std::string peer) : stream_(std::move(s)), peer_(std::move(peer)) {}
-  link(const link&) = delete;
-  link& operator=(const link&) = delete;
+  peer_link(stream s, std::string peer) : stream_(std::move(s)), peer_(std::move(peer)) {}
+  peer_link(const peer_link&) = delete;
+  peer_link& operator=(const peer_link&) = delete;
 
   void async_read_some(boost::asio::mutable_buffer buf, io_handler done);
   // Writes all of `buf` (which stays valid until `done` runs) or fails.
@@ -115,7 +115,7 @@ struct link_options {
 // peer's address either way. Closing the acceptor stops accepting; the
 // handshakes in flight then still end (by their deadline at the latest)
 // and report, so `done` must stay callable until they have.
-using accept_handler = std::function<void(result<std::shared_ptr<link>>, std::string peer)>;
+using accept_handler = std::function<void(result<std::shared_ptr<peer_link>>, std::string peer)>;
 void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,
                   accept_handler done);
 
@@ -123,13 +123,13 @@ void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,
 // `done` is called once, on `ex`: with the link, or with an error that
 // names the address (errc::host_unreachable for a refused or timed out
 // connection, errc::access for a handshake the peer refused).
-using dial_handler = std::function<void(result<std::shared_ptr<link>>)>;
+using dial_handler = std::function<void(result<std::shared_ptr<peer_link>>)>;
 void dial_link(boost::asio::any_io_executor ex, std::string address, link_context& ctx,
                link_options opts, dial_handler done);
 
 // The link as the byte stream of a 9P client (wire::client::make), or of
 // anything else that speaks through a wire::transport. close() closes the
 // link.
-std::unique_ptr<wire::transport> link_transport(std::shared_ptr<link> l);
+std::unique_ptr<wire::transport> link_transport(std::shared_ptr<peer_link> l);
 
 }  // namespace circuit::cluster
