@@ -9,17 +9,21 @@
 // protocol it carries is read. Only TLS 1.3 with TLS_AES_128_GCM_SHA256
 // is offered or accepted; no session tickets are issued.
 //
-// Use, on the accepting side:
+// Use, on the accepting side (serving 9P on each link, see
+// wire/connection.hpp):
 //
 //   link_context ctx(key);
-//   accept_links(acceptor, ctx, {}, [](result<std::shared_ptr<peer_link>> l, std::string peer) {
-//     if (!l) return log_line(l.err().message);   // names `peer`
-//     serve(*l);
+//   accept_links(acceptor, ctx, {}, [&](result<std::shared_ptr<peer_link>> l, std::string peer) {
+//     if (!l) return log_line(l.err().message);  // the message names `peer`
+//     wire::connection::start(space, relay, link_transport(*l), gone);
 //   });
 //
-// and on the dialing side:
+// and on the dialing side (a 9P client over the link):
 //
-//   dial_link(ex, "10.0.0.1:7000", ctx, {}, [](result<std::shared_ptr<peer_link>> l) { ... });
+//   dial_link(ex, "10.0.0.1:7000", ctx, {}, [ex](result<std::shared_ptr<peer_link>> l) {
+//     if (!l) return log_line(l.err().message);
+//     auto c = wire::client::make(ex, link_transport(*l), {});
+//   });
 //
 // A handshake that has not finished by its deadline is dropped, and at
 // most `max_handshakes` run at once on an acceptor (more are closed at
@@ -104,7 +108,9 @@ struct link_options {
   // take before the connection is dropped.
   std::chrono::steady_clock::duration deadline = std::chrono::seconds(5);
   // Accepting: handshakes in progress at once; a connection over it is
-  // closed at once and reported.
+  // closed at once and reported. Each one in progress holds about 30 KiB
+  // (OpenSSL's state and buffers), so silent connections cost at most
+  // ~8 MiB at the default, however many there are.
   std::size_t max_handshakes = 256;
 };
 
