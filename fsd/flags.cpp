@@ -162,6 +162,7 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
 std::string usage() {
   std::string t =
       "usage: circuitd [flags]\n"
+      "       circuitd keygen FILE   writes a new cluster key to FILE\n"
       "\n"
       "circuitd serves this host's part of the circuit namespace and mounts the\n"
       "whole of it with FUSE. It runs in the foreground, logs to stderr, and\n"

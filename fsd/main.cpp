@@ -16,6 +16,7 @@
 #include "circuit/elements/tree.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
+#include "keygen.hpp"
 #include "dial.hpp"
 #include "socket_face.hpp"
 #include "log.hpp"
@@ -208,6 +209,7 @@ int serve(int argc, char** argv) {
 // are gone, every op made must have completed. The integration harness
 // checks this line at every daemon's stop.
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "keygen") return fsd::keygen(argc, argv);
   int rc = serve(argc, argv);
   if (served) {
     const op_counts& n = op_tally();

@@ -15,7 +15,7 @@
 #include <deque>
 #include <vector>
 
-#include "circuit/wire/server.hpp"
+#include "circuit/wire/connection.hpp"
 #include "log.hpp"
 
 namespace circuit::fsd {
@@ -77,110 +77,12 @@ bool listening(const std::string& path) {
 
 }  // namespace
 
-struct connection : std::enable_shared_from_this<connection> {
-  connection(unix_socket::socket s, ns& space, std::uint64_t n, std::function<void(connection*)> gone)
-      : sock(std::move(s)), gone(std::move(gone)) {
-    srv = std::make_unique<wire::server>(space, peer_of(sock.native_handle(), n),
-                                         [this](std::string bytes) { queue(std::move(bytes)); });
-    srv->hold_when([this] { return full(); });
-  }
-
-  // A client that sends requests and never reads the replies would make
-  // the daemon hold their replies without bound. So replies waiting to go
-  // out are bounded: over `max_unsent` bytes, the connection's requests
-  // are left unread (the server stops cutting frames, the socket is not
-  // read, the kernel's buffer fills and the client's writes block) until
-  // the client has taken enough replies. One request gives at most one
-  // reply of at most msize, so what is held stays below this bound plus
-  // the replies of the requests already read.
-  static constexpr std::size_t max_unsent = std::size_t{1} << 20;
-  bool full() const { return pending.size() + out.size() >= max_unsent; }
-
-  void read() {
-    reading = true;
-    sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec,
-                                                                        std::size_t n) {
-      self->reading = false;
-      if (ec) return self->close();
-      if (!self->feed(std::string_view(self->buf.data(), n))) return;
-      if (!self->full()) self->read();  // else a write's completion resumes
-    });
-  }
-
-  // The replies a batch of requests gets at once go out in one write: a
-  // pipelined walk+lopen+write+clunk is one read and one write here, and
-  // one wakeup of the client.
-  bool feed(std::string_view bytes) {
-    corked = true;
-    auto r = srv->feed(bytes);
-    corked = false;
-    if (!r) {
-      log_line("socket: " + r.err().message + "; closing the connection");
-      close();
-      return false;
-    }
-    if (!writing && !pending.empty()) write();
-    return true;
-  }
-
-  // After a write: requests held back while replies were over the bound
-  // are served, then reading goes on.
-  void resume() {
-    if (closed || reading || full()) return;
-    if (!feed({})) return;
-    if (!full()) read();
-  }
-
-  // Replies queue while one write is out, or while a batch is being
-  // served; the next write takes all of them.
-  void queue(std::string bytes) {
-    if (closed) return;
-    pending += bytes;
-    if (!writing && !corked) write();
-  }
-
-  void write() {
-    writing = true;
-    out = std::move(pending);
-    pending.clear();
-    asio::async_write(sock, asio::buffer(out), [self = shared_from_this()](boost::system::error_code ec,
-                                                                           std::size_t) {
-      self->writing = false;
-      if (ec) return self->close();
-      self->out.clear();
-      if (!self->pending.empty()) self->write();
-      self->resume();
-    });
-  }
-
-  // Ends the session (what it holds is aborted) and the socket. The
-  // connection itself goes when its last callback has run.
-  void close() {
-    if (closed) return;
-    closed = true;
-    srv.reset();
-    boost::system::error_code ignored;
-    sock.close(ignored);
-    gone(this);
-  }
-
-  unix_socket::socket sock;
-  std::unique_ptr<wire::server> srv;
-  std::function<void(connection*)> gone;
-  std::array<char, 64 * 1024> buf{};
-  std::string pending, out;
-  bool writing = false;
-  bool corked = false;  // feeding: replies wait for the end of the batch
-  bool reading = false;
-  bool closed = false;
-};
-
 struct socket_face::impl {
   impl(asio::io_context& io, ns& space) : io(io), space(space), acceptor(io) {}
   asio::io_context& io;
   ns& space;
   unix_socket::acceptor acceptor;
-  std::unordered_map<connection*, std::shared_ptr<connection>> conns;
+  std::unordered_map<wire::connection*, std::shared_ptr<wire::connection>> conns;
   std::uint64_t count = 0;
   bool stopped = false;
 
@@ -192,10 +94,13 @@ struct socket_face::impl {
         return accept();
       }
       close_on_exec(s.native_handle());
-      auto c = std::make_shared<connection>(std::move(s), space, ++count,
-                                            [this](connection* c) { conns.erase(c); });
-      conns.emplace(c.get(), c);
-      c->read();
+      auto peer = peer_of(s.native_handle(), ++count);
+      auto c = wire::connection::start(space, std::move(peer), wire::unix_transport(std::move(s)),
+                                       [this](wire::connection* c, std::optional<error> why) {
+                                         if (why) log_line("socket: " + why->message + "; closing the connection");
+                                         conns.erase(c);
+                                       });
+      if (!c->closed()) conns.emplace(c.get(), c);
       accept();
     });
   }

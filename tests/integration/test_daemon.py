@@ -28,6 +28,23 @@ class Flags(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(words, r.stderr)
 
+    def test_keygen_writes_a_private_random_key_and_never_overwrites_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            key = os.path.join(d, "key")
+            r = run(["keygen", key])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(key).st_mode & 0o7777, 0o600)
+            with open(key, "rb") as f:
+                text = f.read()
+            self.assertRegex(text, rb"^[0-9a-f]{64}\n$")
+            r = run(["keygen", key])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(b"key " + key.encode() + b" exists already", r.stderr)
+            with open(key, "rb") as f:
+                self.assertEqual(f.read(), text)
+            self.assertEqual(run(["keygen"]).returncode, 2)
+            self.assertIn(b"usage: circuitd keygen FILE", run(["keygen"]).stderr)
+
     def test_a_missing_mount_point_is_a_clear_error(self):
         r = run(["--mount", "/nonexistent/circuit-test"])
         self.assertEqual(r.returncode, 1)

@@ -1,0 +1,71 @@
+// connection.hpp — a wire::server on a byte stream: the requests a
+// transport brings are served, the replies go back on it.
+//
+// A face (the Unix socket, a peer link) accepts a stream, finds who is at
+// the other end, and starts a connection; the connection reads, serves
+// through its own wire::server (one core session) and writes, until the
+// stream ends, a frame lies about its size, or the face closes it. Then
+// the session ends (what it held is aborted) and `gone` is called once.
+//
+// A client that sends requests and never reads the replies would make the
+// daemon hold the replies without bound. So replies waiting to go out are
+// bounded: over max_unsent bytes the stream is not read (the server cuts
+// no more frames, the kernel's buffer fills, the client's writes block)
+// until the client has taken enough of them.
+//
+// Thread safety: the loop thread, like the session.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "circuit/core/error.hpp"
+#include "circuit/wire/client.hpp"
+#include "circuit/wire/server.hpp"
+
+namespace circuit::wire {
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  // Called once when the connection ends: with why, when a frame could
+  // not be trusted; with nothing when the peer or the face closed it.
+  using gone_handler = std::function<void(connection*, std::optional<error>)>;
+
+  static constexpr std::size_t max_unsent = std::size_t{1} << 20;
+
+  // Serves `space` on `stream` as `peer`, reading at once.
+  static std::shared_ptr<connection> start(ns& space, caller peer,
+                                           std::unique_ptr<transport> stream, gone_handler gone);
+  connection(ns& space, caller peer, std::unique_ptr<transport> stream, gone_handler gone);
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Ends the session and the stream. The object goes when its last
+  // read or write has completed. Idempotent.
+  void close() { end(std::nullopt); }
+  bool closed() const { return closed_; }
+
+ private:
+  bool full() const { return pending_.size() + out_.size() >= max_unsent; }
+  void read();
+  bool feed(std::string_view bytes);
+  void resume();
+  void queue(std::string bytes);
+  void write();
+  void end(std::optional<error> why);
+
+  std::unique_ptr<transport> stream_;
+  std::unique_ptr<server> srv_;
+  gone_handler gone_;
+  std::array<char, 64 * 1024> buf_{};
+  std::string pending_, out_;
+  bool writing_ = false;
+  bool corked_ = false;  // feeding: replies wait for the end of the batch
+  bool reading_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace circuit::wire

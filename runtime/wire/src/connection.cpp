@@ -1,0 +1,89 @@
+// connection.cpp — reading requests, serving them, writing the replies.
+#include "circuit/wire/connection.hpp"
+
+#include <boost/asio/buffer.hpp>
+
+namespace circuit::wire {
+
+namespace asio = boost::asio;
+
+std::shared_ptr<connection> connection::start(ns& space, caller peer,
+                                              std::unique_ptr<transport> stream,
+                                              gone_handler gone) {
+  auto c = std::make_shared<connection>(space, std::move(peer), std::move(stream), std::move(gone));
+  c->read();
+  return c;
+}
+
+connection::connection(ns& space, caller peer, std::unique_ptr<transport> stream, gone_handler gone)
+    : stream_(std::move(stream)), gone_(std::move(gone)) {
+  srv_ = std::make_unique<server>(space, std::move(peer),
+                                  [this](std::string bytes) { queue(std::move(bytes)); });
+  srv_->hold_when([this] { return full(); });
+}
+
+void connection::read() {
+  reading_ = true;
+  stream_->async_read_some(
+      asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (ec) return self->close();
+        if (!self->feed(std::string_view(self->buf_.data(), n))) return;
+        if (!self->full()) self->read();  // else a write's completion resumes
+      });
+}
+
+// The replies a batch of requests gets at once go out in one write: a
+// pipelined walk+lopen+write+clunk is one read and one write here, and
+// one wakeup of the client.
+bool connection::feed(std::string_view bytes) {
+  corked_ = true;
+  auto r = srv_->feed(bytes);
+  corked_ = false;
+  if (!r) {
+    end(r.err());
+    return false;
+  }
+  if (!writing_ && !pending_.empty()) write();
+  return true;
+}
+
+// After a write: requests held back while replies were over the bound
+// are served, then reading goes on.
+void connection::resume() {
+  if (closed_ || reading_ || full()) return;
+  if (!feed({})) return;
+  if (!full()) read();
+}
+
+// Replies queue while one write is out, or while a batch is being
+// served; the next write takes all of them.
+void connection::queue(std::string bytes) {
+  if (closed_) return;
+  pending_ += bytes;
+  if (!writing_ && !corked_) write();
+}
+
+void connection::write() {
+  writing_ = true;
+  out_ = std::move(pending_);
+  pending_.clear();
+  stream_->async_write(asio::buffer(out_),
+                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec) return self->close();
+                         self->out_.clear();
+                         if (!self->pending_.empty()) self->write();
+                         self->resume();
+                       });
+}
+
+void connection::end(std::optional<error> why) {
+  if (closed_) return;
+  closed_ = true;
+  srv_.reset();
+  stream_->close();
+  if (gone_) gone_(this, std::move(why));
+}
+
+}  // namespace circuit::wire

@@ -1,0 +1,302 @@
+// Unit tests of runtime/cluster/src/link/link*.cpp: TLS 1.3 peer links
+// keyed from the cluster key, on loopback, and 9P over them.
+#include "circuit/cluster/link.hpp"
+
+#include <fcntl.h>
+
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+#include <optional>
+
+#include "../fixture.hpp"
+#include "circuit/wire/connection.hpp"
+
+using namespace circuit;
+using namespace circuit::cluster;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+cluster_key key_of(std::uint8_t fill) {
+  cluster_key k;
+  k.bytes.fill(fill);
+  return k;
+}
+
+using link_result = result<std::shared_ptr<peer_link>>;
+
+// A member listening on a loopback port, and a loop to dial it from.
+struct rig {
+  asio::io_context io;
+  link_context ctx;
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::vector<std::pair<link_result, std::string>> accepted;
+  std::vector<std::shared_ptr<peer_link>> links;  // closed at the end
+
+  explicit rig(cluster_key k, link_options opts = {}) : ctx(k) {
+    accept_links(acceptor, ctx, opts, [this](link_result l, std::string peer) {
+      if (l) links.push_back(*l);
+      accepted.emplace_back(std::move(l), std::move(peer));
+    });
+  }
+  ~rig() {
+    acceptor.close();
+    for (auto& l : links) l->close();
+    io.restart();
+    io.run_for(2s);  // returns as soon as the closed handshakes have finished
+  }
+
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+
+  // Runs the loop until `done` holds (bounded: a broken link fails the
+  // test rather than hanging it).
+  template <class F>
+  void run_until(F done) {
+    for (int i = 0; i < 10000 && !done(); ++i) {
+      if (io.stopped()) io.restart();
+      io.run_one_for(1ms);
+    }
+    REQUIRE(done());
+  }
+
+  link_result dial(link_context& from) {
+    std::optional<link_result> got;
+    int calls = 0;
+    dial_link(io.get_executor(), address(), from, {}, [&](link_result l) {
+      ++calls;
+      if (l) links.push_back(*l);
+      got.emplace(std::move(l));
+    });
+    run_until([&] { return got.has_value() && !accepted.empty(); });
+    CHECK(calls == 1);
+    return *got;
+  }
+
+  // A plain TCP connection to the listener, for peers that do not speak TLS.
+  tcp::socket raw() {
+    tcp::socket s(io);
+    s.connect(acceptor.local_endpoint());
+    return s;
+  }
+
+  std::string read_exactly(peer_link& l, std::size_t n) {
+    std::string got(n, '\0');
+    std::size_t have = 0;
+    while (have < n) {
+      std::optional<boost::system::error_code> done;
+      l.async_read_some(asio::buffer(got.data() + have, n - have),
+                        [&](boost::system::error_code ec, std::size_t k) {
+                          done = ec;
+                          have += k;
+                        });
+      run_until([&] { return done.has_value(); });
+      REQUIRE_FALSE(*done);
+    }
+    return got;
+  }
+
+  void write(peer_link& l, const std::string& data) {
+    std::optional<boost::system::error_code> done;
+    l.async_write(asio::buffer(data),
+                  [&](boost::system::error_code ec, std::size_t) { done = ec; });
+    run_until([&] { return done.has_value(); });
+    REQUIRE_FALSE(*done);
+  }
+
+  // Whether the listener hung up on `s` (it reads to the end).
+  bool dropped(tcp::socket& s) {
+    std::optional<boost::system::error_code> done;
+    auto buf = std::make_shared<std::string>(4096, '\0');
+    std::function<void()> next = [&, buf] {
+      s.async_read_some(asio::buffer(*buf), [&](boost::system::error_code ec, std::size_t) {
+        if (ec) return void(done = ec);
+        next();
+      });
+    };
+    next();
+    run_until([&] { return done.has_value(); });
+    return true;
+  }
+};
+
+std::string local_address(const tcp::socket& s) {
+  return "127.0.0.1:" + std::to_string(s.local_endpoint().port());
+}
+
+}  // namespace
+
+TEST_CASE("members with the same key shake hands and carry bytes both ways", "[link]") {
+  rig r(key_of(1));
+  link_context same(key_of(1));
+  auto l = r.dial(same);
+  REQUIRE(l.ok());
+  REQUIRE(r.accepted.size() == 1);
+  REQUIRE(r.accepted[0].first.ok());
+  auto theirs = *r.accepted[0].first;
+  CHECK(r.accepted[0].second == theirs->peer());
+  CHECK((*l)->peer() == r.address());
+  CHECK((*l)->suite() == "TLSv1.3 TLS_AES_128_GCM_SHA256");
+  CHECK(theirs->suite() == "TLSv1.3 TLS_AES_128_GCM_SHA256");
+  r.write(**l, "Tversion over TLS");
+  CHECK(r.read_exactly(*theirs, 17) == "Tversion over TLS");
+  r.write(*theirs, "Rversion");
+  CHECK(r.read_exactly(**l, 8) == "Rversion");
+}
+
+TEST_CASE("a peer with another key fails the handshake on both ends", "[link]") {
+  rig r(key_of(1));
+  link_context other(key_of(2));
+  auto l = r.dial(other);
+  REQUIRE_FALSE(l.ok());
+  CHECK(l.err().code == errc::access);
+  CHECK(l.err().message.starts_with("link " + r.address() + ": handshake failed ("));
+  REQUIRE(r.accepted.size() == 1);
+  auto& [theirs, peer] = r.accepted[0];
+  REQUIRE_FALSE(theirs.ok());
+  CHECK(theirs.err().code == errc::access);
+  CHECK(theirs.err().message.starts_with("link " + peer + ": handshake failed ("));
+  CHECK(theirs.err().message.ends_with("): not a member with this cluster's key"));
+}
+
+TEST_CASE("plaintext to the listener fails the handshake, named by the peer's address", "[link]") {
+  rig r(key_of(1));
+  auto s = r.raw();
+  asio::write(s, asio::buffer(std::string("Tversion 9P2000.L please\r\n\r\n")));
+  r.run_until([&] { return !r.accepted.empty(); });
+  auto& [theirs, peer] = r.accepted[0];
+  CHECK(peer == local_address(s));
+  REQUIRE_FALSE(theirs.ok());
+  CHECK(theirs.err().code == errc::access);
+  CHECK(theirs.err().message.starts_with("link " + local_address(s) + ": handshake failed ("));
+  CHECK(r.dropped(s));
+}
+
+TEST_CASE("a dialer without the key (no PSK offered) is refused", "[link]") {
+  rig r(key_of(1));
+  // An ordinary TLS 1.3 client: it offers no PSK, and the listener has no
+  // certificate to show it.
+  asio::ssl::context plain(asio::ssl::context::tls_client);
+  asio::ssl::stream<tcp::socket> s(r.raw(), plain);
+  std::optional<boost::system::error_code> mine;
+  s.async_handshake(asio::ssl::stream_base::client,
+                    [&](boost::system::error_code ec) { mine = ec; });
+  r.run_until([&] { return mine.has_value() && !r.accepted.empty(); });
+  CHECK(*mine);
+  REQUIRE_FALSE(r.accepted[0].first.ok());
+  CHECK(r.accepted[0].first.err().code == errc::access);
+}
+
+TEST_CASE("a client that connects and never speaks is dropped at the deadline", "[link]") {
+  rig r(key_of(1), link_options{.deadline = 100ms});
+  auto s = r.raw();
+  r.run_until([&] { return !r.accepted.empty(); });
+  auto& [theirs, peer] = r.accepted[0];
+  REQUIRE_FALSE(theirs.ok());
+  CHECK(theirs.err().code == errc::timed_out);
+  CHECK(theirs.err().message == "link " + local_address(s) + ": no handshake within 0.1s; dropped");
+  CHECK(r.dropped(s));
+}
+
+TEST_CASE("handshakes in progress are bounded: connections over the bound are closed at once",
+          "[link]") {
+  rig r(key_of(1), link_options{.deadline = 2s, .max_handshakes = 8});
+  std::vector<tcp::socket> silent;
+  for (int i = 0; i < 100; ++i) silent.push_back(r.raw());
+  r.run_until([&] { return r.accepted.size() == 100; });
+  std::size_t busy = 0, late = 0;
+  for (auto& [l, peer] : r.accepted) {
+    REQUIRE_FALSE(l.ok());
+    busy += l.err().code == errc::busy;
+    late += l.err().code == errc::timed_out;
+    CHECK(l.err().message.starts_with("link " + peer + ": "));
+  }
+  CHECK(busy + late == 100);
+  CHECK(busy > 0);
+  CHECK(late >= 8);  // the first eight were shaking hands until their deadline
+}
+
+TEST_CASE("a bad address is refused without dialing", "[link]") {
+  rig r(key_of(1));
+  std::optional<link_result> got;
+  dial_link(r.io.get_executor(), "nowhere", r.ctx, {},
+            [&](link_result l) { got.emplace(std::move(l)); });
+  r.run_until([&] { return got.has_value(); });
+  REQUIRE_FALSE(got->ok());
+  CHECK(got->err().message == "link nowhere: not an address (host:port)");
+}
+
+TEST_CASE("a refused connection is host_unreachable, named by address", "[link]") {
+  std::string address;
+  {
+    rig gone(key_of(1));
+    address = gone.address();
+  }
+  rig r(key_of(1));
+  std::optional<link_result> got;
+  dial_link(r.io.get_executor(), address, r.ctx, {},
+            [&](link_result l) { got.emplace(std::move(l)); });
+  r.run_until([&] { return got.has_value(); });
+  REQUIRE_FALSE(got->ok());
+  CHECK(got->err().code == errc::host_unreachable);
+  CHECK(got->err().message == "link " + address + ": connect: Connection refused");
+}
+
+TEST_CASE("the 9P client walks and reads a file of a real namespace over a link", "[link]") {
+  circuit::test::space sp;
+  auto chan = sp.mkchan("c", 1);
+  REQUIRE(sp.send(chan, "hello over TLS").ok());
+  rig r(key_of(1));
+  link_context same(key_of(1));
+  auto l = r.dial(same);
+  REQUIRE(l.ok());
+  REQUIRE(r.accepted[0].first.ok());
+  caller peer;  // root: the relay may attach as any uid
+  peer.key = std::uint64_t{3} << 32;
+  std::optional<error> ended;
+  auto conn =
+      wire::connection::start(sp.n, peer, link_transport(*r.accepted[0].first),
+                              [&](wire::connection*, std::optional<error> why) { ended = why; });
+  auto c = wire::client::make(r.io.get_executor(), link_transport(*l), {});
+  std::optional<std::string> text;
+  c->version([&](result<std::uint32_t> m) {
+    REQUIRE(m.ok());
+    c->attach(0, "root", 0, "", [&](result<wire::qid> q) { REQUIRE(q.ok()); });
+    c->walk(0, 1, {"h1", "channels", "c", "recv"}, [&](result<std::vector<wire::qid>> w) {
+      REQUIRE(w.ok());
+      CHECK(w->size() == 4);
+    });
+    c->lopen(1, O_RDONLY, [&](result<wire::rlopen> o) { REQUIRE(o.ok()); });
+    c->read(1, 0, 4096, [&](result<std::string> d) {
+      REQUIRE(d.ok());
+      text = *d;
+    });
+  });
+  r.run_until([&] { return text.has_value(); });
+  CHECK(*text == "hello over TLS");
+  c->close();
+  r.run_until([&] { return conn->closed(); });
+  CHECK_FALSE(ended.has_value());
+}
+
+TEST_CASE("a dial to a listener that never answers the handshake fails at the deadline", "[link]") {
+  rig r(key_of(1));
+  tcp::acceptor mute(r.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::string address = "127.0.0.1:" + std::to_string(mute.local_endpoint().port());
+  std::optional<link_result> got;
+  int calls = 0;
+  dial_link(r.io.get_executor(), address, r.ctx, link_options{.deadline = 100ms},
+            [&](link_result l) {
+              ++calls;
+              got.emplace(std::move(l));
+            });
+  r.run_until([&] { return got.has_value(); });
+  REQUIRE_FALSE(got->ok());
+  CHECK(got->err().code == errc::host_unreachable);
+  CHECK(got->err().message == "link " + address + ": no answer within 0.1s");
+  r.io.restart();
+  r.io.run_for(200ms);
+  CHECK(calls == 1);
+}
