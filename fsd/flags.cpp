@@ -26,6 +26,25 @@ bool set_group(flags& f, const std::string& v, std::string& why) {
   return true;
 }
 
+// A number of seconds from `lo` to `hi` into `out`.
+bool set_seconds(const char* name, double lo, double hi, const std::string& v, double& out, std::string& why) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !(d >= lo) || d > hi) {
+    why = std::string(name) + " needs a number of seconds from " + std::to_string(lo).substr(0, 5) + " to " +
+          std::to_string(static_cast<long>(hi)) + ", not \"" + v + "\"";
+    return false;
+  }
+  out = d;
+  return true;
+}
+
+// A flag that takes seconds into a field of `flags`.
+template <double flags::*field>
+bool seconds(const char* name, double lo, double hi, flags& f, const std::string& v, std::string& why) {
+  return set_seconds(name, lo, hi, v, f.*field, why);
+}
+
 struct flag_row {
   const char* name;
   const char* arg;  // null: takes no argument
@@ -60,15 +79,37 @@ const flag_row rows[] = {
      "how long a mount's server may take to answer a walk, stat or listing before it fails "
      "with ETIMEDOUT (default: 5)",
      [](flags& f, const std::string& v, std::string& why) {
-       char* end = nullptr;
-       double d = std::strtod(v.c_str(), &end);
-       if (v.empty() || *end || !(d > 0) || d > 3600) {
-         why = "--remote-deadline needs a number of seconds from 0.001 to 3600, not \"" + v + "\"";
-         return false;
-       }
+       double d = 0;
+       if (!set_seconds("--remote-deadline", 0.001, 3600, v, d, why)) return false;
        f.remote_deadline_ms = static_cast<long>(d * 1000 + 0.5);
        return true;
      }},
+    {"--key", "FILE", "the cluster key (circuitd keygen FILE makes one); peers must hold the same",
+     [](flags& f, const std::string& v, std::string&) {
+       f.key = v;
+       return true;
+     }},
+    {"--listen", "HOST:PORT", "join a cluster: peer links (TLS) and gossip (UDP) on this address; needs --key",
+     [](flags& f, const std::string& v, std::string&) {
+       f.listen = v;
+       return true;
+     }},
+    {"--join", "HOST:PORT", "a member to join through (repeat for more); tried again until one answers",
+     [](flags& f, const std::string& v, std::string&) {
+       f.join.push_back(v);
+       return true;
+     }},
+    {"--link-timeout", "SECONDS",
+     "how long a request waits for a link to a live member before EHOSTUNREACH (default: 3)",
+     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::link_timeout>("--link-timeout", 0.01, 3600, f, v, why); }},
+    {"--forget-after", "SECONDS", "how long a member declared down stays listed (default: 60)",
+     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::forget_after>("--forget-after", 0, 86400, f, v, why); }},
+    {"--probe-interval", "SECONDS", "how often this member probes another (default: 0.5)",
+     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::probe_interval>("--probe-interval", 0.01, 60, f, v, why); }},
+    {"--probe-timeout", "SECONDS", "how long a probe waits for its ack before indirect probes (default: 0.2)",
+     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::probe_timeout>("--probe-timeout", 0.001, 60, f, v, why); }},
+    {"--gossip-interval", "SECONDS", "how often updates are gossiped (default: 0.1)",
+     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::gossip_interval>("--gossip-interval", 0.001, 60, f, v, why); }},
     {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",
      [](flags& f, const std::string& v, std::string& why) {
        auto n = parse_count("--max-message", v, std::uint64_t{1} << 32);
@@ -153,6 +194,17 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
       value = argv[++i];
     }
     if (!row->set(out, value, why)) return false;
+  }
+  // A local user must not be able to connect and claim to be root: no
+  // peer link without the key, on loopback too.
+  if (!out.listen.empty() && out.key.empty()) {
+    why = "--listen needs --key FILE: peers prove they hold the cluster key. Make one with "
+          "`circuitd keygen /etc/circuit/key` and copy it, mode 0600, to every host";
+    return false;
+  }
+  if (!out.join.empty() && out.listen.empty()) {
+    why = "--join needs --listen HOST:PORT: the address the other members reach this one at";
+    return false;
   }
   if (out.socket.empty()) out.socket = "/run/circuit/" + out.name + ".sock";
   if (out.socket == "none") out.socket.clear();

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace circuit::fsd {
 
@@ -24,6 +25,14 @@ struct flags {
   bool cgroups = true;                  // --no-cgroups: a reaper per worker instead (for tests)
   bool kernel_checks = true;            // --no-kernel-checks turns default_permissions off
   bool debug = false;                   // --debug: libfuse traces every request
+  std::string key;                      // --key: the cluster key's file
+  std::string listen;                   // --listen HOST:PORT: be a member of a cluster
+  std::vector<std::string> join;        // --join HOST:PORT, repeated
+  double link_timeout = 3;              // --link-timeout, seconds
+  double forget_after = 60;             // --forget-after, seconds
+  double probe_interval = 0.5;          // --probe-interval, seconds
+  double probe_timeout = 0.2;           // --probe-timeout, seconds
+  double gossip_interval = 0.1;         // --gossip-interval, seconds
   bool help = false;
   bool version = false;
 };

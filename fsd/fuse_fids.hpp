@@ -55,10 +55,19 @@ void open_fid(fuse_req_t req, fuse_ino_t ino, int flags, OnOpen on_open) {
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
   caller who = caller_of(req);
   fid_t nf = f.inodes().make_fid();
-  f.ses().walk(who, f.next_token(), *fid, nf, {}, [](result<std::vector<attr>>) {});
+  // The clone can fail (a member of the cluster that is down): the open
+  // then fails with its reason, not with the unknown fid it left.
+  auto walked = std::make_shared<std::optional<error>>();
+  f.ses().walk(who, f.next_token(), *fid, nf, {}, [walked](result<std::vector<attr>> r) {
+    if (!r) *walked = r.err();
+  });
   serve<attr>(
       req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, nf, flags, done); },
-      [&f, nf, who, on_open](fuse_req_t req, result<attr> r) {
+      [&f, nf, who, on_open, walked](fuse_req_t req, result<attr> r) {
+        if (*walked) {
+          f.inodes().free_fid(nf);
+          return reply_err(req, **walked);
+        }
         if (!r) {
           clunk(f, who, nf);
           return reply_err(req, r.err());

@@ -14,6 +14,8 @@
 #include "circuit/core/namespace.hpp"
 #include "circuit/elements/reaper.hpp"
 #include "circuit/elements/tree.hpp"
+#include "circuit/cluster/key.hpp"
+#include "cluster_face.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
 #include "keygen.hpp"
@@ -37,6 +39,22 @@ std::string beside_self(const char* name) {
   if (n <= 0) return {};
   std::string dir(self, static_cast<std::size_t>(n));
   return dir.substr(0, dir.rfind('/') + 1) + name;
+}
+
+fsd::cluster_options cluster_options_of(const fsd::flags& fl, const cluster::cluster_key& key) {
+  auto secs = [](double s) { return std::chrono::duration_cast<circuit::clock::duration>(std::chrono::duration<double>(s)); };
+  fsd::cluster_options co;
+  co.name = fl.name;
+  co.listen = fl.listen;
+  co.join = fl.join;
+  co.key = key;
+  co.timings.probe_interval = secs(fl.probe_interval);
+  co.timings.probe_timeout = secs(fl.probe_timeout);
+  co.timings.gossip_interval = secs(fl.gossip_interval);
+  co.timings.forget_after = secs(fl.forget_after);
+  co.link_timeout = std::chrono::milliseconds(static_cast<long>(fl.link_timeout * 1000 + 0.5));
+  co.remote_deadline = std::chrono::milliseconds(fl.remote_deadline_ms);
+  return co;
 }
 
 int serve(int argc, char** argv) {
@@ -94,6 +112,15 @@ int serve(int argc, char** argv) {
   ns space(std::move(cfg), make_tree);
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
   fsd::socket_face sock(io, space, fl.socket);
+  std::unique_ptr<fsd::cluster_face> members;
+  if (!fl.listen.empty()) {
+    auto key = cluster::load_key(fl.key);
+    if (!key) {
+      fprintf(stderr, "circuitd: --key %s: %s\n", fl.key.c_str(), key.err().message.c_str());
+      return 2;
+    }
+    members = std::make_unique<fsd::cluster_face>(io, space, loop_time, cluster_options_of(fl, *key));
+  }
 
   // The stop is asynchronous, and the loop serves the mount throughout: a
   // worker may be blocked on the mount itself (cat .../recv), and it can
@@ -116,6 +143,7 @@ int serve(int argc, char** argv) {
     drain.cancel();
     face.stop();
     sock.stop();
+    if (members) members->stop();
     uv.stop();
     io.stop();
   };
@@ -150,6 +178,7 @@ int serve(int argc, char** argv) {
     if (stopping) return;
     stopping = true;
     fsd::log_line(std::string("stopping: ") + why);
+    if (members) members->leave([] { fsd::log_line("cluster: left"); });
     deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
                                   std::chrono::duration<double>(space.cfg().grace + 0.9));
     backstop.expires_at(deadline - std::chrono::milliseconds(500));
@@ -193,6 +222,12 @@ int serve(int argc, char** argv) {
   if (auto r = face.start(); !r) {
     fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
     return 1;
+  }
+  if (members) {
+    if (auto r = members->start(); !r) {
+      fprintf(stderr, "circuitd: %s\n", r.err().message.c_str());
+      return 1;
+    }
   }
   std::string users = "root and uid " + std::to_string(geteuid());
   if (fl.allow_group) users += " and group " + fl.allow_group_name;

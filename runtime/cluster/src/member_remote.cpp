@@ -1,6 +1,7 @@
 #include "circuit/cluster/member_remote.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace circuit::cluster {
 
@@ -13,12 +14,22 @@ struct member_remote::waiter {
   timer_ptr expiry;
 };
 
+// A request whose link failed under it: the member may be down (a killed
+// daemon's connection ends before the membership's verdict comes), so its
+// answer waits for the verdict, up to the link timeout.
+struct member_remote::held {
+  std::function<void(error)> fail;
+  timer_ptr expiry;
+};
+
 member_remote::member_remote(std::string member, clock& clk, clock::duration link_timeout)
     : member_(std::move(member)), clk_(clk), link_timeout_(link_timeout) {}
 
 member_remote::~member_remote() {
   auto waiting = std::move(waiting_);
   for (auto& w : waiting) w->fail(unreachable("the link was closed"));
+  auto held = std::move(held_);
+  for (auto& h : held) h->fail(unreachable("the link was closed"));
 }
 
 error member_remote::host_down() const { return make_error(errc::host_down, "host down: " + member_); }
@@ -48,6 +59,30 @@ void member_remote::set_down(bool down) {
   auto waiting = std::move(waiting_);
   for (auto& w : waiting) w->fail(host_down());
   fail_in_flight(host_down());
+  auto held = std::move(held_);
+  for (auto& h : held) h->fail(host_down());
+}
+
+template <class T>
+void member_remote::hold(const op_ptr<T>& outer, error e) {
+  auto h = std::make_shared<held>();
+  std::weak_ptr<held> wh = h;
+  auto self = shared_from_this();
+  h->fail = [outer](error e) {
+    if (!outer->done()) outer->complete(std::move(e));
+  };
+  h->expiry = clk_.start_timer(link_timeout_, [self, wh, e] {
+    auto h = wh.lock();
+    if (!h) return;
+    self->held_.remove(h);
+    h->fail(e);
+  });
+  // Its link's request is over: a cancel now ends the wait here.
+  outer->cancel_through({});
+  outer->on_cancel([self, wh] {
+    if (auto h = wh.lock()) self->held_.remove(h);
+  });
+  held_.push_back(std::move(h));
 }
 
 // A cancel reaches the link's request (a flush there) and completes the
@@ -70,6 +105,7 @@ void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t
   auto self = shared_from_this();
   auto inner = make_inner_op<T>(done, [self](const op_ptr<T>& outer, result<T> r) {
     if (!r && self->down_) return outer->complete(self->host_down());
+    if (!r && r.err().code == errc::host_unreachable) return self->hold(outer, r.err());
     outer->complete(std::move(r));
   });
   in_flight_.push_back(inner);
@@ -110,8 +146,11 @@ void member_remote::pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid
 
 // While the member is down, its `error` files (any path ending in one)
 // are answered here with "host down: NAME".
-bool member_remote::error_walk(const std::vector<std::string>& names, op_ptr<remote_walk>& done) {
-  if (!down_ || names.empty() || names.back() != "error") return false;
+bool member_remote::error_walk(std::optional<std::uint32_t> from, const std::vector<std::string>& names,
+                               op_ptr<remote_walk>& done) {
+  auto it = from ? fids_.find(*from) : fids_.end();
+  bool clone_of_error = names.empty() && it != fids_.end() && it->second.error_file;
+  if (!clone_of_error && (!down_ || names.empty() || names.back() != "error")) return false;
   remote_walk w;
   for (std::size_t i = 0; i < names.size(); ++i) {
     attr a;
@@ -129,7 +168,7 @@ bool member_remote::error_walk(const std::vector<std::string>& names, op_ptr<rem
 
 void member_remote::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
                          op_ptr<remote_walk> done) {
-  if (error_walk(names, done)) return;
+  if (error_walk(from, names, done)) return;
   auto self = shared_from_this();
   pass(done, from, [self, who, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
                                                           op_ptr<remote_walk> o) mutable {

@@ -32,7 +32,12 @@ result<void> remove_member(ns& space, const std::string& name) {
   return ok;
 }
 
-void member_event(ns& space, const std::string& line) { space.events().append(line); }
+void member_event(ns& space, const std::string& name, const std::string& what) {
+  if (!what.empty()) space.events().append(what + " " + name);
+  // Faces that cache entries (the kernel's) forget the member's: what they
+  // hold below it was reached over a link that may be gone.
+  space.entry_changed(space.top(), name);
+}
 
 void stop_workers(ns& space, std::function<void()> done) {
   auto* h = static_cast<host*>(space.top().child(space.cfg().host));

@@ -16,6 +16,7 @@ client::client(asio::any_io_executor ex, std::unique_ptr<transport> t, options o
       transport_(std::move(t)),
       msize_(opts.msize),
       deadline_(opts.deadline),
+      on_drop_(std::move(opts.on_drop)),
       read_buf_(64 * 1024) {}
 
 client::~client() = default;
@@ -197,6 +198,8 @@ void client::drop(error why) {
   pending_.clear();
   for (auto& [tag, p] : gone)
     if (p.done) post_error(std::move(p.done), why);
+  // Told after the requests, on the loop: a handler may drop the client.
+  if (on_drop_) asio::post(ex_, [f = std::move(on_drop_), why]() { f(why); });
 }
 
 void client::close() {

@@ -172,13 +172,43 @@ TEST_CASE("without a link a walk waits for one, up to the link timeout, then hos
   CHECK(gives_up.r->err().message.rfind("host unreachable: h2", 0) == 0);
 }
 
-TEST_CASE("a lost link fails its requests at once, and its fids stay void on the next link", "[cluster]") {
+TEST_CASE("a request whose link failed gets host down if the verdict comes within the link timeout", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
+  outcome<std::string> parked;
+  f.m->read(fid, 0, 100, parked.op);
+  f.m->lost_link();  // a killed daemon's connection ends first
+  f.clk.advance(1s);
+  CHECK(!parked.r);
+  f.m->set_down(true);  // then its members see it down
+  REQUIRE(parked.r);
+  CHECK(parked.code() == errc::host_down);
+}
+
+TEST_CASE("a request waiting for the verdict can be cancelled at once", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
+  outcome<std::string> parked;
+  f.m->read(fid, 0, 100, parked.op);
+  f.m->lost_link();
+  parked.op->cancel(make_error(errc::interrupted, "interrupted"));
+  REQUIRE(parked.r);
+  CHECK(parked.code() == errc::interrupted);
+  f.m->set_down(true);  // nothing completes it twice
+  f.clk.advance(5s);
+}
+
+TEST_CASE("a lost link fails its requests after the link timeout, and its fids stay void on the next link", "[cluster]") {
   fixture f;
   f.m->set_link(f.link);
   std::uint32_t fid = f.walk_to({"channels", "c", "send"});
   outcome<std::size_t> w;
   f.m->write(fid, 0, "abc", w.op);
   f.m->lost_link();
+  CHECK(!w.r);
+  f.clk.advance(3s);
   REQUIRE(w.r);
   CHECK(w.code() == errc::host_unreachable);
   auto again = std::make_shared<held_link>();

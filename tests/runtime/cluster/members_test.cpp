@@ -28,8 +28,9 @@ TEST_CASE("a member's directory comes with join and goes with leave, and events 
   auto m = std::make_shared<cluster::member_remote>("h2", clk, 1s);
   REQUIRE(add_member(s.n, "h2", m));
   CHECK(s.n.top().child("h2") != nullptr);
-  member_event(s.n, "suspect h2");
-  member_event(s.n, "down h2");
+  member_event(s.n, "h2", "suspect");
+  member_event(s.n, "h2", "");  // a new link: no line
+  member_event(s.n, "h2", "down");
   CHECK(next_events(s, f) == "join h2\nsuspect h2\ndown h2\n");
   CHECK(add_member(s.n, "h2", m).err().code == errc::exists);
   REQUIRE(remove_member(s.n, "h2"));

@@ -14,7 +14,9 @@
 //  - no link (it failed; the member may be alive for the others): the
 //    request waits for set_link() for at most `link_timeout`, then fails
 //    with errc::host_unreachable, "host unreachable: NAME". Requests that
-//    were on the failed link fail so at once.
+//    were on the failed link wait as long for the membership's verdict (a
+//    killed daemon's connection ends before its members see it down):
+//    host down if it comes, else host unreachable.
 //  - down (the membership's verdict): every request fails at once with
 //    errc::host_down, "host down: NAME", those in flight and those
 //    waiting for a link included. Only `error` files still open and read,
@@ -76,6 +78,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
     bool error_file = false;
   };
   struct waiter;  // a request waiting for a link
+  struct held;    // a request whose link failed, waiting for the verdict
 
   error host_down() const;
   error unreachable(std::string_view why) const;
@@ -88,7 +91,10 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   std::uint32_t adopt(std::uint32_t link_fid);
   void end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::*call)(std::uint32_t, op_ptr<void>));
   void fail_in_flight(const error& e);
-  bool error_walk(const std::vector<std::string>& names, op_ptr<remote_walk>& done);
+  bool error_walk(std::optional<std::uint32_t> from, const std::vector<std::string>& names,
+                  op_ptr<remote_walk>& done);
+  template <class T>
+  void hold(const op_ptr<T>& outer, error e);
 
   std::string member_;
   clock& clk_;
@@ -100,6 +106,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   std::unordered_map<std::uint32_t, fid_ref> fids_;
   std::list<std::weak_ptr<op_base>> in_flight_;  // on the link
   std::list<std::shared_ptr<waiter>> waiting_;   // for a link
+  std::list<std::shared_ptr<held>> held_;        // their link failed
 };
 
 }  // namespace circuit::cluster

@@ -24,10 +24,12 @@ result<void> remove_mount(ns& space, const std::string& name);
 // The cluster's other members (issue 8): member NAME's directory at /NAME,
 // served by `r` (circuit/cluster/member_remote.hpp); `events` says "join
 // NAME" when it comes and "leave NAME" when it goes. member_event adds a
-// line of the membership's ("suspect NAME", "alive NAME", "down NAME").
+// line of the membership's ("suspect NAME", "alive NAME", "down NAME"; no
+// line for an empty `what`: a new link) and makes faces that cache
+// entries forget the member's, so no stale view outlives a member event.
 result<void> add_member(ns& space, const std::string& name, std::shared_ptr<remote> r);
 result<void> remove_member(ns& space, const std::string& name);
-void member_event(ns& space, const std::string& line);
+void member_event(ns& space, const std::string& name, const std::string& what);
 
 // Stops the local host's workers (TERM, then KILL after the grace), and
 // calls `done` on the loop when all have exited or been given up.

@@ -86,6 +86,9 @@ class client : public std::enable_shared_from_this<client> {
     // How long each request may wait for its reply; zero: for ever
     // (a receive that parks until a message comes needs that).
     duration deadline = duration::zero();
+    // Called once, on the executor, when the connection ends (it failed,
+    // or close()): a face that keeps the client makes a new one.
+    std::function<void(const error&)> on_drop;
   };
 
   // A client over `t`, which is connected already.
@@ -182,6 +185,7 @@ class client : public std::enable_shared_from_this<client> {
   std::unique_ptr<transport> transport_;
   std::uint32_t msize_;
   duration deadline_;
+  std::function<void(const error&)> on_drop_;
   std::unordered_map<std::uint16_t, pending> pending_;
   std::uint16_t next_tag_ = 0;
   std::uint16_t last_tag_ = notag;

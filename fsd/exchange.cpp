@@ -1,0 +1,90 @@
+#include "exchange.hpp"
+
+#include <boost/asio/buffer.hpp>
+
+namespace circuit::fsd::exchange {
+namespace {
+
+namespace asio = boost::asio;
+using link_ptr = std::shared_ptr<cluster::peer_link>;
+
+std::string framed(const std::string& body) {
+  std::string out(4, '\0');
+  auto n = static_cast<std::uint32_t>(body.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(n >> (24 - 8 * i));
+  return out + body;
+}
+
+// Reads one framed message: `done` gets it, or an error.
+struct reader : std::enable_shared_from_this<reader> {
+  link_ptr link;
+  std::function<void(result<std::string>)> done;
+  std::string got;
+  std::size_t want = 4;
+  bool header = true;
+  std::array<char, 16384> buf{};
+
+  void next() {
+    auto self = shared_from_this();
+    link->async_read_some(asio::buffer(buf.data(), std::min(buf.size(), want - got.size())),
+                          [self](boost::system::error_code ec, std::size_t n) {
+                            if (ec) return self->done(make_error(errc::host_unreachable, "exchange: " + ec.message()));
+                            self->got.append(self->buf.data(), n);
+                            if (self->got.size() < self->want) return self->next();
+                            if (!self->header) return self->done(std::move(self->got));
+                            std::size_t size = 0;
+                            for (int i = 0; i < 4; ++i) size = size << 8 | static_cast<unsigned char>(self->got[i]);
+                            if (size > max_message)
+                              return self->done(make_error(errc::invalid, "exchange: a message over 16 MiB"));
+                            self->header = false;
+                            self->got.clear();
+                            self->want = size;
+                            if (size == 0) return self->done(std::string());
+                            self->next();
+                          });
+  }
+};
+
+void read_message(link_ptr link, std::function<void(result<std::string>)> done) {
+  auto r = std::make_shared<reader>();
+  r->link = std::move(link);
+  r->done = std::move(done);
+  r->next();
+}
+
+void write_message(link_ptr link, const std::string& body, std::function<void(bool)> done) {
+  auto bytes = std::make_shared<std::string>(framed(body));
+  link->async_write(asio::buffer(*bytes), [bytes, done](boost::system::error_code ec, std::size_t) { done(!ec); });
+}
+
+}  // namespace
+
+void serve(link_ptr link, std::function<std::string(std::string)> answer) {
+  read_message(link, [link, answer](result<std::string> req) {
+    if (!req) return link->close();
+    write_message(link, answer(std::move(*req)), [link](bool) { link->close(); });
+  });
+}
+
+void ask(asio::any_io_executor ex, std::string address, cluster::link_context& ctx, cluster::link_options opts,
+         std::string request, std::function<void(result<std::string>)> reply) {
+  cluster::dial_link(ex, address, ctx, opts,
+                     [request = std::move(request), reply = std::move(reply)](result<link_ptr> l) mutable {
+                       if (!l) return reply(l.err());
+                       auto link = *l;
+                       auto bytes = std::make_shared<std::string>(std::string(1, exchange_byte) + framed(request));
+                       link->async_write(asio::buffer(*bytes), [link, bytes, reply](boost::system::error_code ec,
+                                                                                    std::size_t) {
+                         if (ec) {
+                           link->close();
+                           return reply(make_error(errc::host_unreachable, "exchange: " + ec.message()));
+                         }
+                         read_message(link, [link, reply](result<std::string> r) {
+                           link->close();
+                           reply(std::move(r));
+                         });
+                       });
+                     });
+}
+
+}  // namespace circuit::fsd::exchange

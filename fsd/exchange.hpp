@@ -1,0 +1,32 @@
+// exchange.hpp — the membership's reliable request and reply over a peer
+// link (cluster/membership.hpp, transport::exchange): the full state
+// exchange at join and the periodic push-pull. A link's first byte says
+// what it carries (cluster_face.hpp); an exchange is then one request and
+// one reply, each a 4-byte big-endian length and that many bytes (at most
+// max_message), and the link closes.
+//
+// Thread safety: the loop thread.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "circuit/cluster/link.hpp"
+
+namespace circuit::fsd::exchange {
+
+inline constexpr char session_byte = 'P';   // a 9P session follows
+inline constexpr char exchange_byte = 'X';  // one membership exchange follows
+inline constexpr std::size_t max_message = 16u << 20;
+
+// Reads a request from `link`, answers it with `answer(request)`, closes.
+void serve(std::shared_ptr<cluster::peer_link> link, std::function<std::string(std::string)> answer);
+
+// Dials `address`, sends `request`, and gives `reply` the answer or why
+// there is none (once).
+void ask(boost::asio::any_io_executor ex, std::string address, cluster::link_context& ctx,
+         cluster::link_options opts, std::string request, std::function<void(result<std::string>)> reply);
+
+}  // namespace circuit::fsd::exchange

@@ -1,0 +1,237 @@
+"""The cluster (issue 8), with real daemons on loopback ports: each mount
+shows every member, operations cross hosts through the owner's links, a
+killed member is seen down everywhere and what waited on it returns
+EHOSTDOWN, and no one without the cluster key takes part. Bounds are
+generous: the suite also runs under ASan on two busy cores."""
+import errno
+import os
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import CIRCUITD, Daemon, errno_of, read, sweep_stale_mounts, write
+
+
+def free_port():
+    """A port free for both TCP and UDP on 127.0.0.1."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no free port")
+
+
+def wait_for(cond, what, timeout=15):
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("gave up waiting for " + what)
+        time.sleep(0.05)
+
+
+def members(d):
+    """{name: state} from a daemon's members file."""
+    out = {}
+    for line in read(d.path("members")).decode().splitlines():
+        name, _id, _address, state = line.split()
+        out[name] = state
+    return out
+
+
+class ClusterTest(unittest.TestCase):
+    """Three members, h1 first; h2 and h3 join through it."""
+
+    size = 3
+    timeout = 90
+
+    @classmethod
+    def setUpClass(cls):
+        sweep_stale_mounts()
+        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
+        cls.key = os.path.join(cls.keydir, "key")
+        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        shutil.rmtree(cls.keydir, ignore_errors=True)
+
+    def setUp(self):
+        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(AssertionError("test took too long")))
+        signal.alarm(self.timeout)
+        self.addCleanup(signal.alarm, 0)
+        self.ports = [free_port() for _ in range(self.size)]
+        self.d = []
+        for i in range(self.size):
+            self.d.append(self.member(i))
+        wait_for(lambda: all(members(d) == {h: "alive" for h in self.names()} for d in self.d),
+                 "every member to list every other alive")
+
+    def names(self):
+        return ["h%d" % (i + 1) for i in range(self.size)]
+
+    def member(self, i, extra=()):
+        args = ["--key", self.key, "--listen", "127.0.0.1:%d" % self.ports[i]]
+        if i > 0:
+            args += ["--join", "127.0.0.1:%d" % self.ports[0]]
+        d = Daemon(name="h%d" % (i + 1), args=tuple(args) + tuple(extra))
+        self.addCleanup(d.cleanup)
+        return d
+
+    def at(self, i, *parts):
+        """A path on member i's mount."""
+        return self.d[i].path(*parts)
+
+
+class Forwarding(ClusterTest):
+    def test_every_mount_shows_every_member(self):
+        for d in self.d:
+            self.assertEqual(sorted(n for n in os.listdir(d.path()) if n.startswith("h") and n != "help"), self.names())
+        self.assertEqual(sorted(os.listdir(self.at(0, "h2"))), sorted(os.listdir(self.d[1].host())))
+
+    def test_a_channel_made_on_h1_is_sent_to_from_h2_and_received_from_h3(self):
+        os.mkdir(self.at(0, "h1", "channels", "c"))
+        write(self.at(0, "h1", "channels", "c", "cap"), "1")
+        write(self.at(1, "h1", "channels", "c", "send"), "across hosts\n")
+        self.assertEqual(read(self.at(2, "h1", "channels", "c", "recv")), b"across hosts\n")
+
+    def test_a_worker_started_on_h2_from_h1_has_its_stdout_read_from_h3(self):
+        w = self.at(0, "h2", "workers", "w")
+        os.mkdir(w)
+        write(os.path.join(w, "spec"), '{"path":"/bin/sh","args":["-c","echo on $0","h2"]}')
+        self.assertEqual(read(self.at(2, "h2", "workers", "w", "wait")), b'{"exit":0}\n')
+        self.assertEqual(read(self.at(2, "h2", "workers", "w", "stdout")), b"on h2\n")
+
+    def test_ctrl_c_on_a_remote_receive_leaves_no_receiver_waiting_on_the_owner(self):
+        os.mkdir(self.at(0, "h1", "channels", "z"))
+        cat = subprocess.Popen(["cat", self.at(1, "h1", "channels", "z", "recv")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stat_file = self.at(0, "h1", "channels", "z", "stat")
+            wait_for(lambda: b'"receivers_waiting":1' in read(stat_file), "the remote receive to park")
+            cat.send_signal(signal.SIGINT)
+            cat.communicate(timeout=10)
+            wait_for(lambda: b'"receivers_waiting":0' in read(stat_file), "the flush to reach h1", 10)
+        finally:
+            cat.kill()
+            cat.wait()
+
+    def test_errors_come_back_with_their_errno_across_hosts(self):
+        self.assertEqual(errno_of(os.stat, self.at(1, "h1", "channels", "nosuch")), errno.ENOENT)
+        os.mkdir(self.at(1, "h1", "channels", "dup"))
+        self.assertEqual(errno_of(os.mkdir, self.at(2, "h1", "channels", "dup")), errno.EEXIST)
+
+
+class Failures(ClusterTest):
+    def test_a_killed_member_is_down_everywhere_and_what_waited_on_it_gets_ehostdown(self):
+        os.mkdir(self.at(2, "h3", "channels", "k"))
+        cat = subprocess.Popen(["cat", self.at(0, "h3", "channels", "k", "recv")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        events = subprocess.Popen(["cat", self.at(1, "events")], stdout=subprocess.PIPE)
+        try:
+            wait_for(lambda: b'"receivers_waiting":1' in read(self.at(2, "h3", "channels", "k", "stat")),
+                     "the receive to park on h3")
+            self.d[2].proc.kill()
+            self.d[2].proc.wait(10)
+            _, err = cat.communicate(timeout=20)
+            self.assertIn(b"Host is down", err)
+            for d in self.d[:2]:
+                wait_for(lambda: members(d).get("h3") == "down", "h3 to be down on " + d.name)
+            self.assertEqual(errno_of(os.listdir, self.at(0, "h3")), errno.EHOSTDOWN)
+            self.assertEqual(read(self.at(0, "h3", "error")), b"host down: h3\n")
+        finally:
+            cat.kill()
+            cat.wait()
+            events.kill()
+            out = events.communicate()[0]
+        self.assertIn(b"down h3\n", out)
+
+    def test_a_restarted_member_takes_its_name_back_and_is_served_again(self):
+        self.d[2].proc.kill()
+        self.d[2].proc.wait(10)
+        wait_for(lambda: members(self.d[0]).get("h3") == "down", "h3 to be down")
+        subprocess.run(["fusermount3", "-u", "-z", self.d[2].mnt], capture_output=True)
+        self.d[2].start(("--key", self.key, "--listen", "127.0.0.1:%d" % self.ports[2],
+                         "--join", "127.0.0.1:%d" % self.ports[0]))
+        wait_for(lambda: members(self.d[0]).get("h3") == "alive", "h3 to be alive again")
+        wait_for(lambda: errno_of(os.listdir, self.at(0, "h3", "channels")) == 0, "h3 to be served again")
+
+    def test_sigterm_leaves_at_once_and_the_others_say_so(self):
+        self.d[2].proc.terminate()
+        self.d[2].proc.wait(10)
+        wait_for(lambda: "h3" not in members(self.d[0]), "h3 to leave", 5)
+        self.assertNotIn("h3", os.listdir(self.d[0].path()))
+
+
+class Keys(unittest.TestCase):
+    def setUp(self):
+        sweep_stale_mounts()
+        self.dir = tempfile.mkdtemp(prefix="circuit-key-")
+        self.key = os.path.join(self.dir, "key")
+        subprocess.run([CIRCUITD, "keygen", self.key], check=True, capture_output=True)
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def refused(self, *args):
+        r = subprocess.run([CIRCUITD, "--name", "hx", "--mount", self.dir, "--socket", "none", *args],
+                           capture_output=True, timeout=20)
+        self.assertNotEqual(r.returncode, 0)
+        return r.stderr.decode()
+
+    def test_listen_without_a_key_is_refused_with_how_to_make_one(self):
+        self.assertIn("circuitd keygen", self.refused("--listen", "127.0.0.1:%d" % free_port()))
+
+    def test_a_key_others_may_read_is_refused(self):
+        os.chmod(self.key, 0o644)
+        err = self.refused("--key", self.key, "--listen", "127.0.0.1:%d" % free_port())
+        self.assertIn("chmod 600", err)
+
+    def test_keygen_writes_a_new_key_0600_and_never_over_an_old_one(self):
+        self.assertEqual(stat.S_IMODE(os.stat(self.key).st_mode), 0o600)
+        r = subprocess.run([CIRCUITD, "keygen", self.key], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_a_member_with_another_key_is_refused_and_named_in_the_log(self):
+        other = os.path.join(self.dir, "other")
+        subprocess.run([CIRCUITD, "keygen", other], check=True, capture_output=True)
+        p1, p2 = free_port(), free_port()
+        a = Daemon(name="h1", args=("--key", self.key, "--listen", "127.0.0.1:%d" % p1))
+        self.addCleanup(a.cleanup)
+        b = Daemon(name="h2", args=("--key", other, "--listen", "127.0.0.1:%d" % p2,
+                                     "--join", "127.0.0.1:%d" % p1))
+        self.addCleanup(b.cleanup)
+        wait_for(lambda: "127.0.0.1" in a.log() and "handshake" in a.log(), "h1 to log the refused handshake")
+        time.sleep(1)
+        self.assertEqual(members(a), {"h1": "alive"})
+        self.assertNotIn("h2", os.listdir(a.path()))
+
+    def test_plaintext_on_the_link_port_is_dropped_and_the_member_serves_on(self):
+        p1 = free_port()
+        a = Daemon(name="h1", args=("--key", self.key, "--listen", "127.0.0.1:%d" % p1))
+        self.addCleanup(a.cleanup)
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", p1), timeout=5)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n" + os.urandom(300))
+            s.close()
+        wait_for(lambda: "handshake" in a.log(), "the refusals to be logged")
+        self.assertTrue(a.alive())
+        self.assertEqual(members(a), {"h1": "alive"})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
