@@ -106,6 +106,15 @@ TEST_CASE("a malformed key file is refused with words", "[link]") {
   }
 }
 
+TEST_CASE("a key path that is a directory or a FIFO is refused, without hanging", "[link]") {
+  scratch s;
+  REQUIRE(::mkfifo(s.path("fifo").c_str(), 0600) == 0);
+  auto r = load_key(s.path("fifo"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().message == "key " + s.path("fifo") + " is not a regular file");
+  CHECK(load_key(s.dir).err().message == "key " + s.dir + " is not a regular file");
+}
+
 TEST_CASE("a missing key file is refused with how to make one", "[link]") {
   scratch s;
   auto r = load_key(s.path("none"));

@@ -300,3 +300,21 @@ TEST_CASE("a dial to a listener that never answers the handshake fails at the de
   r.io.run_for(200ms);
   CHECK(calls == 1);
 }
+
+TEST_CASE("a frame over msize from a member ends its 9P connection with why", "[link]") {
+  circuit::test::space sp;
+  rig r(key_of(1));
+  link_context same(key_of(1));
+  auto l = r.dial(same);
+  REQUIRE(l.ok());
+  REQUIRE(r.accepted[0].first.ok());
+  std::optional<std::optional<error>> ended;
+  auto conn = wire::connection::start(
+      sp.n, caller{}, link_transport(*r.accepted[0].first),
+      [&](wire::connection*, std::optional<error> why) { ended.emplace(std::move(why)); });
+  r.write(**l, std::string("\xff\xff\xff\x7f\x64\x00\x00", 7));  // size 2 GiB, Tversion
+  r.run_until([&] { return ended.has_value(); });
+  REQUIRE(ended->has_value());
+  CHECK((*ended)->code == errc::invalid);
+  CHECK(conn->closed());
+}

@@ -2,6 +2,7 @@
 #include "circuit/cluster/key.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <sys/random.h>
@@ -87,11 +88,14 @@ result<void> write_new_key(const std::string& path) {
 }
 
 result<cluster_key> load_key(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  // O_NONBLOCK: a FIFO put where the key should be must not hang the start.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    bool missing = errno == ENOENT;
     return make_error(
-        errno == ENOENT ? errc::not_found : errc::io,
-        sys_error(path) + (errno == ENOENT ? "; make one with: circuitd keygen " + path : ""));
+        missing ? errc::not_found : errc::io,
+        sys_error(path) + (missing ? "; make one with: circuitd keygen " + path : ""));
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     auto e = make_error(errc::io, sys_error(path));
@@ -125,6 +129,7 @@ result<cluster_key> load_key(const std::string& path) {
     ok = hi >= 0 && lo >= 0;
     key.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
+  OPENSSL_cleanse(buf, sizeof buf);  // no copy of the key left on the stack
   if (!ok)
     return make_error(errc::invalid, "key " + path +
                                          " is not a cluster key (64 hex digits and a newline); "

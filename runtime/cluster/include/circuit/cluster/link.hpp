@@ -118,9 +118,11 @@ struct link_options {
 // closed. `done` is called once per connection: with the link when the
 // handshake succeeds, or with why it was refused (the message names the
 // peer: "link 10.0.0.9:5123: handshake failed: ..."); `peer` is the
-// peer's address either way. Closing the acceptor stops accepting; the
-// handshakes in flight then still end (by their deadline at the latest)
-// and report, so `done` must stay callable until they have.
+// peer's address either way. A failed accept (out of descriptors) is
+// reported too, with an empty `peer`, and accepting goes on 100 ms later.
+// Closing the acceptor stops accepting (close it before it is destroyed);
+// the handshakes in flight then still end (by their deadline at the
+// latest) and report, so `done` must stay callable until they have.
 using accept_handler = std::function<void(result<std::shared_ptr<peer_link>>, std::string peer)>;
 void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,
                   accept_handler done);
