@@ -67,7 +67,11 @@ struct cluster_face::impl {
   cluster::key32 gossip_key;
   std::unique_ptr<cluster::membership> members;
   std::map<std::string, peer_state, std::less<>> peers;
-  std::unordered_map<wire::connection*, std::shared_ptr<wire::connection>> served;
+  struct served_link {
+    std::shared_ptr<wire::connection> conn;
+    std::string member;  // who dialed it
+  };
+  std::unordered_map<wire::connection*, served_link> served;
   std::uint64_t served_count = 0;
   std::map<std::string, udp::endpoint> endpoints;
   udp::endpoint from;
@@ -113,7 +117,14 @@ struct cluster_face::impl {
     link->async_read_some(asio::buffer(first.get(), 1), [this, link, first, peer](boost::system::error_code ec,
                                                                                     std::size_t n) {
       if (ec || n != 1) return link->close();
-      if (*first == exchange::session_byte) return serve(link);
+      if (*first == exchange::session_byte)
+        return exchange::read_message(link, [this, link, peer](result<std::string> name) {
+          if (!name || name->empty() || name->size() > 64) {
+            log_line("cluster: link " + peer + ": no member name before its 9P session; closed");
+            return link->close();
+          }
+          serve(link, *name);
+        });
       if (*first == exchange::exchange_byte)
         return exchange::serve(link, [this, peer](std::string request) {
           return members ? members->serve_exchange(peer, request) : std::string();
@@ -125,7 +136,7 @@ struct cluster_face::impl {
 
   // A 9P session for another member, served as to a root client: the
   // caller's uid comes in each attach, and this host's rules judge it.
-  void serve(std::shared_ptr<cluster::peer_link> link) {
+  void serve(std::shared_ptr<cluster::peer_link> link, const std::string& member) {
     caller peer;
     peer.uid = 0;
     peer.gid = 0;
@@ -136,7 +147,20 @@ struct cluster_face::impl {
                                        if (why) log_line("cluster: link " + who + ": " + why->message + "; closed");
                                        served.erase(c);
                                      });
-    if (!c->closed()) served.emplace(c.get(), c);
+    if (!c->closed()) served.emplace(c.get(), served_link{c, member});
+  }
+
+  // A member declared down or gone: the sessions it had here end, so what
+  // they held goes back (a message taken, a place reserved) and what they
+  // were sending is dropped, even while its connection stays open (a host
+  // cut off without a reset).
+  void end_sessions_of(const std::string& member) {
+    std::vector<std::shared_ptr<wire::connection>> ending;
+    for (auto& [raw, s] : served)
+      if (s.member == member) ending.push_back(s.conn);
+    if (!ending.empty())
+      log_line("cluster: ending " + std::to_string(ending.size()) + " session(s) of " + member);
+    for (auto& c : ending) c->close();
   }
 
   void on_event(std::string_view ev, const cluster::member& m) {
@@ -152,6 +176,7 @@ struct cluster_face::impl {
       return dial(m.name);
     }
     auto it = peers.find(m.name);
+    if (ev == "leave" || ev == "down") end_sessions_of(m.name);
     if (ev == "leave") {
       if (it != peers.end()) {
         if (it->second.client) it->second.client->close();
@@ -197,9 +222,10 @@ struct cluster_face::impl {
         return redial_later(name);
       }
       auto link = *l;
-      static const char session = exchange::session_byte;
-      // One write at a time on a link: the client starts once the byte is out.
-      link->async_write(asio::buffer(&session, 1), [this, name, link](boost::system::error_code ec, std::size_t) {
+      // 'P' and our name; one write at a time on a link: the client starts
+      // once they are out.
+      auto hello = std::make_shared<std::string>(exchange::session_byte + exchange::framed(opts.name));
+      link->async_write(asio::buffer(*hello), [this, name, link, hello](boost::system::error_code ec, std::size_t) {
         if (ec) {
           link->close();
           auto it = peers.find(name);
@@ -325,7 +351,7 @@ void cluster_face::stop() {
   for (auto& [name, p] : m.peers)
     if (p.client) p.client->close();
   auto served = std::move(m.served);
-  for (auto& [raw, c] : served) c->close();
+  for (auto& [raw, s] : served) s.conn->close();
   m.members.reset();
 }
 

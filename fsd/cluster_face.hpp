@@ -5,9 +5,10 @@
 // directory at /NAME (cluster/member_remote.hpp), whose requests go over a
 // link to that member as 9P (wire::mount, attached as each caller's uid).
 //
-// A link's first byte says what it carries: 'P', a 9P session (the
-// accepting member serves its tree to it, as to a root client: the
-// caller's uid comes in each attach, and the owner's rules judge it), or
+// A link's first byte says what it carries: 'P', the dialing member's name
+// then a 9P session (the accepting member serves its tree to it, as to a
+// root client: the caller's uid comes in each attach, and the owner's
+// rules judge it; the sessions of a member declared down are ended), or
 // 'X', one membership exchange (a length-prefixed request, its reply).
 //
 // Which side connects: the member that shows another's directory dials it

@@ -8,6 +8,8 @@ namespace {
 namespace asio = boost::asio;
 using link_ptr = std::shared_ptr<cluster::peer_link>;
 
+}  // namespace
+
 std::string framed(const std::string& body) {
   std::string out(4, '\0');
   auto n = static_cast<std::uint32_t>(body.size());
@@ -15,6 +17,7 @@ std::string framed(const std::string& body) {
   return out + body;
 }
 
+namespace {
 // Reads one framed message: `done` gets it, or an error.
 struct reader : std::enable_shared_from_this<reader> {
   link_ptr link;
@@ -45,6 +48,8 @@ struct reader : std::enable_shared_from_this<reader> {
   }
 };
 
+}  // namespace
+
 void read_message(link_ptr link, std::function<void(result<std::string>)> done) {
   auto r = std::make_shared<reader>();
   r->link = std::move(link);
@@ -52,6 +57,7 @@ void read_message(link_ptr link, std::function<void(result<std::string>)> done) 
   r->next();
 }
 
+namespace {
 void write_message(link_ptr link, const std::string& body, std::function<void(bool)> done) {
   auto bytes = std::make_shared<std::string>(framed(body));
   link->async_write(asio::buffer(*bytes), [bytes, done](boost::system::error_code ec, std::size_t) { done(!ec); });

@@ -1,7 +1,8 @@
 // exchange.hpp — the membership's reliable request and reply over a peer
 // link (cluster/membership.hpp, transport::exchange): the full state
 // exchange at join and the periodic push-pull. A link's first byte says
-// what it carries (cluster_face.hpp); an exchange is then one request and
+// what it carries (cluster_face.hpp): after 'P' comes the dialing member's
+// name as one message, then 9P; after 'X', one request and
 // one reply, each a 4-byte big-endian length and that many bytes (at most
 // max_message), and the link closes.
 //
@@ -20,6 +21,11 @@ namespace circuit::fsd::exchange {
 inline constexpr char session_byte = 'P';   // a 9P session follows
 inline constexpr char exchange_byte = 'X';  // one membership exchange follows
 inline constexpr std::size_t max_message = 16u << 20;
+
+// One message: its 4-byte length and its bytes.
+std::string framed(const std::string& body);
+// Reads one message from `link` (`done` once: it, or why not).
+void read_message(std::shared_ptr<cluster::peer_link> link, std::function<void(result<std::string>)> done);
 
 // Reads a request from `link`, answers it with `answer(request)`, closes.
 void serve(std::shared_ptr<cluster::peer_link> link, std::function<std::string(std::string)> answer);

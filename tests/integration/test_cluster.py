@@ -159,6 +159,31 @@ class Failures(ClusterTest):
             out = events.communicate()[0]
         self.assertIn(b"down h3\n", out)
 
+    def test_a_message_held_by_a_member_declared_down_goes_back_and_another_host_receives_it(self):
+        os.mkdir(self.at(0, "h1", "channels", "m"))
+        write(self.at(0, "h1", "channels", "m", "cap"), "1")
+        write(self.at(0, "h1", "channels", "m", "send"), "kept whole")
+        # A receiver on h2 takes the message and reads one byte of it.
+        holder = subprocess.Popen(["python3", "-c", "import os,sys,time\n"
+                                   "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+                                   "os.write(1, os.read(fd, 1)); sys.stdout.flush(); time.sleep(60)",
+                                   self.at(1, "h1", "channels", "m", "recv")], stdout=subprocess.PIPE)
+        try:
+            self.assertEqual(holder.stdout.read(1), b"k")
+            self.assertIn(b'"held":1', read(self.at(0, "h1", "channels", "m", "stat")))
+            # h2 stops answering (its connection stays open): declared down,
+            # its sessions on h1 end and the message goes back.
+            self.d[1].proc.send_signal(signal.SIGSTOP)
+            try:
+                wait_for(lambda: members(self.d[0]).get("h2") == "down", "h2 to be down on h1")
+                self.assertEqual(read(self.at(2, "h1", "channels", "m", "recv")), b"kept whole")
+            finally:
+                self.d[1].proc.send_signal(signal.SIGCONT)
+        finally:
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+
     def test_a_restarted_member_takes_its_name_back_and_is_served_again(self):
         self.d[2].proc.kill()
         self.d[2].proc.wait(10)
