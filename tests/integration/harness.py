@@ -67,10 +67,12 @@ def premount(mnt, user):
 
 
 class Daemon:
-    def __init__(self, name="h1", args=(), user=None):
-        """A daemon as root, or as `user` (on a mount made for it)."""
+    def __init__(self, name="h1", args=(), user=None, netns=None):
+        """A daemon as root, or as `user` (on a mount made for it); in
+        network namespace `netns` (its mount stays in ours) if given."""
         self.name = name
         self.user = user
+        self.netns = netns
         self.dir = tempfile.mkdtemp(prefix=PREFIX)
         self.mnt = os.path.join(self.dir, "mnt")
         os.mkdir(self.mnt)
@@ -88,6 +90,8 @@ class Daemon:
 
     def start(self, args=()):
         fd, prefix, mount = None, [], self.mnt
+        if self.netns:
+            prefix = ["nsenter", "--net=/run/netns/" + self.netns]
         if self.user:
             fd, prefix = premount(self.mnt, self.user)
             mount = "/dev/fd/%d" % fd

@@ -110,11 +110,14 @@ void membership::impl::on_alive(const wire::alive& a, bool takeover) {
 
 void membership::impl::on_suspect(const wire::suspect& s, bool confirms) {
   node* n = lookup(s.name);
-  if (!n || !live(n->m.st) || s.incarnation < n->m.incarnation) return;
+  // News that we are suspected is refuted even when it names an older
+  // incarnation: our newer alive may never have reached its sender (it was
+  // sent while we were cut off, and its retransmissions are spent).
   if (n == self_) {
     if (!leaving_) refute(s.incarnation);
     return;
   }
+  if (!n || !live(n->m.st) || s.incarnation < n->m.incarnation) return;
   if (n->m.st == state::suspect && s.incarnation == n->m.incarnation) {
     if (confirms && n->susp && n->susp->confirm(s.from)) broadcast(s.name, s);
     return;
@@ -145,11 +148,11 @@ void membership::impl::on_suspect(const wire::suspect& s, bool confirms) {
 
 void membership::impl::on_dead(const wire::dead& d) {
   node* n = lookup(d.name);
-  if (!n || n->m.st == state::left || d.incarnation < n->m.incarnation) return;
-  if (n == self_) {
-    if (!leaving_) refute(d.incarnation);
+  if (n == self_) {  // refuted whatever its incarnation, as in on_suspect
+    if (!leaving_ && d.from != d.name) refute(d.incarnation);
     return;
   }
+  if (!n || n->m.st == state::left || d.incarnation < n->m.incarnation) return;
   bool left = d.from == d.name;
   if (n->m.st == state::down && !left) return;
   n->m.incarnation = d.incarnation;

@@ -1,0 +1,165 @@
+"""Five members as separate hosts (issue 8): each daemon in a network
+namespace of its own, with a veth pair to a bridge and an address of its
+own; their mounts stay on this machine, so the test reads every member's
+view. The suite makes the namespaces and takes them away, also when a
+test fails. Bounds are generous (the suite runs under ASan on two busy
+cores); the benchmarks measure."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import CIRCUITD, Daemon, errno_of, read, sweep_stale_mounts
+
+N = 5
+TAG = "c%d" % (os.getpid() % 100000)  # names of this run's namespaces
+NET = TAG + "-net"
+
+
+def ip(*args, check=True):
+    r = subprocess.run(["ip", *args], capture_output=True, timeout=20)
+    if check and r.returncode != 0:
+        raise RuntimeError("ip %s: %s" % (" ".join(args), r.stderr.decode()))
+    return r
+
+
+def host_ns(i):
+    return "%s-h%d" % (TAG, i + 1)
+
+
+def address(i):
+    return "10.77.%d.%d" % (os.getpid() % 200, i + 1)
+
+
+def members(d):
+    out = {}
+    for line in read(d.path("members")).decode().splitlines():
+        name, _id, _address, state = line.split()
+        out[name] = state
+    return out
+
+
+def wait_for(cond, what, timeout=20):
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("gave up waiting for " + (what() if callable(what) else what))
+        time.sleep(0.05)
+
+
+def make_network():
+    """A bridge in a namespace of its own, and N host namespaces each with
+    a veth to it."""
+    ip("netns", "add", NET)
+    ip("-n", NET, "link", "add", "br0", "type", "bridge")
+    ip("-n", NET, "link", "set", "br0", "up")
+    for i in range(N):
+        ns, port = host_ns(i), "p%d" % (i + 1)
+        ip("netns", "add", ns)
+        ip("-n", ns, "link", "set", "lo", "up")
+        ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", NET)
+        ip("-n", NET, "link", "set", port, "master", "br0")
+        ip("-n", NET, "link", "set", port, "up")
+        ip("-n", ns, "addr", "add", address(i) + "/24", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+
+
+def remove_network():
+    for ns in [host_ns(i) for i in range(N)] + [NET]:
+        ip("netns", "del", ns, check=False)
+
+
+class FiveHosts(unittest.TestCase):
+    timeout = 120
+
+    @classmethod
+    def setUpClass(cls):
+        sweep_stale_mounts()
+        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
+        cls.key = os.path.join(cls.keydir, "key")
+        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+        remove_network()
+        cls.addClassCleanup(remove_network)
+        make_network()
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        shutil.rmtree(cls.keydir, ignore_errors=True)
+
+    def setUp(self):
+        def on_alarm(*_):
+            raise AssertionError("test took longer than %ds" % self.timeout)
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.alarm(self.timeout)
+        self.addCleanup(signal.alarm, 0)
+        self.d = []
+        for i in range(N):
+            args = ["--key", self.key, "--listen", "%s:7000" % address(i)]
+            if i:
+                args += ["--join", "%s:7000" % address(0)]
+            d = Daemon(name="h%d" % (i + 1), args=tuple(args), netns=host_ns(i))
+            self.addCleanup(d.cleanup)
+            self.d.append(d)
+        everyone = {"h%d" % (i + 1): "alive" for i in range(N)}
+        wait_for(lambda: all(members(d) == everyone for d in self.d), "all five to know each other")
+
+    def state_of(self, name, on):
+        return [members(self.d[i]).get(name) for i in on]
+
+    def test_a_host_cut_from_everyone_is_down_on_all_others_and_alive_again_after_the_heal(self):
+        others = range(1, N)
+        cut = "p1"  # h1's port on the bridge
+        ip("-n", NET, "link", "set", cut, "down")
+        try:
+            t0 = time.monotonic()
+            wait_for(lambda: self.state_of("h1", others) == ["down"] * (N - 1), "h1 to be down on all others")
+            print("\n  h1 cut off: down on all others in %.2f s" % (time.monotonic() - t0), end=" ")
+        finally:
+            ip("-n", NET, "link", "set", cut, "up")
+        t0 = time.monotonic()
+        # Within 10 s: the refutation, not the periodic full exchange (30 s).
+        wait_for(lambda: self.state_of("h1", others) == ["alive"] * (N - 1),
+                 lambda: "h1 to be alive again on all; views: %r" % [members(d) for d in self.d], 10)
+        print("alive again on all %.2f s after the heal" % (time.monotonic() - t0), end=" ")
+        wait_for(lambda: errno_of(os.listdir, self.d[2].path("h1", "channels")) == 0, "h1 to be served again")
+
+    def test_a_cut_link_between_two_members_that_reach_the_others_makes_neither_down(self):
+        a, b = 0, 1
+        ip("-n", host_ns(a), "route", "add", "blackhole", address(b) + "/32")
+        ip("-n", host_ns(b), "route", "add", "blackhole", address(a) + "/32")
+        try:
+            deadline = time.time() + 8
+            while time.time() < deadline:
+                for i in range(N):
+                    m = members(self.d[i])
+                    self.assertNotEqual(m.get("h1"), "down", "h1 declared down on h%d" % (i + 1))
+                    self.assertNotEqual(m.get("h2"), "down", "h2 declared down on h%d" % (i + 1))
+                time.sleep(0.1)
+        finally:
+            ip("-n", host_ns(a), "route", "del", "blackhole", address(b) + "/32", check=False)
+            ip("-n", host_ns(b), "route", "del", "blackhole", address(a) + "/32", check=False)
+
+    def test_a_daemon_stopped_for_one_second_is_suspected_at_most(self):
+        seen = set()
+        self.d[4].proc.send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.time() + 1
+            while time.time() < deadline:
+                seen.update(self.state_of("h5", range(N - 1)))
+                time.sleep(0.05)
+        finally:
+            self.d[4].proc.send_signal(signal.SIGCONT)
+        deadline = time.time() + 4
+        while time.time() < deadline:
+            seen.update(self.state_of("h5", range(N - 1)))
+            time.sleep(0.05)
+        self.assertNotIn("down", seen)
+        wait_for(lambda: self.state_of("h5", range(N - 1)) == ["alive"] * (N - 1), "h5 alive on all")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
