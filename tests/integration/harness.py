@@ -199,6 +199,52 @@ class Alarm(Exception):
     pass
 
 
+def arm_alarm(test):
+    """Fails `test` (Alarm) once its `timeout` seconds have passed."""
+    def on_alarm(*_):
+        raise Alarm("test took longer than %ds" % test.timeout)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(test.timeout)
+    test.addCleanup(signal.alarm, 0)
+
+
+def wait_until(cond, what, timeout=20):
+    """Polls cond() until it holds; `what` (or what()) names it on failure."""
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("gave up waiting for " + (what() if callable(what) else what))
+        time.sleep(0.05)
+
+
+def members(d):
+    """{name: state} from a daemon's members file."""
+    out = {}
+    for line in read(d.path("members")).decode().splitlines():
+        name, _id, _address, state = line.split()
+        out[name] = state
+    return out
+
+
+class ClusterKeyTest(unittest.TestCase):
+    """Tests of several members: `cls.key`, a cluster key made for the
+    class, and `timeout` seconds per test."""
+
+    timeout = 90
+
+    @classmethod
+    def setUpClass(cls):
+        sweep_stale_mounts()
+        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
+        cls.addClassCleanup(shutil.rmtree, cls.keydir, True)
+        cls.key = os.path.join(cls.keydir, "key")
+        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+
+    def setUp(self):
+        arm_alarm(self)
+
+
 class DaemonTest(unittest.TestCase):
     """A test with one daemon, `self.d`; `timeout` seconds per test."""
 
@@ -211,12 +257,7 @@ class DaemonTest(unittest.TestCase):
         sweep_stale_mounts()
 
     def setUp(self):
-        def on_alarm(*_):
-            raise Alarm("test took longer than %ds" % self.timeout)
-
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.alarm(self.timeout)
-        self.addCleanup(signal.alarm, 0)
+        arm_alarm(self)
         self.d = Daemon(args=self.daemon_args, user=self.daemon_user)
         self.addCleanup(self.d.cleanup)
         self.addCleanup(self.check_daemon_alive)

@@ -13,7 +13,8 @@ import tempfile
 import time
 import unittest
 
-from harness import CIRCUITD, Daemon, errno_of, read, sweep_stale_mounts, write
+from harness import CIRCUITD, ClusterKeyTest, Daemon, errno_of, members, read, sweep_stale_mounts, write
+from harness import wait_until as wait_for
 
 
 def free_port():
@@ -34,45 +35,13 @@ def free_port():
     raise RuntimeError("no free port")
 
 
-def wait_for(cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise AssertionError("gave up waiting for " + what)
-        time.sleep(0.05)
-
-
-def members(d):
-    """{name: state} from a daemon's members file."""
-    out = {}
-    for line in read(d.path("members")).decode().splitlines():
-        name, _id, _address, state = line.split()
-        out[name] = state
-    return out
-
-
-class ClusterTest(unittest.TestCase):
+class ClusterTest(ClusterKeyTest):
     """Three members, h1 first; h2 and h3 join through it."""
 
     size = 3
-    timeout = 90
-
-    @classmethod
-    def setUpClass(cls):
-        sweep_stale_mounts()
-        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
-        cls.key = os.path.join(cls.keydir, "key")
-        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        import shutil
-        shutil.rmtree(cls.keydir, ignore_errors=True)
 
     def setUp(self):
-        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(AssertionError("test took too long")))
-        signal.alarm(self.timeout)
-        self.addCleanup(signal.alarm, 0)
+        super().setUp()
         self.ports = [free_port() for _ in range(self.size)]
         self.d = []
         for i in range(self.size):

@@ -7,11 +7,11 @@ cores); the benchmarks measure."""
 import os
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import CIRCUITD, Daemon, errno_of, read, sweep_stale_mounts
+from harness import ClusterKeyTest, Daemon, errno_of, members
+from harness import wait_until as wait_for
 
 N = 5
 TAG = "c%d" % (os.getpid() % 100000)  # names of this run's namespaces
@@ -31,22 +31,6 @@ def host_ns(i):
 
 def address(i):
     return "10.77.%d.%d" % (os.getpid() % 200, i + 1)
-
-
-def members(d):
-    out = {}
-    for line in read(d.path("members")).decode().splitlines():
-        name, _id, _address, state = line.split()
-        out[name] = state
-    return out
-
-
-def wait_for(cond, what, timeout=20):
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise AssertionError("gave up waiting for " + (what() if callable(what) else what))
-        time.sleep(0.05)
 
 
 def make_network():
@@ -71,31 +55,18 @@ def remove_network():
         ip("netns", "del", ns, check=False)
 
 
-class FiveHosts(unittest.TestCase):
+class FiveHosts(ClusterKeyTest):
     timeout = 120
 
     @classmethod
     def setUpClass(cls):
-        sweep_stale_mounts()
-        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
-        cls.key = os.path.join(cls.keydir, "key")
-        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+        super().setUpClass()
         remove_network()
         cls.addClassCleanup(remove_network)
         make_network()
 
-    @classmethod
-    def tearDownClass(cls):
-        import shutil
-        shutil.rmtree(cls.keydir, ignore_errors=True)
-
     def setUp(self):
-        def on_alarm(*_):
-            raise AssertionError("test took longer than %ds" % self.timeout)
-
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.alarm(self.timeout)
-        self.addCleanup(signal.alarm, 0)
+        super().setUp()
         self.d = []
         for i in range(N):
             args = ["--key", self.key, "--listen", "%s:7000" % address(i)]
