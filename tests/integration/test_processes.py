@@ -279,6 +279,16 @@ class Reaper(WorkerTest):
         self.assertEqual(own_cgroup(pid), own_cgroup(self.d.proc.pid))
         self.assertEqual(self.wstat("r")["procs"], 1)  # the reaper is not counted
 
+    def test_forty_workers_ending_at_once_with_their_reapers_leave_the_daemon_serving(self):
+        # The reaper's end (its pidfd) and its last report (the pipe) come
+        # in either order; reading the report after the worker is over once
+        # stopped a watch already closed, and the daemon aborted (libuv).
+        for i in range(40):
+            self.start("e%d" % i, "/bin/true")
+        for i in range(40):
+            self.assertEqual(self.wait("e%d" % i), b'{"exit":0}\n')
+        self.wait_for(lambda: children(self.d.proc.pid) == [], "the daemon to reap every reaper")
+
     def test_a_program_the_reaper_cannot_execute_fails_the_start_with_its_errno_and_words(self):
         script = os.path.join(self.d.dir, "script")
         with open(script, "w") as f:

@@ -55,6 +55,12 @@ void on_process_exit(uv_poll_t* p, int, int) {
   c->direct_ended(info);
 }
 
+// A watch that a completion run meanwhile may have closed (a worker over
+// once its report is read closes the report's watch): closed is stopped.
+void stop_watch(uv_poll_t* p) {
+  if (!uv_is_closing(H(p))) uv_poll_stop(p);
+}
+
 // A pipe end for the child, kept above 2 so that moving it onto 0, 1 or 2
 // never finds it already there.
 int above_stdio(int fd) {
@@ -74,7 +80,7 @@ child::child() {
   pending.on_leave = [this](completions& batch, auto& w) {
     memory->give(w.data.left.size());
     if (w.data.written > 0) batch.add(w.op, result<std::size_t>(w.data.written));
-    if (pending.empty() && in_open) uv_poll_stop(&in);
+    if (pending.empty() && in_open) stop_watch(&in);
   };
 }
 
@@ -231,7 +237,7 @@ void child::pump() {
     std::size_t total = w.written;
     pending.wake_front(batch, total);
   }
-  uv_poll_stop(&in);
+  stop_watch(&in);
 }
 
 // Every waiting write ends: with the count it wrote, or an error if none.
@@ -306,7 +312,6 @@ void child::direct_ended(const siginfo_t& info) {
   if (!direct_alive) return;
   direct_alive = false;
   disown_child(direct);
-  uv_poll_stop(&proc);
   close(H(&proc));
   if (!reaping()) return reaped(info);
   read_reports();  // the leader's end may still wait in the pipe
@@ -334,7 +339,7 @@ void child::read_reports() {
     info.si_status = r.b;
     reaped(info);
   }
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) uv_poll_stop(&report);  // the reaper is gone
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) stop_watch(&report);  // the reaper is gone
 }
 
 void child::check_empty() {

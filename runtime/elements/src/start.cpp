@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -151,12 +153,24 @@ errc start_errc(int e) {
 
 // The reaper's first record: the worker's process started, or why not.
 // Bounded: the reaper has executed and its start is a posix_spawn away.
+// The daemon's SIGCHLD handler (strays.cpp) interrupts the wait whenever
+// another worker ends; that is no answer, so the wait goes on to its end.
 result<reaper::record> first_report(int fd) {
-  pollfd p{fd, POLLIN, 0};
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   reaper::record rec{};
-  if (poll(&p, 1, 5000) != 1 || read(fd, &rec, sizeof rec) != sizeof rec)
-    return make_error(errc::io, "circuit-reaper said nothing");
-  return rec;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, std::max<int>(0, static_cast<int>(left.count())));
+    if (n < 0 && errno == EINTR && left.count() > 0) continue;
+    if (n != 1) break;
+    ssize_t r;
+    do r = read(fd, &rec, sizeof rec);
+    while (r < 0 && errno == EINTR);
+    if (r == sizeof rec) return rec;
+    break;
+  }
+  return make_error(errc::io, "circuit-reaper said nothing");
 }
 
 result<started> start_direct(const start_request& r, int report_w);
