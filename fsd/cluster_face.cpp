@@ -141,6 +141,7 @@ struct cluster_face::impl {
     peer.uid = 0;
     peer.gid = 0;
     peer.key = peer_keys + ++served_count;
+    peer.remote = true;
     std::string who = link->peer();
     auto c = wire::connection::start(space, peer, cluster::link_transport(link),
                                      [this, who](wire::connection* c, std::optional<error> why) {

@@ -3,6 +3,7 @@ shows every member, operations cross hosts through the owner's links, a
 killed member is seen down everywhere and what waited on it returns
 EHOSTDOWN, and no one without the cluster key takes part. Bounds are
 generous: the suite also runs under ASan on two busy cores."""
+import contextlib
 import errno
 import os
 import signal
@@ -128,30 +129,67 @@ class Failures(ClusterTest):
             out = events.communicate()[0]
         self.assertIn(b"down h3\n", out)
 
-    def test_a_message_held_by_a_member_declared_down_goes_back_and_another_host_receives_it(self):
+    def held_on_h2_goes_back(self, nbytes, take_h2_down):
+        """A message of h1's taken by a receiver on h2 that read `nbytes`
+        of it: once h2 is declared down it goes back, and h3 receives it."""
         os.mkdir(self.at(0, "h1", "channels", "m"))
         write(self.at(0, "h1", "channels", "m", "cap"), "1")
         write(self.at(0, "h1", "channels", "m", "send"), "kept whole")
-        # A receiver on h2 takes the message and reads one byte of it.
         holder = subprocess.Popen(["python3", "-c", "import os,sys,time\n"
                                    "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
-                                   "os.write(1, os.read(fd, 1)); sys.stdout.flush(); time.sleep(60)",
+                                   "os.write(1, os.read(fd, %d)); sys.stdout.flush(); time.sleep(60)" % nbytes,
                                    self.at(1, "h1", "channels", "m", "recv")], stdout=subprocess.PIPE)
         try:
-            self.assertEqual(holder.stdout.read(1), b"k")
+            self.assertEqual(holder.stdout.read(nbytes), b"kept whole"[:nbytes])
             self.assertIn(b'"held":1', read(self.at(0, "h1", "channels", "m", "stat")))
-            # h2 stops answering (its connection stays open): declared down,
-            # its sessions on h1 end and the message goes back.
-            self.d[1].proc.send_signal(signal.SIGSTOP)
-            try:
+            with take_h2_down():
                 wait_for(lambda: members(self.d[0]).get("h2") == "down", "h2 to be down on h1")
                 self.assertEqual(read(self.at(2, "h1", "channels", "m", "recv")), b"kept whole")
-            finally:
-                self.d[1].proc.send_signal(signal.SIGCONT)
         finally:
             holder.kill()
             holder.wait()
             holder.stdout.close()
+
+    def test_a_message_held_by_a_member_declared_down_goes_back_and_another_host_receives_it(self):
+        # h2 stops answering (its connection stays open): declared down,
+        # its sessions on h1 end and the message goes back.
+        @contextlib.contextmanager
+        def stopped():
+            self.d[1].proc.send_signal(signal.SIGSTOP)
+            try:
+                yield
+            finally:
+                self.d[1].proc.send_signal(signal.SIGCONT)
+        self.held_on_h2_goes_back(1, stopped)
+
+    def test_a_message_read_to_its_last_byte_by_a_receiver_on_a_killed_member_goes_back(self):
+        # The last bytes h1 hands out may die with the link: until h2 reads
+        # past the end or closes, the message is held, not received.
+        @contextlib.contextmanager
+        def killed():
+            self.d[1].proc.kill()
+            self.d[1].proc.wait(10)
+            yield
+        self.held_on_h2_goes_back(10, killed)
+
+    def test_a_remote_receiver_that_reads_every_byte_and_closes_has_received_it_once(self):
+        os.mkdir(self.at(0, "h1", "channels", "m"))
+        write(self.at(0, "h1", "channels", "m", "cap"), "2")
+        write(self.at(0, "h1", "channels", "m", "send"), "once")
+        write(self.at(0, "h1", "channels", "m", "send"), "")
+        # head reads exactly the bytes it needs and closes: no read past the end.
+        out = subprocess.run(["head", "-c", "4", self.at(1, "h1", "channels", "m", "recv")],
+                             capture_output=True, timeout=20)
+        self.assertEqual(out.stdout, b"once")
+        # An empty message, opened and closed without a read.
+        fd = os.open(self.at(2, "h1", "channels", "m", "recv"), os.O_RDONLY)
+        os.close(fd)
+        stat_ = read(self.at(0, "h1", "channels", "m", "stat"))
+        wait_for(lambda: b'"held":0' in read(self.at(0, "h1", "channels", "m", "stat")),
+                 "the remote closes to reach h1")
+        stat_ = read(self.at(0, "h1", "channels", "m", "stat"))
+        self.assertIn(b'"len":0', stat_)
+        self.assertIn(b'"received":2', stat_)
 
     def test_a_restarted_member_takes_its_name_back_and_is_served_again(self):
         self.d[2].proc.kill()

@@ -32,7 +32,7 @@ const file_entry channel_files[] = {
     {.name = "recv",
      .help = "open to receive: waits for a message; read it to the end to consume it",
      .open = [](dir& d, const open_args& a,
-                op_ptr<handle_ptr> done) { as_channel(d).open_recv(blocking(a), done); },
+                op_ptr<handle_ptr> done) { as_channel(d).open_recv(blocking(a), a.who.remote, done); },
      .readable = true,
      .mode = 0440},
     {.name = "trysend",
@@ -44,8 +44,8 @@ const file_entry channel_files[] = {
     {.name = "tryrecv",
      .help = "like recv, but the open fails with EAGAIN instead of waiting (it meets a "
              "sender that waits)",
-     .open = [](dir& d, const open_args&,
-                op_ptr<handle_ptr> done) { as_channel(d).open_recv(false, done); },
+     .open = [](dir& d, const open_args& a,
+                op_ptr<handle_ptr> done) { as_channel(d).open_recv(false, a.who.remote, done); },
      .readable = true,
      .mode = 0440},
     {.name = "close",
@@ -189,12 +189,12 @@ void channel::open_send(bool block, op_ptr<handle_ptr> done) {
 // A try-receive parks only to meet a sender that waits (Go's rule: a
 // non-blocking receive succeeds when a sender is ready); its parking gives
 // that sender a place.
-void channel::open_recv(bool block, op_ptr<handle_ptr> done) {
+void channel::open_recv(bool block, bool acknowledged, op_ptr<handle_ptr> done) {
   completions batch;
   used_ = true;
   if (removed_) return done->complete(make_error(errc::removed, "recv: channel was removed"));
   if (!buf_.empty()) {
-    give(batch, std::move(done), take_front());
+    give(batch, std::move(done), take_front(), acknowledged);
     pump();
     return;
   }
@@ -202,7 +202,7 @@ void channel::open_recv(bool block, op_ptr<handle_ptr> done) {
   if (!block && senders_.empty())
     return done->complete(make_error(errc::would_block, "tryrecv: channel " + path() +
                                                             " is empty and no sender waits"));
-  receivers_.park(std::move(done), receiver{!block});
+  receivers_.park(std::move(done), receiver{!block, acknowledged});
   pump();  // a parked receiver is a place for a parked sender (cap 0)
 }
 
@@ -212,14 +212,14 @@ message channel::take_front() {
   return m;
 }
 
-void channel::give(completions& batch, op_ptr<handle_ptr> receiver, message msg) {
+void channel::give(completions& batch, op_ptr<handle_ptr> receiver, message msg, bool acknowledged) {
   ++held_;
-  batch.add(receiver, make_recv_end(self(), std::move(msg)));
+  batch.add(receiver, make_recv_end(self(), std::move(msg), acknowledged));
 }
 
 void channel::give_front(completions& batch, message msg) {
   auto w = receivers_.take_front();
-  give(batch, std::move(w.op), std::move(msg));
+  give(batch, std::move(w.op), std::move(msg), w.data.acknowledged);
 }
 
 result<void> channel::deliver(message msg) {

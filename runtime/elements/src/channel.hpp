@@ -57,7 +57,8 @@ class channel final : public dir {
 
   // Opens: `block` false is the try-variant (errc::would_block at once).
   void open_send(bool block, op_ptr<handle_ptr> done);
-  void open_recv(bool block, op_ptr<handle_ptr> done);
+  // `acknowledged`: a receiver on another member (caller::remote).
+  void open_recv(bool block, bool acknowledged, op_ptr<handle_ptr> done);
 
   // Used by the handles of send and recv.
   message new_message() { return message(memory()); }
@@ -80,6 +81,7 @@ class channel final : public dir {
  private:
   struct receiver {
     bool try_ = false;  // a try-receive: gives up when nothing can reach it
+    bool acknowledged = false;  // on another member (recv_end)
   };
 
   bool can_reserve() const { return buf_.size() + reserved_ < cap_ + receivers_.size(); }
@@ -87,7 +89,7 @@ class channel final : public dir {
   bool ended() const { return closed_ && buf_.empty() && reserved_ == 0 && held_ == 0; }
   void pump();
   void give_up_tries(completions& batch);
-  void give(completions& batch, op_ptr<handle_ptr> receiver, message msg);
+  void give(completions& batch, op_ptr<handle_ptr> receiver, message msg, bool acknowledged);
   void give_front(completions& batch, message msg);
   message take_front();
   std::shared_ptr<channel> self();

@@ -106,18 +106,33 @@ class send_end final : public handle {
 // if closed before that, the message goes back to its place in the order.
 class recv_end final : public handle {
  public:
-  recv_end(std::shared_ptr<channel> ch, message msg) : ch_(std::move(ch)), msg_(std::move(msg)) {
-    if (msg_.size() == 0) consume();
+  recv_end(std::shared_ptr<channel> ch, message msg, bool acknowledged)
+      : ch_(std::move(ch)), msg_(std::move(msg)), acknowledged_(acknowledged) {
+    if (msg_.size() == 0 && !acknowledged_) consume();
   }
   ~recv_end() override { release(); }
 
   // Once consumed the bytes are gone (and their memory given back): a read
   // after the end gives end of file.
   void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
-    if (consumed_ || off >= msg_.size()) return done->complete(std::string());
+    if (consumed_) return done->complete(std::string());
+    if (off >= msg_.size()) {
+      consume();  // past the end: the reader has had every byte
+      return done->complete(std::string());
+    }
     std::string part = msg_.bytes().substr(off, size);
-    if (off + part.size() >= msg_.size()) consume();
+    if (off + part.size() >= msg_.size()) {
+      if (acknowledged_) given_all_ = true;
+      else consume();
+    }
     done->complete(std::move(part));
+  }
+
+  // A live close (9P clunk commits: flush, then sync): the reader that
+  // had every byte has the message. A session's end aborts instead.
+  result<void> flush(const caller&) override {
+    if (given_all_ || (acknowledged_ && msg_.size() == 0)) consume();
+    return {};
   }
 
   void release() override {
@@ -139,6 +154,8 @@ class recv_end final : public handle {
 
   std::shared_ptr<channel> ch_;
   message msg_;
+  bool acknowledged_;
+  bool given_all_ = false;  // acknowledged: every byte handed out, not yet owned
   bool consumed_ = false;
 };
 
@@ -148,8 +165,8 @@ handle_ptr make_send_end(std::shared_ptr<channel> ch) {
   return std::make_unique<send_end>(std::move(ch));
 }
 
-handle_ptr make_recv_end(std::shared_ptr<channel> ch, message msg) {
-  return std::make_unique<recv_end>(std::move(ch), std::move(msg));
+handle_ptr make_recv_end(std::shared_ptr<channel> ch, message msg, bool acknowledged) {
+  return std::make_unique<recv_end>(std::move(ch), std::move(msg), acknowledged);
 }
 
 }  // namespace circuit

@@ -12,6 +12,10 @@ namespace circuit {
 handle_ptr make_send_end(std::shared_ptr<channel> ch);
 
 // An open of `recv` that holds `msg`, taken from `ch`.
-handle_ptr make_recv_end(std::shared_ptr<channel> ch, message msg);
+// `acknowledged`: the message counts as received only at a read past its
+// end or a commit (clunk) after every byte was read, not when the last
+// byte is handed out — for a receiver on another member, whose last bytes
+// may be lost with its link (then the message goes back: twice, never lost).
+handle_ptr make_recv_end(std::shared_ptr<channel> ch, message msg, bool acknowledged);
 
 }  // namespace circuit

@@ -64,6 +64,10 @@ struct caller : principal {
   mutable std::uint64_t key = 0;
   mutable std::uint64_t (*key_of)(pid_t) = nullptr;
   pid_t pid = 0;  // 0 when the face does not know (the socket)
+  // A caller on another member: the last bytes a read returns may be lost
+  // with the link, so what it reads counts as taken only once it says it
+  // got them — a read past the end, or a clunk after reading it all.
+  bool remote = false;
 };
 
 // An open file. Reads and writes may park (a never-ending `events`, a
