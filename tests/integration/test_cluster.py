@@ -5,7 +5,10 @@ EHOSTDOWN, and no one without the cluster key takes part. Bounds are
 generous: the suite also runs under ASan on two busy cores."""
 import contextlib
 import errno
+import grp
+import json
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -16,6 +19,7 @@ import unittest
 
 from harness import CIRCUITD, ClusterKeyTest, Daemon, errno_of, members, read, sweep_stale_mounts, write
 from harness import wait_until as wait_for
+from test_permissions import GROUP, MAKER, STRANGER, ensure_users
 
 
 def free_port():
@@ -40,6 +44,7 @@ class ClusterTest(ClusterKeyTest):
     """Three members, h1 first; h2 and h3 join through it."""
 
     size = 3
+    member_args = ()  # given to every member
 
     def setUp(self):
         super().setUp()
@@ -57,7 +62,7 @@ class ClusterTest(ClusterKeyTest):
         args = ["--key", self.key, "--listen", "127.0.0.1:%d" % self.ports[i]]
         if i > 0:
             args += ["--join", "127.0.0.1:%d" % self.ports[0]]
-        d = Daemon(name="h%d" % (i + 1), args=tuple(args) + tuple(extra))
+        d = Daemon(name="h%d" % (i + 1), args=tuple(args) + self.member_args + tuple(extra))
         self.addCleanup(d.cleanup)
         return d
 
@@ -206,6 +211,70 @@ class Failures(ClusterTest):
         self.d[2].proc.wait(10)
         wait_for(lambda: "h3" not in members(self.d[0]), "h3 to leave", 5)
         self.assertNotIn("h3", os.listdir(self.d[0].path()))
+
+
+class Forgetting(ClusterTest):
+    member_args = ("--forget-after", "2")
+
+    def test_a_member_down_past_forget_after_leaves_every_mount_and_events_say_so(self):
+        events = subprocess.Popen(["cat", self.at(0, "events")], stdout=subprocess.PIPE)
+        try:
+            self.d[2].proc.kill()
+            self.d[2].proc.wait(10)
+            for d in self.d[:2]:
+                wait_for(lambda: members(d).get("h3") == "down", "h3 to be down on " + d.name)
+            self.assertIn("h3", os.listdir(self.d[0].mnt))  # kept while down
+            for d in self.d[:2]:
+                wait_for(lambda: "h3" not in members(d) and "h3" not in os.listdir(d.mnt),
+                         "h3 to be forgotten on " + d.name)
+            self.assertEqual(errno_of(os.stat, self.at(1, "h3")), errno.ENOENT)
+        finally:
+            events.kill()
+            out = events.communicate()[0]
+        self.assertIn(b"down h3\nleave h3\n", out)
+
+
+class Identity(ClusterTest):
+    """Ids are numeric and the same on every member: h2 forwards the
+    caller's uid, h1 looks up its groups and judges it by its own rules."""
+    size = 2
+    member_args = ("--allow-group", GROUP)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        ensure_users()
+
+    def setUp(self):
+        super().setUp()
+        for d in self.d:
+            os.chmod(d.dir, 0o755)  # other users must reach the mount point
+
+    def as_uid(self, uid, gid, argv):
+        return subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid), "--groups", str(gid)] + argv,
+                              cwd="/", capture_output=True, timeout=20)
+
+    def test_a_uid_the_owner_does_not_know_is_refused_there_with_words_on_both_hosts(self):
+        gid = grp.getgrnam(GROUP).gr_gid
+        r = self.as_uid(54321, gid, ["sh", "-c", "ls %s; cat %s" % (self.at(1, "h1"), self.at(1, "error"))])
+        self.assertIn(b"Permission denied", r.stderr)
+        self.assertIn(b"refuses uid 54321: not a user of that host", r.stdout)
+        self.assertIn("uid 54321 is not a user of this host", self.d[0].log())
+        # h2's own directory serves the same caller (h2 let the group in).
+        r = self.as_uid(54321, gid, ["ls", self.at(1, "h2")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_a_channel_made_from_h2_by_a_user_is_theirs_on_h1_and_a_stranger_is_kept_out(self):
+        maker = pwd.getpwnam(MAKER)
+        r = subprocess.run(["setpriv", "--reuid", str(maker.pw_uid), "--regid", str(maker.pw_gid), "--init-groups",
+                            "mkdir", self.at(1, "h1", "channels", "theirs")], capture_output=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(read(self.at(0, "h1", "channels", "theirs", "stat")))
+        self.assertEqual((st["uid"], st["gid"]), (maker.pw_uid, maker.pw_gid))
+        stranger = pwd.getpwnam(STRANGER)
+        r = subprocess.run(["setpriv", "--reuid", str(stranger.pw_uid), "--regid", str(stranger.pw_gid),
+                            "--init-groups", "ls", self.at(1, "h1")], capture_output=True, timeout=20)
+        self.assertIn(b"Permission denied", r.stderr)
 
 
 class Keys(unittest.TestCase):

@@ -39,6 +39,14 @@ void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
   }
 }
 
+void ns::record_in(std::uint64_t ino, const caller& who, const error& e) {
+  auto w = resolve(ino);
+  if (!w) return;
+  // A mount point's own error file is the remote's: the one above it.
+  dir* d = w->d->served_by() && w->d->parent() ? w->d->parent() : w->d;
+  record(d->id(), who, e);
+}
+
 std::string ns::last_error(std::uint64_t dir_id, const caller& who) const {
   auto it = errors_.find({dir_id, who.session_key()});
   return it == errors_.end() ? std::string() : it->second;

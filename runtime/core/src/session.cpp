@@ -68,8 +68,10 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is an open file"));
         if (newfid != fid && fids_.count(newfid))
           return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
-        if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, {}, o);
+        if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, {}, 0, o);
         std::uint64_t ino = (*f)->ino;
+        // A mount point not reached when it was walked to: from the top.
+        if (auto rt = space_.mount_at(ino)) return walk_remote(who, fid, newfid, rt, std::nullopt, names, {}, ino, o);
         std::vector<attr> walked;
         for (std::size_t i = 0; i < names.size(); ++i) {
           auto a = space_.lookup(who, ino, names[i]);
@@ -77,13 +79,13 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
             if (walked.empty()) return o->complete(a.err());
             return o->complete(std::move(walked));  // partial: newfid not made
           }
-          ino = a->ino;
+          std::uint64_t above = std::exchange(ino, a->ino);
           walked.push_back(*a);
           // A mount point: the rest of the walk is the remote's.
           if (auto rt = space_.mount_at(ino))
             return walk_remote(who, fid, newfid, rt, std::nullopt,
                                std::vector<std::string>(names.begin() + i + 1, names.end()),
-                               std::move(walked), o);
+                               std::move(walked), above, o);
         }
         make_fid(fid, newfid, fid_state{.ino = ino});
         o->complete(std::move(walked));
@@ -97,11 +99,19 @@ void session::make_fid(fid_t fid, fid_t newfid, fid_state st) {
 
 void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
                           std::optional<std::uint32_t> from, std::vector<std::string> names,
-                          std::vector<attr> walked, op_ptr<std::vector<attr>> o) {
+                          std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o) {
   std::size_t asked = names.size();
-  auto inner = make_op<remote_walk>([this, o, fid, newfid, rt, asked, here = std::move(walked)](
+  auto inner = make_op<remote_walk>([this, o, who, fid, newfid, rt, asked, above, here = std::move(walked)](
                                         result<remote_walk> r) mutable {
     if (!r) {
+      // The walk ends at the mount point, which is here: newfid is made
+      // here, unreached (its directory shows; an open of it, or a walk
+      // from it, tries the remote again and fails with its error).
+      if (asked == 0 && !here.empty()) {
+        make_fid(fid, newfid, fid_state{.ino = here.back().ino});
+        return o->complete(std::move(here));
+      }
+      if (above && r.err().code != errc::interrupted) space_.record_in(above, who, r.err());
       if (here.empty()) return o->complete(r.err());
       return o->complete(std::move(here));  // stopped at the mount point
     }
@@ -138,19 +148,26 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
     fid_state& s = **f;
     if (s.open || s.opening)
       return o->complete(make_error(errc::bad_fid, "lopen: fid " + std::to_string(fid) + " is open already"));
-    if (s.rt) {
+    if (s.rt) return lopen_remote(s, fid, flags, o);
+    if (auto rt = space_.mount_at(s.ino)) {
+      // A mount point not reached when it was walked to: reached now.
       s.opening = true;
-      auto inner = make_op<attr>([this, o, fid, flags](result<attr> r) {
+      std::uint64_t at = s.ino;
+      auto reached = make_op<remote_walk>([this, o, who, fid, flags, rt, at](result<remote_walk> r) {
         auto it = fids_.find(fid);
-        if (it != fids_.end()) {
-          it->second.opening = false;
-          it->second.open = r.ok();
-          it->second.flags = flags;
+        if (it == fids_.end()) return o->complete(make_error(errc::bad_fid, "lopen: fid went away"));
+        it->second.opening = false;
+        if (!r || !r->fid) {
+          error e = r ? make_error(errc::io, "lopen: " + rt->name() + " gave no fid") : r.err();
+          if (e.code != errc::interrupted) space_.record_in(at, who, e);
+          return o->complete(std::move(e));
         }
-        o->complete(std::move(r));
+        it->second.rt = rt;
+        it->second.rfid = *r->fid;
+        lopen_remote(it->second, fid, flags, o);
       });
-      o->cancel_through(inner);
-      return s.rt->lopen(s.rfid, flags, inner);
+      o->cancel_through(reached);
+      return rt->walk(who, std::nullopt, {}, reached);
     }
     auto a = space_.getattr(who, s.ino);
     if (!a) return o->complete(a.err());
@@ -185,6 +202,21 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
     o->cancel_through(inner);  // held weakly: inner holds o, not the reverse
     space_.open(s.ino, open_args{who, flags}, inner);
   });
+}
+
+void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o) {
+  s.opening = true;
+  auto inner = make_op<attr>([this, o, fid, flags](result<attr> r) {
+    auto it = fids_.find(fid);
+    if (it != fids_.end()) {
+      it->second.opening = false;
+      it->second.open = r.ok();
+      it->second.flags = flags;
+    }
+    o->complete(std::move(r));
+  });
+  o->cancel_through(inner);
+  s.rt->lopen(s.rfid, flags, inner);
 }
 
 void session::readdir(const caller&, tag_t tag, fid_t fid, std::uint64_t index,

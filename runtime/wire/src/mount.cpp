@@ -142,6 +142,9 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
     if (u->failed) {
       error e = *u->failed;
       users_.erase(who.uid);  // a later walk tries again
+      if (e.code == errc::access)  // the server's words stay in its log
+        return done->complete(make_error(e.code, name_ + " refuses uid " + std::to_string(who.uid) +
+                                                     ": not a user of that host, or not let in there"));
       return done->complete(make_error(e.code, name_ + ": attach as uid " + std::to_string(who.uid) + ": " + e.message));
     }
     from = u->fid;

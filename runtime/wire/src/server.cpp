@@ -156,7 +156,10 @@ void server::attach(std::uint16_t tag, const tattach& m) {
   // says it is, whatever uname or n_uname it sends.
   if (peer_.uid == 0 && m.n_uname != nofid && m.n_uname != 0) {
     auto p = principal_of(m.n_uname);
-    if (!p) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(p.err().code))});
+    if (!p) {
+      space_.log("refused: " + p.err().message);
+      return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(p.err().code))});
+    }
     static_cast<principal&>(c) = std::move(*p);
   }
   callers_[m.fid] = c;

@@ -178,6 +178,9 @@ class ns {
 
   // Per-session error messages of one directory.
   void record(std::uint64_t dir_id, const caller& who, const error& e);
+  // The same, for the directory of inode `ino` (a walk's last local step;
+  // for a mount point, the directory that holds it).
+  void record_in(std::uint64_t ino, const caller& who, const error& e);
   std::string last_error(std::uint64_t dir_id, const caller& who) const;
 
   // Directory registry: ids are never reused.

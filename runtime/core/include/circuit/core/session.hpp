@@ -163,10 +163,14 @@ class session {
 
   result<fid_state*> find(fid_t fid);
   // The rest of a walk below a mount point, from remote fid `from` (or the
-  // top): `walked` are the attributes walked so far here.
+  // top): `walked` are the attributes walked so far here, `above` the
+  // directory here that holds the mount point (0 from a remote fid), whose
+  // `error` file tells a refusal at the top (an attach refused there).
   void walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
                    std::optional<std::uint32_t> from, std::vector<std::string> names,
-                   std::vector<attr> walked, op_ptr<std::vector<attr>> o);
+                   std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o);
+  // The lopen of a fid below a mount point, by its remote.
+  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o);
   // Makes `newfid` (replacing it when it is `fid`) with state `st`.
   void make_fid(fid_t fid, fid_t newfid, fid_state st);
   void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
