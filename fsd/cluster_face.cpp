@@ -4,6 +4,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -36,6 +38,15 @@ result<std::pair<std::string, std::string>> split_address(const std::string& a) 
 }
 
 void close_on_exec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
+std::string seconds(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gs", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+// The longest member name a link may open with (names are short words).
+constexpr std::size_t max_name = 64;
 
 // Keys of peer sessions, apart from the mount's (Unix session ids) and the
 // socket's (2^32 + n).
@@ -70,7 +81,11 @@ struct cluster_face::impl {
   struct served_link {
     std::shared_ptr<wire::connection> conn;
     std::string member;  // who dialed it
+    std::string address;
+    std::uint64_t stuck_at = no_frame;  // bytes read when the watchdog found it inside a frame
   };
+  static constexpr std::uint64_t no_frame = ~std::uint64_t{0};
+  timer_ptr frame_watch;
   std::unordered_map<wire::connection*, served_link> served;
   std::uint64_t served_count = 0;
   std::map<std::string, udp::endpoint> endpoints;
@@ -109,26 +124,45 @@ struct cluster_face::impl {
     });
   }
 
-  // A link someone dialed: its first byte says what it carries.
+  // A link someone dialed: its first byte says what it carries. What it
+  // asks (the byte, and the member name or the exchange's request after
+  // it) must come within the link timeout, or the link is dropped: a peer
+  // that holds the key and then says nothing must not hold it for ever.
   void on_link(result<std::shared_ptr<cluster::peer_link>> l, const std::string& peer) {
     if (!l) return log_line("cluster: " + l.err().message);
     auto link = *l;
+    auto asked = std::make_shared<asio::steady_timer>(io, opts.link_timeout);
+    asked->async_wait([this, link, peer](boost::system::error_code ec) {
+      if (ec || !link->is_open()) return;
+      log_line("cluster: link " + peer + ": nothing asked within " + seconds(opts.link_timeout) + "; closed");
+      link->close();
+    });
     auto first = std::make_shared<char>();
-    link->async_read_some(asio::buffer(first.get(), 1), [this, link, first, peer](boost::system::error_code ec,
-                                                                                    std::size_t n) {
-      if (ec || n != 1) return link->close();
+    link->async_read_some(asio::buffer(first.get(), 1), [this, link, first, peer, asked](boost::system::error_code ec,
+                                                                                           std::size_t n) {
+      if (!link->is_open()) return;  // the timer closed it
+      if (ec || n != 1) {
+        log_line("cluster: link " + peer + ": ended before asking anything; closed");
+        asked->cancel();
+        return link->close();
+      }
       if (*first == exchange::session_byte)
-        return exchange::read_message(link, [this, link, peer](result<std::string> name) {
-          if (!name || name->empty() || name->size() > 64) {
-            log_line("cluster: link " + peer + ": no member name before its 9P session; closed");
+        return exchange::read_message(link, max_name, [this, link, peer, asked](result<std::string> name) {
+          asked->cancel();
+          if (!link->is_open()) return;
+          if (!name || name->empty()) {
+            log_line("cluster: link " + peer + ": no member name before its 9P session (" +
+                     (name ? "an empty one" : name.err().message) + "); closed");
             return link->close();
           }
           serve(link, *name);
         });
       if (*first == exchange::exchange_byte)
-        return exchange::serve(link, [this, peer](std::string request) {
+        return exchange::serve(link, [this, peer, asked](std::string request) {
+          asked->cancel();
           return members ? members->serve_exchange(peer, request) : std::string();
         });
+      asked->cancel();
       log_line("cluster: link " + peer + ": it asks for nothing circuit serves; closed");
       link->close();
     });
@@ -148,7 +182,30 @@ struct cluster_face::impl {
                                        if (why) log_line("cluster: link " + who + ": " + why->message + "; closed");
                                        served.erase(c);
                                      });
-    if (!c->closed()) served.emplace(c.get(), served_link{c, member});
+    c->name_for_log("cluster: link " + who + " (" + member + ")");
+    if (!c->closed()) served.emplace(c.get(), served_link{c, member, who});
+  }
+
+  // The watchdog of the 9P sessions served: one that has been inside a
+  // frame, with no byte more, since the last look (a link timeout ago) is
+  // ended. A member's frames come whole within moments; a peer that stops
+  // halfway would otherwise hold its session and buffers for ever.
+  void watch_frames() {
+    if (stopped) return;
+    std::vector<std::shared_ptr<wire::connection>> stalled;
+    for (auto& [raw, s] : served) {
+      bool stuck = raw->inside_frame() && s.stuck_at == raw->bytes_read();
+      s.stuck_at = raw->inside_frame() ? raw->bytes_read() : no_frame;
+      if (stuck) stalled.push_back(s.conn);
+    }
+    for (auto& c : stalled) {
+      auto it = served.find(c.get());
+      if (it == served.end()) continue;
+      log_line("cluster: link " + it->second.address + ": a frame begun is unfinished after " +
+               seconds(opts.link_timeout) + "; closed");
+      c->close();
+    }
+    frame_watch = clk.start_timer(opts.link_timeout, [this] { watch_frames(); });
   }
 
   // A member declared down or gone: the sessions it had here end, so what
@@ -301,6 +358,7 @@ result<void> cluster_face::start() {
   if (ec) return make_error(errc::io, "--listen " + m.opts.listen + " (udp): " + ec.message());
   cluster::accept_links(m.acceptor, m.links, {}, [&m](auto l, std::string peer) { m.on_link(std::move(l), peer); });
   m.receive();
+  m.watch_frames();
 
   std::random_device rd;
   cluster::member self{m.opts.name, (std::uint64_t{rd()} << 32) | rd(), m.opts.listen};
@@ -349,6 +407,7 @@ void cluster_face::stop() {
   boost::system::error_code ignored;
   m.acceptor.close(ignored);
   m.datagrams.close(ignored);
+  if (m.frame_watch) m.frame_watch->cancel();
   for (auto& [name, p] : m.peers)
     if (p.client) p.client->close();
   auto served = std::move(m.served);

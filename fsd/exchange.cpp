@@ -24,6 +24,7 @@ struct reader : std::enable_shared_from_this<reader> {
   std::function<void(result<std::string>)> done;
   std::string got;
   std::size_t want = 4;
+  std::size_t max = max_message;
   bool header = true;
   std::array<char, 16384> buf{};
 
@@ -37,8 +38,9 @@ struct reader : std::enable_shared_from_this<reader> {
                             if (!self->header) return self->done(std::move(self->got));
                             std::size_t size = 0;
                             for (int i = 0; i < 4; ++i) size = size << 8 | static_cast<unsigned char>(self->got[i]);
-                            if (size > max_message)
-                              return self->done(make_error(errc::invalid, "exchange: a message over 16 MiB"));
+                            if (size > self->max)
+                              return self->done(make_error(errc::invalid, "exchange: a message of " + std::to_string(size) +
+                                                                              " bytes, over " + std::to_string(self->max)));
                             self->header = false;
                             self->got.clear();
                             self->want = size;
@@ -50,9 +52,10 @@ struct reader : std::enable_shared_from_this<reader> {
 
 }  // namespace
 
-void read_message(link_ptr link, std::function<void(result<std::string>)> done) {
+void read_message(link_ptr link, std::size_t max, std::function<void(result<std::string>)> done) {
   auto r = std::make_shared<reader>();
   r->link = std::move(link);
+  r->max = max;
   r->done = std::move(done);
   r->next();
 }
@@ -66,7 +69,7 @@ void write_message(link_ptr link, const std::string& body, std::function<void(bo
 }  // namespace
 
 void serve(link_ptr link, std::function<std::string(std::string)> answer) {
-  read_message(link, [link, answer](result<std::string> req) {
+  read_message(link, max_message, [link, answer](result<std::string> req) {
     if (!req) return link->close();
     write_message(link, answer(std::move(*req)), [link](bool) { link->close(); });
   });
@@ -85,7 +88,7 @@ void ask(asio::any_io_executor ex, std::string address, cluster::link_context& c
                            link->close();
                            return reply(make_error(errc::host_unreachable, "exchange: " + ec.message()));
                          }
-                         read_message(link, [link, reply](result<std::string> r) {
+                         read_message(link, max_message, [link, reply](result<std::string> r) {
                            link->close();
                            reply(std::move(r));
                          });

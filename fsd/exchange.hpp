@@ -24,8 +24,10 @@ inline constexpr std::size_t max_message = 16u << 20;
 
 // One message: its 4-byte length and its bytes.
 std::string framed(const std::string& body);
-// Reads one message from `link` (`done` once: it, or why not).
-void read_message(std::shared_ptr<cluster::peer_link> link, std::function<void(result<std::string>)> done);
+// Reads one message of at most `max` bytes from `link` (`done` once: it,
+// or why not; a longer one is refused before its bytes are read).
+void read_message(std::shared_ptr<cluster::peer_link> link, std::size_t max,
+                  std::function<void(result<std::string>)> done);
 
 // Reads a request from `link`, answers it with `answer(request)`, closes.
 void serve(std::shared_ptr<cluster::peer_link> link, std::function<std::string(std::string)> answer);

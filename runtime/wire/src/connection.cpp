@@ -27,6 +27,11 @@ void connection::read() {
   stream_->async_read_some(
       asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
         self->reading_ = false;
+        self->bytes_read_ += n;
+        if (ec && !self->closed_ && self->srv_->buffered() > 0)
+          return self->end(make_error(errc::io, "the stream ended inside a frame, after " +
+                                                    std::to_string(self->srv_->buffered()) + " bytes of it (" +
+                                                    ec.message() + ")"));
         if (ec) return self->close();
         if (!self->feed(std::string_view(self->buf_.data(), n))) return;
         if (!self->full()) self->read();  // else a write's completion resumes

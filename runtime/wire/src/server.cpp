@@ -74,8 +74,14 @@ server::server(ns& space, caller peer, std::function<void(std::string)> send)
     : space_(space), peer_(std::move(peer)), send_(std::move(send)) {}
 
 server::~server() {
+  if (complaints_ > 1)
+    space_.log(name_ + ": 9p: " + std::to_string(complaints_ - 1) + " more complaints, not logged");
   closing_ = true;  // the session's end completes what is parked; no replies
   ses_.reset();
+}
+
+void server::complain(const std::string& what) {
+  if (complaints_++ == 0) space_.log(name_ + ": " + what);
 }
 
 void server::send(std::uint16_t tag, const rmessage& m) {
@@ -120,7 +126,7 @@ result<void> server::feed(std::string_view bytes) {
     at += *n;
     auto f = decode_t(one, msize_);
     if (!f) {
-      space_.log("9p: " + f.err().message);
+      complain(f.err().message);
       send(peek_tag(one), rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
       continue;
     }
@@ -137,6 +143,7 @@ void server::version(std::uint16_t tag, const tversion& m) {
   ses_.reset();
   callers_.clear();
   if (m.version.substr(0, 8) != version_9p2000l) {
+    complain("9p: version \"" + m.version + "\" is not 9P2000.L; answered \"unknown\"");
     versioned_ = false;
     return send(tag, rversion{msize_, std::string(version_unknown)});
   }

@@ -13,6 +13,10 @@
 // no more frames, the kernel's buffer fills, the client's writes block)
 // until the client has taken enough of them.
 //
+// A stream that ends inside a frame ends the connection with why (the
+// face logs it): a peer that stops halfway is not mistaken for one that
+// hung up between requests.
+//
 // Thread safety: the loop thread, like the session.
 #pragma once
 
@@ -47,6 +51,15 @@ class connection : public std::enable_shared_from_this<connection> {
   // read or write has completed. Idempotent.
   void close() { end(std::nullopt); }
   bool closed() const { return closed_; }
+  // Names the peer in the log (server::name_for_log).
+  void name_for_log(std::string name) { if (srv_) srv_->name_for_log(std::move(name)); }
+
+  // For a face's watchdog: true while part of a frame has come and the
+  // rest is awaited, and how many bytes have come in all. A face ends a
+  // connection that stays inside one frame, making no progress, for too
+  // long (a peer that stopped halfway).
+  bool inside_frame() const { return reading_ && srv_ && srv_->buffered() > 0; }
+  std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   bool full() const { return pending_.size() + out_.size() >= max_unsent; }
@@ -66,6 +79,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool corked_ = false;  // feeding: replies wait for the end of the batch
   bool reading_ = false;
   bool closed_ = false;
+  std::uint64_t bytes_read_ = 0;
 };
 
 }  // namespace circuit::wire

@@ -49,8 +49,16 @@ class server {
   // this to stop serving a client that does not read its replies.
   void hold_when(std::function<bool()> full) { hold_ = std::move(full); }
 
+  // Who the peer is, for the log ("cluster: link 10.0.0.2:40312"). A peer's
+  // complaints (a frame that does not decode, a version other than
+  // 9P2000.L) are logged with it: the first one, and how many more when
+  // the server goes, so a peer that sends nothing else cannot fill the log.
+  void name_for_log(std::string name) { name_ = std::move(name); }
+
   std::uint32_t msize() const { return msize_; }
   const session* current() const { return ses_.get(); }
+  // Bytes read but not yet served: part of a frame, or frames held back.
+  std::size_t buffered() const { return in_.size(); }
 
  private:
   void serve(std::uint16_t tag, tmessage& m);
@@ -64,6 +72,7 @@ class server {
   reply<T> answer(std::uint16_t tag, std::function<rmessage(T&)> ok);
   reply<void> answer_void(std::uint16_t tag, rmessage ok);
   void send(std::uint16_t tag, const rmessage& m);
+  void complain(const std::string& what);
 
   ns& space_;
   caller peer_;
@@ -74,6 +83,8 @@ class server {
   bool closing_ = false;
   std::uint32_t msize_ = 8192;
   std::string in_;
+  std::string name_ = "client";
+  std::uint64_t complaints_ = 0;
   std::function<bool()> hold_;
   std::unordered_map<fid_t, caller> callers_;
 };
