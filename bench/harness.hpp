@@ -39,6 +39,9 @@ class server {
   static server circuitd(const std::string& exe, const std::string& name);
   // The same, serving 9P2000.L also on socket() (--socket).
   static server circuitd_with_socket(const std::string& exe, const std::string& name);
+  // The same with `extra` flags after the others (--key, --listen, --join).
+  static server circuitd_with_socket(const std::string& exe, const std::string& name,
+                                     std::vector<std::string> extra);
   // The floor file system (floor_fs.hpp) on fuse_session_loop, or on
   // fuse_session_loop_mt when `multithreaded`; its one file is `mount()/f`.
   static server floor(bool multithreaded);
