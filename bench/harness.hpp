@@ -92,6 +92,9 @@ double median(std::vector<double> v);
 // per-round medians, so the slow tail shows.
 double p99(std::vector<double> v);
 
+// utime + stime of the whole process (every thread, also ended ones), in
+// clock ticks (fields 14 and 15 of /proc/PID/stat).
+long cpu_ticks(pid_t pid);
 // circuitd's share of one CPU while nothing is asked of it: its utime +
 // stime from /proc/PID/stat (every thread, also ended ones) over `seconds`
 // of idleness, in percent. The benchmarks measure it after their work,
