@@ -234,6 +234,7 @@ server server::floor(bool multithreaded) {
 
 pid_t server::pid() const { return registry[slot_].pid; }
 const std::string& server::mount() const { return registry[slot_].mount; }
+const std::string& server::log() const { return registry[slot_].log; }
 
 void server::stop() {
   if (slot_ < 0) return;

@@ -54,6 +54,7 @@ class server {
   pid_t pid() const;
   const std::string& mount() const;
   std::string socket() const;  // beside the mount, in its temporary directory
+  const std::string& log() const;  // its stdout and stderr, until it is stopped
   // Takes the server down and removes its mount; idempotent.
   void stop();
 
