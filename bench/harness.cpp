@@ -28,6 +28,8 @@ using namespace std::chrono_literals;
 // Long enough for every benchmark here on a slow, noisy machine; a run that
 // takes longer is hung, and is better ended with its mounts cleaned up.
 constexpr int budget_seconds = 900;
+// Servers at once: cluster_scale runs 100 daemons.
+constexpr int max_servers = 128;
 
 struct slot {
   pid_t pid = 0;
@@ -36,7 +38,7 @@ struct slot {
 };
 
 std::mutex registry_mutex;  // guards `registry` and `exit_hooks`, shared with the guard thread
-slot registry[8];
+slot registry[max_servers];
 void (*exit_hooks[8])() = {};
 
 bool mounted(const std::string& path) {
@@ -213,7 +215,14 @@ server server::circuitd(const std::string& exe, const std::string& name) {
 }
 
 server server::circuitd_with_socket(const std::string& exe, const std::string& name) {
-  return server(start({exe, "--name", name, "--mount", "{mount}", "--socket", "{socket}"}, "help"));
+  return circuitd_with_socket(exe, name, {});
+}
+
+server server::circuitd_with_socket(const std::string& exe, const std::string& name,
+                                    std::vector<std::string> extra) {
+  std::vector<std::string> args{exe, "--name", name, "--mount", "{mount}", "--socket", "{socket}"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return server(start(std::move(args), "help"));
 }
 
 std::string server::socket() const { return registry[slot_].dir + "/sock"; }
@@ -225,6 +234,7 @@ server server::floor(bool multithreaded) {
 
 pid_t server::pid() const { return registry[slot_].pid; }
 const std::string& server::mount() const { return registry[slot_].mount; }
+const std::string& server::log() const { return registry[slot_].log; }
 
 void server::stop() {
   if (slot_ < 0) return;

@@ -39,6 +39,9 @@ class server {
   static server circuitd(const std::string& exe, const std::string& name);
   // The same, serving 9P2000.L also on socket() (--socket).
   static server circuitd_with_socket(const std::string& exe, const std::string& name);
+  // The same with `extra` flags after the others (--key, --listen, --join).
+  static server circuitd_with_socket(const std::string& exe, const std::string& name,
+                                     std::vector<std::string> extra);
   // The floor file system (floor_fs.hpp) on fuse_session_loop, or on
   // fuse_session_loop_mt when `multithreaded`; its one file is `mount()/f`.
   static server floor(bool multithreaded);
@@ -51,6 +54,7 @@ class server {
   pid_t pid() const;
   const std::string& mount() const;
   std::string socket() const;  // beside the mount, in its temporary directory
+  const std::string& log() const;  // its stdout and stderr, until it is stopped
   // Takes the server down and removes its mount; idempotent.
   void stop();
 
@@ -89,6 +93,9 @@ double median(std::vector<double> v);
 // per-round medians, so the slow tail shows.
 double p99(std::vector<double> v);
 
+// utime + stime of the whole process (every thread, also ended ones), in
+// clock ticks (fields 14 and 15 of /proc/PID/stat).
+long cpu_ticks(pid_t pid);
 // circuitd's share of one CPU while nothing is asked of it: its utime +
 // stime from /proc/PID/stat (every thread, also ended ones) over `seconds`
 // of idleness, in percent. The benchmarks measure it after their work,

@@ -105,9 +105,6 @@ double p99(std::vector<double> v) {
   return v[rank - 1];
 }
 
-namespace {
-// utime + stime of the whole process, in clock ticks (fields 14 and 15 of
-// /proc/PID/stat, counted after the command name's last ')').
 long cpu_ticks(pid_t pid) {
   std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = text.rfind(')');
@@ -121,7 +118,6 @@ long cpu_ticks(pid_t pid) {
   }
   return utime + stime;
 }
-}  // namespace
 
 double idle_cpu_percent(pid_t pid, double seconds) {
   long before = cpu_ticks(pid);

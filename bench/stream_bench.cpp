@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "channel_io.hpp"
 #include "floor_fs.hpp"
 #include "harness.hpp"
 
@@ -52,37 +53,6 @@ struct target {
   double wakeups_per_message() const { return messages ? double(wakeups) / messages : 0; }
 };
 
-void send_all(const target& t, const std::string& msg, int n) {
-  for (int i = 0; i < n; ++i) {
-    int fd = open(t.send.c_str(), O_WRONLY);
-    if (fd < 0) bench::fail("open " + t.send);
-    if (write(fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
-      bench::fail("write " + t.send);
-    if (close(fd) != 0) bench::fail("close " + t.send);
-  }
-}
-
-void receive_all(const target& t, size_t size, int n, std::vector<double>* gaps) {
-  std::vector<char> buf(size + 4096);
-  auto last = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) {
-    int fd = open(t.recv.c_str(), O_RDONLY);
-    if (fd < 0) bench::fail("open " + t.recv);
-    size_t got = 0;
-    for (ssize_t r; (r = read(fd, buf.data() + got, buf.size() - got)) != 0; got += r)
-      if (r < 0) bench::fail("read " + t.recv);
-    if (close(fd) != 0) bench::fail("close " + t.recv);
-    if (t.check && got != size)
-      throw std::runtime_error(t.name + std::string(": received ") + std::to_string(got) +
-                               " bytes, sent " + std::to_string(size));
-    if (gaps) {
-      auto now = std::chrono::steady_clock::now();
-      gaps->push_back(std::chrono::duration<double>(now - last).count());
-      last = now;
-    }
-  }
-}
-
 // Runs sender and receiver together; returns seconds until both are done.
 // If one side fails the other would wait forever on the channel, so the
 // failing side stops the server: the other's call then fails too.
@@ -97,8 +67,8 @@ double stream(const target& t, const std::string& msg, int n, std::vector<double
     }
   };
   auto began = std::chrono::steady_clock::now();
-  std::thread sender([&] { guarded([&] { send_all(t, msg, n); }); });
-  guarded([&] { receive_all(t, msg.size(), n, gaps); });
+  std::thread sender([&] { guarded([&] { bench::send_messages(t.send, msg, n); }); });
+  guarded([&] { bench::receive_messages(t.recv, msg.size(), n, t.check, gaps); });
   sender.join();
   if (!error.empty()) throw std::runtime_error(error);
   return bench::seconds_since(began);

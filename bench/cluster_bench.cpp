@@ -1,0 +1,282 @@
+// cluster_bench — two members on loopback, h1 and h2: a channel of h1
+// used by a client of h2, and streams from h2 into a channel of h1, each
+// next to raw floors of the same shape measured in the same run.
+//
+// Usage: cluster_bench CIRCUITD [--rounds N] [--iters N]
+//
+// Round trip (64 B, a channel of cap 1 on h1): a client of h2 sends a
+// message on h1/channels/c and receives it back, one at a time,
+//  - through h2's socket face with the project's 9P client (two pipelined
+//    batches, as socket_bench does), which h2 forwards to h1 over their
+//    TLS link;
+//  - through h2's mount (open, write, close of send; open, read to end of
+//    file, close of recv).
+// The floors are the same shape without circuit: the client's two batches
+// (the very bytes, from the codec) go over a Unix socket to a relay, which
+// makes the round trips h2 makes to h1 for them (forwarded_frames below:
+// counted with strace on h2's link) with the frames h2 sends, to a
+// server that answers each with the frames h1 answers, over loopback TLS
+// 1.3 with circuit's link settings (link_context: the cluster key's PSK,
+// the suite circuit negotiates), or over plaintext TCP. Relay and server
+// are threads that only read and write.
+//
+// Streaming: a sender on h2 writes messages (open, write, close) through
+// h2's mount into a channel of cap 64 on h1, while a receiver on h1 drains
+// it through h1's mount: the message crosses the link once, as from a
+// program on one host to a program on another. Beside it, raw loopback
+// streams of the same message sizes: one thread writes each message, one
+// reads the bytes, over TLS (circuit's settings) and over TCP.
+//
+// Output (medians of per-round medians; p99 of all samples; MB = 10^6 B):
+//   link suite: TLSv1.3 TLS_AES_128_GCM_SHA256 (floor), circuit's links: TLS_AES_128_GCM_SHA256
+//   cross-host round trip (64 B, ...): circuit socket 250.0 us (p99 ...), circuit mount ...,
+//     TLS relay floor 120.0 us (p99 ...), TCP relay floor 60.0 us (p99 ...)
+//     ratios: socket/TLS 2.08 (target <= 2), mount/TLS ..., socket/TCP ...
+//   stream 64 B h2 -> h1: circuit 9000 msgs/s 0.58 MB/s; raw TLS ... ; circuit/TLS 0.01
+//   stream 65536 B h2 -> h1: ... circuit/TLS 0.40 (target >= 0.5)
+//   circuitd idle cpu: ... (each member)
+// The benchmark exits 1 if a member's idle CPU is above 1% (harness.hpp).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel_io.hpp"
+#include "cluster.hpp"
+#include "harness.hpp"
+#include "socket_client.hpp"
+
+namespace {
+
+using circuit::cluster::link_context;
+
+// The requests h2 forwards to h1 for the client's two batches, and h1's
+// replies: for the socket face's walk from the top, h2's mount of h1 walks
+// channels/c/send from its attach and then asks for the last one's
+// attributes (a getattr, runtime/wire/src/mount.cpp); lopen, write or read,
+// and clunk follow one by one, each sent when the one before is answered.
+// So 5 round trips on the link for the send batch (walk, getattr, lopen,
+// write, clunk) and 6 for the recv batch (walk, getattr, lopen, read,
+// read, clunk): counted with `strace -tt -e trace=network` on h2 during
+// the round trips, every request written on the link only after the reply
+// to the one before was read.
+bench::round_trip_frames forwarded_frames(const std::string& msg) {
+  auto f = bench::channel_frames(msg, {});
+  for (auto* batch : {&f.send, &f.recv}) {
+    bench::frame g;
+    circuit::wire::encode_to(g.request, 100, circuit::wire::tgetattr{1});
+    circuit::wire::encode_to(g.reply, 100, circuit::wire::rgetattr{});
+    batch->insert(batch->begin() + 1, g);
+  }
+  return f;
+}
+
+// client → relay (Unix socket) → server (TLS or TCP), each batch of the
+// client relayed as the round trips h2 makes for it.
+class relay_floor {
+ public:
+  relay_floor(link_context* ctx, const std::string& msg) : pair_(io_, ctx) {
+    auto client = bench::channel_frames(msg, {"h1"}), link = forwarded_frames(msg);
+    batches_ = {client.send, client.recv};
+    trips_ = {link.send, link.recv};
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) bench::fail("socketpair");
+    client_ = sv[0];
+    relay_fd_ = sv[1];
+    suite_ = pair_.dialer->suite();
+    server_ = std::thread([this] { serve(); });
+    relay_ = std::thread([this] { relay(); });
+  }
+  ~relay_floor() {
+    close(client_);  // the relay reads end of file and closes its link; the server follows
+    relay_.join();
+    server_.join();
+    close(relay_fd_);
+  }
+  const std::string& suite() const { return suite_; }
+
+  void round_trip() {
+    for (auto& b : batches_) {
+      if (!bench::write_all(client_, bench::requests(b))) bench::fail("floor write");
+      if (!bench::read_exactly(client_, bench::replies(b).size())) bench::fail("floor read");
+    }
+  }
+
+ private:
+  void relay() {
+    try {
+      for (;;)
+        for (int i = 0; i < 2; ++i) {
+          if (!bench::read_exactly(relay_fd_, bench::requests(batches_[i]).size())) return pair_.dialer->close();
+          for (auto& t : trips_[i]) {
+            pair_.dialer->write(t.request);
+            if (!pair_.dialer->read_exactly(t.reply.size())) throw std::runtime_error("server went");
+          }
+          bench::write_all(relay_fd_, bench::replies(batches_[i]));
+        }
+    } catch (const std::exception& e) {
+      fprintf(stderr, "relay: %s\n", e.what());
+      pair_.dialer->close();
+    }
+  }
+  void serve() {
+    try {
+      for (;;)
+        for (auto& trips : trips_)
+          for (auto& t : trips) {
+            if (!pair_.acceptor->read_exactly(t.request.size())) return;
+            pair_.acceptor->write(t.reply);
+          }
+    } catch (const std::exception&) {
+    }  // the relay closed its end
+  }
+
+  boost::asio::io_context io_;
+  bench::stream_pair pair_;
+  std::vector<std::vector<bench::frame>> batches_;
+  std::vector<std::vector<bench::frame>> trips_;  // one round trip on the link per frame
+  int client_ = -1, relay_fd_ = -1;
+  std::string suite_;
+  std::thread server_, relay_;
+};
+
+// A round trip through h2's mount to h1's channel c.
+void mount_trip(const std::string& chan, const std::string& msg) {
+  bench::send_messages(chan + "/send", msg, 1);
+  bench::receive_messages(chan + "/recv", msg.size(), 1, true);
+}
+
+// Seconds for `n` messages of `msg` from one thread to another over a raw stream.
+double raw_stream(link_context* ctx, const std::string& msg, int n) {
+  boost::asio::io_context io;
+  bench::stream_pair p(io, ctx);
+  auto began = std::chrono::steady_clock::now();
+  std::thread sender([&] {
+    for (int i = 0; i < n; ++i) p.dialer->write(msg);
+  });
+  if (!p.acceptor->read_exactly(msg.size() * n)) throw std::runtime_error("raw stream ended early");
+  double s = bench::seconds_since(began);
+  sender.join();
+  return s;
+}
+
+// Seconds for `n` messages from h2's mount into h1's channel, drained on h1.
+double circuit_stream(const std::string& send, const std::string& recv, const std::string& msg, int n, pid_t h1,
+                      pid_t h2) {
+  std::string error;
+  auto guarded = [&](auto work) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      if (error.empty()) error = e.what();
+      kill(h1, SIGTERM);  // the other side would wait forever
+      kill(h2, SIGTERM);
+    }
+  };
+  auto began = std::chrono::steady_clock::now();
+  std::thread sender([&] { guarded([&] { bench::send_messages(send, msg, n); }); });
+  guarded([&] { bench::receive_messages(recv, msg.size(), n, true); });
+  sender.join();
+  if (!error.empty()) throw std::runtime_error(error);
+  return bench::seconds_since(began);
+}
+
+void wait_alive(const std::vector<const bench::server*>& members) {
+  auto began = std::chrono::steady_clock::now();
+  for (auto* m : members)
+    while (!bench::all_alive(m->mount(), members.size())) {
+      if (bench::seconds_since(began) > 20) throw std::runtime_error("the members did not list each other alive in 20 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+void round_trips(const bench::server& h1, const bench::server& h2, link_context& ctx, int rounds, int iters) {
+  std::string c1 = h1.mount() + "/h1/channels/c";
+  if (mkdir(c1.c_str(), 0755) != 0) bench::fail("mkdir " + c1);
+  bench::write_file(c1 + "/cap", "1\n");
+  std::string msg(64, 'm');
+  for (int i = 0; i < 64; ++i) msg[i] = 'a' + i % 26;
+  std::string c2 = h2.mount() + "/h1/channels/c";
+
+  bench::socket_client client(h2.socket());
+  relay_floor tls(&ctx, msg), tcp(nullptr, msg);
+  printf("floor link suite: %s\n", tls.suite().c_str());
+  struct way {
+    const char* name;
+    std::function<void()> trip;
+    bench::figures f;
+  } ways[] = {{"circuit socket", [&] { client.round_trip("h1", msg); }, {}},
+              {"circuit mount", [&] { mount_trip(c2, msg); }, {}},
+              {"TLS relay floor", [&] { tls.round_trip(); }, {}},
+              {"TCP relay floor", [&] { tcp.round_trip(); }, {}}};
+  for (auto& w : ways)
+    for (int i = 0; i < 300; ++i) w.trip();  // warm-up
+  for (int r = 0; r < rounds; ++r)
+    for (int k = 0; k < 4; ++k) {
+      auto& w = ways[(r + k) % 4];
+      w.f.round(iters, w.trip);
+    }
+  printf("cross-host round trip (64 B, cap 1 on h1, client of h2; %d rounds of %d; 2 client batches, "
+         "11 link round trips per message):\n", rounds, iters);
+  for (auto& w : ways)
+    printf("  %-16s %8.1f us (p99 %8.1f)  per-round [%s]\n", w.name, w.f.us(), w.f.p99_us(),
+           bench::list_us(w.f.round_medians).c_str());
+  auto& [sock, mnt, t, p] = ways;
+  printf("  ratios: socket/TLS %.2f (p99 %.2f; target <= 2), mount/TLS %.2f, socket/TCP %.2f, TLS/TCP %.2f\n",
+         sock.f.us() / t.f.us(), sock.f.p99_us() / t.f.p99_us(), mnt.f.us() / t.f.us(), sock.f.us() / p.f.us(),
+         t.f.us() / p.f.us());
+}
+
+void streams(const bench::server& h1, const bench::server& h2, link_context& ctx, int rounds) {
+  const std::pair<std::size_t, int> cases[] = {{64, 5000}, {64 * 1024, 1000}};
+  for (auto [size, n] : cases) {
+    std::string name = "/h1/channels/s" + std::to_string(size);
+    if (mkdir((h1.mount() + name).c_str(), 0755) != 0) bench::fail("mkdir " + h1.mount() + name);
+    bench::write_file(h1.mount() + name + "/cap", "64\n");
+    std::string send = h2.mount() + name + "/send", recv = h1.mount() + name + "/recv";
+    std::string msg(size, 's');
+    std::vector<double> circ, tls, tcp;  // msgs/s per round
+    circuit_stream(send, recv, msg, n / 10, h1.pid(), h2.pid());  // warm-up
+    for (int r = 0; r < rounds; ++r) {
+      circ.push_back(n / circuit_stream(send, recv, msg, n, h1.pid(), h2.pid()));
+      tls.push_back(n / raw_stream(&ctx, msg, n));
+      tcp.push_back(n / raw_stream(nullptr, msg, n));
+    }
+    double c = bench::median(circ), t = bench::median(tls), p = bench::median(tcp);
+    auto mb = [size](double rate) { return rate * size / 1e6; };
+    printf("stream %zu B, sender on h2's mount -> channel on h1 (cap 64) -> receiver on h1's mount (%d rounds of %d):\n"
+           "  circuit %.0f msgs/s %.1f MB/s; raw TLS %.0f msgs/s %.1f MB/s; raw TCP %.0f msgs/s %.1f MB/s\n"
+           "  circuit/TLS %.3f%s, circuit/TCP %.3f; per-round circuit msgs/s [",
+           size, rounds, n, c, mb(c), t, mb(t), p, mb(p), c / t, size >= 65536 ? " (target >= 0.5)" : "", c / p);
+    for (std::size_t i = 0; i < circ.size(); ++i) printf(i ? " %.0f" : "%.0f", circ[i]);
+    printf("]\n");
+  }
+}
+
+int body(int argc, char** argv) {
+  int rounds = 5, iters = 2000;
+  bench::parse_counts(argc, argv, "cluster_bench CIRCUITD [--rounds N] [--iters N]",
+                      {{"--rounds", &rounds}, {"--iters", &iters}});
+  std::string key = bench::make_key(argv[1]);
+  link_context ctx(bench::load_key(key));
+  std::string seed = "127.0.0.1:" + std::to_string(bench::free_port());
+  auto h1 = bench::server::circuitd_with_socket(argv[1], "h1", {"--key", key, "--listen", seed});
+  auto h2 = bench::server::circuitd_with_socket(
+      argv[1], "h2", {"--key", key, "--listen", "127.0.0.1:" + std::to_string(bench::free_port()), "--join", seed});
+  wait_alive({&h1, &h2});
+  round_trips(h1, h2, ctx, rounds, iters);
+  streams(h1, h2, ctx, rounds);
+  bool ok = bench::idle_cpu_ok(h1.pid());
+  return bench::idle_cpu_ok(h2.pid()) && ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return bench::main(argc, argv, body); }
