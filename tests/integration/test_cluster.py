@@ -17,6 +17,7 @@ import tempfile
 import time
 import unittest
 
+import ninep
 from harness import CIRCUITD, ClusterKeyTest, Daemon, errno_of, members, read, sweep_stale_mounts, write
 from harness import wait_until as wait_for
 from test_permissions import GROUP, MAKER, STRANGER, ensure_users
@@ -103,6 +104,38 @@ class Forwarding(ClusterTest):
         finally:
             cat.kill()
             cat.wait()
+
+    def link_bytes_waiting_at(self, i):
+        """The most bytes waiting unread in one of member i's link sockets
+        (its side of the links dialed to its port)."""
+        out = subprocess.run(["ss", "-tnH", "state", "established", "( sport = :%d )" % self.ports[i]],
+                             capture_output=True, text=True, timeout=10).stdout
+        return max([int(line.split()[0]) for line in out.splitlines() if line.split()] or [0])
+
+    def test_walk_lopen_write_and_clunk_sent_together_cross_to_the_owner_in_one_go(self):
+        # h1 stops reading for a moment: what h2 forwards for the client's
+        # one batch waits in h1's socket. The write's 8,000 bytes are there
+        # before h1 has answered the walk, so h2 did not wait for it.
+        os.mkdir(self.at(0, "h1", "channels", "p"))
+        write(self.at(0, "h1", "channels", "p", "cap"), "1")
+        os.listdir(self.at(1, "h1", "channels"))  # h2 has attached to h1 as root (a first walk waits for it)
+        c = ninep.Client(self.d[1].sock)
+        self.addCleanup(c.close)
+        batch = b"".join(ninep.frame(m[0], tag, m[1]) for m, tag in [
+            (ninep.Twalk(0, 9, ["h1", "channels", "p", "send"]), 11), (ninep.Tlopen(9, ninep.O_WRONLY), 12),
+            (ninep.Twrite(9, 0, b"x" * 8000), 13), (ninep.Tclunk(9), 14)])
+        self.d[0].proc.send_signal(signal.SIGSTOP)
+        try:
+            c.send_raw(batch)
+            wait_for(lambda: self.link_bytes_waiting_at(0) > 8000, "the whole batch to wait at h1", timeout=5)
+        finally:
+            self.d[0].proc.send_signal(signal.SIGCONT)
+        replies = {}
+        for _ in range(4):
+            r = c.recv()
+            replies[r.tag] = r.type
+        self.assertEqual(replies, {11: "walk", 12: "lopen", 13: "write", 14: "clunk"})
+        self.assertEqual(read(self.at(2, "h1", "channels", "p", "recv")), b"x" * 8000)
 
     def test_errors_come_back_with_their_errno_across_hosts(self):
         self.assertEqual(errno_of(os.stat, self.at(1, "h1", "channels", "nosuch")), errno.ENOENT)

@@ -168,22 +168,35 @@ bool member_remote::error_walk(std::optional<std::uint32_t> from, const std::vec
 
 void member_remote::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
                          op_ptr<remote_walk> done) {
+  promised_.reset();
   if (error_walk(from, names, done)) return;
   auto self = shared_from_this();
   pass(done, from, [self, who, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
                                                           op_ptr<remote_walk> o) mutable {
     auto gen = self->gen_;  // the link it goes on
-    auto adopt = make_inner_op<remote_walk>(o, [self, gen](const op_ptr<remote_walk>& o, result<remote_walk> r) {
+    // Ours for the fid the link promised (pipelining, remote.hpp), made
+    // before the answer; let go if the walk does not make it.
+    auto early = std::make_shared<std::optional<std::uint32_t>>();
+    auto adopt = make_inner_op<remote_walk>(o, [self, gen, early](const op_ptr<remote_walk>& o, result<remote_walk> r) {
+      bool made = r && r->fid && self->gen_ == gen;
+      // An interrupted walk's early fid stays for its session to end
+      // (session.cpp, walk_remote).
+      bool interrupted = !r && r.err().code == errc::interrupted;
+      if (*early && !made && !interrupted) self->fids_.erase(**early);
       if (r && r->fid) {
         if (self->gen_ != gen) {  // made on a link that is gone since
           r->fid.reset();
           return o->complete(self->unreachable("the link failed during the walk"));
         }
-        r->fid = self->adopt(*r->fid);
+        r->fid = *early ? **early : self->adopt(*r->fid);
       }
       o->complete(std::move(r));
     });
     link.walk(who, lf, std::move(names), adopt);
+    if (auto p = link.promised(); p && !adopt->done()) {
+      *early = self->adopt(*p);
+      self->promised_ = **early;
+    }
   });
 }
 

@@ -28,7 +28,7 @@ session::~session() {
     // A remote fid: an open one aborts (nothing it wrote is delivered).
     if (f.rt) {
       auto ignore = make_op<void>([](result<void>) {});
-      if (f.open) f.rt->remove(f.rfid, ignore);
+      if (f.open || f.opening) f.rt->remove(f.rfid, ignore);
       else f.rt->clunk(f.rfid, ignore);
     }
   }
@@ -101,16 +101,39 @@ void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::share
                           std::optional<std::uint32_t> from, std::vector<std::string> names,
                           std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o) {
   std::size_t asked = names.size();
-  auto inner = make_op<remote_walk>([this, o, who, fid, newfid, rt, asked, above, here = std::move(walked)](
-                                        result<remote_walk> r) mutable {
+  // The remote's fid promised before the answer (pipelining): newfid is
+  // made with it at once, and the walk's answer settles it.
+  auto early = std::make_shared<std::optional<std::uint32_t>>();
+  auto inner = make_op<remote_walk>([this, o, who, fid, newfid, rt, asked, above, early,
+                                     here = std::move(walked)](result<remote_walk> r) mutable {
+    // Made early and still there (a pipelined clunk may have ended it),
+    // or made now: newfid becomes `st`; or goes, when `st` is empty.
+    auto settle = [&](std::optional<fid_state> st) {
+      if (!*early) {
+        if (st) make_fid(fid, newfid, std::move(*st));
+        return;
+      }
+      auto it = fids_.find(newfid);
+      if (it == fids_.end() || it->second.rt != rt || it->second.rfid != **early) return;
+      if (st && st->rt) return (void)(it->second.ino = st->ino);  // what was pipelined on it stays
+      if (st) return (void)(it->second = std::move(*st));
+      // An interrupted walk (a flush, the session's end) may have made the
+      // fid there after all, and requests pipelined on it may have opened
+      // it: it stays, so its end (a clunk, or the session's, which aborts
+      // an open) is the client's.
+      if (!r && r.err().code == errc::interrupted) return;
+      fids_.erase(it);
+      space_.count_fids(-1);
+    };
     if (!r) {
       // The walk ends at the mount point, which is here: newfid is made
       // here, unreached (its directory shows; an open of it, or a walk
       // from it, tries the remote again and fails with its error).
       if (asked == 0 && !here.empty()) {
-        make_fid(fid, newfid, fid_state{.ino = here.back().ino});
+        settle(fid_state{.ino = here.back().ino});
         return o->complete(std::move(here));
       }
+      settle(std::nullopt);
       if (above && r.err().code != errc::interrupted) space_.record_in(above, who, r.err());
       if (here.empty()) return o->complete(r.err());
       return o->complete(std::move(here));  // stopped at the mount point
@@ -121,22 +144,34 @@ void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::share
       std::uint64_t ino = here.empty() ? 0 : here.back().ino;
       if (here.empty())  // a clone of a remote fid: the same file
         if (auto it = fids_.find(fid); it != fids_.end()) ino = it->second.ino;
-      make_fid(fid, newfid, fid_state{.ino = ino, .rt = rt, .rfid = *r->fid});
-    } else if (r->fid) {
-      auto ignore = make_op<void>([](result<void>) {});
-      rt->clunk(*r->fid, ignore);
+      settle(fid_state{.ino = ino, .rt = rt, .rfid = *r->fid});
+    } else {
+      settle(std::nullopt);
+      if (r->fid) {
+        auto ignore = make_op<void>([](result<void>) {});
+        rt->clunk(*r->fid, ignore);
+      }
     }
     o->complete(std::move(here));
   });
   o->cancel_through(inner);
   rt->walk(who, from, std::move(names), inner);
+  auto promised = rt->promised();  // taken always: none is left for the next walk
+  if (promised && newfid != fid && !inner->done() && !fids_.count(newfid)) {
+    *early = promised;
+    make_fid(fid, newfid, fid_state{.rt = rt, .rfid = *promised});
+    pass_on();
+  }
 }
 
 void session::getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done) {
   submit<attr>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<attr> o) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
-    if ((*f)->rt) return (*f)->rt->getattr((*f)->rfid, o);
+    if ((*f)->rt) {
+      (*f)->rt->getattr((*f)->rfid, o);
+      return pass_on();
+    }
     o->complete(space_.getattr(who, (*f)->ino));
   });
 }
@@ -148,7 +183,7 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
     fid_state& s = **f;
     if (s.open || s.opening)
       return o->complete(make_error(errc::bad_fid, "lopen: fid " + std::to_string(fid) + " is open already"));
-    if (s.rt) return lopen_remote(s, fid, flags, o);
+    if (s.rt) return lopen_remote(s, fid, flags, o, true);
     if (auto rt = space_.mount_at(s.ino)) {
       // A mount point not reached when it was walked to: reached now.
       s.opening = true;
@@ -164,7 +199,7 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
         }
         it->second.rt = rt;
         it->second.rfid = *r->fid;
-        lopen_remote(it->second, fid, flags, o);
+        lopen_remote(it->second, fid, flags, o, false);
       });
       o->cancel_through(reached);
       return rt->walk(who, std::nullopt, {}, reached);
@@ -204,7 +239,7 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
   });
 }
 
-void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o) {
+void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting) {
   s.opening = true;
   auto inner = make_op<attr>([this, o, fid, flags](result<attr> r) {
     auto it = fids_.find(fid);
@@ -217,6 +252,7 @@ void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o) {
   });
   o->cancel_through(inner);
   s.rt->lopen(s.rfid, flags, inner);
+  if (starting) pass_on();
 }
 
 void session::readdir(const caller&, tag_t tag, fid_t fid, std::uint64_t index,
@@ -225,7 +261,10 @@ void session::readdir(const caller&, tag_t tag, fid_t fid, std::uint64_t index,
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     fid_state& s = **f;
-    if (s.rt) return s.rt->readdir(s.rfid, index, o);
+    if (s.rt) {
+      s.rt->readdir(s.rfid, index, o);
+      return pass_on();
+    }
     if (!s.open || s.file)
       return o->complete(make_error(errc::bad_fid, "readdir: fid " + std::to_string(fid) + " is not an open directory"));
     std::vector<dir_entry> out;
@@ -240,7 +279,10 @@ void session::read(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, s
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     fid_state& s = **f;
-    if (s.rt) return s.rt->read(s.rfid, off, count, o);
+    if (s.rt) {
+      s.rt->read(s.rfid, off, count, o);
+      return pass_on();
+    }
     if (!s.file) return o->complete(make_error(errc::bad_fid, "read: fid " + std::to_string(fid) + " is not an open file"));
     bool nb = nonblock < 0 ? (s.flags & O_NONBLOCK) != 0 : nonblock != 0;
     space_.read(*s.file, who, off, count, nb, o);
@@ -254,7 +296,10 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         auto f = find(fid);
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
-                        if (s.rt) return s.rt->write(s.rfid, off, data, o);
+                        if (s.rt) {
+                          s.rt->write(s.rfid, off, data, o);
+                          return pass_on();
+                        }
                         if (!s.file)
                           return o->complete(make_error(
                               errc::bad_fid, "write: fid " + std::to_string(fid) + " is not an open file"));
@@ -266,7 +311,10 @@ void session::fsync(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
   submit<void>(tag, {fid}, std::move(done), [this, who, fid](op_ptr<void> o) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
-    if ((*f)->rt) return (*f)->rt->fsync((*f)->rfid, o);
+    if ((*f)->rt) {
+      (*f)->rt->fsync((*f)->rfid, o);
+      return pass_on();
+    }
     if (!(*f)->file) return o->complete(result<void>{});  // nothing to commit
     o->complete(space_.fsync(*(*f)->file, who));
   });
@@ -280,7 +328,11 @@ void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     fid_state s = std::move(**f);
     fids_.erase(fid);
     space_.count_fids(-1);
-    if (s.rt) return s.aborted ? s.rt->remove(s.rfid, o) : s.rt->clunk(s.rfid, o);
+    if (s.rt) {
+      if (s.aborted) s.rt->remove(s.rfid, o);
+      else s.rt->clunk(s.rfid, o);
+      return pass_on();
+    }
     o->complete(file ? space_.commit(file, who) : result<void>{});
   });
 }
@@ -292,7 +344,10 @@ void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) 
     fid_state s = std::move(**f);
     fids_.erase(fid);
     space_.count_fids(-1);
-    if (s.rt) return s.rt->remove(s.rfid, o);
+    if (s.rt) {
+      s.rt->remove(s.rfid, o);
+      return pass_on();
+    }
     if (s.file) {
       space_.drop(s.file, who);
       return o->complete(result<void>{});
@@ -305,7 +360,10 @@ void session::mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, 
   submit<attr>(tag, {dfid}, std::move(done), [this, who, dfid, name = std::move(name)](op_ptr<attr> o) {
     auto f = find(dfid);
     if (!f) return o->complete(f.err());
-    if ((*f)->rt) return (*f)->rt->mkdir((*f)->rfid, name, o);
+    if ((*f)->rt) {
+      (*f)->rt->mkdir((*f)->rfid, name, o);
+      return pass_on();
+    }
     o->complete(space_.mkdir(who, (*f)->ino, name));
   });
 }
@@ -316,7 +374,10 @@ void session::unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string nam
                [this, who, dfid, dir, name = std::move(name)](op_ptr<void> o) {
                  auto f = find(dfid);
                  if (!f) return o->complete(f.err());
-                 if ((*f)->rt) return (*f)->rt->unlinkat((*f)->rfid, name, dir, o);
+                 if ((*f)->rt) {
+                   (*f)->rt->unlinkat((*f)->rfid, name, dir, o);
+                   return pass_on();
+                 }
                  std::uint64_t ino = (*f)->ino;
                  if (dir) return o->complete(space_.rmdir(who, ino, name));
                  // A directory named without AT_REMOVEDIR is refused as rm

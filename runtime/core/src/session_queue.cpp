@@ -10,14 +10,7 @@ std::vector<reply<void>> session::finish(request* r) {
   if (r->finished) return {};
   r->finished = true;
   auto flushes = std::move(r->flushes);
-  for (fid_t f : r->fids) {
-    auto it = queues_.find(f);
-    if (it == queues_.end()) continue;
-    auto& q = it->second;
-    q.erase(std::remove(q.begin(), q.end(), r), q.end());
-    if (q.empty()) queues_.erase(it);
-    else ready_.push_back(f);
-  }
+  dequeue(r);
   auto keep = by_tag_.find(r->tag);
   if (keep != by_tag_.end() && keep->second.get() == r) {
     auto hold = std::move(keep->second);  // `r` lives until this returns
@@ -48,10 +41,31 @@ void session::drain() {
     request* r = it->second.front();
     if (r->started || !at_heads(r)) continue;
     r->started = true;
-    auto start = r->start;  // the request may finish (and be freed) inside
+    auto start = r->start;
+    auto tagged = by_tag_.find(r->tag);
+    // It may finish inside; kept until pass_on() has looked at it.
+    auto keep = tagged != by_tag_.end() ? tagged->second : nullptr;
+    running_ = r;
     start();
+    running_ = nullptr;
   }
   draining_ = false;
+}
+
+void session::pass_on() {
+  if (running_ && !running_->finished) dequeue(running_);
+}
+
+// Out of its fids' queues; the requests behind it are ready.
+void session::dequeue(request* r) {
+  for (fid_t f : r->fids) {
+    auto it = queues_.find(f);
+    if (it == queues_.end()) continue;
+    auto& q = it->second;
+    q.erase(std::remove(q.begin(), q.end(), r), q.end());
+    if (q.empty()) queues_.erase(it);
+    else ready_.push_back(f);
+  }
 }
 
 // The flushed request's reply goes first: at once when the cancel completes

@@ -84,7 +84,15 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
     });
   }
   last_tag_ = tag;
-  start_write();
+  // Requests made in one turn of the loop (a pipelined walk, lopen, write
+  // and clunk) leave in one write, so the server reads them as one batch.
+  if (!write_posted_) {
+    write_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] {
+      self->write_posted_ = false;
+      self->start_write();
+    });
+  }
   return tag;
 }
 

@@ -96,6 +96,7 @@ handler<R> settle(op_ptr<T> o, F take) {
 
 void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
                  op_ptr<remote_walk> done) {
+  promised_.reset();
   if (names.size() > max_walk)
     return done->complete(make_error(errc::invalid, "walk: more than 16 names below " + name_));
   if (!from) {
@@ -152,9 +153,15 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
   std::uint32_t nf = cl_->new_fid();
   std::size_t asked = names.size();
   auto self = shared_from_this();
+  // The last name's attributes in full (owner, mode), for the kernel: a
+  // getattr on the new fid, sent behind the walk without waiting for it.
+  auto full = std::make_shared<std::optional<result<rgetattr>>>();
+  auto then = std::make_shared<std::function<void()>>();
   forward(done, true, [&] {
-    cl_->walk(*from, nf, std::move(names), [self, done, nf, asked](result<std::vector<qid>> r) {
+    cl_->walk(*from, nf, std::move(names), [self, done, nf, asked, full, then](result<std::vector<qid>> r) {
+      bool pipelined = self->walking_.erase(nf) && self->opened_early_.erase(nf);
       if (done->done()) {  // cancelled: let go of what the walk may have made
+        if (pipelined) return;  // an open sent behind it: its client's session ends it (remote.hpp)
         if (!r || r->size() == asked) self->cl_->clunk(nf, [](result<void>) {});
         else self->cl_->release_fid(nf);
         return;
@@ -176,14 +183,25 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
       }
       w.fid = nf;
       if (asked == 0) return done->complete(std::move(w));  // a clone
-      // The last one's attributes in full (owner, mode), for the kernel.
-      self->cl_->getattr(nf, getattr_basic, [self, done, w](result<rgetattr> g) mutable {
+      *then = [self, done, w, full]() mutable {
         if (done->done()) return;
-        if (g && !w.walked.empty()) w.walked.back() = self->attr_of(*g);
+        if (**full && !w.walked.empty()) w.walked.back() = self->attr_of(***full);
         done->complete(std::move(w));
-      });
+      };
+      if (*full) (*then)();
     });
   });
+  if (done->done()) return;  // answered at once (a client closed)
+  promised_ = nf;
+  walking_.insert(nf);
+  if (asked == 0) return;
+  cl_->set_deadline(std::chrono::duration_cast<client::duration>(deadline_));
+  cl_->getattr(nf, getattr_basic, [full, then](result<rgetattr> g) {
+    *full = std::move(g);
+    if (*then) (*then)();
+    *then = nullptr;  // the cycle through `then` ends here
+  });
+  cl_->set_deadline(client::duration::zero());
 }
 
 void mount::getattr(std::uint32_t fid, op_ptr<attr> done) {
@@ -195,6 +213,7 @@ void mount::getattr(std::uint32_t fid, op_ptr<attr> done) {
 
 void mount::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
   auto self = shared_from_this();
+  if (walking_.count(fid)) opened_early_.insert(fid);
   // A directory's listing is read whole at its open, as the local tree's.
   forward(done, false, [&] {
     cl_->lopen(fid, wire_flags(flags), [self, done, fid](result<rlopen> r) {

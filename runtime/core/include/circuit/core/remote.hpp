@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "circuit/core/namespace.hpp"
@@ -67,6 +68,20 @@ class remote {
   virtual void remove(std::uint32_t fid, op_ptr<void> done) = 0;
   virtual void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
   virtual void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) = 0;
+
+  // Pipelining (circuit-wire(7)). Every request above on a fid it made
+  // reaches the server as soon as it is called, after the ones called
+  // before it, and the server runs the requests on one fid in that order:
+  // so the session hands a remote fid's next request over without waiting
+  // for the answer to the one before. A walk may wait before it goes (an
+  // attach first, a link to come): right after walk() returns, `promised`
+  // gives the fid it will make if it walks every name, when the walk has
+  // gone out already; requests on that fid may follow at once (they fail
+  // there if the walk does). Empty when the walk waits or was answered.
+  virtual std::optional<std::uint32_t> promised() { return std::exchange(promised_, std::nullopt); }
+
+ protected:
+  std::optional<std::uint32_t> promised_;
 };
 
 }  // namespace circuit

@@ -160,6 +160,11 @@ class session {
   void kick(fid_t fid);
   void drain();
   bool at_heads(const request* r) const;
+  // Pipelining (remote.hpp): the request now starting went out to a remote
+  // that runs requests on one fid in the order they came; the requests
+  // behind it on its fids may go out now, before its answer.
+  void pass_on();
+  void dequeue(request* r);
 
   result<fid_state*> find(fid_t fid);
   // The rest of a walk below a mount point, from remote fid `from` (or the
@@ -169,8 +174,9 @@ class session {
   void walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
                    std::optional<std::uint32_t> from, std::vector<std::string> names,
                    std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o);
-  // The lopen of a fid below a mount point, by its remote.
-  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o);
+  // The lopen of a fid below a mount point, by its remote; `starting`:
+  // called as its request starts (which may then pass_on()).
+  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting);
   // Makes `newfid` (replacing it when it is `fid`) with state `st`.
   void make_fid(fid_t fid, fid_t newfid, fid_state st);
   void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
@@ -181,6 +187,7 @@ class session {
   std::unordered_map<fid_t, std::deque<request*>> queues_;
   std::deque<fid_t> ready_;
   bool draining_ = false;
+  request* running_ = nullptr;  // the request drain() is starting
   bool ending_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -192,6 +192,7 @@ class client : public std::enable_shared_from_this<client> {
   std::string writing_;  // the bytes of the write under way
   std::string queued_;   // frames issued since it started
   bool write_busy_ = false;
+  bool write_posted_ = false;  // a write starts once the loop's turn ends
   std::string inbox_;    // bytes read, not yet a whole frame
   std::vector<char> read_buf_;
   bool reading_ = false;

@@ -80,6 +80,9 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   // reply that opened the file after all is undone at the fid's clunk
   // (remove: a message it took goes back).
   std::unordered_set<std::uint32_t> undone_;
+  // Fids whose walk is in flight, and those of them opened behind it
+  // (pipelined): a cancelled walk leaves those to its client's session.
+  std::unordered_set<std::uint32_t> walking_, opened_early_;
 };
 
 }  // namespace circuit::wire
