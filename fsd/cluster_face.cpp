@@ -231,7 +231,8 @@ struct cluster_face::impl {
         if (auto ok = add_member(space, m.name, p.dir); !ok) log_line("cluster: " + ok.err().message);
       }
       p.dir->set_down(false);
-      return dial(m.name);
+      p.dir->on_wanted([this, name = m.name] { dial(name); });
+      return;
     }
     auto it = peers.find(m.name);
     if (ev == "leave" || ev == "down") end_sessions_of(m.name);
@@ -253,12 +254,12 @@ struct cluster_face::impl {
     } else if (ev == "alive") {
       p.dir->set_down(false);
       p.address = m.address;
-      dial(m.name);
     }
   }
 
-  // The 9P link to member `name`, made once and again when it fails while
-  // the member is alive (every second at most).
+  // The 9P link to member `name`, made when a request first needs it
+  // (member_remote::on_wanted), and again when it fails while the member
+  // is alive (every second at most).
   void dial(const std::string& name) {
     auto it = peers.find(name);
     if (it == peers.end() || stopped) return;
@@ -408,8 +409,10 @@ void cluster_face::stop() {
   m.acceptor.close(ignored);
   m.datagrams.close(ignored);
   if (m.frame_watch) m.frame_watch->cancel();
-  for (auto& [name, p] : m.peers)
+  for (auto& [name, p] : m.peers) {
+    if (p.dir) p.dir->on_wanted(nullptr);  // the tree may outlive this face
     if (p.client) p.client->close();
+  }
   auto served = std::move(m.served);
   for (auto& [raw, s] : served) s.conn->close();
   m.members.reset();

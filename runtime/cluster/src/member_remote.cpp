@@ -118,6 +118,7 @@ void member_remote::pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid
   if (!fid) {
     if (link_) return issue_now(done, std::nullopt, issue);
     // No link now: wait for one, for at most the link timeout.
+    if (wanted_) wanted_();
     auto w = std::make_shared<waiter>();
     std::weak_ptr<waiter> ww = w;
     auto self = shared_from_this();

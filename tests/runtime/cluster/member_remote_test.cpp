@@ -246,3 +246,79 @@ TEST_CASE("a member back from down is served again over a new link", "[cluster]"
   std::uint32_t fid = f.walk_to({"channels"});
   CHECK(fid > 0);
 }
+
+TEST_CASE("a link is asked for when a request first needs one, not before, and not while one is up", "[cluster]") {
+  fixture f;
+  int wanted = 0;
+  f.m->on_wanted([&] { ++wanted; });
+  CHECK(wanted == 0);
+  outcome<remote_walk> first;
+  f.m->walk(f.who, std::nullopt, {"channels"}, first.op);
+  CHECK(wanted == 1);
+  f.m->set_link(f.link);
+  f.link->answer();
+  REQUIRE(first.r);
+  CHECK(*first.r);
+  f.walk_to({"workers"});
+  CHECK(wanted == 1);  // the link is up: nothing asked
+  f.m->set_down(true);
+  outcome<remote_walk> down;
+  f.m->walk(f.who, std::nullopt, {"channels"}, down.op);
+  CHECK(wanted == 1);  // down: it fails at once, no link is asked for
+  CHECK(down.code() == errc::host_down);
+}
+
+// Pipelining (remote.hpp): our fid for the link's promised one, before the
+// walk is answered, so requests on it can follow at once.
+TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does not make it", "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  struct promising final : remote {
+    std::shared_ptr<held_link> inner;
+    std::string name() const override { return "promising"; }
+    void walk(const principal& w, std::optional<std::uint32_t> from, std::vector<std::string> n,
+              op_ptr<remote_walk> done) override {
+      promised_ = inner->next;
+      inner->walk(w, from, std::move(n), done);
+    }
+    void getattr(std::uint32_t a, op_ptr<attr> d) override { inner->getattr(a, d); }
+    void lopen(std::uint32_t a, int b, op_ptr<attr> d) override { inner->lopen(a, b, d); }
+    void readdir(std::uint32_t a, std::uint64_t b, op_ptr<std::vector<dir_entry>> d) override { inner->readdir(a, b, d); }
+    void read(std::uint32_t a, std::uint64_t b, std::size_t c, op_ptr<std::string> d) override { inner->read(a, b, c, d); }
+    void write(std::uint32_t a, std::uint64_t b, std::string c, op_ptr<std::size_t> d) override {
+      inner->write(a, b, std::move(c), d);
+    }
+    void fsync(std::uint32_t a, op_ptr<void> d) override { inner->fsync(a, d); }
+    void clunk(std::uint32_t a, op_ptr<void> d) override { inner->clunk(a, d); }
+    void remove(std::uint32_t a, op_ptr<void> d) override { inner->remove(a, d); }
+    void mkdir(std::uint32_t a, std::string b, op_ptr<attr> d) override { inner->mkdir(a, std::move(b), d); }
+    void unlinkat(std::uint32_t a, std::string b, bool c, op_ptr<void> d) override { inner->unlinkat(a, std::move(b), c, d); }
+  };
+  auto link = std::make_shared<promising>();
+  link->inner = f.link;
+  f.m->set_link(link);
+  outcome<remote_walk> w;
+  f.m->walk(f.who, std::nullopt, {"channels", "c", "send"}, w.op);
+  auto early = f.m->promised();
+  REQUIRE(early);
+  outcome<attr> opened;
+  f.m->lopen(*early, 1, opened.op);  // before the walk's answer
+  f.link->answer();
+  REQUIRE(w.r);
+  REQUIRE(*w.r);
+  CHECK((*w.r)->fid == early);
+  f.link->answer();
+  CHECK(*opened.r);
+  // A walk that fails: its early fid is no more.
+  outcome<remote_walk> lost;
+  f.m->walk(f.who, std::nullopt, {"nosuch"}, lost.op);
+  auto gone = f.m->promised();
+  REQUIRE(gone);
+  f.m->lost_link();  // its answer fails
+  f.clk.advance(4s);
+  REQUIRE(lost.r);
+  outcome<attr> after;
+  f.m->getattr(*gone, after.op);
+  REQUIRE(after.r);
+  CHECK(after.code() == errc::bad_fid);
+}

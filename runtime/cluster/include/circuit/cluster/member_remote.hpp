@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -47,6 +48,10 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
 
   // A new link's 9P session to the member (its version negotiated).
   void set_link(std::shared_ptr<remote> link);
+  // Called when a request finds no link and waits for one: links are made
+  // when first needed, not at join, so a member that nobody here uses
+  // costs no connection (a join of 100 members is not 9,900 handshakes).
+  void on_wanted(std::function<void()> want) { wanted_ = std::move(want); }
   // The link failed.
   void lost_link();
   // The membership's verdict; false again when the member is back.
@@ -100,6 +105,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   clock& clk_;
   clock::duration link_timeout_;
   std::shared_ptr<remote> link_;
+  std::function<void()> wanted_;
   std::uint64_t gen_ = 0;  // counts set_link()
   bool down_ = false;
   std::uint32_t next_fid_ = 1;
