@@ -166,7 +166,10 @@ class HostilePeers(ClusterKeyTest):
         write(h3.path("h1", "channels", "c", "send"), "from h3\n")
         self.assertEqual(read(self.h2.path("h1", "channels", "c", "recv")), b"from h3\n")
         print("h3 joined in %.1f s" % (time.time() - start), end=" ")
-        self.bounded("1000 half-open connections, h3 joined")
+        # 256 handshakes in progress at once hold ~22 MiB; the 1,000 churn
+        # through them (each new one ends the oldest), and malloc keeps
+        # some of what they freed: bounded by twice what they hold at once.
+        self.bounded("1000 half-open connections, h3 joined", bound=48 * MiB)
         grown = len(self.h1.log()) - log0
         print("log +%d bytes" % grown, end=" ")
         self.assertLess(grown, 256 * 1024)

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdio>
+#include <list>
 
 namespace circuit::cluster {
 namespace {
@@ -63,26 +64,48 @@ struct accept_loop {
   link_context& ctx;
   link_options opts;
   accept_handler done;
-  std::size_t handshaking = 0;
+  // The handshakes in progress, oldest first. A new connection when they
+  // are `max_handshakes` ends the oldest: connections that never speak
+  // cannot keep a member's handshake out for longer than it takes others
+  // to push them out, and a member's handshake takes milliseconds.
+  std::list<std::shared_ptr<peer_link::stream>> handshaking;
+  std::uint64_t evicted = 0;
   asio::steady_timer pause{acceptor.get_executor()};
 };
 
 void accept_next(std::shared_ptr<accept_loop> loop);
 
 void shake(std::shared_ptr<accept_loop> loop, tcp::socket sock, std::string peer) {
-  if (loop->handshaking >= loop->opts.max_handshakes) {
+  if (loop->opts.max_handshakes == 0) {
     error_code ignored;
     sock.close(ignored);
-    return loop->done(
-        make_error(errc::busy, "link " + peer + ": refused: " + std::to_string(loop->handshaking) +
-                                   " handshakes in progress already"),
-        peer);
+    return;
   }
-  ++loop->handshaking;
+  if (loop->handshaking.size() >= loop->opts.max_handshakes) {
+    // Its completion (operation aborted) is reported as an eviction.
+    error_code ignored;
+    loop->handshaking.front()->lowest_layer().close(ignored);
+    loop->handshaking.pop_front();
+    // One line for the first and then every 1,000th, not one per connection.
+    if (loop->evicted++ % 1000 == 0)
+      loop->done(make_error(errc::busy, "link " + peer + ": " + std::to_string(loop->opts.max_handshakes) +
+                                            " handshakes in progress; the oldest dropped to let it in (" +
+                                            std::to_string(loop->evicted) + " dropped so far)"),
+                 peer);
+  }
   auto s = std::make_shared<peer_link::stream>(std::move(sock), loop->ctx.server());
+  loop->handshaking.push_back(s);
   shake_hands(
       s, peer_link::stream::server, loop->opts.deadline, [loop, s, peer](error_code ec, bool late) {
-        --loop->handshaking;
+        // Still listed unless it was the one dropped for a newer one.
+        bool dropped = true;
+        for (auto it = loop->handshaking.begin(); it != loop->handshaking.end(); ++it)
+          if (*it == s) {
+            dropped = false;
+            loop->handshaking.erase(it);
+            break;
+          }
+        if (dropped) return;  // counted when dropped
         if (late)
           return loop->done(
               make_error(errc::timed_out, "link " + peer + ": no handshake within " +

@@ -26,8 +26,9 @@
 //   });
 //
 // A handshake that has not finished by its deadline is dropped, and at
-// most `max_handshakes` run at once on an acceptor (more are closed at
-// once), so connections that never speak cost bounded memory.
+// most `max_handshakes` run at once on an acceptor (a new connection then
+// ends the oldest), so connections that never speak cost bounded memory
+// and cannot keep a member out.
 //
 // Thread safety: a link, its context's callbacks and the accept loop
 // belong to the executor they were made on (the daemon's loop thread).
@@ -107,10 +108,11 @@ struct link_options {
   // How long a handshake (and, dialing, the name lookup and connect) may
   // take before the connection is dropped.
   std::chrono::steady_clock::duration deadline = std::chrono::seconds(5);
-  // Accepting: handshakes in progress at once; a connection over it is
-  // closed at once and reported. Each one in progress holds about 30 KiB
-  // (OpenSSL's state and buffers), so silent connections cost at most
-  // ~8 MiB at the default, however many there are.
+  // Accepting: handshakes in progress at once; a connection over it ends
+  // the oldest (logged for the first and every 1,000th). Each one in
+  // progress holds about 85 KiB (OpenSSL's state and buffers, measured),
+  // so silent connections cost at most ~22 MiB at the default, however
+  // many there are.
   std::size_t max_handshakes = 256;
 };
 
