@@ -13,6 +13,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -296,6 +297,24 @@ class Identity(ClusterTest):
         # h2's own directory serves the same caller (h2 let the group in).
         r = self.as_uid(54321, gid, ["ls", self.at(1, "h2")])
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_an_open_that_crosses_with_its_walk_is_judged_as_its_caller_not_as_the_link(self):
+        # A client of h2's socket sends walk and lopen together; h2 passes
+        # both on at once, and h1 must judge the open as the walk's uid, not
+        # as the link's root. Host ctl is for root and the daemon's user.
+        maker = pwd.getpwnam(MAKER)
+        code = ("import sys; sys.path.insert(0, %r); import ninep\n"
+                "c = ninep.Client(sys.argv[1])\n"
+                "c.ok(ninep.Tclunk(c.walk('h1')))\n"  # h2 attaches to h1 as this uid (a first walk waits for it)
+                "c.send_raw(b''.join(ninep.frame(m[0], t, m[1]) for m, t in [\n"
+                "    (ninep.Twalk(0, 9, ['h1', 'ctl']), 1), (ninep.Tlopen(9, ninep.O_WRONLY), 2)]))\n"
+                "got = {}\n"
+                "for _ in range(2):\n    r = c.recv(); got[r.tag] = r.type if r.type != 'lerror' else r.errno\n"
+                "print(got[1], got[2])\n" % os.path.dirname(os.path.abspath(ninep.__file__)))
+        r = subprocess.run(["setpriv", "--reuid", str(maker.pw_uid), "--regid", str(maker.pw_gid),
+                            "--init-groups", sys.executable, "-c", code, self.d[1].sock],
+                           capture_output=True, timeout=20, text=True, cwd="/")
+        self.assertEqual(r.stdout.split(), ["walk", str(errno.EACCES)], r.stderr)
 
     def test_a_channel_made_from_h2_by_a_user_is_theirs_on_h1_and_a_stranger_is_kept_out(self):
         maker = pwd.getpwnam(MAKER)

@@ -200,13 +200,22 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
         } else if constexpr (std::is_same_v<M, twalk>) {
           fid_t fid = m.fid, newfid = m.newfid;
           std::size_t asked = m.wnames.size();
+          // newfid is the walking caller's at once: requests pipelined
+          // behind the walk name it before its answer, and run as that
+          // caller (an attach's uid), never as the connection's peer.
+          bool early = newfid != fid && !callers_.count(newfid) && callers_.count(fid);
+          if (early) bind(newfid, fid);
+          auto answered = answer<std::vector<attr>>(tag, [this, newfid, asked, early](std::vector<attr>& as) -> rmessage {
+            if (early && as.size() != asked) unbind(newfid);
+            rwalk r;
+            for (auto& a : as) r.wqids.push_back(qid_of(a));
+            return r;
+          });
           s.walk(who(fid), tag, fid, newfid, std::move(m.wnames),
-                 answer<std::vector<attr>>(tag, [this, fid, newfid, asked](std::vector<attr>& as) -> rmessage {
-                   if (as.size() == asked) bind(newfid, fid);
-                   rwalk r;
-                   for (auto& a : as) r.wqids.push_back(qid_of(a));
-                   return r;
-                 }));
+                 [this, answered, newfid, early, gen = generation_](result<std::vector<attr>> r) mutable {
+                   if (!r && early && gen == generation_) unbind(newfid);
+                   answered(std::move(r));
+                 });
         } else if constexpr (std::is_same_v<M, tlopen>) {
           std::uint32_t iounit = msize_ - rread_overhead;
           s.lopen(who(m.fid), tag, m.fid, open_flags(m.flags),
