@@ -21,7 +21,7 @@ import unittest
 import ninep
 from harness import CIRCUITD, ClusterKeyTest, Daemon, errno_of, members, read, sweep_stale_mounts, write
 from harness import wait_until as wait_for
-from test_permissions import GROUP, MAKER, STRANGER, ensure_users
+from test_permissions import GROUP, MAKER, MEMBER, STRANGER, ensure_users
 
 
 def free_port():
@@ -315,6 +315,22 @@ class Identity(ClusterTest):
                             "--init-groups", sys.executable, "-c", code, self.d[1].sock],
                            capture_output=True, timeout=20, text=True, cwd="/")
         self.assertEqual(r.stdout.split(), ["walk", str(errno.EACCES)], r.stderr)
+
+    def test_a_users_errors_and_elements_on_h1_are_theirs_though_another_user_walked_there_first(self):
+        def as_user(name, argv):
+            pw = pwd.getpwnam(name)
+            return subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
+                                   "--init-groups"] + argv, capture_output=True, timeout=20, text=True, cwd="/")
+        r = as_user(MAKER, ["mkdir", self.at(1, "h1", "channels", "bad name")])
+        self.assertNotEqual(r.returncode, 0)
+        words = as_user(MAKER, ["cat", self.at(1, "h1", "channels", "error")]).stdout
+        self.assertIn("name has the character", words)
+        self.assertEqual(as_user(MEMBER, ["cat", self.at(1, "h1", "channels", "error")]).stdout, "")
+        # h2's mount holds one fid per file, walked by whoever came first:
+        # what another user makes through it is still theirs on h1.
+        self.assertEqual(as_user(MEMBER, ["mkdir", self.at(1, "h1", "channels", "second")]).returncode, 0)
+        st = json.loads(read(self.at(0, "h1", "channels", "second", "stat")))
+        self.assertEqual(st["uid"], pwd.getpwnam(MEMBER).pw_uid)
 
     def test_a_channel_made_from_h2_by_a_user_is_theirs_on_h1_and_a_stranger_is_kept_out(self):
         maker = pwd.getpwnam(MAKER)

@@ -268,15 +268,17 @@ void member_remote::end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::
 void member_remote::clunk(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::clunk); }
 void member_remote::remove(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::remove); }
 
-void member_remote::mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) {
-  pass(done, dfid, [name = std::move(name)](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) mutable {
-    link.mkdir(*lf, std::move(name), o);
+void member_remote::mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+  pass(done, dfid, [who, name = std::move(name)](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) mutable {
+    link.mkdir(who, *lf, std::move(name), o);
   });
 }
 
-void member_remote::unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
-  pass(done, dfid, [name = std::move(name), dir](remote& link, std::optional<std::uint32_t> lf, op_ptr<void> o) mutable {
-    link.unlinkat(*lf, std::move(name), dir, o);
+void member_remote::unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir,
+                             op_ptr<void> done) {
+  pass(done, dfid, [who, name = std::move(name), dir](remote& link, std::optional<std::uint32_t> lf,
+                                                     op_ptr<void> o) mutable {
+    link.unlinkat(who, *lf, std::move(name), dir, o);
   });
 }
 

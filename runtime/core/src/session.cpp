@@ -361,7 +361,7 @@ void session::mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, 
     auto f = find(dfid);
     if (!f) return o->complete(f.err());
     if ((*f)->rt) {
-      (*f)->rt->mkdir((*f)->rfid, name, o);
+      (*f)->rt->mkdir(who, (*f)->rfid, name, o);
       return pass_on();
     }
     o->complete(space_.mkdir(who, (*f)->ino, name));
@@ -375,7 +375,7 @@ void session::unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string nam
                  auto f = find(dfid);
                  if (!f) return o->complete(f.err());
                  if ((*f)->rt) {
-                   (*f)->rt->unlinkat((*f)->rfid, name, dir, o);
+                   (*f)->rt->unlinkat(who, (*f)->rfid, name, dir, o);
                    return pass_on();
                  }
                  std::uint64_t ino = (*f)->ino;

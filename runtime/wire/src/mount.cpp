@@ -97,6 +97,23 @@ handler<R> settle(op_ptr<T> o, F take) {
 void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
                  op_ptr<remote_walk> done) {
   promised_.reset();
+  auto asked_from = from;
+  auto asked_names = names;  // a walk that waits for its attach starts again as asked
+  // A fid another uid walked: the same path again, from who's attach;
+  // the answer gives the names asked (the path's are `skip`ped).
+  std::vector<std::string> base;
+  std::size_t skip = 0;
+  if (from) {
+    if (auto it = walked_.find(*from); it != walked_.end()) {
+      if (it->second.uid != who.uid) {
+        names.insert(names.begin(), it->second.path.begin(), it->second.path.end());
+        skip = it->second.path.size();
+        from.reset();
+      } else {
+        base = it->second.path;
+      }
+    }
+  }
   if (names.size() > max_walk)
     return done->complete(make_error(errc::invalid, "walk: more than 16 names below " + name_));
   if (!from) {
@@ -137,7 +154,9 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
     }
     if (!u->ready && !u->failed) {
       auto self = shared_from_this();
-      u->waiting.push_back([self, who, names, done] { self->walk(who, std::nullopt, names, done); });
+      u->waiting.push_back([self, who, asked_from, asked_names, done] {
+        self->walk(who, asked_from, asked_names, done);
+      });
       return;
     }
     if (u->failed) {
@@ -153,15 +172,18 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
   std::uint32_t nf = cl_->new_fid();
   std::size_t asked = names.size();
   auto self = shared_from_this();
+  base.insert(base.end(), names.begin(), names.end());
+  walked_[nf] = walked{who.uid, std::move(base)};
   // The last name's attributes in full (owner, mode), for the kernel: a
   // getattr on the new fid, sent behind the walk without waiting for it.
   auto full = std::make_shared<std::optional<result<rgetattr>>>();
   auto then = std::make_shared<std::function<void()>>();
   forward(done, true, [&] {
-    cl_->walk(*from, nf, std::move(names), [self, done, nf, asked, full, then](result<std::vector<qid>> r) {
+    cl_->walk(*from, nf, std::move(names), [self, done, nf, asked, skip, full, then](result<std::vector<qid>> r) {
       bool pipelined = self->walking_.erase(nf) && self->opened_early_.erase(nf);
       if (done->done()) {  // cancelled: let go of what the walk may have made
         if (pipelined) return;  // an open sent behind it: its client's session ends it (remote.hpp)
+        self->walked_.erase(nf);
         if (!r || r->size() == asked) self->cl_->clunk(nf, [](result<void>) {});
         else self->cl_->release_fid(nf);
         return;
@@ -169,6 +191,7 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
       if (!r) {
         // A walk that timed out or was flushed may have made nf on the
         // server after all: clunk it there before the number is reused.
+        self->walked_.erase(nf);
         if (r.err().code == errc::timed_out || r.err().code == errc::interrupted)
           self->cl_->clunk(nf, [](result<void>) {});
         else
@@ -176,13 +199,19 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
         return done->complete(r.err());
       }
       remote_walk w;
-      for (auto& q : *r) w.walked.push_back(self->attr_of(q));
+      for (std::size_t i = skip; i < r->size(); ++i) w.walked.push_back(self->attr_of((*r)[i]));
       if (r->size() < asked) {
+        self->walked_.erase(nf);
         self->cl_->release_fid(nf);
+        // Stopped on the path another uid walked: this uid may not go
+        // there; or just after it: the first name asked is not there.
+        if (r->size() < skip)
+          return done->complete(make_error(errc::access, "walk: " + self->name_ + ": not reached as this uid"));
+        if (r->size() == skip && skip > 0) return done->complete(make_error(errc::not_found, "no such file"));
         return done->complete(std::move(w));
       }
       w.fid = nf;
-      if (asked == 0) return done->complete(std::move(w));  // a clone
+      if (asked == skip) return done->complete(std::move(w));  // a clone
       *then = [self, done, w, full]() mutable {
         if (done->done()) return;
         if (**full && !w.walked.empty()) w.walked.back() = self->attr_of(***full);
@@ -194,7 +223,7 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
   if (done->done()) return;  // answered at once (a client closed)
   promised_ = nf;
   walking_.insert(nf);
-  if (asked == 0) return;
+  if (asked == skip) return;
   cl_->set_deadline(std::chrono::duration_cast<client::duration>(deadline_));
   cl_->getattr(nf, getattr_basic, [full, then](result<rgetattr> g) {
     *full = std::move(g);
@@ -289,6 +318,7 @@ void mount::fsync(std::uint32_t fid, op_ptr<void> done) {
 
 void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
   listings_.erase(fid);
+  walked_.erase(fid);
   if (undone_.erase(fid)) return remove(fid, done);
   forward(done, true, [&] {
     cl_->clunk(fid, [done](result<void> r) {
@@ -299,6 +329,7 @@ void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
 
 void mount::remove(std::uint32_t fid, op_ptr<void> done) {
   listings_.erase(fid);
+  walked_.erase(fid);
   undone_.erase(fid);
   forward(done, true, [&] {
     cl_->remove(fid, [done](result<void> r) {
@@ -307,20 +338,48 @@ void mount::remove(std::uint32_t fid, op_ptr<void> done) {
   });
 }
 
-void mount::mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+void mount::as_walker(const principal& who, std::uint32_t dfid, std::function<void(std::uint32_t)> then,
+                      std::function<void(error)> fail) {
+  auto it = walked_.find(dfid);
+  if (it == walked_.end() || it->second.uid == who.uid) return then(dfid);
   auto self = shared_from_this();
-  forward(done, true, [&] {
-    cl_->mkdir(dfid, std::move(name), 0750, 0,
-               settle<attr, qid>(done, [self](qid& q) { return self->attr_of(q); }));
-  });
+  walk(who, dfid, {}, make_op<remote_walk>([self, then, fail](result<remote_walk> r) {
+    if (!r) return fail(r.err());
+    if (!r->fid) return fail(make_error(errc::not_found, "walk: " + self->name_ + ": no such file"));
+    then(*r->fid);
+    self->clunk(*r->fid, make_op<void>([](result<void>) {}));
+  }));
 }
 
-void mount::unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
-  forward(done, true, [&] {
-    cl_->unlinkat(dfid, std::move(name), dir ? at_removedir_flag : 0, [done](result<void> r) {
-      if (!done->done()) done->complete(std::move(r));
-    });
-  });
+void mount::mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+  auto self = shared_from_this();
+  as_walker(
+      who, dfid,
+      [self, done, name](std::uint32_t fid) mutable {
+        self->forward(done, true, [&] {
+          self->cl_->mkdir(fid, std::move(name), 0750, 0,
+                           settle<attr, qid>(done, [self](qid& q) { return self->attr_of(q); }));
+        });
+      },
+      [done](error e) {
+        if (!done->done()) done->complete(std::move(e));
+      });
+}
+
+void mount::unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
+  auto self = shared_from_this();
+  as_walker(
+      who, dfid,
+      [self, done, name, dir](std::uint32_t fid) mutable {
+        self->forward(done, true, [&] {
+          self->cl_->unlinkat(fid, std::move(name), dir ? at_removedir_flag : 0, [done](result<void> r) {
+            if (!done->done()) done->complete(std::move(r));
+          });
+        });
+      },
+      [done](error e) {
+        if (!done->done()) done->complete(std::move(e));
+      });
 }
 
 }  // namespace circuit::wire

@@ -168,6 +168,11 @@ void server::attach(std::uint16_t tag, const tattach& m) {
       return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(p.err().code))});
     }
     static_cast<principal&>(c) = std::move(*p);
+    // Its own error records: another uid of the same client (a member
+    // forwarding for all its users) never reads this one's words.
+    // Bit 63, the face's kind of key (bits 32-33 of the connection's) in
+    // bits 61-62, the connection's number in 32-60, the uid below.
+    c.key = (std::uint64_t{1} << 63) | ((peer_.key >> 32 & 3) << 61) | ((peer_.key & 0x1fffffff) << 32) | m.n_uname;
   }
   callers_[m.fid] = c;
   fid_t fid = m.fid;

@@ -48,8 +48,10 @@ class held_link final : public remote {
     done->complete({});
   }
   void remove(std::uint32_t f, op_ptr<void> done) override { clunk(f, done); }
-  void mkdir(std::uint32_t, std::string, op_ptr<attr> done) override { hold(done, [done] { done->complete(attr{}); }); }
-  void unlinkat(std::uint32_t, std::string, bool, op_ptr<void> done) override {
+  void mkdir(const principal&, std::uint32_t, std::string, op_ptr<attr> done) override {
+    hold(done, [done] { done->complete(attr{}); });
+  }
+  void unlinkat(const principal&, std::uint32_t, std::string, bool, op_ptr<void> done) override {
     hold(done, [done] { done->complete({}); });
   }
 
@@ -291,8 +293,12 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
     void fsync(std::uint32_t a, op_ptr<void> d) override { inner->fsync(a, d); }
     void clunk(std::uint32_t a, op_ptr<void> d) override { inner->clunk(a, d); }
     void remove(std::uint32_t a, op_ptr<void> d) override { inner->remove(a, d); }
-    void mkdir(std::uint32_t a, std::string b, op_ptr<attr> d) override { inner->mkdir(a, std::move(b), d); }
-    void unlinkat(std::uint32_t a, std::string b, bool c, op_ptr<void> d) override { inner->unlinkat(a, std::move(b), c, d); }
+    void mkdir(const principal& w, std::uint32_t a, std::string b, op_ptr<attr> d) override {
+      inner->mkdir(w, a, std::move(b), d);
+    }
+    void unlinkat(const principal& w, std::uint32_t a, std::string b, bool c, op_ptr<void> d) override {
+      inner->unlinkat(w, a, std::move(b), c, d);
+    }
   };
   auto link = std::make_shared<promising>();
   link->inner = f.link;

@@ -71,8 +71,8 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   void fsync(std::uint32_t fid, op_ptr<void> done) override;
   void clunk(std::uint32_t fid, op_ptr<void> done) override;
   void remove(std::uint32_t fid, op_ptr<void> done) override;
-  void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
-  void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
+  void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
 
  private:
   // One of our fids: the link's fid on link number `gen`, or an `error`

@@ -10,7 +10,10 @@
 //
 // The caller's principal travels with each request: the remote attaches
 // once per uid (as root, 9P's n_uname), and the server applies its access
-// rules to that uid. Every request that does not wait by nature (walk,
+// rules to that uid. A fid is its walker's: a walk from a fid another uid
+// walked starts again from the walker's own attach, down the same path,
+// so one user's fid never carries another's requests (a face that keeps a
+// fid per inode, as the FUSE face does, shares them between users). Every request that does not wait by nature (walk,
 // getattr, readdir, mkdir, remove, clunk) has a deadline: a server that
 // does not answer fails it with errc::timed_out, never a hang. Opens,
 // reads and writes may wait as long as the server's file does (a receive).
@@ -66,8 +69,11 @@ class remote {
   // (or removes an element's directory); the fid is gone either way.
   virtual void clunk(std::uint32_t fid, op_ptr<void> done) = 0;
   virtual void remove(std::uint32_t fid, op_ptr<void> done) = 0;
-  virtual void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
-  virtual void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) = 0;
+  // Made or removed as `who` (the element's maker is who makes it), even
+  // when `dfid` was walked by another uid.
+  virtual void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
+  virtual void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir,
+                        op_ptr<void> done) = 0;
 
   // Pipelining (circuit-wire(7)). Every request above on a fid it made
   // reaches the server as soon as it is called, after the ones called

@@ -52,8 +52,8 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   void fsync(std::uint32_t fid, op_ptr<void> done) override;
   void clunk(std::uint32_t fid, op_ptr<void> done) override;
   void remove(std::uint32_t fid, op_ptr<void> done) override;
-  void mkdir(std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
-  void unlinkat(std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
+  void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
 
   bool connected() const { return cl_->connected(); }
 
@@ -83,6 +83,17 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   // Fids whose walk is in flight, and those of them opened behind it
   // (pipelined): a cancelled walk leaves those to its client's session.
   std::unordered_set<std::uint32_t> walking_, opened_early_;
+  // Each fid's walker and its path from the walker's attach (remote.hpp:
+  // a fid is its walker's; another uid walks the path again from its own).
+  struct walked {
+    uid_t uid;
+    std::vector<std::string> path;
+  };
+  std::unordered_map<std::uint32_t, walked> walked_;
+  // `then(fid)` on a fid of who's for `dfid` (dfid itself, or a clone
+  // walked as who, clunked after), or `fail` with the walk's error.
+  void as_walker(const principal& who, std::uint32_t dfid, std::function<void(std::uint32_t)> then,
+                 std::function<void(error)> fail);
 };
 
 }  // namespace circuit::wire
