@@ -2,7 +2,7 @@
 // used by a client of h2, and streams from h2 into a channel of h1, each
 // next to raw floors of the same shape measured in the same run.
 //
-// Usage: cluster_bench CIRCUITD [--rounds N] [--iters N]
+// Usage: cluster_bench CIRCUITD [--rounds N] [--iters N] [--window N]
 //
 // Round trip (64 B, a channel of cap 1 on h1): a client of h2 sends a
 // message on h1/channels/c and receives it back, one at a time,
@@ -20,20 +20,28 @@
 // the suite circuit negotiates), or over plaintext TCP. Relay and server
 // are threads that only read and write.
 //
-// Streaming: a sender on h2 writes messages (open, write, close) through
-// h2's mount into a channel of cap 64 on h1, while a receiver on h1 drains
-// it through h1's mount: the message crosses the link once, as from a
-// program on one host to a program on another. Beside it, raw loopback
-// streams of the same message sizes: one thread writes each message, one
-// reads the bytes, over TLS (circuit's settings) and over TCP.
+// Streaming, two shapes into a channel of cap 64 on h1; the message
+// crosses the link once, as from a program on one host to a program on
+// another:
+//  - mount: a sender on h2 writes messages (open, write, close) through
+//    h2's mount, while a receiver on h1 drains it through h1's mount;
+//  - socket: a 9P client of h2's socket sends, a 9P client of h1's socket
+//    receives, each keeping --window batches in flight (default 32): a
+//    send is walk, lopen, one write of the whole message (msize 1 MiB),
+//    clunk; a receive is walk, lopen, read, read to end of file, clunk.
+//    Messages are numbered; the receiver checks count, sizes and order.
+// Beside them, raw loopback streams of the same message sizes: one thread
+// writes each message, one reads the bytes, over TLS (circuit's settings)
+// and over TCP.
 //
 // Output (medians of per-round medians; p99 of all samples; MB = 10^6 B):
 //   link suite: TLSv1.3 TLS_AES_128_GCM_SHA256 (floor), circuit's links: TLS_AES_128_GCM_SHA256
 //   cross-host round trip (64 B, ...): circuit socket 250.0 us (p99 ...), circuit mount ...,
 //     TLS relay floor 120.0 us (p99 ...), TCP relay floor 60.0 us (p99 ...)
 //     ratios: socket/TLS 2.08 (target <= 2), mount/TLS ..., socket/TCP ...
-//   stream 64 B h2 -> h1: circuit 9000 msgs/s 0.58 MB/s; raw TLS ... ; circuit/TLS 0.01
-//   stream 65536 B h2 -> h1: ... circuit/TLS 0.40 (target >= 0.5)
+//   stream 64 B, sender on h2's mount -> ...: circuit 9000 msgs/s 0.58 MB/s; raw TLS ...; circuit/TLS 0.01
+//   stream 64 B, 9P client of h2's socket -> ...: ...
+//   stream 65536 B, ...: ... circuit/TLS 0.40 (target >= 0.5)
 //   circuitd idle cpu: ... (each member)
 // The benchmark exits 1 if a member's idle CPU is above 1% (harness.hpp).
 #include <fcntl.h>
@@ -162,26 +170,55 @@ double raw_stream(link_context* ctx, const std::string& msg, int n) {
   return s;
 }
 
-// Seconds for `n` messages from h2's mount into h1's channel, drained on h1.
-double circuit_stream(const std::string& send, const std::string& recv, const std::string& msg, int n, pid_t h1,
-                      pid_t h2) {
+// Seconds for a sender and a receiver run at once (the receiver on this
+// thread). When one fails, both daemons are stopped, or the other would
+// wait for ever; the first error is thrown.
+template <class Send, class Receive>
+double concurrently(Send send, Receive receive, pid_t h1, pid_t h2) {
   std::string error;
   auto guarded = [&](auto work) {
     try {
       work();
     } catch (const std::exception& e) {
       if (error.empty()) error = e.what();
-      kill(h1, SIGTERM);  // the other side would wait forever
+      kill(h1, SIGTERM);
       kill(h2, SIGTERM);
     }
   };
   auto began = std::chrono::steady_clock::now();
-  std::thread sender([&] { guarded([&] { bench::send_messages(send, msg, n); }); });
-  guarded([&] { bench::receive_messages(recv, msg.size(), n, true); });
+  std::thread sender([&] { guarded(send); });
+  guarded(receive);
   sender.join();
   if (!error.empty()) throw std::runtime_error(error);
   return bench::seconds_since(began);
 }
+
+// Seconds for `n` messages from h2's mount into h1's channel, drained on h1.
+double mount_stream(const std::string& send, const std::string& recv, const std::string& msg, int n, pid_t h1,
+                    pid_t h2) {
+  return concurrently([&] { bench::send_messages(send, msg, n); },
+                      [&] { bench::receive_messages(recv, msg.size(), n, true); }, h1, h2);
+}
+
+// Seconds for `n` numbered messages from a 9P client of h2's socket into
+// h1's channel `chan`, received in order by a 9P client of h1's socket,
+// each with `window` batches in flight. The clients are made once, here;
+// the sender's thread uses its client only between its start and join.
+class socket_stream {
+ public:
+  socket_stream(const bench::server& h1, const bench::server& h2, int window)
+      : to_(h2.socket()), from_(h1.socket()), window_(window), h1_(h1.pid()), h2_(h2.pid()) {}
+  double run(const std::string& chan, std::size_t size, int n) {
+    return concurrently([&] { to_.send_stream("h1", chan, size, n, window_); },
+                        [&] { from_.receive_stream("h1", chan, size, n, window_); }, h1_, h2_);
+  }
+  std::uint32_t msize() const { return std::min(to_.msize(), from_.msize()); }
+
+ private:
+  bench::socket_client to_, from_;
+  int window_;
+  pid_t h1_, h2_;
+};
 
 void wait_alive(const std::vector<const bench::server*>& members) {
   auto began = std::chrono::steady_clock::now();
@@ -229,36 +266,62 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
          t.f.us() / p.f.us());
 }
 
-void streams(const bench::server& h1, const bench::server& h2, link_context& ctx, int rounds) {
-  const std::pair<std::size_t, int> cases[] = {{64, 5000}, {64 * 1024, 1000}};
-  for (auto [size, n] : cases) {
-    std::string name = "/h1/channels/s" + std::to_string(size);
-    if (mkdir((h1.mount() + name).c_str(), 0755) != 0) bench::fail("mkdir " + h1.mount() + name);
-    bench::write_file(h1.mount() + name + "/cap", "64\n");
-    std::string send = h2.mount() + name + "/send", recv = h1.mount() + name + "/recv";
-    std::string msg(size, 's');
-    std::vector<double> circ, tls, tcp;  // msgs/s per round
-    circuit_stream(send, recv, msg, n / 10, h1.pid(), h2.pid());  // warm-up
-    for (int r = 0; r < rounds; ++r) {
-      circ.push_back(n / circuit_stream(send, recv, msg, n, h1.pid(), h2.pid()));
-      tls.push_back(n / raw_stream(&ctx, msg, n));
-      tcp.push_back(n / raw_stream(nullptr, msg, n));
-    }
+// Figures of one streaming shape over the rounds: msgs/s per round.
+struct stream_figures {
+  std::vector<double> circ, tls, tcp;
+  void print(const char* shape, std::size_t size, int rounds, int n) const {
     double c = bench::median(circ), t = bench::median(tls), p = bench::median(tcp);
     auto mb = [size](double rate) { return rate * size / 1e6; };
-    printf("stream %zu B, sender on h2's mount -> channel on h1 (cap 64) -> receiver on h1's mount (%d rounds of %d):\n"
+    printf("stream %zu B, %s (%d rounds of %d):\n"
            "  circuit %.0f msgs/s %.1f MB/s; raw TLS %.0f msgs/s %.1f MB/s; raw TCP %.0f msgs/s %.1f MB/s\n"
            "  circuit/TLS %.3f%s, circuit/TCP %.3f; per-round circuit msgs/s [",
-           size, rounds, n, c, mb(c), t, mb(t), p, mb(p), c / t, size >= 65536 ? " (target >= 0.5)" : "", c / p);
+           size, shape, rounds, n, c, mb(c), t, mb(t), p, mb(p), c / t, size >= 65536 ? " (target >= 0.5)" : "",
+           c / p);
     for (std::size_t i = 0; i < circ.size(); ++i) printf(i ? " %.0f" : "%.0f", circ[i]);
     printf("]\n");
+  }
+};
+
+void make_channel(const bench::server& h1, const std::string& name) {
+  std::string dir = h1.mount() + "/h1/channels/" + name;
+  if (mkdir(dir.c_str(), 0755) != 0) bench::fail("mkdir " + dir);
+  bench::write_file(dir + "/cap", "64\n");
+}
+
+// Each round measures both circuit shapes and the raw floors of the same
+// size, so the ratios compare runs taken close together.
+void streams(const bench::server& h1, const bench::server& h2, link_context& ctx, int rounds, int window) {
+  const std::pair<std::size_t, int> cases[] = {{64, 5000}, {64 * 1024, 1000}};
+  socket_stream sock(h1, h2, window);
+  printf("socket streams: window %d batches each way, msize %u\n", window, sock.msize());
+  for (auto [size, n] : cases) {
+    std::string m = "s" + std::to_string(size), p = "p" + std::to_string(size);
+    make_channel(h1, m);
+    make_channel(h1, p);
+    std::string send = h2.mount() + "/h1/channels/" + m + "/send", recv = h1.mount() + "/h1/channels/" + m + "/recv";
+    std::string msg(size, 's');
+    stream_figures mnt, soc;
+    mount_stream(send, recv, msg, n / 10, h1.pid(), h2.pid());  // warm-up
+    sock.run(p, size, n / 10);
+    for (int r = 0; r < rounds; ++r) {
+      mnt.circ.push_back(n / mount_stream(send, recv, msg, n, h1.pid(), h2.pid()));
+      soc.circ.push_back(n / sock.run(p, size, n));
+      double t = n / raw_stream(&ctx, msg, n), c = n / raw_stream(nullptr, msg, n);
+      for (auto* f : {&mnt, &soc}) {
+        f->tls.push_back(t);
+        f->tcp.push_back(c);
+      }
+    }
+    mnt.print("sender on h2's mount -> channel on h1 (cap 64) -> receiver on h1's mount", size, rounds, n);
+    soc.print("9P client of h2's socket -> channel on h1 (cap 64) -> 9P client of h1's socket, pipelined", size,
+              rounds, n);
   }
 }
 
 int body(int argc, char** argv) {
-  int rounds = 5, iters = 2000;
-  bench::parse_counts(argc, argv, "cluster_bench CIRCUITD [--rounds N] [--iters N]",
-                      {{"--rounds", &rounds}, {"--iters", &iters}});
+  int rounds = 5, iters = 2000, window = 32;
+  bench::parse_counts(argc, argv, "cluster_bench CIRCUITD [--rounds N] [--iters N] [--window N]",
+                      {{"--rounds", &rounds}, {"--iters", &iters}, {"--window", &window}});
   std::string key = bench::make_key(argv[1]);
   link_context ctx(bench::load_key(key));
   std::string seed = "127.0.0.1:" + std::to_string(bench::free_port());
@@ -267,7 +330,7 @@ int body(int argc, char** argv) {
       argv[1], "h2", {"--key", key, "--listen", "127.0.0.1:" + std::to_string(bench::free_port()), "--join", seed});
   wait_alive({&h1, &h2});
   round_trips(h1, h2, ctx, rounds, iters);
-  streams(h1, h2, ctx, rounds);
+  streams(h1, h2, ctx, rounds, window);
   bool ok = bench::idle_cpu_ok(h1.pid());
   return bench::idle_cpu_ok(h2.pid()) && ok ? 0 : 1;
 }

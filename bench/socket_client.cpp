@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace bench {
@@ -17,9 +18,22 @@ T must(circuit::result<T> r, const char* what) {
   return std::move(*r);
 }
 
-std::vector<std::string> path(std::vector<std::string> top, const char* end) {
-  top.insert(top.end(), {"channels", "c", end});
+std::vector<std::string> path(std::vector<std::string> top, const char* end, const std::string& chan = "c") {
+  top.insert(top.end(), {"channels", chan, end});
   return top;
+}
+
+// Issues `n` batches, `window` of them in flight: issue(i) sends batch i
+// and calls its argument when the batch's last reply came.
+template <class Issue, class Run>
+void windowed(int n, int window, Issue issue, Run run_until) {
+  int issued = 0, done = 0;
+  std::function<void()> next = [&] {
+    ++done;
+    if (issued < n) issue(issued++, next);
+  };
+  while (issued < std::min(n, window)) issue(issued++, next);
+  run_until([&] { return done == n; });
 }
 
 }  // namespace
@@ -70,6 +84,58 @@ void socket_client::round_trip(const std::string& host, const std::string& msg) 
   });
   run_until([&] { return got; });
   if (received != msg) throw std::runtime_error("circuit: received bytes differ from those sent");
+}
+
+void socket_client::send_stream(const std::string& host, const std::string& chan, std::size_t size, int n,
+                                int window) {
+  if (size + wire::twrite_overhead > cl_->msize()) throw std::runtime_error("a message does not fit in msize");
+  auto to = path({host}, "send", chan);
+  windowed(n, window, [&](int i, std::function<void()>& next) {
+    std::uint32_t f = cl_->new_fid();
+    cl_->walk(root_, f, to, [](auto r) { must(std::move(r), "walk send"); });
+    cl_->lopen(f, O_WRONLY, [](auto r) { must(std::move(r), "lopen send"); });
+    cl_->write(f, 0, numbered(i, size), [size](auto r) {
+      if (must(std::move(r), "write send") != size) throw std::runtime_error("write send: short count");
+    });
+    cl_->clunk(f, [&next](auto r) {
+      if (!r) throw std::runtime_error("clunk send: " + r.err().message);
+      next();
+    });
+  }, [this](auto done) { run_until(done); });
+}
+
+void socket_client::receive_stream(const std::string& host, const std::string& chan, std::size_t size, int n,
+                                   int window) {
+  auto from = path({host}, "recv", chan);
+  std::uint32_t count = cl_->msize() - wire::rread_overhead;
+  windowed(n, window, [&](int i, std::function<void()>& next) {
+    auto got = std::make_shared<std::string>();
+    std::uint32_t g = cl_->new_fid();
+    cl_->walk(root_, g, from, [](auto r) { must(std::move(r), "walk recv"); });
+    cl_->lopen(g, O_RDONLY, [](auto r) { must(std::move(r), "lopen recv"); });
+    cl_->read(g, 0, count, [got](auto r) { *got += must(std::move(r), "read recv"); });
+    cl_->read(g, size, count, [got](auto r) { *got += must(std::move(r), "read recv (end)"); });
+    cl_->clunk(g, [&next, got, i, size](auto r) {
+      if (!r) throw std::runtime_error("clunk recv: " + r.err().message);
+      if (got->size() != size || number_of(*got) != i)
+        throw std::runtime_error("receive " + std::to_string(i) + ": got " + std::to_string(got->size()) +
+                                 " bytes numbered " + std::to_string(number_of(*got)));
+      next();
+    });
+  }, [this](auto done) { run_until(done); });
+}
+
+std::string numbered(std::uint64_t seq, std::size_t size) {
+  std::string m(size, 's');
+  for (int b = 0; b < 8; ++b) m[b] = static_cast<char>(seq >> (8 * b));
+  return m;
+}
+
+std::int64_t number_of(const std::string& msg) {
+  if (msg.size() < 8) return -1;
+  std::uint64_t seq = 0;
+  for (int b = 0; b < 8; ++b) seq |= std::uint64_t(static_cast<unsigned char>(msg[b])) << (8 * b);
+  return static_cast<std::int64_t>(seq);
 }
 
 round_trip_frames channel_frames(const std::string& msg, std::vector<std::string> top) {

@@ -10,7 +10,14 @@
 //   recv: walk HOST/channels/c/recv, lopen O_RDONLY, read, read (end of
 //         file), clunk.
 //
-// Thread safety: each object belongs to the thread that made it.
+// Streaming keeps a window of such batches in flight: each message's
+// batch is sent as soon as an earlier one's clunk is answered, with its
+// own fid and tags, so the socket never waits for a round trip while
+// there is work to send.
+//
+// Thread safety: one thread at a time; a thread that uses an object made
+// by another must start after its maker's last use (std::thread's start
+// and join order them).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,6 +37,17 @@ class socket_client {
   // Sends `msg` on HOST/channels/c and receives it back; throws on any
   // error or if the bytes differ.
   void round_trip(const std::string& host, const std::string& msg);
+  // Sends `n` messages of `size` bytes on HOST/channels/CHAN, `window`
+  // batches in flight (walk, lopen O_WRONLY, one write, clunk each); the
+  // first 8 bytes of message i are i (numbered()). Throws on any error.
+  void send_stream(const std::string& host, const std::string& chan, std::size_t size, int n, int window);
+  // Receives `n` messages from HOST/channels/CHAN, `window` batches in
+  // flight (walk, lopen O_RDONLY, read, read to end of file, clunk each);
+  // throws on any error, or unless the i-th batch gets `size` bytes
+  // numbered i (messages come in the order they were sent).
+  void receive_stream(const std::string& host, const std::string& chan, std::size_t size, int n, int window);
+  // The msize the server granted in version.
+  std::uint32_t msize() const { return cl_->msize(); }
 
  private:
   template <class F>
@@ -39,6 +57,11 @@ class socket_client {
   std::shared_ptr<circuit::wire::client> cl_;
   std::uint32_t root_ = 0;
 };
+
+// A message of `size` bytes (at least 8) whose first 8 bytes are `seq`;
+// the number a message starts with (-1 when shorter than 8 bytes).
+std::string numbered(std::uint64_t seq, std::size_t size);
+std::int64_t number_of(const std::string& msg);
 
 // One 9P request of the round trip and the reply circuitd gives to it.
 struct frame {

@@ -101,7 +101,13 @@ std::uint32_t member_remote::adopt(std::uint32_t link_fid) {
 
 template <class T, class Issue>
 void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t> link_fid, Issue& issue) {
-  in_flight_.remove_if([](const std::weak_ptr<op_base>& w) { return w.expired(); });
+  // Ended ops are pruned when the list has doubled since the last time,
+  // not at every request: a scan per request cost O(in flight) each, and
+  // a stream keeps hundreds in flight (parked receives stay for long).
+  if (in_flight_.size() >= prune_at_) {
+    in_flight_.remove_if([](const std::weak_ptr<op_base>& w) { return w.expired(); });
+    prune_at_ = std::max<std::size_t>(64, 2 * in_flight_.size());
+  }
   auto self = shared_from_this();
   auto inner = make_inner_op<T>(done, [self](const op_ptr<T>& outer, result<T> r) {
     if (!r && self->down_) return outer->complete(self->host_down());

@@ -182,12 +182,12 @@ void session::read(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, s
 void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, std::string data,
                     reply<std::size_t> done) {
   submit<std::size_t>(tag, {fid}, std::move(done),
-                      [this, who, fid, off, data = std::move(data)](auto o) {
+                      [this, who, fid, off, data = std::move(data)](auto o) mutable {
                         auto f = find(fid);
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
                         if (s.rt) {
-                          s.rt->write(s.rfid, off, data, o);
+                          s.rt->write(s.rfid, off, std::move(data), o);  // runs once: the bytes go on
                           return pass_on();
                         }
                         if (!s.file)

@@ -41,7 +41,9 @@ void session::drain() {
     request* r = it->second.front();
     if (r->started || !at_heads(r)) continue;
     r->started = true;
-    auto start = r->start;
+    // Moved out, not copied: it runs once (started), and a write's closure
+    // holds the written bytes, up to msize.
+    auto start = std::move(r->start);
     auto tagged = by_tag_.find(r->tag);
     // It may finish inside; kept until pass_on() has looked at it.
     auto keep = tagged != by_tag_.end() ? tagged->second : nullptr;

@@ -110,7 +110,8 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   bool down_ = false;
   std::uint32_t next_fid_ = 1;
   std::unordered_map<std::uint32_t, fid_ref> fids_;
-  std::list<std::weak_ptr<op_base>> in_flight_;  // on the link
+  std::list<std::weak_ptr<op_base>> in_flight_;  // on the link; ended ones until pruned
+  std::size_t prune_at_ = 64;                    // in_flight_'s size that prunes it next
   std::list<std::shared_ptr<waiter>> waiting_;   // for a link
   std::list<std::shared_ptr<held>> held_;        // their link failed
 };
