@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -38,6 +41,25 @@ void receive_messages(const std::string& recv, std::size_t size, int n, bool che
       last = now;
     }
   }
+}
+
+double concurrently(const std::function<void()>& send, const std::function<void()>& receive,
+                    const std::vector<pid_t>& stop) {
+  std::string error;
+  auto guarded = [&](const std::function<void()>& work) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      if (error.empty()) error = e.what();
+      for (pid_t p : stop) kill(p, SIGTERM);
+    }
+  };
+  auto began = std::chrono::steady_clock::now();
+  std::thread sender([&] { guarded(send); });
+  guarded(receive);
+  sender.join();
+  if (!error.empty()) throw std::runtime_error(error);
+  return seconds_since(began);
 }
 
 }  // namespace bench

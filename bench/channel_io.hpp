@@ -4,7 +4,10 @@
 // until end of file, and a close.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,5 +20,12 @@ void send_messages(const std::string& send, const std::string& msg, int n);
 // seconds between one message received and the next.
 void receive_messages(const std::string& recv, std::size_t size, int n, bool check,
                       std::vector<double>* gaps = nullptr);
+
+// Seconds for `send` (on a thread of its own) and `receive` (on this one)
+// run at once. When one fails the other would wait for ever on the
+// channel, so the daemons in `stop` get SIGTERM (the other's call then
+// fails too); the first error is thrown.
+double concurrently(const std::function<void()>& send, const std::function<void()>& receive,
+                    const std::vector<pid_t>& stop);
 
 }  // namespace bench

@@ -170,34 +170,11 @@ double raw_stream(link_context* ctx, const std::string& msg, int n) {
   return s;
 }
 
-// Seconds for a sender and a receiver run at once (the receiver on this
-// thread). When one fails, both daemons are stopped, or the other would
-// wait for ever; the first error is thrown.
-template <class Send, class Receive>
-double concurrently(Send send, Receive receive, pid_t h1, pid_t h2) {
-  std::string error;
-  auto guarded = [&](auto work) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      if (error.empty()) error = e.what();
-      kill(h1, SIGTERM);
-      kill(h2, SIGTERM);
-    }
-  };
-  auto began = std::chrono::steady_clock::now();
-  std::thread sender([&] { guarded(send); });
-  guarded(receive);
-  sender.join();
-  if (!error.empty()) throw std::runtime_error(error);
-  return bench::seconds_since(began);
-}
-
 // Seconds for `n` messages from h2's mount into h1's channel, drained on h1.
 double mount_stream(const std::string& send, const std::string& recv, const std::string& msg, int n, pid_t h1,
                     pid_t h2) {
-  return concurrently([&] { bench::send_messages(send, msg, n); },
-                      [&] { bench::receive_messages(recv, msg.size(), n, true); }, h1, h2);
+  return bench::concurrently([&] { bench::send_messages(send, msg, n); },
+                             [&] { bench::receive_messages(recv, msg.size(), n, true); }, {h1, h2});
 }
 
 // Seconds for `n` numbered messages from a 9P client of h2's socket into
@@ -209,8 +186,8 @@ class socket_stream {
   socket_stream(const bench::server& h1, const bench::server& h2, int window)
       : to_(h2.socket()), from_(h1.socket()), window_(window), h1_(h1.pid()), h2_(h2.pid()) {}
   double run(const std::string& chan, std::size_t size, int n) {
-    return concurrently([&] { to_.send_stream("h1", chan, size, n, window_); },
-                        [&] { from_.receive_stream("h1", chan, size, n, window_); }, h1_, h2_);
+    return bench::concurrently([&] { to_.send_stream("h1", chan, size, n, window_); },
+                        [&] { from_.receive_stream("h1", chan, size, n, window_); }, {h1_, h2_});
   }
   std::uint32_t msize() const { return std::min(to_.msize(), from_.msize()); }
 

@@ -57,21 +57,8 @@ struct target {
 // If one side fails the other would wait forever on the channel, so the
 // failing side stops the server: the other's call then fails too.
 double stream(const target& t, const std::string& msg, int n, std::vector<double>* gaps = nullptr) {
-  std::string error;
-  auto guarded = [&](auto work) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      if (error.empty()) error = e.what();
-      kill(t.pid, SIGTERM);
-    }
-  };
-  auto began = std::chrono::steady_clock::now();
-  std::thread sender([&] { guarded([&] { bench::send_messages(t.send, msg, n); }); });
-  guarded([&] { bench::receive_messages(t.recv, msg.size(), n, t.check, gaps); });
-  sender.join();
-  if (!error.empty()) throw std::runtime_error(error);
-  return bench::seconds_since(began);
+  return bench::concurrently([&] { bench::send_messages(t.send, msg, n); },
+                             [&] { bench::receive_messages(t.recv, msg.size(), n, t.check, gaps); }, {t.pid});
 }
 
 void measure(target& t, const std::string& msg, int n) {

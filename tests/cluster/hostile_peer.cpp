@@ -166,6 +166,14 @@ std::string header(std::uint32_t size, std::uint8_t type) {
   return h + static_cast<char>(type) + std::string("\1\0", 2);
 }
 
+// A 9P session begun, then the first half of a Tattach.
+void half_an_attach(peer& p, double wait) {
+  p.send(session("9P2000.L"));
+  p.reply(std::chrono::duration<double>(wait));
+  std::string a = tattach();
+  p.send(a.substr(0, a.size() / 2));
+}
+
 using behaviour = std::function<void(peer&, const std::string& arg, double wait)>;
 
 const std::map<std::string, behaviour> behaviours = {
@@ -188,19 +196,13 @@ const std::map<std::string, behaviour> behaviours = {
      }},
     {"truncated-close",
      [](peer& p, const std::string&, double wait) {
-       p.send(session("9P2000.L"));
-       p.reply(std::chrono::duration<double>(wait));
-       std::string a = tattach();
-       p.send(a.substr(0, a.size() / 2));
+       half_an_attach(p, wait);
        p.close();
        std::printf("closed with half a Tattach sent\n");
      }},
     {"truncated-stall",
      [](peer& p, const std::string&, double wait) {
-       p.send(session("9P2000.L"));
-       p.reply(std::chrono::duration<double>(wait));
-       std::string a = tattach();
-       p.send(a.substr(0, a.size() / 2));
+       half_an_attach(p, wait);
        p.watch(std::chrono::duration<double>(wait));
      }},
     {"unknown-type",

@@ -92,6 +92,14 @@ struct fixture {
     REQUIRE(*w.r);
     return *(*w.r)->fid;
   }
+
+  // A receive on the link, unanswered, when the link fails.
+  void read_then_lose_link(outcome<std::string>& parked) {
+    m->set_link(link);
+    std::uint32_t fid = walk_to({"channels", "c", "recv"});
+    m->read(fid, 0, 100, parked.op);
+    m->lost_link();
+  }
 };
 
 }  // namespace
@@ -176,11 +184,8 @@ TEST_CASE("without a link a walk waits for one, up to the link timeout, then hos
 
 TEST_CASE("a request whose link failed gets host down if the verdict comes within the link timeout", "[cluster]") {
   fixture f;
-  f.m->set_link(f.link);
-  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
   outcome<std::string> parked;
-  f.m->read(fid, 0, 100, parked.op);
-  f.m->lost_link();  // a killed daemon's connection ends first
+  f.read_then_lose_link(parked);  // a killed daemon's connection ends first
   f.clk.advance(1s);
   CHECK(!parked.r);
   f.m->set_down(true);  // then its members see it down
@@ -190,11 +195,8 @@ TEST_CASE("a request whose link failed gets host down if the verdict comes withi
 
 TEST_CASE("a request waiting for the verdict can be cancelled at once", "[cluster]") {
   fixture f;
-  f.m->set_link(f.link);
-  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
   outcome<std::string> parked;
-  f.m->read(fid, 0, 100, parked.op);
-  f.m->lost_link();
+  f.read_then_lose_link(parked);
   parked.op->cancel(make_error(errc::interrupted, "interrupted"));
   REQUIRE(parked.r);
   CHECK(parked.code() == errc::interrupted);
