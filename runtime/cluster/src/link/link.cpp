@@ -3,6 +3,7 @@
 #include "circuit/cluster/link.hpp"
 
 #include <fcntl.h>
+#include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -56,7 +57,7 @@ void shake_hands(std::shared_ptr<peer_link::stream> s, asio::ssl::stream_base::h
 std::shared_ptr<peer_link> made(std::shared_ptr<peer_link::stream> s, std::string peer) {
   error_code ignored;
   s->lowest_layer().set_option(tcp::no_delay(true), ignored);  // 9P is request and reply
-  return std::make_shared<peer_link>(std::move(*s), std::move(peer));
+  return std::make_shared<peer_link>(std::move(s), std::move(peer));
 }
 
 struct accept_loop {
@@ -210,22 +211,22 @@ struct dialer : std::enable_shared_from_this<dialer> {
 }  // namespace
 
 void peer_link::async_read_some(asio::mutable_buffer buf, io_handler done) {
-  stream_.async_read_some(buf, std::move(done));
+  stream_->async_read_some(buf, std::move(done));
 }
 
 void peer_link::async_write(asio::const_buffer buf, io_handler done) {
-  asio::async_write(stream_, buf, std::move(done));
+  stream_->async_write(buf, std::move(done));
 }
 
 std::string peer_link::suite() {
-  SSL* s = stream_.native_handle();
+  SSL* s = stream_->native_handle();
   return std::string(SSL_get_version(s)) + " " + SSL_CIPHER_get_name(SSL_get_current_cipher(s));
 }
 
 void peer_link::close() {
   error_code ignored;
-  stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.lowest_layer().close(ignored);
+  stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_->lowest_layer().close(ignored);
 }
 
 void accept_links(tcp::acceptor& acceptor, link_context& ctx, link_options opts,

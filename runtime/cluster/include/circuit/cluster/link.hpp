@@ -39,7 +39,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -47,6 +46,7 @@
 #include <string>
 
 #include "circuit/cluster/key.hpp"
+#include "circuit/cluster/tls_stream.hpp"
 #include "circuit/core/error.hpp"
 #include "circuit/wire/client.hpp"
 
@@ -79,9 +79,9 @@ class link_context {
 class peer_link : public std::enable_shared_from_this<peer_link> {
  public:
   using io_handler = wire::transport::io_handler;
-  using stream = boost::asio::ssl::stream<tcp::socket>;
+  using stream = tls_stream;
 
-  peer_link(stream s, std::string peer) : stream_(std::move(s)), peer_(std::move(peer)) {}
+  peer_link(std::shared_ptr<stream> s, std::string peer) : stream_(std::move(s)), peer_(std::move(peer)) {}
   peer_link(const peer_link&) = delete;
   peer_link& operator=(const peer_link&) = delete;
 
@@ -91,16 +91,16 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
   // Ends the link at once (no TLS close_notify: a peer must not be able
   // to hold a closing link open). Idempotent.
   void close();
-  bool is_open() const { return stream_.lowest_layer().is_open(); }
+  bool is_open() const { return stream_->lowest_layer().is_open(); }
 
   // The peer's address, "10.0.0.2:40312", as it was when the link was made.
   const std::string& peer() const { return peer_; }
-  boost::asio::any_io_executor get_executor() { return stream_.get_executor(); }
+  boost::asio::any_io_executor get_executor() { return stream_->get_executor(); }
   // What the handshake settled on, for logs: "TLSv1.3 TLS_AES_128_GCM_SHA256".
   std::string suite();
 
  private:
-  stream stream_;
+  std::shared_ptr<stream> stream_;
   std::string peer_;
 };
 
