@@ -138,11 +138,11 @@ void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t si
   relay(*this, f.dir_id, who, std::move(done), [&](auto inner) { f.h->read(off, size, inner); });
 }
 
-void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string data,
                op_ptr<std::size_t> done) {
   if (auto e = gone(f, true)) return done->complete(std::move(*e));
   relay(*this, f.dir_id, who, std::move(done),
-        [&](auto inner) { f.h->write_async(who, off, data, inner); });
+        [&](auto inner) { f.h->write_owned(who, off, data, inner); });
 }
 
 bool ns::readable(open_file& f, std::function<void()> wake) {

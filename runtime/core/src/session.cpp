@@ -193,7 +193,7 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         if (!s.file)
                           return o->complete(make_error(
                               errc::bad_fid, "write: fid " + std::to_string(fid) + " is not an open file"));
-                        space_.write(*s.file, who, off, data, o);
+                        space_.write(*s.file, who, off, std::move(data), o);
                       });
 }
 

@@ -61,6 +61,15 @@ class message {
     return true;
   }
 
+  // Takes `data` whole as the bytes of an empty message, without a copy;
+  // false, taking nothing, when the message is not empty or the budget
+  // cannot hold it (append then decides).
+  bool adopt(std::string& data) {
+    if (!bytes_.empty() || !charge(data.capacity())) return false;
+    bytes_ = std::move(data);
+    return true;
+  }
+
   // The message is complete: memory left over by doubling is given back
   // when it is worth a copy (a quarter of the length or more).
   void seal() {

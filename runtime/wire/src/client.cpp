@@ -124,16 +124,25 @@ void client::start_read() {
                                                    : ec.message();
           return self->drop(make_error(errc::host_unreachable, "9p: connection lost: " + why));
         }
-        self->inbox_.append(self->read_buf_.data(), n);
-        self->on_frames();
+        self->on_frames(std::string_view(self->read_buf_.data(), n));
+        // A stream of large replies: read more at once, so that most
+        // frames are decoded where they were read.
+        if (n == self->read_buf_.size() && n < 256 * 1024) self->read_buf_.resize(256 * 1024);
         self->start_read();
       });
 }
 
-void client::on_frames() {
+// Whole frames are decoded from `bytes` where they lie; only the start
+// of a frame is kept in inbox_ for the next read.
+void client::on_frames(std::string_view bytes) {
+  std::string_view all = bytes;
+  if (!inbox_.empty()) {
+    inbox_.append(bytes);
+    all = inbox_;
+  }
   std::size_t at = 0;
   while (!dropped_) {
-    std::string_view rest = std::string_view(inbox_).substr(at);
+    std::string_view rest = all.substr(at);
     auto size = next_frame_size(rest, msize_);
     if (!size) return drop(size.err());
     if (*size == 0 || rest.size() < *size) break;
@@ -142,7 +151,9 @@ void client::on_frames() {
     if (!f) return drop(f.err());
     on_reply(f->tag, std::move(f->message));
   }
-  if (!dropped_) inbox_.erase(0, at);
+  if (dropped_) return;
+  if (all.data() == inbox_.data()) inbox_.erase(0, at);
+  else inbox_.assign(all.substr(at));
 }
 
 void client::on_reply(std::uint16_t tag, rmessage m) {

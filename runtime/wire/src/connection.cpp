@@ -3,6 +3,8 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include "circuit/wire/codec.hpp"
+
 namespace circuit::wire {
 
 namespace asio = boost::asio;
@@ -18,7 +20,7 @@ std::shared_ptr<connection> connection::start(ns& space, caller peer,
 connection::connection(ns& space, caller peer, std::unique_ptr<transport> stream, gone_handler gone)
     : stream_(std::move(stream)), gone_(std::move(gone)) {
   srv_ = std::make_unique<server>(space, std::move(peer),
-                                  [this](std::string bytes) { queue(std::move(bytes)); });
+                                  [this](std::uint16_t tag, const rmessage& m) { queue(tag, m); });
   srv_->hold_when([this] { return full(); });
 }
 
@@ -34,6 +36,7 @@ void connection::read() {
                                                     ec.message() + ")"));
         if (ec) return self->close();
         if (!self->feed(std::string_view(self->buf_.data(), n))) return;
+        if (n == self->buf_.size() && n < 256 * 1024) self->buf_.resize(256 * 1024);
         if (!self->full()) self->read();  // else a write's completion resumes
       });
 }
@@ -63,21 +66,22 @@ void connection::resume() {
 
 // Replies queue while one write is out, or while a batch is being
 // served; the next write takes all of them.
-void connection::queue(std::string bytes) {
+void connection::queue(std::uint16_t tag, const rmessage& m) {
   if (closed_) return;
-  pending_ += bytes;
+  encode_to(pending_, tag, m);
   if (!writing_ && !corked_) write();
 }
 
 void connection::write() {
   writing_ = true;
-  out_ = std::move(pending_);
+  out_.swap(pending_);  // each keeps its capacity: replies are encoded without regrowing
   pending_.clear();
   stream_->async_write(asio::buffer(out_),
                        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                          self->writing_ = false;
                          if (ec) return self->close();
-                         self->out_.clear();
+                         if (self->out_.capacity() > max_unsent) std::string().swap(self->out_);
+                         else self->out_.clear();
                          if (!self->pending_.empty()) self->write();
                          self->resume();
                        });

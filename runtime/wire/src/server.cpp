@@ -70,7 +70,7 @@ constexpr std::uint32_t v9fs_magic = 0x01021997;
 
 }  // namespace
 
-server::server(ns& space, caller peer, std::function<void(std::string)> send)
+server::server(ns& space, caller peer, sender send)
     : space_(space), peer_(std::move(peer)), send_(std::move(send)) {}
 
 server::~server() {
@@ -86,7 +86,7 @@ void server::complain(const std::string& what) {
 
 void server::send(std::uint16_t tag, const rmessage& m) {
   if (closing_) return;
-  send_(encode(tag, m));
+  send_(tag, m);
 }
 
 template <class T>
@@ -112,13 +112,19 @@ const caller& server::who(fid_t fid) const {
 }
 
 result<void> server::feed(std::string_view bytes) {
-  in_.append(bytes);
+  // Whole frames are served from `bytes` where they lie; only what is
+  // left (the start of a frame, or frames held back) is kept in in_.
+  std::string_view all = bytes;
+  if (!in_.empty()) {
+    in_.append(bytes);
+    all = in_;
+  }
   std::size_t at = 0;
   for (;;) {
     // The face's replies are over its bound (a client that does not read
     // them): the rest waits in in_ until the face feeds again.
     if (hold_ && hold_()) break;
-    std::string_view rest = std::string_view(in_).substr(at);
+    std::string_view rest = all.substr(at);
     auto n = next_frame_size(rest, msize_);
     if (!n) return n.err();
     if (*n == 0 || rest.size() < *n) break;
@@ -132,7 +138,8 @@ result<void> server::feed(std::string_view bytes) {
     }
     serve(f->tag, f->message);
   }
-  in_.erase(0, at);
+  if (all.data() == in_.data()) in_.erase(0, at);
+  else in_.assign(all.substr(at));
   return {};
 }
 

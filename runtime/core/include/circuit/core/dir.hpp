@@ -105,6 +105,11 @@ class handle {
                            op_ptr<std::size_t> done) {
     done->complete(write(who, off, data));
   }
+  // A write whose bytes the file may keep rather than copy (a channel's
+  // message taking a 9P write's data whole); `data` may be moved from.
+  virtual void write_owned(const caller& who, std::uint64_t off, std::string& data, op_ptr<std::size_t> done) {
+    write_async(who, off, data, std::move(done));
+  }
   virtual result<void> flush(const caller& who);
   // `why` ends the log line and the error later writes get.
   virtual void abort(const caller&, std::string_view /*why*/) {}

@@ -137,7 +137,8 @@ class ns {
   }
   void read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
             op_ptr<std::string> done);
-  void write(open_file& f, const caller& who, std::uint64_t off, std::string_view data,
+  // The file may keep `data` (handle::write_owned) rather than copy it.
+  void write(open_file& f, const caller& who, std::uint64_t off, std::string data,
              op_ptr<std::size_t> done);
   // poll(2): whether a read would be answered at once. When not, and
   // `wake` is given, it is called once when that may have changed.

@@ -173,7 +173,7 @@ class client : public std::enable_shared_from_this<client> {
   std::uint16_t free_tag();
   void start_write();
   void start_read();
-  void on_frames();
+  void on_frames(std::string_view bytes);
   void on_reply(std::uint16_t tag, rmessage m);
   void expire(std::uint16_t tag);
   void drop(error why);

@@ -20,11 +20,11 @@
 // Thread safety: the loop thread, like the session.
 #pragma once
 
-#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "circuit/core/error.hpp"
 #include "circuit/wire/client.hpp"
@@ -66,14 +66,17 @@ class connection : public std::enable_shared_from_this<connection> {
   void read();
   bool feed(std::string_view bytes);
   void resume();
-  void queue(std::string bytes);
+  void queue(std::uint16_t tag, const rmessage& m);
   void write();
   void end(std::optional<error> why);
 
   std::unique_ptr<transport> stream_;
   std::unique_ptr<server> srv_;
   gone_handler gone_;
-  std::array<char, 64 * 1024> buf_{};
+  // What one read brings: 64 KiB, grown to 256 KiB on a connection whose
+  // reads fill it (a stream of large writes), so that most frames are
+  // served where they were read, not gathered first (server::feed).
+  std::vector<char> buf_ = std::vector<char>(64 * 1024);
   std::string pending_, out_;
   bool writing_ = false;
   bool corked_ = false;  // feeding: replies wait for the end of the batch

@@ -34,8 +34,10 @@ namespace circuit::wire {
 class server {
  public:
   // `peer`: who is at the other end (its key names the connection).
-  // `send`: bytes for the connection, whole frames.
-  server(ns& space, caller peer, std::function<void(std::string)> send);
+  // `send`: a reply for the connection, which encodes it where it
+  // gathers its output (so a read's bytes are copied once, into it).
+  using sender = std::function<void(std::uint16_t tag, const rmessage&)>;
+  server(ns& space, caller peer, sender send);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -76,7 +78,7 @@ class server {
 
   ns& space_;
   caller peer_;
-  std::function<void(std::string)> send_;
+  sender send_;
   std::unique_ptr<session> ses_;
   std::uint64_t generation_ = 0;  // replies of an older session are dropped
   bool versioned_ = false;
