@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "circuit/core/errno_map.hpp"
+#include "circuit/wire/turn.hpp"
 
 namespace circuit::wire {
 
@@ -86,12 +87,15 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
   last_tag_ = tag;
   // Requests made in one turn of the loop (a pipelined walk, lopen, write
   // and clunk) leave in one write, so the server reads them as one batch.
+  // (At the end of the handler's turn when it opened one: turn.hpp.)
   if (!write_posted_) {
     write_posted_ = true;
-    asio::post(ex_, [self = shared_from_this()] {
+    auto later = [self = shared_from_this()] {
       self->write_posted_ = false;
       self->start_write();
-    });
+    };
+    if (turn::open()) turn::at_end(std::move(later));
+    else asio::post(ex_, std::move(later));
   }
   return tag;
 }
@@ -118,6 +122,7 @@ void client::start_read() {
   transport_->async_read_some(
       asio::buffer(read_buf_),
       [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        turn t;  // what the replies' handlers write leaves at its end, together
         self->reading_ = false;
         if (ec) {
           std::string why = ec == asio::error::eof ? "the server closed the connection"

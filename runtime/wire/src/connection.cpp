@@ -2,8 +2,10 @@
 #include "circuit/wire/connection.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 
 #include "circuit/wire/codec.hpp"
+#include "circuit/wire/turn.hpp"
 
 namespace circuit::wire {
 
@@ -28,6 +30,7 @@ void connection::read() {
   reading_ = true;
   stream_->async_read_some(
       asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        turn t;  // requests the frames forward to a member leave at its end, together
         self->reading_ = false;
         self->bytes_read_ += n;
         if (ec && !self->closed_ && self->srv_->buffered() > 0)
@@ -65,11 +68,22 @@ void connection::resume() {
 }
 
 // Replies queue while one write is out, or while a batch is being
-// served; the next write takes all of them.
+// served; the next write takes all of them. A reply that comes on its
+// own (from a file that waited, or a member's answer) goes at the end of
+// this turn of the loop (turn.hpp), with the others that come in it: a
+// forwarded walk, lopen, write and clunk answered together go back in
+// one write, not one and then the rest.
 void connection::queue(std::uint16_t tag, const rmessage& m) {
   if (closed_) return;
   encode_to(pending_, tag, m);
-  if (!writing_ && !corked_) write();
+  if (writing_ || corked_ || write_posted_) return;
+  write_posted_ = true;
+  auto later = [self = shared_from_this()] {
+    self->write_posted_ = false;
+    if (!self->closed_ && !self->writing_ && !self->pending_.empty()) self->write();
+  };
+  if (turn::open()) turn::at_end(std::move(later));
+  else asio::post(stream_->get_executor(), std::move(later));
 }
 
 void connection::write() {

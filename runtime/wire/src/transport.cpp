@@ -5,6 +5,7 @@
 
 #include "circuit/core/errno_map.hpp"
 #include "circuit/wire/client.hpp"
+#include "circuit/wire/turn.hpp"
 
 namespace circuit::wire {
 namespace {
@@ -20,8 +21,9 @@ class unix_stream final : public transport {
     socket_.async_read_some(buf, std::move(done));
   }
   void async_write(asio::const_buffer buf, io_handler done) override {
-    asio::async_write(socket_, buf, std::move(done));
+    write_all(socket_, buf, std::move(done));
   }
+  asio::any_io_executor get_executor() override { return socket_.get_executor(); }
   void close() override {
     boost::system::error_code ignored;
     socket_.shutdown(stream_socket::shutdown_both, ignored);

@@ -259,6 +259,7 @@ class link_stream final : public wire::transport {
     link_->async_write(buf, std::move(done));
   }
   void close() override { link_->close(); }
+  asio::any_io_executor get_executor() override { return link_->get_executor(); }
 
  private:
   std::shared_ptr<peer_link> link_;

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "circuit/wire/turn.hpp"
+
 namespace circuit::cluster {
 
 namespace asio = boost::asio;
@@ -40,7 +42,7 @@ struct tls_stream::core : std::enable_shared_from_this<core> {
   SSL* ssl = nullptr;
   // Ciphertext from the socket that OpenSSL has not taken: in[at, end).
   // Small during the handshake (a connection that never finishes one
-  // costs little), a 64 KiB buffer once data flows.
+  // costs little), 64 KiB once data flows, 256 KiB on a busy link.
   std::unique_ptr<char[]> in;
   std::size_t in_size = 0, at = 0, end = 0;
   bool shaken = false;
@@ -59,6 +61,9 @@ namespace {
 
 constexpr std::size_t handshake_buffer = 4 * 1024;
 constexpr std::size_t data_buffer = 64 * 1024;
+// A link whose reads fill 64 KiB (a stream of large messages) reads 256 KiB
+// at once: most 9P frames then come whole from one read.
+constexpr std::size_t big_buffer = 256 * 1024;
 constexpr std::size_t max_kept = 4 << 20;
 
 using core = tls_stream::core;
@@ -135,7 +140,7 @@ core::core(tcp::socket s, SSL_CTX* ctx) : socket(std::move(s)), ssl(SSL_new(ctx)
 }
 
 void core::fill(std::function<void(error_code)> then) {
-  std::size_t want = shaken ? data_buffer : handshake_buffer;
+  std::size_t want = !shaken ? handshake_buffer : in_size == data_buffer && end == in_size ? big_buffer : data_buffer;
   if (in_size < want) {
     in = std::make_unique<char[]>(want);
     in_size = want;
@@ -154,8 +159,8 @@ void core::flush() {
   out.clear();
   sending_now = true;
   if (write_state == waiting) write_state = carried;
-  asio::async_write(socket, asio::buffer(sending),
-                    [self = shared_from_this()](error_code ec, std::size_t) { self->sent(ec); });
+  wire::write_all(socket, asio::buffer(sending),
+                  [self = shared_from_this()](error_code ec, std::size_t) { self->sent(ec); });
 }
 
 void core::sent(error_code ec) {

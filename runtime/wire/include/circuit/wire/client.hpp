@@ -68,6 +68,8 @@ class transport {
   virtual void async_write(boost::asio::const_buffer buf, io_handler done) = 0;
   // Ends the stream; pending reads and writes complete with an error.
   virtual void close() = 0;
+  // Where its completions run (the loop thread).
+  virtual boost::asio::any_io_executor get_executor() = 0;
 };
 
 // A transport over a connected Unix stream socket.

@@ -80,6 +80,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string pending_, out_;
   bool writing_ = false;
   bool corked_ = false;  // feeding: replies wait for the end of the batch
+  bool write_posted_ = false;  // a write at the end of this loop turn
   bool reading_ = false;
   bool closed_ = false;
   std::uint64_t bytes_read_ = 0;
