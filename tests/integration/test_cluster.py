@@ -106,6 +106,57 @@ class Forwarding(ClusterTest):
             cat.kill()
             cat.wait()
 
+    def test_large_messages_cross_links_whole_both_ways_at_once(self):
+        """Messages of megabytes, many in flight on each link and in both
+        directions, arrive byte for byte: a link's TLS records are batched
+        into few sends and read 256 KiB at a time (tls_stream.cpp)."""
+        import hashlib
+        import threading
+        os.mkdir(self.at(0, "h1", "channels", "big"))
+        write(self.at(0, "h1", "channels", "big", "cap"), "3")
+        os.mkdir(self.at(1, "h2", "channels", "back"))
+        write(self.at(1, "h2", "channels", "back", "cap"), "2")
+        flows = [  # (sender's mount, channel, receiver's mount, messages)
+            (1, ("h1", "channels", "big"), 2, [os.urandom((2 << 20) + i * 4099) for i in range(6)]),
+            (2, ("h2", "channels", "back"), 0, [os.urandom((1 << 20) + 17 + i) for i in range(4)]),
+        ]
+        got = {k: [] for k in range(len(flows))}
+        errors = []
+
+        def send(mount, chan, msg):
+            try:
+                fd = os.open(self.at(mount, *chan, "send"), os.O_WRONLY)
+                try:
+                    for at in range(0, len(msg), 65536):  # a message in many writes
+                        os.write(fd, msg[at:at + 65536])
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                errors.append("send on %s: %s" % ("/".join(chan), e))
+
+        def receive(k, mount, chan, n):
+            try:
+                for _ in range(n):
+                    got[k].append(read(self.at(mount, *chan, "recv")))
+            except OSError as e:
+                errors.append("recv on %s: %s" % ("/".join(chan), e))
+
+        threads = []
+        for k, (src, chan, dst, msgs) in enumerate(flows):
+            threads.append(threading.Thread(target=receive, args=(k, dst, chan, len(msgs)), daemon=True))
+            threads += [threading.Thread(target=send, args=(src, chan, m), daemon=True) for m in msgs]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 120
+        for t in threads:
+            t.join(max(0.1, deadline - time.time()))
+        self.assertEqual(errors, [])
+        self.assertFalse(any(t.is_alive() for t in threads), "a send or receive still waits after 120 s")
+        digest = lambda ms: sorted(hashlib.sha256(m).hexdigest() for m in ms)
+        for k, (_, chan, _, msgs) in enumerate(flows):
+            self.assertEqual(len(got[k]), len(msgs), "/".join(chan))
+            self.assertEqual(digest(got[k]), digest(msgs), "/".join(chan) + ": a message came changed")
+
     def link_bytes_waiting_at(self, i):
         """The most bytes waiting unread in one of member i's link sockets
         (its side of the links dialed to its port)."""
