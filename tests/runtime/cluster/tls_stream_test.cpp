@@ -3,8 +3,12 @@
 // of any size, a peer that does not read, a peer that goes.
 #include "circuit/cluster/tls_stream.hpp"
 
+#include <atomic>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <random>
+#include <thread>
 
 #include "link_rig.hpp"
 
@@ -125,4 +129,41 @@ TEST_CASE("a read parked on a link ends with an error when the peer goes", "[lin
   k.theirs->close();
   k.r.run_until([&] { return in.failed.has_value(); });
   CHECK(in.got.empty());
+}
+
+TEST_CASE("a member that floods key updates and never reads is cut off, not answered without bound",
+          "[link][tls]") {
+  linked k;
+  // The attacker, with the key, on a thread of its own: each byte it sends
+  // comes after a KeyUpdate that asks for one back, and it reads nothing.
+  asio::io_context attacker_io;
+  asio::ssl::stream<tcp::socket> s(attacker_io, k.same.client());
+  s.lowest_layer().open(tcp::v4());
+  s.lowest_layer().set_option(asio::socket_base::receive_buffer_size(4096));  // the answers back up soon
+  s.lowest_layer().connect(k.r.acceptor.local_endpoint());
+  std::atomic<bool> shaken{false}, stop{false};
+  std::atomic<long> sent{0};
+  std::thread attacker([&] {
+    boost::system::error_code ec;
+    s.handshake(asio::ssl::stream_base::client, ec);
+    shaken = !ec;
+    while (!ec && !stop && sent < 2000000) {
+      SSL_key_update(s.native_handle(), SSL_KEY_UPDATE_REQUESTED);
+      asio::write(s, asio::buffer("x", 1), ec);
+      if (!ec) ++sent;
+    }
+  });
+  k.r.run_until([&] { return k.r.accepted.size() == 2; });
+  REQUIRE(k.r.accepted[1].first.ok());
+  auto victim = *k.r.accepted[1].first;
+  reader in(64 * 1024, std::size_t(1) << 40);  // reads all it is sent, as a 9P server does
+  in.start(*victim);
+  auto began = std::chrono::steady_clock::now();
+  while (!in.failed && std::chrono::steady_clock::now() - began < 60s) k.r.io.run_one_for(10ms);
+  stop = true;
+  boost::system::error_code ignored;
+  s.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  attacker.join();
+  INFO("key updates the attacker got through: " << sent);
+  CHECK(in.failed.has_value());
 }

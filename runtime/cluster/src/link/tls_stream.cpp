@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "circuit/wire/turn.hpp"
 
@@ -55,6 +56,11 @@ struct tls_stream::core : std::enable_shared_from_this<core> {
   enum { none, waiting, carried } write_state = none;
   io_handler write_done;
   std::size_t write_size = 0;
+  // What reading made OpenSSL write (answers to key updates), in `out`
+  // and in `sending`: a peer that asks for answers and never reads them
+  // must not grow them without bound.
+  bool reading = false;
+  std::size_t answers_out = 0, answers_sending = 0;
 };
 
 namespace {
@@ -65,13 +71,18 @@ constexpr std::size_t data_buffer = 64 * 1024;
 // at once: most 9P frames then come whole from one read.
 constexpr std::size_t big_buffer = 256 * 1024;
 constexpr std::size_t max_kept = 4 << 20;
+// Unsent answers to a peer's post-handshake messages past which the link
+// is cut (members send none; a KeyUpdate answer is 22 bytes).
+constexpr std::size_t max_answers = 256 * 1024;
 
 using core = tls_stream::core;
 
 core* core_of(BIO* b) { return static_cast<core*>(BIO_get_data(b)); }
 
 int bio_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
-  core_of(b)->out.append(data, len);
+  core* c = core_of(b);
+  c->out.append(data, len);
+  if (c->reading) c->answers_out += len;
   *written = len;
   return 1;
 }
@@ -158,6 +169,7 @@ void core::flush() {
   sending.swap(out);
   out.clear();
   sending_now = true;
+  answers_sending = std::exchange(answers_out, 0);
   if (write_state == waiting) write_state = carried;
   wire::write_all(socket, asio::buffer(sending),
                   [self = shared_from_this()](error_code ec, std::size_t) { self->sent(ec); });
@@ -166,6 +178,7 @@ void core::flush() {
 void core::sent(error_code ec) {
   sending_now = false;
   sending.clear();
+  answers_sending = 0;
   // Kept for the next batch (grown again, it would be copied as it
   // grows), unless a burst made it large.
   if (sending.capacity() > max_kept) std::string().swap(sending);
@@ -183,6 +196,7 @@ void core::read_into(asio::mutable_buffer buf, io_handler done, bool posted) {
   std::size_t total = 0, n = 0;
   error_code ec;
   ERR_clear_error();
+  reading = true;
   while (total < buf.size()) {
     int r = SSL_read_ex(ssl, p + total, buf.size() - total, &n);
     if (r == 1) {
@@ -191,6 +205,15 @@ void core::read_into(asio::mutable_buffer buf, io_handler done, bool posted) {
     }
     if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ && total == 0) ec = error_of(ssl, r);
     break;
+  }
+  reading = false;
+  if (answers_out + answers_sending > max_answers) {
+    // A peer that floods us with key updates and reads none of the
+    // answers: cut it off, as a 9P client that never reads is held back.
+    error_code ignored;
+    socket.close(ignored);
+    ec = asio::error::no_buffer_space;
+    total = 0;
   }
   flush();  // what reading made OpenSSL say (an answer to a key update)
   if (total == 0 && !ec)

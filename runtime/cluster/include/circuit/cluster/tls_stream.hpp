@@ -13,9 +13,13 @@
 // The interface is the part of Asio's ssl::stream that peer links use:
 // a handshake, then at most one read and one write in flight at a time.
 // A write completes when its records are on the socket, so a peer that
-// does not read holds back its writer as the kernel's buffer fills. The
-// handlers of operations still pending when the stream is destroyed are
-// not called (close the socket and let them complete first, as links do).
+// does not read holds back its writer as the kernel's buffer fills. What
+// reading makes OpenSSL write (answers to a peer's key updates) is not
+// held back that way, so a peer that asks for more than 256 KiB of
+// answers without reading them is cut off: the read fails with
+// no_buffer_space and the socket is closed. Operations still pending
+// when the stream is closed or destroyed complete with an error, as
+// Asio's do.
 //
 // Thread safety: the executor of the socket (the daemon's loop thread).
 #pragma once
