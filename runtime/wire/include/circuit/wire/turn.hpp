@@ -19,7 +19,8 @@
 //   if (wire::turn::open()) wire::turn::at_end(write); else asio::post(ex, write);
 //
 // Turns nest; the outermost runs what was deferred, in order, and what
-// that defers, until nothing is left.
+// that defers, until nothing is left. It runs them in its destructor, so
+// what is deferred must not throw (writes only start there).
 //
 // write_all() writes to a socket the same way: at once if the kernel
 // takes all of it (the usual case), its completion then at the end of the
