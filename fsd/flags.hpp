@@ -33,6 +33,7 @@ struct flags {
   double probe_interval = 0.5;          // --probe-interval, seconds
   double probe_timeout = 0.2;           // --probe-timeout, seconds
   double gossip_interval = 0.1;         // --gossip-interval, seconds
+  double suspicion_floor = 1;           // --suspicion-floor, seconds
   bool help = false;
   bool version = false;
 };

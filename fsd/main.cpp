@@ -64,6 +64,7 @@ fsd::cluster_options cluster_options_of(const fsd::flags& fl, const cluster::clu
   co.timings.probe_interval = secs(fl.probe_interval);
   co.timings.probe_timeout = secs(fl.probe_timeout);
   co.timings.gossip_interval = secs(fl.gossip_interval);
+  co.timings.suspicion_floor = secs(fl.suspicion_floor);
   co.timings.forget_after = secs(fl.forget_after);
   co.link_timeout = std::chrono::milliseconds(static_cast<long>(fl.link_timeout * 1000 + 0.5));
   co.remote_deadline = std::chrono::milliseconds(fl.remote_deadline_ms);

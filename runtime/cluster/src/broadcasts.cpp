@@ -10,9 +10,11 @@ bool before(const auto& a, const auto& b) {
 }
 }  // namespace
 
-void broadcasts::add(const std::string& about, std::string bytes) {
-  std::erase_if(items_, [&](const item& i) { return i.about == about; });
-  items_.push_back({about, std::move(bytes), 0, next_++});
+void broadcasts::add(const std::string& about, std::string bytes, std::string_view from) {
+  std::erase_if(items_, [&](const item& i) {
+    return i.about == about && (from.empty() || i.from.empty() || i.from == from);
+  });
+  items_.push_back({about, std::move(bytes), std::string(from), 0, next_++});
   if (items_.size() > max_items) {
     std::sort(items_.begin(), items_.end(), [](auto& a, auto& b) { return before(a, b); });
     items_.resize(max_items);

@@ -1,8 +1,9 @@
 // broadcasts.hpp — the updates waiting to be gossiped, each sent a limited
 // number of times (memberlist's TransmitLimitedQueue, in small).
 //
-// An update about a member replaces the one queued about the same member
-// (only the newest news about it matters). A packet takes the updates sent
+// An update about a member replaces those queued about the same member
+// (only the newest news about it matters), except that suspicions raised
+// by different members (`from`) stand side by side: each confirms it. A packet takes the updates sent
 // the fewest times first, newest first among equals, as many as fit.
 //
 // Thread safety: the membership's loop thread.
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace circuit::cluster {
@@ -17,7 +19,8 @@ namespace circuit::cluster {
 class broadcasts {
  public:
   // `bytes`: the update already encoded (wire::encode_to).
-  void add(const std::string& about, std::string bytes);
+  // `from`: the member that raised a suspicion; empty for other news.
+  void add(const std::string& about, std::string bytes, std::string_view from = {});
   // Appends to `out` the updates that fit while out.size() <= budget,
   // counting one send each, and drops those sent `limit` times.
   void fill(std::string& out, std::size_t budget, int limit);
@@ -30,7 +33,7 @@ class broadcasts {
 
  private:
   struct item {
-    std::string about, bytes;
+    std::string about, bytes, from;
     int sent = 0;
     std::uint64_t order = 0;
   };

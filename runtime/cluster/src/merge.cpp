@@ -21,7 +21,8 @@ int membership::impl::retransmit_limit() const {
 
 clock::duration membership::impl::min_suspicion() const {
   double scale = tm_.suspicion_mult * std::log10(double(std::max<std::size_t>(live_, 1)) + 1);
-  return std::chrono::duration_cast<clock::duration>(tm_.probe_interval * scale);
+  return std::max(std::chrono::duration_cast<clock::duration>(tm_.probe_interval * scale),
+                  tm_.suspicion_floor);
 }
 
 membership::impl::node* membership::impl::add(const member& m) {
@@ -45,6 +46,7 @@ void membership::impl::set_state(node& n, state st) {
   live_ = live_ + live(st) - live(n.m.st);
   n.m.st = st;
   if (st != state::suspect) n.susp.reset();
+  if (st == state::alive) n.relay_missed = {};  // it answered since, or refuted
   if (st != state::down && st != state::left) n.forget.reset();
 }
 
@@ -69,7 +71,10 @@ void membership::impl::forget(node& n, bool emit_leave) {
 void membership::impl::broadcast(const std::string& about, const wire::message& m) {
   std::string bytes;
   wire::encode_to(bytes, m);
-  queue_.add(about, std::move(bytes));
+  // Suspicions from different members are independent confirmations:
+  // each is carried on, none replaces another.
+  auto* s = std::get_if<wire::suspect>(&m);
+  queue_.add(about, std::move(bytes), s ? std::string_view(s->from) : std::string_view());
 }
 
 void membership::impl::refute(std::uint32_t heard) {
@@ -120,7 +125,7 @@ void membership::impl::on_suspect(const wire::suspect& s, bool confirms) {
   if (!n || !live(n->m.st) || s.incarnation < n->m.incarnation) return;
   if (n->m.st == state::suspect && s.incarnation == n->m.incarnation) {
     if (confirms && n->susp && n->susp->confirm(s.from)) broadcast(s.name, s);
-    return;
+    return confirm_if_missed(*n);
   }
   n->m.incarnation = s.incarnation;
   set_state(*n, state::suspect);
@@ -144,6 +149,20 @@ void membership::impl::on_suspect(const wire::suspect& s, bool confirms) {
     on_dead(wire::dead{name, x->m.incarnation, self_->m.name});
   });
   broadcast(s.name, s);
+  confirm_if_missed(*n);
+}
+
+// A ping we relayed to a member went unanswered lately: that is our own
+// evidence, so we confirm a suspicion of it, once. Not while we look
+// unhealthy ourselves (Lifeguard): then our missed pings say more about
+// our link than about the suspect.
+void membership::impl::confirm_if_missed(node& n) {
+  if (n.relay_missed == clock::time_point{} || n.m.st != state::suspect || !n.susp) return;
+  bool recent = clk_.now() - n.relay_missed <= 2 * scaled(tm_.probe_interval);
+  n.relay_missed = {};
+  if (!recent || awareness_ > 0) return;
+  wire::suspect mine{n.m.name, n.m.incarnation, self_->m.name};
+  if (n.susp->confirm(mine.from)) broadcast(mine.name, mine);
 }
 
 void membership::impl::on_dead(const wire::dead& d) {

@@ -177,7 +177,13 @@ void membership::impl::on_ping(const wire::ping& p) {
 
 void membership::impl::on_indirect(const wire::indirect_ping& p) {
   auto seq = expect([this, p] { send(p.source_address, wire::ack{p.seq}); },
-                    [this, p] { send(p.source_address, wire::nack{p.seq}); },
+                    [this, p] {
+                      send(p.source_address, wire::nack{p.seq});
+                      if (node* t = lookup(p.target); t && t != self_) {
+                        t->relay_missed = clk_.now();
+                        confirm_if_missed(*t);  // if the suspicion came first
+                      }
+                    },
                     scaled(tm_.probe_timeout));
   send(p.target_address, wire::ping{seq, p.target, self_->m.name, self_->m.address});
 }

@@ -28,6 +28,7 @@ struct membership::impl {
     std::unique_ptr<suspicion> susp;  // while suspect
     timer_ptr forget;                 // while down or left: then it goes
     std::size_t index = 0;            // in all_
+    clock::time_point relay_missed{}; // when a ping we relayed to it went unanswered
   };
   // A reply we wait for, by sequence number: our probe's, or one we relay.
   struct ack_wait {
@@ -67,6 +68,7 @@ struct membership::impl {
   // merge.cpp
   void on_alive(const wire::alive& a, bool from_exchange = false);
   void on_suspect(const wire::suspect& s, bool confirms = true);
+  void confirm_if_missed(node& n);
   void on_dead(const wire::dead& d);
   void refute(std::uint32_t heard);
   void set_state(node& n, state st);

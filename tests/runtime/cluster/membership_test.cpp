@@ -102,6 +102,46 @@ TEST_CASE("a crashed member is declared down by every other member within the bo
     for (int j : {1, 2, 4, 5}) CHECK(c.net.at("h" + std::to_string(i)).find("h" + std::to_string(j))->st == state::alive);
 }
 
+// Steps the clock 10 ms at a time until some member declares `name`
+// down; the seconds from its first suspicion to that verdict, or -1.
+double suspicion_to_down(testnet& c, const std::string& name, clock::duration limit) {
+  clock::time_point suspected{};
+  for (auto end = c.clk.now() + limit; c.clk.now() < end; c.clk.advance(10ms)) {
+    if (suspected == clock::time_point{} && c.count("suspect " + name) > 0) suspected = c.clk.now();
+    if (c.count("down " + name) > 0)
+      return std::chrono::duration<double>(c.clk.now() - suspected).count();
+  }
+  return -1;
+}
+
+TEST_CASE("the relays of the probe that raised a suspicion confirm it at once", "[cluster]") {
+  // Five members: three confirmations are expected, and the relays that
+  // pinged the crashed member for the first prober are three. Waiting for
+  // the others' own probes instead takes seconds (the timer starts at 6 s).
+  for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
+    simnet::options o;
+    o.seed = seed;
+    testnet c(o);
+    c.start(5);
+    c.net.crash("h3");
+    double t = suspicion_to_down(c, "h3", 10s);
+    INFO("seed " << seed);
+    CHECK(t >= 1.0);   // the floor: never under a second
+    CHECK(t <= 1.25);  // the floor, and a gossip round for the confirmations
+  }
+}
+
+TEST_CASE("a suspicion waits at least the suspicion floor", "[cluster]") {
+  simnet::options o;
+  o.tm.suspicion_floor = 3s;
+  testnet c(o);
+  c.start(5);
+  c.net.crash("h3");
+  double t = suspicion_to_down(c, "h3", 20s);
+  CHECK(t >= 3.0);
+  CHECK(t <= 3.25);
+}
+
 TEST_CASE("a slow member is suspected at most, refutes, and is never declared down", "[cluster]") {
   testnet c;
   c.start(5);
@@ -119,7 +159,7 @@ TEST_CASE("a member stopped for a second, again and again, is never declared dow
   testnet c;
   c.start(5);
   for (int i = 0; i < 10; ++i) {  // SIGSTOP: it answers late, then refutes
-    c.net.stop("h2", 1s);
+    c.net.stop("h2", 1200ms);     // a second, and room for a slow resume
     c.clk.advance(5s);
   }
   CHECK(c.count("suspect h2") > 0);

@@ -7,8 +7,12 @@
 // answer with an ack or, when the target does not answer them either, a
 // nack. A member that does not answer by the end of the interval is
 // suspected; the suspicion spreads by gossip, and every member that hears
-// it starts a timer that shrinks as independent members confirm it. When
-// a timer runs out the member is declared down. A suspected member that
+// it starts a timer that shrinks as independent members confirm it. A
+// member confirms a suspicion when it probed the suspect itself and got
+// no ack, or (beyond the paper) when its own relayed ping to the suspect
+// went unanswered within the last two probe intervals: the relays of the
+// probe that raised it confirm it at once. When a timer runs out the
+// member is declared down. A suspected member that
 // hears of it (gossip, or the suspicion carried on the pings it gets:
 // the "buddy system") refutes it with a higher incarnation number.
 //
@@ -86,6 +90,9 @@ struct timings {
   int gossip_fanout = 4;       // members per gossip round
   int awareness_max = 8;       // our probe interval and timeout stretch up to this factor
   double suspicion_mult = 2;   // min suspicion = mult * log10(max(N,1)+1) * probe_interval
+  // ... but never under this: a member stopped for a second (SIGSTOP, a
+  // long GC-like stall) must have time to hear of it and refute.
+  clock::duration suspicion_floor = 1s;
   double suspicion_max_mult = 6;  // it starts at max_mult * min, shrinks with confirmations
 };
 
