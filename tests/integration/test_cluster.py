@@ -79,6 +79,11 @@ class Forwarding(ClusterTest):
             self.assertEqual(sorted(n for n in os.listdir(d.path()) if n.startswith("h") and n != "help"), self.names())
         self.assertEqual(sorted(os.listdir(self.at(0, "h2"))), sorted(os.listdir(self.d[1].host())))
 
+    def test_each_mounts_sysname_is_its_own_host(self):
+        for i, d in enumerate(self.d):
+            with open(d.path("sysname"), "rb") as f:
+                self.assertEqual(f.read(), ("h%d\n" % (i + 1)).encode())
+
     def test_a_channel_made_on_h1_is_sent_to_from_h2_and_received_from_h3(self):
         os.mkdir(self.at(0, "h1", "channels", "c"))
         write(self.at(0, "h1", "channels", "c", "cap"), "1")

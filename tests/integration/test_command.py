@@ -30,7 +30,7 @@ class CommandTest(DaemonTest):
         self.mkchan("b")
         self.mkchan("a")
         self.assertRan(self.circuit("ls", "/h1/channels"), b"a\nb\nerror\nhelp\n")
-        self.assertRan(self.circuit("ls", "/"), b"error\nevents\nh1\nhelp\nmembers\n")
+        self.assertRan(self.circuit("ls", "/"), b"error\nevents\nh1\nhelp\nmembers\nsysname\n")
 
     def test_ls_of_a_file_prints_its_path(self):
         self.assertRan(self.circuit("ls", "/h1/help"), b"/h1/help\n")

@@ -25,7 +25,7 @@ class Mount(DaemonTest):
         self.top = self.d.path("h2", "h2")  # the mount's /h2 is the server's root; its host is h2
 
     def test_the_mounted_tree_is_the_servers_and_lists_as_it_does(self):
-        self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "h2", "help", "members"])
+        self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "h2", "help", "members", "sysname"])
         self.assertEqual(sorted(os.listdir(self.d.path("h2"))), sorted(os.listdir(self.b.path())))
         self.assertEqual(json.loads(read(os.path.join(self.top, "stat")))["name"], "h2")
 

@@ -29,7 +29,7 @@ class Namespace(DaemonTest):
                 st = os.stat(os.path.join(d, name))
                 if not os.path.isdir(os.path.join(d, name)):
                     self.assertEqual(st.st_size, 0, name)
-        self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "help", "members"])
+        self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "help", "members", "sysname"])
         self.assertEqual(sorted(os.listdir(self.d.host())), ["channels", "ctl", "error", "help", "stat", "workers"])
 
     def host_stat(self):
@@ -71,6 +71,12 @@ class Namespace(DaemonTest):
         name, ident, address, state = line.split()
         self.assertEqual((name, state), ("h1", "alive"))
         self.assertEqual(json.loads(read(self.d.host("stat")))["id"], ident)
+
+    def test_sysname_names_the_host_of_the_daemon_and_cannot_be_written(self):
+        self.assertEqual(read(self.d.path("sysname")), b"h1\n")
+        with self.assertRaises(PermissionError):
+            open(self.d.path("sysname"), "w").close()
+        self.assertEqual(read(self.d.path("sysname")), b"h1\n")
 
     def test_host_stat_is_one_json_line(self):
         raw = read(self.d.host("stat"))
