@@ -5,7 +5,7 @@ NAME  ?= $(shell hostname | tr -c 'A-Za-z0-9._\n-' '-')
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 LOG   ?= $(BUILD)/circuitd.log
 
-.PHONY: all deps configure build run stop test test-asan bench clean
+.PHONY: all deps configure build run stop test test-asan bench install clean
 
 all: build
 
@@ -32,12 +32,18 @@ test: build
 # The same suite on an AddressSanitizer build (its own build directory).
 test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_ASAN=ON >/dev/null
-	@cmake --build $(BUILD)-asan -j$(JOBS) --target circuitd circuit runtime_test wire_fuzz_test hostile_peer
+	@cmake --build $(BUILD)-asan -j$(JOBS) --target circuitd circuit runtime_test wire_fuzz_test hostile_peer libcircuit_test circuit_example_channels
 	@cd $(BUILD)-asan && ctest --output-on-failure --timeout 600
 
 bench: build
 	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks
 	@sh bench/run $(BUILD)
+
+# circuitd, circuit, libcircuit (headers, library, CMake package, pkg-config
+# file) and the man pages, under $(PREFIX).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "circuit/core/dir.hpp"
-#include "conn.hpp"
+#include "circuit/wire/conn.hpp"
 #include "verbs.hpp"
 
 namespace {
@@ -30,14 +30,6 @@ int usage(std::ostream& out, int status) {
          "The socket is $CIRCUIT_SOCKET, else /run/circuit/HOST.sock, HOST being\n"
          "--name, $CIRCUIT_HOST or this host's name. See circuit(1).\n";
   return status;
-}
-
-std::string default_host() {
-  if (const char* h = std::getenv("CIRCUIT_HOST"); h && *h) return h;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  if (!check_name("name", host)) return "local";  // as circuitd names itself
-  return host;
 }
 
 // The words of an error: the errno's for a server's refusal, the
@@ -86,11 +78,7 @@ int main(int argc, char** argv) {
     std::cerr << "circuit: " << v->name << " takes one PATH\n";
     return usage(std::cerr, 2);
   }
-  if (socket.empty()) {
-    const char* env = std::getenv("CIRCUIT_SOCKET");
-    if (env && *env && host.empty()) socket = env;
-    else socket = "/run/circuit/" + (host.empty() ? default_host() : host) + ".sock";
-  }
+  if (socket.empty()) socket = wire::default_socket(host);
 
   auto c = conn::open(socket);
   if (!c) {

@@ -3,9 +3,12 @@
 
 #include <string>
 
-#include "conn.hpp"
+#include "circuit/wire/conn.hpp"
 
 namespace circuit::cmd {
+
+using wire::conn;
+using wire::split_path;
 
 // Each does its verb on `path` and prints what it prints; the error is
 // the failure of the operation, for main to report.

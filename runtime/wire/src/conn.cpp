@@ -1,12 +1,15 @@
 // conn.cpp — the client, one request at a time.
-#include "conn.hpp"
+#include "circuit/wire/conn.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 
-namespace circuit::cmd {
+#include "circuit/core/dir.hpp"
+
+namespace circuit::wire {
 
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> names;
@@ -16,30 +19,50 @@ std::vector<std::string> split_path(const std::string& path) {
   return names;
 }
 
+std::string default_socket(const std::string& host) {
+  if (host.empty())
+    if (const char* env = std::getenv("CIRCUIT_SOCKET"); env && *env) return env;
+  std::string name = host;
+  if (name.empty())
+    if (const char* h = std::getenv("CIRCUIT_HOST"); h && *h) name = h;
+  if (name.empty()) {
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    name = check_name("name", buf) ? buf : "local";  // as circuitd names itself
+  }
+  return "/run/circuit/" + name + ".sock";
+}
+
 template <class T, class F>
-result<T> conn::wait(F issue) {
+result<T> conn::wait(F issue, duration within) {
   std::optional<result<T>> out;
+  client_->set_deadline(within);
   issue([&out](result<T> r) { out.emplace(std::move(r)); });
-  while (!out) {
+  client_->set_deadline({});
+  run_until([&out] { return out.has_value(); });
+  return std::move(*out);
+}
+
+void conn::run_until(const std::function<bool()>& done) {
+  while (!done()) {
     if (io_.stopped()) io_.restart();
     io_.run_one();
   }
-  return std::move(*out);
 }
 
 result<std::unique_ptr<conn>> conn::open(const std::string& socket) {
   std::unique_ptr<conn> c(new conn());
-  auto cl = c->wait<std::shared_ptr<wire::client>>([&](auto done) {
-    wire::client::connect_unix(c->io_.get_executor(), socket, {}, std::move(done));
-  });
-  if (!cl) return cl.err();
-  c->client_ = *cl;
+  std::optional<result<std::shared_ptr<client>>> cl;
+  client::connect_unix(c->io_.get_executor(), socket, {}, [&cl](auto r) { cl.emplace(std::move(r)); });
+  while (!cl) c->io_.run_one();
+  if (!*cl) return cl->err();
+  c->client_ = **cl;
   auto v = c->wait<std::uint32_t>([&](auto done) { c->client_->version(std::move(done)); });
   if (!v) return v.err();
   const passwd* pw = getpwuid(getuid());
   std::string uname = pw ? pw->pw_name : "nobody";
   c->root_ = c->client_->new_fid();
-  auto q = c->wait<wire::qid>([&](auto done) {
+  auto q = c->wait<qid>([&](auto done) {
     c->client_->attach(c->root_, uname, getuid(), "", std::move(done));
   });
   if (!q) return q.err();
@@ -51,9 +74,9 @@ result<std::uint32_t> conn::walk(const std::vector<std::string>& names) {
   std::uint32_t from = root_;
   std::size_t at = 0;
   do {
-    std::size_t n = std::min<std::size_t>(wire::max_walk, names.size() - at);
+    std::size_t n = std::min<std::size_t>(max_walk, names.size() - at);
     std::vector<std::string> step(names.begin() + at, names.begin() + at + n);
-    auto q = wait<std::vector<wire::qid>>(
+    auto q = wait<std::vector<qid>>(
         [&](auto done) { client_->walk(from, fid, step, std::move(done)); });
     if (q && q->size() < n) q = make_error(errc::not_found, "No such file or directory");
     if (!q) {
@@ -67,14 +90,14 @@ result<std::uint32_t> conn::walk(const std::vector<std::string>& names) {
   return fid;
 }
 
-result<wire::rlopen> conn::lopen(std::uint32_t fid, std::uint32_t flags) {
-  return wait<wire::rlopen>([&](auto done) { client_->lopen(fid, flags, std::move(done)); });
+result<rlopen> conn::lopen(std::uint32_t fid, std::uint32_t flags, duration within) {
+  return wait<rlopen>([&](auto done) { client_->lopen(fid, flags, std::move(done)); }, within);
 }
 
-result<std::string> conn::read(std::uint32_t fid, std::uint64_t offset) {
-  return wait<std::string>([&](auto done) {
-    client_->read(fid, offset, client_->msize() - wire::rread_overhead, std::move(done));
-  });
+result<std::string> conn::read(std::uint32_t fid, std::uint64_t offset, duration within) {
+  return wait<std::string>(
+      [&](auto done) { client_->read(fid, offset, client_->msize() - rread_overhead, std::move(done)); },
+      within);
 }
 
 result<std::uint32_t> conn::write(std::uint32_t fid, std::uint64_t offset, std::string data) {
@@ -90,31 +113,31 @@ result<void> conn::remove(std::uint32_t fid) {
   return wait<void>([&](auto done) { client_->remove(fid, std::move(done)); });
 }
 
-result<std::vector<wire::dirent>> conn::readdir(std::uint32_t fid, std::uint64_t offset) {
-  return wait<std::vector<wire::dirent>>([&](auto done) {
-    client_->readdir(fid, offset, client_->msize() - wire::rread_overhead, std::move(done));
+result<std::vector<dirent>> conn::readdir(std::uint32_t fid, std::uint64_t offset) {
+  return wait<std::vector<dirent>>([&](auto done) {
+    client_->readdir(fid, offset, client_->msize() - rread_overhead, std::move(done));
   });
 }
 
-result<wire::rgetattr> conn::getattr(std::uint32_t fid) {
-  return wait<wire::rgetattr>(
-      [&](auto done) { client_->getattr(fid, wire::getattr_all, std::move(done)); });
+result<rgetattr> conn::getattr(std::uint32_t fid) {
+  return wait<rgetattr>(
+      [&](auto done) { client_->getattr(fid, getattr_all, std::move(done)); });
 }
 
-result<wire::qid> conn::mkdir(std::uint32_t dfid, const std::string& name, std::uint32_t mode) {
-  return wait<wire::qid>(
+result<qid> conn::mkdir(std::uint32_t dfid, const std::string& name, std::uint32_t mode) {
+  return wait<qid>(
       [&](auto done) { client_->mkdir(dfid, name, mode, getgid(), std::move(done)); });
 }
 
 result<void> conn::rmdir(std::uint32_t dfid, const std::string& name) {
   return wait<void>(
-      [&](auto done) { client_->unlinkat(dfid, name, wire::at_removedir, std::move(done)); });
+      [&](auto done) { client_->unlinkat(dfid, name, at_removedir, std::move(done)); });
 }
 
 result<std::string> conn::slurp(const std::vector<std::string>& names) {
   auto fid = walk(names);
   if (!fid) return fid.err();
-  auto o = lopen(*fid, wire::o_rdonly);
+  auto o = lopen(*fid, o_rdonly);
   if (!o) {
     (void)clunk(*fid);
     return o.err();
@@ -134,4 +157,14 @@ result<std::string> conn::slurp(const std::vector<std::string>& names) {
   return all;
 }
 
-}  // namespace circuit::cmd
+result<void> conn::put(const std::vector<std::string>& names, std::string data) {
+  auto fid = walk(names);
+  if (!fid) return fid.err();
+  auto o = lopen(*fid, o_wronly);
+  auto w = o ? write(*fid, 0, std::move(data)) : result<std::uint32_t>(o.err());
+  auto c = clunk(*fid);
+  if (!w) return w.err();
+  return c;
+}
+
+}  // namespace circuit::wire

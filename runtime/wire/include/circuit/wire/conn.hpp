@@ -1,10 +1,20 @@
-// conn.hpp — the `circuit` command's connection: the asynchronous client
-// driven one request at a time, for a program that has nothing else to do
-// while it waits.
+// conn.hpp — the 9P client driven one request at a time, for a thread that
+// has nothing else to do while it waits: the `circuit` command, and each
+// thread of a libcircuit program.
 //
-// Thread safety: one thread, the command's.
+// A conn owns its io_context and runs it only inside its calls, so a call
+// returns when its reply came (or its deadline passed: the client flushes
+// the request on the server, and the call fails with errc::timed_out).
+//
+//   auto c = wire::conn::open(wire::default_socket());
+//   auto fid = (*c)->walk(wire::split_path("/h1/channels/a/recv"));
+//   (*c)->lopen(*fid, wire::o_rdonly, 2s);   // waits at most 2 s
+//
+// Thread safety: one thread at a time (a conn is one 9P session: its
+// `error` files are its own).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,13 +24,21 @@
 
 #include "circuit/wire/client.hpp"
 
-namespace circuit::cmd {
+namespace circuit::wire {
 
 // "/h1/channels/a" as names to walk: {"h1", "channels", "a"}.
 std::vector<std::string> split_path(const std::string& path);
 
+// The daemon's socket as a client finds it: $CIRCUIT_SOCKET, else
+// /run/circuit/HOST.sock, HOST being `host` if given, else $CIRCUIT_HOST,
+// else this machine's host name (circuitd's default --name; "local" when
+// that is not a valid name).
+std::string default_socket(const std::string& host = "");
+
 class conn {
  public:
+  using duration = std::chrono::steady_clock::duration;
+
   // Connects to `socket`, negotiates the version and attaches as the
   // calling user.
   static result<std::unique_ptr<conn>> open(const std::string& socket);
@@ -28,30 +46,41 @@ class conn {
   // A new fid for `path`, walked from the root (in steps of max_walk
   // names); a name that is not there is errc::not_found.
   result<std::uint32_t> walk(const std::vector<std::string>& names);
-  result<wire::rlopen> lopen(std::uint32_t fid, std::uint32_t flags);
-  result<std::string> read(std::uint32_t fid, std::uint64_t offset);
+  // An open waits at most `within` (zero: for ever), as do reads and
+  // writes given one.
+  result<rlopen> lopen(std::uint32_t fid, std::uint32_t flags, duration within = {});
+  result<std::string> read(std::uint32_t fid, std::uint64_t offset, duration within = {});
   result<std::uint32_t> write(std::uint32_t fid, std::uint64_t offset, std::string data);
   result<void> clunk(std::uint32_t fid);
   result<void> remove(std::uint32_t fid);
-  result<std::vector<wire::dirent>> readdir(std::uint32_t fid, std::uint64_t offset);
-  result<wire::rgetattr> getattr(std::uint32_t fid);
-  result<wire::qid> mkdir(std::uint32_t dfid, const std::string& name, std::uint32_t mode);
+  result<std::vector<dirent>> readdir(std::uint32_t fid, std::uint64_t offset);
+  result<rgetattr> getattr(std::uint32_t fid);
+  result<qid> mkdir(std::uint32_t dfid, const std::string& name, std::uint32_t mode);
   result<void> rmdir(std::uint32_t dfid, const std::string& name);
 
   // The whole of a file: walk, open, read to the end, clunk.
   result<std::string> slurp(const std::vector<std::string>& names);
+  // Walk, open for writing, one write of `data`, clunk.
+  result<void> put(const std::vector<std::string>& names, std::string data);
   std::uint32_t max_write() const { return client_->max_write(); }
+  bool connected() const { return client_->connected(); }
+
+  // For requests issued together (pipelined: they leave in one write):
+  // the client and the attach fid, and a loop that runs until `done()`.
+  client& raw() { return *client_; }
+  std::uint32_t root() const { return root_; }
+  void run_until(const std::function<bool()>& done);
 
  private:
   conn() = default;
   // Issues a request through `issue(handler)` and runs the loop until its
   // handler has run.
   template <class T, class F>
-  result<T> wait(F issue);
+  result<T> wait(F issue, duration within = {});
 
   boost::asio::io_context io_;
-  std::shared_ptr<wire::client> client_;
+  std::shared_ptr<client> client_;
   std::uint32_t root_ = 0;
 };
 
-}  // namespace circuit::cmd
+}  // namespace circuit::wire

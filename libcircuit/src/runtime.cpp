@@ -1,0 +1,127 @@
+// runtime.cpp — connections per thread, and the channels a program makes.
+#include "circuit/runtime.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "circuit/errors.hpp"
+#include "session.hpp"
+
+namespace circuit {
+
+namespace {
+
+std::atomic<std::uint64_t> next_runtime{1};
+
+// Each thread's sessions, by runtime id: a thread's calls use its own
+// connection, and a thread's connections close when it ends.
+thread_local std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions;
+
+std::string unique_name() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "chan-%08x%08x", rd(), rd());
+  return buf;
+}
+
+}  // namespace
+
+struct runtime::impl {
+  std::uint64_t id = next_runtime++;
+  std::string socket, host;
+  std::mutex mu;  // guards made
+  std::set<std::string> made;  // channels to remove at the end
+};
+
+runtime::runtime(int, char**) : runtime(std::string()) {}
+
+runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>()) {
+  impl_->socket = socket.empty() ? wire::default_socket() : socket;
+  auto& c = session().conn();
+  auto name = c.slurp({"sysname"});
+  if (!name) session().fail(name.err(), "runtime", "/sysname", true);
+  impl_->host = *name;
+  while (!impl_->host.empty() && impl_->host.back() == '\n') impl_->host.pop_back();
+}
+
+runtime::~runtime() {
+  std::set<std::string> made;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    made.swap(impl_->made);
+  }
+  try {
+    auto& c = session().conn();
+    for (auto& path : made) {
+      auto names = wire::split_path(path);
+      std::string name = names.back();
+      names.pop_back();
+      if (auto dir = c.walk(names)) {
+        (void)c.rmdir(*dir, name);
+        (void)c.clunk(*dir);
+      }
+    }
+  } catch (const exception&) {
+    // The daemon is gone: nothing to remove from.
+  }
+  sessions.erase(impl_->id);
+}
+
+const std::string& runtime::host() const { return impl_->host; }
+
+detail::session& runtime::session() {
+  auto& s = sessions[impl_->id];
+  if (s && !s->conn().connected()) s.reset();  // the daemon went: connect again
+  if (!s) s = std::make_unique<detail::session>(impl_->socket);
+  return *s;
+}
+
+void runtime::keep(const std::string& path) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->made.erase(path);
+}
+
+std::string runtime::make_channel(const std::string& name, int cap) {
+  std::string n = name.empty() ? unique_name() : name;
+  std::string path = "/" + impl_->host + "/channels/" + n;
+  if (cap < 0) throw_error(EINVAL, "make_chan: " + path + ": cap " + std::to_string(cap) + " is negative");
+  auto& s = session();
+  auto& c = s.conn();
+  auto dir = c.walk({impl_->host, "channels"});
+  if (!dir) s.fail(dir.err(), "make_chan", "/" + impl_->host + "/channels/", false);
+  auto made = c.mkdir(*dir, n, 0755);
+  (void)c.clunk(*dir);
+  if (!made) {
+    if (made.err().code == errc::exists)
+      throw_error(EEXIST, "make_chan: " + path + ": the name is taken (open_chan opens it)");
+    s.fail(made.err(), "make_chan", path, true);
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->made.insert(path);
+  }
+  if (cap > 0)
+    if (auto r = c.put({impl_->host, "channels", n, "cap"}, std::to_string(cap) + "\n"); !r)
+      s.fail(r.err(), "make_chan", path + "/cap", true);
+  return path;
+}
+
+std::string runtime::find_channel(const std::string& path) {
+  auto names = detail::names_of(path, "open_chan");
+  auto& s = session();
+  auto& c = s.conn();
+  auto fid = c.walk(names);
+  if (!fid) {
+    if (fid.err().code == errc::not_found) throw_error(ENOENT, "open_chan: " + path + ": no such channel");
+    s.fail(fid.err(), "open_chan", path, false);
+  }
+  (void)c.clunk(*fid);
+  return detail::path_of(names);
+}
+
+}  // namespace circuit

@@ -1,0 +1,133 @@
+"""libcircuit (issue 9), against real daemons: its calls (chan_test, a
+Catch2 program), the library installed and built against from outside
+the tree both ways (find_package and pkg-config), and an example program
+that sends to another host's channel through its own daemon."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import ROOT, DaemonTest, read
+from test_cluster import ClusterTest
+
+BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
+CHAN_TEST = os.environ.get("LIBCIRCUIT_TEST", os.path.join(BUILD, "tests/libcircuit_test"))
+
+
+class Calls(DaemonTest):
+    timeout = 120
+    daemon_args = ("--max-message", str(8 << 20))
+
+    def test_the_channel_calls_against_a_daemon(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d.sock, CIRCUIT_MOUNT=self.d.mnt)
+        r = subprocess.run([CHAN_TEST], env=env, capture_output=True, timeout=100)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        # What the program made and did not keep is gone.
+        self.assertEqual(sorted(os.listdir(self.d.host("channels"))), ["error", "help"])
+
+    def test_a_call_waiting_when_the_daemon_dies_throws_at_once(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d.sock, CIRCUIT_MOUNT=self.d.mnt,
+                   CIRCUIT_DAEMON_PID=str(self.d.proc.pid))
+        r = subprocess.run([CHAN_TEST, "[.kill]"], env=env, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        self.assertIn(b"All tests passed", r.stdout)
+        self.d.proc.wait(10)
+        self.d.stop()   # detaches the dead daemon's mount
+        self.d.start()  # the harness checks that its daemon lives at the end
+
+
+class Installed(DaemonTest):
+    """make install's files, used as an outside program uses them."""
+
+    timeout = 300
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.prefix = tempfile.mkdtemp(prefix="circuit-install-")
+        subprocess.run(["cmake", "--install", BUILD, "--prefix", cls.prefix], check=True,
+                       capture_output=True, timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.prefix, ignore_errors=True)
+
+    def run_example(self, exe, *args):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d.sock)
+        return subprocess.run([exe, *args], env=env, capture_output=True, timeout=30)
+
+    def test_install_puts_headers_library_package_and_man_pages_in_place(self):
+        lib = os.path.join(self.prefix, "lib")
+        for f in ["include/circuit/circuit.hpp", "include/circuit/chan.hpp", "lib/cmake/circuit/circuitConfig.cmake",
+                  "lib/pkgconfig/circuit.pc", "share/man/man3/libcircuit.3", "share/man/man4/circuit.4",
+                  "bin/circuitd", "bin/circuit"]:
+            self.assertTrue(os.path.exists(os.path.join(self.prefix, f)), f)
+        self.assertTrue(any(n.startswith("libcircuit.so") for n in os.listdir(lib)))
+
+    def test_an_outside_program_builds_with_find_package_and_runs(self):
+        out = tempfile.mkdtemp(prefix="circuit-example-")
+        self.addCleanup(shutil.rmtree, out, True)
+        # A copy of the examples' folder, out of the tree, as a user has it.
+        src = os.path.join(out, "src")
+        shutil.copytree(os.path.join(ROOT, "libcircuit/examples"), src)
+        c = subprocess.run(["cmake", "-S", src, "-B", os.path.join(out, "build"), "-DCMAKE_PREFIX_PATH=" + self.prefix],
+                           capture_output=True, timeout=120)
+        self.assertEqual(c.returncode, 0, c.stdout.decode() + c.stderr.decode())
+        out = os.path.join(out, "build")
+        b = subprocess.run(["cmake", "--build", out], capture_output=True, timeout=200)
+        self.assertEqual(b.returncode, 0, b.stdout.decode() + b.stderr.decode())
+        r = self.run_example(os.path.join(out, "channels"))
+        self.assertEqual((r.returncode, r.stdout), (0, b"sum of squares: 14\n"), r.stderr.decode())
+
+    def test_an_outside_program_builds_with_pkg_config_and_runs(self):
+        out = tempfile.mkdtemp(prefix="circuit-example-")
+        self.addCleanup(shutil.rmtree, out, True)
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(self.prefix, "lib/pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "circuit"], env=env, check=True,
+                               capture_output=True, timeout=10).stdout.decode().split()
+        exe = os.path.join(out, "channels")
+        b = subprocess.run(["g++", os.path.join(ROOT, "libcircuit/examples/channels.cpp"), "-o", exe, *flags,
+                            "-Wl,-rpath," + os.path.join(self.prefix, "lib")], capture_output=True, timeout=200)
+        self.assertEqual(b.returncode, 0, b.stderr.decode())
+        r = self.run_example(exe)
+        self.assertEqual((r.returncode, r.stdout), (0, b"sum of squares: 14\n"), r.stderr.decode())
+        # Without a daemon it fails with words, not a hang.
+        r = subprocess.run([exe], env=dict(os.environ, CIRCUIT_SOCKET="/nonexistent.sock"), capture_output=True,
+                           timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"cannot reach the daemon", r.stderr)
+
+
+class AcrossHosts(ClusterTest):
+    size = 2
+
+    def test_a_program_on_h2_sends_to_a_channel_of_h1_through_its_own_daemon(self):
+        os.mkdir(self.at(0, "h1", "channels", "inbox"))
+        got = subprocess.Popen(["cat", self.at(0, "h1", "channels", "inbox", "recv")], stdout=subprocess.PIPE)
+        try:
+            env = dict(os.environ, CIRCUIT_SOCKET=self.d[1].sock)
+            r = subprocess.run([os.path.join(BUILD, "examples/channels"), "/h1/channels/inbox"], env=env,
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertEqual(r.stdout, b"sum of squares: 14\nsent to /h1/channels/inbox\n")
+            self.assertEqual(got.communicate(timeout=20)[0], b'"hello from h2"')
+        finally:
+            if got.poll() is None:
+                got.kill()
+                got.wait()
+        # The program's own channel, made on h2, is gone.
+        self.assertEqual(sorted(os.listdir(self.at(1, "h2", "channels"))), ["error", "help"])
+
+    def test_a_program_on_h2_gets_host_down_words_for_a_channel_of_a_killed_host(self):
+        os.mkdir(self.at(0, "h1", "channels", "inbox"))
+        self.d[0].proc.kill()
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[1].sock)
+        r = subprocess.run([os.path.join(BUILD, "examples/channels"), "/h1/channels/inbox"], env=env,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr.decode(), r"channels: .*(host down: h1|host unreachable: h1|no such channel)")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
