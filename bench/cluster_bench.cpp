@@ -20,6 +20,10 @@
 // the suite circuit negotiates), or over plaintext TCP. Relay and server
 // are threads that only read and write.
 //
+// The same round trip as a libcircuit program on h2 makes it: chan<int>
+// send then recv on /h1/channels/c (a send batch, then a receive batch
+// whose clunk rides with the next request), beside the same floors.
+//
 // Streaming, two shapes into a channel of cap 64 on h1; the message
 // crosses the link once, as from a program on one host to a program on
 // another:
@@ -39,6 +43,7 @@
 //   cross-host round trip (64 B, ...): circuit socket 250.0 us (p99 ...), circuit mount ...,
 //     TLS relay floor 120.0 us (p99 ...), TCP relay floor 60.0 us (p99 ...)
 //     ratios: socket/TLS 2.08 (target <= 2), mount/TLS ..., socket/TCP ...
+//     libcircuit chan<int> send+recv / TLS relay floor 1.9 (target <= 2)
 //     cpu per circuit socket round trip (median of rounds): h2 .. us, h1 .. us, client .. us
 //   stream 64 B, sender on h2's mount -> ...: circuit 9000 msgs/s 0.58 MB/s; raw TLS ...; circuit/TLS 0.01
 //   stream 64 B, 9P client of h2's socket -> ...: ...
@@ -57,6 +62,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <circuit/circuit.hpp>
 
 #include "channel_io.hpp"
 #include "cluster.hpp"
@@ -225,6 +232,8 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   std::string c2 = h2.mount() + "/h1/channels/c";
 
   bench::socket_client client(h2.socket());
+  circuit::runtime program(h2.socket());  // libcircuit, as a program on h2 uses it
+  auto lchan = program.open_chan<int>("/h1/channels/c");
   relay_floor tls(&ctx, msg), tcp(nullptr, msg);
   printf("floor link suite: %s\n", tls.suite().c_str());
   struct way {
@@ -234,15 +243,19 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   } ways[] = {{"circuit socket", [&] { client.round_trip("h1", msg); }, {}},
               {"circuit mount", [&] { mount_trip(c2, msg); }, {}},
               {"TLS relay floor", [&] { tls.round_trip(); }, {}},
-              {"TCP relay floor", [&] { tcp.round_trip(); }, {}}};
+              {"TCP relay floor", [&] { tcp.round_trip(); }, {}},
+              {"libcircuit chan", [&] {
+                 lchan.send(7);
+                 if (lchan.recv() != 7) bench::fail("chan<int>: received another value");
+               }, {}}};
   for (auto& w : ways)
     for (int i = 0; i < 300; ++i) w.trip();  // warm-up
   // CPU per circuit socket round trip, per process: the daemons' work,
   // which scheduling noise (the level a round runs at) does not change.
   std::vector<double> cpu[3];
   for (int r = 0; r < rounds; ++r)
-    for (int k = 0; k < 4; ++k) {
-      auto& w = ways[(r + k) % 4];
+    for (int k = 0; k < 5; ++k) {
+      auto& w = ways[(r + k) % 5];
       double c2 = bench::cpu_seconds(h2.pid()), c1 = bench::cpu_seconds(h1.pid()), me = bench::cpu_seconds(getpid());
       w.f.round(iters, w.trip);
       if (&w != &ways[0]) continue;
@@ -255,10 +268,11 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   for (auto& w : ways)
     printf("  %-16s %8.1f us (p99 %8.1f)  per-round [%s]\n", w.name, w.f.us(), w.f.p99_us(),
            bench::list_us(w.f.round_medians).c_str());
-  auto& [sock, mnt, t, p] = ways;
+  auto& [sock, mnt, t, p, lib] = ways;
   printf("  ratios: socket/TLS %.2f (p99 %.2f; target <= 2), mount/TLS %.2f, socket/TCP %.2f, TLS/TCP %.2f\n",
          sock.f.us() / t.f.us(), sock.f.p99_us() / t.f.p99_us(), mnt.f.us() / t.f.us(), sock.f.us() / p.f.us(),
          t.f.us() / p.f.us());
+  printf("  libcircuit chan<int> send+recv / TLS relay floor %.2f (target <= 2)\n", lib.f.us() / t.f.us());
   printf("  cpu per circuit socket round trip (median of rounds): h2 %.1f us, h1 %.1f us, client %.1f us\n",
          bench::median(cpu[0]), bench::median(cpu[1]), bench::median(cpu[2]));
 }

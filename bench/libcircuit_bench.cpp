@@ -1,0 +1,96 @@
+// libcircuit_bench — a chan<int> round trip of libcircuit (send, then
+// recv, by one thread, on a channel of cap 1 of its own host), next to a
+// raw Unix-socket round trip measured in the same run: one write of the
+// same bytes to a server process that writes them back. (The cross-host
+// figure is in cluster_bench, beside the TLS relay floor.)
+//
+// Usage: libcircuit_bench CIRCUITD [--rounds N] [--iters N]
+//
+// A send is one request batch (walk, lopen, write, clunk) and a receive
+// another (walk, lopen, read; its clunk goes unanswered into the next
+// batch), so the library makes two socket round trips where the floor
+// makes one; the ratio against one and against two raw round trips is
+// printed.
+//
+// Output (microseconds, medians of per-round medians; p99 of all):
+//   chan<int> round trip, same host (5 rounds of 2000): libcircuit 70.0 us (p99 ...),
+//     raw unix round trip 20.0 us (p99 ...); ratios 3.50 (target <= 2), per two raw round trips 1.75
+//   circuitd idle cpu: ...
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <circuit/circuit.hpp>
+#include <cstdio>
+#include <string>
+
+#include "harness.hpp"
+#include "socket_client.hpp"
+
+namespace {
+
+// One raw round trip: `n` bytes to a server process and back.
+struct echo_pair {
+  int fd = -1;
+  pid_t server = 0;
+  std::string bytes;
+
+  explicit echo_pair(std::size_t n) : bytes(n, 'x') {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) bench::fail("socketpair");
+    server = fork();
+    if (server < 0) bench::fail("fork");
+    if (server == 0) {  // system calls only: the parent has threads
+      close(sv[0]);
+      std::string buf(n, '\0');
+      for (;;) {
+        if (!bench::read_exactly(sv[1], n) || !bench::write_all(sv[1], bytes)) _exit(0);
+      }
+    }
+    close(sv[1]);
+    fd = sv[0];
+  }
+  ~echo_pair() {
+    close(fd);
+    waitpid(server, nullptr, 0);
+  }
+  void round_trip() {
+    if (!bench::write_all(fd, bytes) || !bench::read_exactly(fd, bytes.size())) bench::fail("echo");
+  }
+};
+
+int body(int argc, char** argv) {
+  int rounds = 5, iters = 2000, warmup = 300;
+  bench::parse_counts(argc, argv, "libcircuit_bench CIRCUITD [--rounds N] [--iters N]",
+                      {{"--rounds", &rounds}, {"--iters", &iters}});
+  auto daemon = bench::server::circuitd_with_socket(argv[1], "h1");
+  circuit::runtime rt(daemon.socket());
+  auto ch = rt.make_chan<int>("c", 1);
+  // The bytes a send of an int puts on the socket: its batch's size.
+  echo_pair raw(bench::requests(bench::channel_frames("1", {"h1"}).send).size());
+  auto trip = [&] {
+    ch.send(7);
+    if (ch.recv() != 7) bench::fail("chan<int>: received another value");
+  };
+  for (int i = 0; i < warmup; ++i) trip(), raw.round_trip();
+  bench::figures c, f;
+  for (int r = 0; r < rounds; ++r) {
+    if (r % 2 == 0) {
+      c.round(iters, trip);
+      f.round(iters, [&] { raw.round_trip(); });
+    } else {
+      f.round(iters, [&] { raw.round_trip(); });
+      c.round(iters, trip);
+    }
+  }
+  printf("chan<int> round trip, same host (%d rounds of %d): libcircuit %.1f us (p99 %.1f), raw unix round trip "
+         "%.1f us (p99 %.1f); ratios %.2f (target <= 2), per two raw round trips %.2f\n",
+         rounds, iters, c.us(), c.p99_us(), f.us(), f.p99_us(), c.us() / f.us(), c.us() / (2 * f.us()));
+  printf("  per-round medians (us): libcircuit [%s] raw [%s]\n", bench::list_us(c.round_medians).c_str(),
+         bench::list_us(f.round_medians).c_str());
+  return bench::idle_cpu_ok(daemon.pid()) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return bench::main(argc, argv, body); }
