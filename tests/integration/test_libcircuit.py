@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import ROOT, DaemonTest, read
@@ -118,6 +119,25 @@ class AcrossHosts(ClusterTest):
                 got.wait()
         # The program's own channel, made on h2, is gone.
         self.assertEqual(sorted(os.listdir(self.at(1, "h2", "channels"))), ["error", "help"])
+
+    def test_a_recv_on_h2_waiting_on_a_channel_of_h1_throws_host_down_when_h1_dies(self):
+        os.mkdir(self.at(0, "h1", "channels", "far"))
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[1].sock, CIRCUIT_MOUNT=self.d[1].mnt,
+                   CIRCUIT_REMOTE_CHAN="/h1/channels/far")
+        p = subprocess.Popen([CHAN_TEST, "[.remote]"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for line in p.stdout:  # Catch2 says its filter first
+                if line == b"waiting\n":
+                    break
+            time.sleep(0.5)  # into the parked open
+            self.d[0].proc.kill()
+            out, _ = p.communicate(timeout=30)  # detection takes seconds; generous under ASan
+            self.assertEqual(p.returncode, 0, out.decode())
+            self.assertRegex(out.decode(), r"words: (recv: /h1/channels/far/recv: )?host (down|unreachable): h1")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_a_program_on_h2_gets_host_down_words_for_a_channel_of_a_killed_host(self):
         os.mkdir(self.at(0, "h1", "channels", "inbox"))

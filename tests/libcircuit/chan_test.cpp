@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -267,6 +268,23 @@ TEST_CASE("a call waiting when the daemon dies throws at once", "[.kill]") {
   CHECK(t < 5);
   // The next call connects again, and says that no daemon answers.
   CHECK_THROWS_WITH(ch.try_recv(), Catch::Contains("cannot reach the daemon"));
+}
+
+// Run alone, by the integration test, on h2 with CIRCUIT_REMOTE_CHAN a
+// channel of h1, which the test kills: the waiting recv throws host_down.
+TEST_CASE("a recv waiting on a channel of a host that dies throws host_down", "[.remote]") {
+  circuit::runtime rt;
+  auto ch = rt.open_chan<int>(std::getenv("CIRCUIT_REMOTE_CHAN"));
+  std::puts("waiting");
+  std::fflush(stdout);
+  try {
+    ch.recv();
+    FAIL("received");
+  } catch (const circuit::host_down& e) {
+    CHECK((e.errnum() == EHOSTDOWN || e.errnum() == EHOSTUNREACH));
+    CHECK(std::string(e.what()).find("h1") != std::string::npos);
+    std::printf("words: %s\n", e.what());
+  }
 }
 
 TEST_CASE("without a daemon the runtime says so") {
