@@ -4,6 +4,7 @@
 #include "circuit/wire/mount.hpp"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 
 #include "test_server.hpp"
@@ -174,6 +175,41 @@ TEST_CASE("a request past its deadline fails with timed_out and is flushed on th
   t.c->attach(0, "me", 1000, "", a.h());
   t.run_until([&] { return a.done(); });
   CHECK(o.calls == 1);
+}
+
+TEST_CASE("each request's deadline is its own: a shorter one after a longer one expires first") {
+  rig t;
+  t.start();
+  t.server.park_types = {mtype::tlopen};
+  slot<rlopen> slow, quick;
+  t.c->set_deadline(400ms);
+  t.c->lopen(0, o_rdonly, slow.h());
+  t.c->set_deadline(20ms);
+  t.c->lopen(0, o_rdonly, quick.h());
+  t.c->set_deadline({});
+  auto began = std::chrono::steady_clock::now();
+  t.run_until([&] { return quick.done(); });
+  CHECK(quick.r->err().code == errc::timed_out);
+  CHECK(!slow.done());
+  CHECK(std::chrono::steady_clock::now() - began < 300ms);
+  t.run_until([&] { return slow.done(); });
+  CHECK(slow.r->err().code == errc::timed_out);
+  CHECK(std::chrono::steady_clock::now() - began >= 400ms);
+}
+
+TEST_CASE("a request answered in time never expires, though the deadline passes later") {
+  rig t({.msize = max_msize, .deadline = 30ms});
+  t.start();
+  slot<qid> a;
+  t.c->attach(0, "me", 1000, "", a.h());
+  t.run_until([&] { return a.done(); });
+  REQUIRE(a.r->ok());
+  t.io.restart();
+  t.io.run_for(80ms);  // past the deadline: nothing may fire
+  CHECK(a.calls == 1);
+  auto flushes = std::count_if(t.server.received.begin(), t.server.received.end(),
+                               [](auto& m) { return std::holds_alternative<tflush>(m.message); });
+  CHECK(flushes == 0);
 }
 
 TEST_CASE("flush of a parked request completes it with interrupted, then the flush") {

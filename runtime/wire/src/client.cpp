@@ -79,10 +79,8 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
   auto& p = pending_[tag];
   p.done = std::move(done);
   if (deadline_ != duration::zero()) {
-    p.timer = std::make_unique<asio::steady_timer>(ex_, deadline_);
-    p.timer->async_wait([self = shared_from_this(), tag](boost::system::error_code ec) {
-      if (!ec) self->expire(tag);
-    });
+    p.deadline = std::chrono::steady_clock::now() + deadline_;
+    arm_sweep(p.deadline);
   }
   last_tag_ = tag;
   // Requests made in one turn of the loop (a pipelined walk, lopen, write
@@ -168,7 +166,7 @@ void client::on_reply(std::uint16_t tag, rmessage m) {
   it->second.done = nullptr;
   // A tag being flushed stays taken until its Rflush (flush() frees it).
   if (!it->second.flushing) pending_.erase(it);
-  else it->second.timer.reset();
+  else it->second.deadline = {};
   if (!done) return;  // timed out already: the late reply is dropped
   if (auto* e = std::get_if<rlerror>(&m)) {
     int no = int(e->ecode);
@@ -186,6 +184,32 @@ void client::expire(std::uint16_t tag) {
   it->second.done = nullptr;
   done(make_error(errc::timed_out, "9p: no reply within the deadline"));
   if (tag != notag && !dropped_) flush(tag, [](result<void>) {});
+}
+
+void client::arm_sweep(time_point at) {
+  if (sweep_at_ != time_point{} && sweep_at_ <= at) return;  // it fires first; sweep() arms again
+  if (!sweep_) sweep_ = std::make_unique<asio::steady_timer>(ex_);
+  sweep_at_ = at;
+  sweep_->expires_at(at);  // cancels a later wait, if any
+  sweep_->async_wait([self = shared_from_this(), at](boost::system::error_code ec) {
+    if (ec || self->sweep_at_ != at) return;  // cancelled, or re-armed earlier
+    self->sweep_at_ = {};
+    self->sweep();
+  });
+}
+
+void client::sweep() {
+  if (dropped_) return;
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::uint16_t> due;
+  time_point next{};
+  for (auto& [tag, p] : pending_) {
+    if (p.deadline == time_point{} || !p.done) continue;
+    if (p.deadline <= now) due.push_back(tag);
+    else if (next == time_point{} || p.deadline < next) next = p.deadline;
+  }
+  for (auto tag : due) expire(tag);  // each may issue a flush (without a deadline)
+  if (next != time_point{}) arm_sweep(next);
 }
 
 void client::flush(std::uint16_t oldtag, handler<void> done) {
@@ -218,6 +242,7 @@ void client::drop(error why) {
   if (dropped_) return;
   dropped_ = true;
   transport_->close();
+  if (sweep_) sweep_->cancel();  // it holds the client
   auto gone = std::move(pending_);
   pending_.clear();
   for (auto& [tag, p] : gone)

@@ -163,10 +163,11 @@ class client : public std::enable_shared_from_this<client> {
   void close();
 
  private:
+  using time_point = std::chrono::steady_clock::time_point;
   struct pending {
     handler<rmessage> done;  // empty once completed (timed out, flushed)
     bool flushing = false;   // a Tflush of the tag is in flight
-    std::unique_ptr<boost::asio::steady_timer> timer;
+    time_point deadline{};   // none: the epoch
   };
 
   client(boost::asio::any_io_executor ex, std::unique_ptr<transport> t, options opts);
@@ -178,6 +179,10 @@ class client : public std::enable_shared_from_this<client> {
   void on_frames(std::string_view bytes);
   void on_reply(std::uint16_t tag, rmessage m);
   void expire(std::uint16_t tag);
+  // One timer for all the deadlines: armed at the earliest, it expires
+  // what is due and arms again (no timer made and cancelled per request).
+  void arm_sweep(time_point at);
+  void sweep();
   void drop(error why);
   void post_error(handler<rmessage> done, error e);
   template <class R, class T, class F>
@@ -199,6 +204,8 @@ class client : public std::enable_shared_from_this<client> {
   std::vector<char> read_buf_;
   bool reading_ = false;
   bool dropped_ = false;
+  std::unique_ptr<boost::asio::steady_timer> sweep_;
+  time_point sweep_at_{};  // when sweep_ fires; the epoch: not armed
   std::uint32_t next_fid_ = 1;
   std::vector<std::uint32_t> free_fids_;
 };
