@@ -16,48 +16,15 @@
 //   chan<int> round trip, same host (5 rounds of 2000): libcircuit 70.0 us (p99 ...),
 //     raw unix round trip 20.0 us (p99 ...); ratios 3.50 (target <= 2), per two raw round trips 1.75
 //   circuitd idle cpu: ...
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <circuit/circuit.hpp>
 #include <cstdio>
 #include <string>
 
+#include "answering_peer.hpp"
 #include "harness.hpp"
 #include "socket_client.hpp"
 
 namespace {
-
-// One raw round trip: `n` bytes to a server process and back.
-struct echo_pair {
-  int fd = -1;
-  pid_t server = 0;
-  std::string bytes;
-
-  explicit echo_pair(std::size_t n) : bytes(n, 'x') {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) bench::fail("socketpair");
-    server = fork();
-    if (server < 0) bench::fail("fork");
-    if (server == 0) {  // system calls only: the parent has threads
-      close(sv[0]);
-      std::string buf(n, '\0');
-      for (;;) {
-        if (!bench::read_exactly(sv[1], n) || !bench::write_all(sv[1], bytes)) _exit(0);
-      }
-    }
-    close(sv[1]);
-    fd = sv[0];
-  }
-  ~echo_pair() {
-    close(fd);
-    waitpid(server, nullptr, 0);
-  }
-  void round_trip() {
-    if (!bench::write_all(fd, bytes) || !bench::read_exactly(fd, bytes.size())) bench::fail("echo");
-  }
-};
 
 int body(int argc, char** argv) {
   int rounds = 5, iters = 2000, warmup = 300;
@@ -67,19 +34,21 @@ int body(int argc, char** argv) {
   circuit::runtime rt(daemon.socket());
   auto ch = rt.make_chan<int>("c", 1);
   // The bytes a send of an int puts on the socket: its batch's size.
-  echo_pair raw(bench::requests(bench::channel_frames("1", {"h1"}).send).size());
+  // One raw round trip of as many bytes each way.
+  std::string bytes(bench::requests(bench::channel_frames("1", {"h1"}).send).size(), 'x');
+  bench::answering_peer raw({{bytes.size(), bytes}});
   auto trip = [&] {
     ch.send(7);
     if (ch.recv() != 7) bench::fail("chan<int>: received another value");
   };
-  for (int i = 0; i < warmup; ++i) trip(), raw.round_trip();
+  for (int i = 0; i < warmup; ++i) trip(), raw.ask(bytes, bytes.size());
   bench::figures c, f;
   for (int r = 0; r < rounds; ++r) {
     if (r % 2 == 0) {
       c.round(iters, trip);
-      f.round(iters, [&] { raw.round_trip(); });
+      f.round(iters, [&] { raw.ask(bytes, bytes.size()); });
     } else {
-      f.round(iters, [&] { raw.round_trip(); });
+      f.round(iters, [&] { raw.ask(bytes, bytes.size()); });
       c.round(iters, trip);
     }
   }

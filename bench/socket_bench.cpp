@@ -23,60 +23,35 @@
 //     floor 30.3 us (p99 70.1), ratio 1.98 (p99 1.86; target <= 2)
 //   circuitd idle cpu: 0.00% of one cpu over 3 s (limit 1%)
 // The benchmark exits 1 if circuitd's idle CPU is above 1% (harness.hpp).
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
+#include "answering_peer.hpp"
 #include "harness.hpp"
 #include "socket_client.hpp"
 
 namespace {
 
-// The floor: the same batches' bytes on a socketpair, answered by a server
+// The floor: the same batches' bytes on a socketpair, answered by a
 // process with the bytes circuitd would answer.
 struct floor_pair {
   std::string send_batch, send_reply, recv_batch, recv_reply;
-  int fd = -1;
-  pid_t server = 0;
+  bench::answering_peer peer;
 
-  explicit floor_pair(const std::string& msg) {
-    auto frames = bench::channel_frames(msg, {"h1"});
-    send_batch = bench::requests(frames.send);
-    send_reply = bench::replies(frames.send);
-    recv_batch = bench::requests(frames.recv);
-    recv_reply = bench::replies(frames.recv);
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) bench::fail("socketpair");
-    server = fork();
-    if (server < 0) bench::fail("fork");
-    if (server == 0) {  // system calls only: the parent has threads
-      close(sv[0]);
-      for (;;) {
-        if (!bench::read_exactly(sv[1], send_batch.size()) || !bench::write_all(sv[1], send_reply)) _exit(0);
-        if (!bench::read_exactly(sv[1], recv_batch.size()) || !bench::write_all(sv[1], recv_reply)) _exit(0);
-      }
-    }
-    close(sv[1]);
-    fd = sv[0];
-  }
-  ~floor_pair() {
-    close(fd);  // the server reads end of file and exits
-    waitpid(server, nullptr, 0);
-  }
+  explicit floor_pair(const bench::round_trip_frames& frames)
+      : send_batch(bench::requests(frames.send)),
+        send_reply(bench::replies(frames.send)),
+        recv_batch(bench::requests(frames.recv)),
+        recv_reply(bench::replies(frames.recv)),
+        peer({{send_batch.size(), send_reply}, {recv_batch.size(), recv_reply}}) {}
 
   void round_trip() {
-    ask(send_batch, send_reply.size());
-    ask(recv_batch, recv_reply.size());
-  }
-
-  void ask(const std::string& batch, std::size_t answer) {
-    if (!bench::write_all(fd, batch)) bench::fail("floor write");
-    if (!bench::read_exactly(fd, answer)) bench::fail("floor read");
+    peer.ask(send_batch, send_reply.size());
+    peer.ask(recv_batch, recv_reply.size());
   }
 };
 
@@ -93,7 +68,7 @@ int body(int argc, char** argv) {
   std::string msg(size, 'm');
   for (int i = 0; i < size; ++i) msg[i] = 'a' + i % 26;
   bench::socket_client circuit(daemon.socket());
-  floor_pair floor(msg);
+  floor_pair floor(bench::channel_frames(msg, {"h1"}));
   for (int i = 0; i < warmup; ++i) circuit.round_trip("h1", msg), floor.round_trip();
   bench::figures c, f;
   for (int r = 0; r < rounds; ++r) {
