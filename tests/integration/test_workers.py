@@ -247,7 +247,7 @@ class Workers(WorkerTest):
         self.mk("a")
         self.assertEqual(sorted(self.ls(self.w("a"))),
                          sorted(["help", "error", "spec", "stdin", "stdout", "stderr", "wait", "trywait",
-                                 "signal", "ctl", "stat"]))
+                                 "result", "signal", "ctl", "stat"]))
         self.assertEqual(self.read(self.w("a", "stat")),
                          b'{"state":"new","pid":0,"path":null,"started":0,"exit":null,"signal":null,'
                          b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"procs":0,"stdin_buffered":0,"stdout_buffered":0,'
@@ -845,6 +845,66 @@ class Workers(WorkerTest):
                       % (fd_count(self.d.proc.pid), fds0), timeout=3)
 
 
+    # ---- where a worker is, and its result ----
+
+    def test_a_worker_is_told_its_host_its_directory_and_its_daemons_socket_over_what_its_spec_says(self):
+        self.start("a", "/bin/sh", "-c", 'echo "$CIRCUIT_HOST|$CIRCUIT_WORKER|$CIRCUIT_SOCKET|$K"',
+                   env=["CIRCUIT_WORKER=/forged", "K=V"])
+        self.assertEqual(self.read(self.w("a", "stdout")), ("h1|/h1/workers/a|%s|V\n" % self.d.sock).encode())
+        self.assertEqual(self.wait("a"), b'{"exit":0}\n')
+        # the spec reads back as written: the daemon's variables are not part of it
+        self.assertEqual(json.loads(self.read(self.w("a", "spec")))["env"], ["CIRCUIT_WORKER=/forged", "K=V"])
+
+    def test_result_is_empty_until_written_then_each_write_replaces_it_whole(self):
+        self.mk("a")
+        self.assertEqual(self.read(self.w("a", "result")), b"")
+        self.write(self.w("a", "result"), '{"value":[1,2,3]}')
+        self.assertEqual(self.read(self.w("a", "result")), b'{"value":[1,2,3]}')
+        self.write(self.w("a", "result"), "2")
+        self.assertEqual(self.read(self.w("a", "result")), b"2")
+        # it stays after the worker ended, for whoever waits for it
+        self.start("b", "/bin/true")
+        self.write(self.w("b", "result"), "done")
+        self.assertEqual(self.wait("b"), b'{"exit":0}\n')
+        self.assertEqual(self.read(self.w("b", "result")), b"done")
+
+    def test_a_result_over_the_hosts_max_message_is_refused_with_efbig_and_the_old_one_stays(self):
+        self.mk("a")
+        self.write(self.w("a", "result"), "old")
+        self.write(self.d.host("ctl"), "max-message 16")
+        self.refused(errno.EFBIG, self.w("a", "result"), "x" * 17, ["result: over the limit of 16 bytes"])
+        self.assertEqual(self.read(self.w("a", "result")), b"old")
+
+    def test_result_writes_out_of_order_are_refused_with_einval_and_words(self):
+        self.mk("a")
+        path = self.w("a", "result")
+        if self.face == "mount":
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                self.assertErrno(errno.EINVAL, os.pwrite, fd, b"x", 5)
+                self.assertIn("result: writes must be in order (at offset 0, not 5)", self.err("a"))
+            finally:
+                os.close(fd)
+        else:
+            f = self.f.open_write(self.rel(path))
+            f.off = 5
+            self.assertErrno(errno.EINVAL, f.write, b"x")
+            self.assertIn("result: writes must be in order (at offset 0, not 5)", self.err("a"))
+            # the clunk commits, and says that nothing is kept
+            self.assertErrno(errno.EINVAL, f.close)
+        self.assertIn("result: ", self.err("a"))
+        self.assertEqual(self.read(path), b"")
+
+    def test_a_writer_killed_mid_result_leaves_the_result_as_it_was(self):
+        self.mk("a")
+        self.write(self.w("a", "result"), "whole")
+        p = subprocess.Popen([PY, "-c", "import os,signal; fd=os.open(%r, os.O_WRONLY); "
+                              "os.write(fd, b'half a res'); os.kill(os.getpid(), signal.SIGKILL)"
+                              % self.w("a", "result")])
+        self.assertEqual(p.wait(5), -signal.SIGKILL)
+        self.assertEqual(self.read(self.w("a", "result")), b"whole")
+
+
 class WorkersOverSocket(Workers):
     """The same, through the socket."""
 
@@ -858,6 +918,7 @@ class WorkersOverSocket(Workers):
         "test_sigint_on_a_blocked_cat_wait_returns_at_once_and_leaves_the_worker_running":
             "it watches cat's system call on the mount",
         "test_rmdir_fails_parked_readers_of_a_new_worker": "it watches cat's system calls on the mount",
+        "test_a_writer_killed_mid_result_leaves_the_result_as_it_was": "the writer is a process of the mount",
     }
 
 

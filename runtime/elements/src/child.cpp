@@ -128,6 +128,11 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   req.cgroup_procs = group ? group->procs_fd() : -1;
   req.as = as_maker ? &maker : nullptr;
   req.reaper = reaper ? cfg.reaper.c_str() : nullptr;
+  // Where the worker is: a program finds its daemon and its own directory
+  // (libcircuit writes its function's result there).
+  std::vector<std::string> env{"CIRCUIT_HOST=" + cfg.host, "CIRCUIT_WORKER=" + w.path()};
+  if (!cfg.socket.empty()) env.push_back("CIRCUIT_SOCKET=" + cfg.socket);
+  req.env_extra = &env;
   auto st = start_process(req);
   for (int fd : theirs) ::close(fd);
   if (!st) {

@@ -221,13 +221,26 @@ result<started> start_direct(const start_request& r, int report_w) {
   std::vector<char*> envp;
   if (s.env) {
     for (auto& e : *s.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
+  } else {
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
   }
+  if (r.env_extra) {
+    // The daemon's variables win over the same names from the spec.
+    std::erase_if(envp, [&](const char* e) {
+      std::string_view v(e);
+      auto name = v.substr(0, v.find('=') + 1);
+      for (auto& x : *r.env_extra)
+        if (std::string_view(x).substr(0, x.find('=') + 1) == name) return true;
+      return false;
+    });
+    for (auto& x : *r.env_extra) envp.push_back(const_cast<char*>(x.c_str()));
+  }
+  envp.push_back(nullptr);
   start_args a{};
   a.path = r.reaper ? r.reaper : s.path.c_str();
   a.keep_fd = report_w;
   a.argv = argv.data();
-  a.envp = s.env ? envp.data() : environ;
+  a.envp = envp.data();
   a.dir = s.dir.empty() ? nullptr : s.dir.c_str();
   for (int i = 0; i < 3; ++i) a.fds[i] = r.fds[i];
   a.cgroup_procs = r.cgroup_procs;

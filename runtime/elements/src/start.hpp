@@ -23,6 +23,9 @@
 
 #include <sys/types.h>
 
+#include <string>
+#include <vector>
+
 #include "circuit/core/dir.hpp"
 #include "spec.hpp"
 
@@ -35,6 +38,9 @@ struct start_request {
   int cgroup_procs = -1;        // its cgroup.procs, open for writing
   const principal* as = nullptr;  // run as this user; nullptr: as the daemon
   const char* reaper = nullptr;   // start under this circuit-reaper (no cgroup)
+  // "NAME=VALUE" added to the environment (the spec's, else the daemon's),
+  // replacing a variable of the same name there.
+  const std::vector<std::string>* env_extra = nullptr;
 };
 
 struct started {

@@ -28,6 +28,7 @@ worker::worker(ns& space, dir* parent, std::string name)
 
 worker::~worker() {
   if (child_) child_->owner.reset();
+  space().memory().give(result_.size());
 }
 
 std::string_view worker::about() const {
@@ -81,6 +82,11 @@ result<void> worker::start(spec s) {
   };
   kick();
   return {};
+}
+
+void worker::set_outcome(std::string bytes) {
+  space().memory().give(result_.size());
+  result_ = std::move(bytes);
 }
 
 std::string worker::spec_text() const { return spec_ ? to_json(*spec_) : std::string(); }

@@ -60,6 +60,10 @@ class worker final : public dir {
   const output& out() const { return out_; }
   const output& err() const { return err_; }
   double& grace() { return grace_; }
+  // The `result` file's bytes; set_outcome takes bytes already taken from
+  // the memory budget, and gives back those of the result it replaces.
+  const std::string& outcome() const { return result_; }
+  void set_outcome(std::string bytes);
 
   state current() const { return state_; }
   pid_t pid() const { return pid_; }
@@ -101,6 +105,7 @@ class worker final : public dir {
   double grace_;
   output out_, err_;
   bool stdin_open_ = false;
+  std::string result_;
   wait_queue<handle_ptr> waiters_;  // opens of wait
 
   friend struct child;

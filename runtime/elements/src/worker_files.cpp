@@ -102,6 +102,67 @@ class stdin_handle final : public handle {
   std::shared_ptr<worker> w_;
 };
 
+// An open of `result`. Reads see the result as it was at the open. What an
+// open for writing writes replaces the result at its last close (or its
+// fsync), whole: a writer that dies mid-write leaves the result as it was.
+// Bytes held count against the daemon's memory budget.
+class result_handle final : public handle {
+ public:
+  result_handle(std::shared_ptr<worker> w, bool writing)
+      : w_(std::move(w)), text_(w_->outcome()), writing_(writing) {}
+  ~result_handle() override { w_->space().memory().give(pending_.size()); }
+
+  void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    done->complete(off >= text_.size() ? std::string() : text_.substr(off, size));
+  }
+
+  // A refused write spoils the open: its close leaves the result as it was.
+  result<std::size_t> write(const caller&, std::uint64_t off, std::string_view data) override {
+    auto r = append(off, data);
+    if (!r) writing_ = false;
+    return r;
+  }
+
+  // fsync: the result is what was written so far (a copy: writes go on).
+  result<void> sync(const caller&) override {
+    if (!writing_) return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+    if (!take(pending_.size())) return full();
+    w_->set_outcome(pending_);
+    return {};
+  }
+  void abort(const caller&, std::string_view) override { writing_ = false; }
+  bool abortable() const override { return writing_; }
+  // The last close: the bytes, and what they hold of the budget, go to the worker.
+  void release() override {
+    if (writing_) w_->set_outcome(std::exchange(pending_, std::string()));
+  }
+
+ private:
+  result<std::size_t> append(std::uint64_t off, std::string_view data) {
+    if (!writing_) return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+    if (off != pending_.size())
+      return make_error(errc::invalid, "result: writes must be in order (at offset " +
+                                           std::to_string(pending_.size()) + ", not " +
+                                           std::to_string(off) + ")");
+    std::size_t max = w_->space().cfg().max_message;
+    if (data.size() > max - pending_.size())
+      return make_error(errc::too_big, "result: over the limit of " + std::to_string(max) +
+                                           " bytes (the host's max_message)");
+    if (!take(data.size())) return full();
+    pending_.append(data);
+    return data.size();
+  }
+  bool take(std::size_t n) { return w_->space().memory().take(n); }
+  static error full() {
+    return make_error(errc::no_memory, "result: circuitd holds its --max-memory of bytes now");
+  }
+
+  std::shared_ptr<worker> w_;
+  std::string text_;
+  std::string pending_;
+  bool writing_;
+};
+
 const verb worker_verbs[] = {
     {"kill", 0, "kill", "SIGKILL to every process of the worker",
      [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).signal(SIGKILL); }},
@@ -160,6 +221,13 @@ const file_entry worker_files[] = {
                 op_ptr<handle_ptr> done) { as_worker(d).open_wait(false, done); },
      .readable = true,
      .mode = 0440},
+    {.name = "result",
+     .help = "the worker's result (libcircuit writes its function's JSON here); a write replaces it at close",
+     .open = [](dir& d, const open_args& a,
+                op_ptr<handle_ptr> done) { done->complete(opened(new result_handle(shared(d), a.wants_write()))); },
+     .readable = true,
+     .writable = true,
+     .mode = 0640},
     {.name = "signal",
      .help = "write a signal name or number (TERM, KILL, 9): sent to every process of the worker",
      .write = [](dir& d, const caller&, std::string_view t) -> result<void> {
