@@ -17,6 +17,8 @@ namespace circuit {
 namespace {
 
 std::atomic<std::uint64_t> next_runtime{1};
+std::atomic<runtime*> newest{nullptr};  // chans decode into it by default
+thread_local runtime* decoding_into = nullptr;
 
 // Each thread's sessions, by runtime id: a thread's calls use its own
 // connection, and a thread's connections close when it ends.
@@ -31,14 +33,27 @@ std::string unique_name() {
 
 }  // namespace
 
+namespace detail {
+
+decoding::decoding(runtime* rt) : prev_(decoding_into) { decoding_into = rt; }
+decoding::~decoding() { decoding_into = prev_; }
+
+runtime& decoding_runtime() {
+  runtime* rt = decoding_into ? decoding_into : newest.load();
+  if (!rt) throw_error(EINVAL, "chan: a chan crosses as its path, and needs a circuit::runtime to open it");
+  return *rt;
+}
+
+}  // namespace detail
+
 struct runtime::impl {
   std::uint64_t id = next_runtime++;
   std::string socket, host;
   std::mutex mu;  // guards made
-  std::set<std::string> made;  // channels to remove at the end
+  std::set<std::string> made;  // channels and workers to remove at the end
 };
 
-runtime::runtime(int, char**) : runtime(std::string()) {}
+runtime::runtime(int argc, char** argv) : runtime(std::string()) { spawned_run(argc, argv); }
 
 runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>()) {
   impl_->socket = socket.empty() ? wire::default_socket() : socket;
@@ -47,9 +62,17 @@ runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>()) {
   if (!name) session().fail(name.err(), "runtime", "/sysname", true);
   impl_->host = *name;
   while (!impl_->host.empty() && impl_->host.back() == '\n') impl_->host.pop_back();
+  newest.store(this);
 }
 
 runtime::~runtime() {
+  clean_up();
+  runtime* self = this;
+  newest.compare_exchange_strong(self, nullptr);
+  sessions.erase(impl_->id);
+}
+
+void runtime::clean_up() {
   std::set<std::string> made;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -61,15 +84,27 @@ runtime::~runtime() {
       auto names = wire::split_path(path);
       std::string name = names.back();
       names.pop_back();
-      if (auto dir = c.walk(names)) {
+      auto dir = c.walk(names);
+      if (!dir) continue;
+      // A worker still running is refused (EBUSY): kill it, wait, remove.
+      if (auto r = c.rmdir(*dir, name); !r && r.err().code == errc::busy) {
+        names.push_back(name);
+        names.push_back("ctl");
+        (void)c.put(names, "kill\n");
+        names.back() = "wait";
+        (void)c.slurp(names);
         (void)c.rmdir(*dir, name);
-        (void)c.clunk(*dir);
       }
+      (void)c.clunk(*dir);
     }
   } catch (const exception&) {
     // The daemon is gone: nothing to remove from.
   }
-  sessions.erase(impl_->id);
+}
+
+void runtime::made(const std::string& path) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->made.insert(path);
 }
 
 const std::string& runtime::host() const { return impl_->host; }
@@ -94,17 +129,14 @@ std::string runtime::make_channel(const std::string& name, int cap) {
   auto& c = s.conn();
   auto dir = c.walk({impl_->host, "channels"});
   if (!dir) s.fail(dir.err(), "make_chan", "/" + impl_->host + "/channels/", false);
-  auto made = c.mkdir(*dir, n, 0755);
+  auto mk = c.mkdir(*dir, n, 0755);
   (void)c.clunk(*dir);
-  if (!made) {
-    if (made.err().code == errc::exists)
+  if (!mk) {
+    if (mk.err().code == errc::exists)
       throw_error(EEXIST, "make_chan: " + path + ": the name is taken (open_chan opens it)");
-    s.fail(made.err(), "make_chan", path, true);
+    s.fail(mk.err(), "make_chan", path, true);
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->made.insert(path);
-  }
+  made(path);
   if (cap > 0)
     if (auto r = c.put({impl_->host, "channels", n, "cap"}, std::to_string(cap) + "\n"); !r)
       s.fail(r.err(), "make_chan", path + "/cap", true);

@@ -120,6 +120,25 @@ class AcrossHosts(ClusterTest):
         # The program's own channel, made on h2, is gone.
         self.assertEqual(sorted(os.listdir(self.at(1, "h2", "channels"))), ["error", "help"])
 
+    def test_the_seed_program_spawns_ping_on_h2_and_a_second_run_starts_clean(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock)
+        for run in range(2):
+            r = subprocess.run([os.path.join(BUILD, "examples/roundtrip"), "h2"], env=env, capture_output=True,
+                               timeout=60)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"Roundtrip complete.\n", b""), "run %d" % run)
+            # Nothing is left of it: its channel on h1, its worker on h2.
+            self.assertEqual(sorted(os.listdir(self.at(0, "h1", "channels"))), ["error", "help"])
+            self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])
+
+    def test_the_spawn_calls_from_h1_to_workers_on_h2(self):
+        # The checks look at h2's own mount: another member's mount may show
+        # an entry up to a second after it went (circuit(4), caching).
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_MOUNT=self.d[1].mnt, CIRCUIT_SPAWN_HOST="h2")
+        r = subprocess.run([CHAN_TEST, "[spawn]"], env=env, capture_output=True, timeout=200)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        self.assertIn(b"All tests passed", r.stdout)
+        self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])
+
     def test_a_recv_on_h2_waiting_on_a_channel_of_h1_throws_host_down_when_h1_dies(self):
         os.mkdir(self.at(0, "h1", "channels", "far"))
         env = dict(os.environ, CIRCUIT_SOCKET=self.d[1].sock, CIRCUIT_MOUNT=self.d[1].mnt,

@@ -2,9 +2,10 @@
 // tests/integration/test_libcircuit.py, which starts the daemon and sets
 // CIRCUIT_SOCKET (its socket) and CIRCUIT_MOUNT (its mount, to check what
 // the library did from the files' side).
-#define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 #include <circuit/circuit.hpp>
+
+#include "files.hpp"
 
 #include <boost/describe.hpp>
 #include <csignal>
@@ -24,15 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string mount() { return std::getenv("CIRCUIT_MOUNT"); }
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 template <class F>
 double seconds(F f) {
   auto t = std::chrono::steady_clock::now();

@@ -33,8 +33,6 @@
 
 namespace circuit {
 
-using duration = std::chrono::steady_clock::duration;
-
 class chan_base {
  public:
   const std::string& path() const { return path_; }  // "/h1/channels/jobs"
@@ -72,10 +70,13 @@ class chan : public chan_base {
 
  private:
   friend class runtime;
+  template <class U>
+  friend boost::json::result<chan<U>> tag_invoke(boost::json::try_value_to_tag<chan<U>>, const boost::json::value&);
   chan(runtime* rt, std::string path) : chan_base(rt, std::move(path)) {}
 
   static std::string encode(const T& v) { return boost::json::serialize(boost::json::value_from(v)); }
   T decode(const std::string& msg) const {
+    detail::decoding with(rt_);  // a chan in the message is this runtime's
     boost::system::error_code ec;
     auto v = boost::json::parse(msg, ec);
     if (ec) not_a_value(msg, "it is not JSON");
@@ -84,6 +85,18 @@ class chan : public chan_base {
     return std::move(*t);
   }
 };
+
+// A chan crosses as its path (a JSON string); decoded, it belongs to the
+// runtime that decodes it (detail::decoding_runtime).
+template <class T>
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const chan<T>& c) {
+  v = c.path();
+}
+template <class T>
+boost::json::result<chan<T>> tag_invoke(boost::json::try_value_to_tag<chan<T>>, const boost::json::value& v) {
+  if (!v.is_string()) return boost::json::make_error_code(boost::json::error::not_string);
+  return chan<T>(&detail::decoding_runtime(), std::string(v.get_string()));
+}
 
 // Keeps `ch` in place when its runtime ends (by default a program's
 // channels are removed then, so a second run starts clean).

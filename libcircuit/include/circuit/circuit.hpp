@@ -5,3 +5,4 @@
 #include "circuit/chan.hpp"
 #include "circuit/errors.hpp"
 #include "circuit/runtime.hpp"
+#include "circuit/spawn.hpp"

@@ -9,6 +9,7 @@
 //   catch (const circuit::exception& e) { ... }    // anything else: e.errnum()
 #pragma once
 
+#include <cerrno>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,22 @@ struct permission : exception { using exception::exception; };
 struct closed : exception { using exception::exception; };
 // The name is taken (EEXIST).
 struct exists : exception { using exception::exception; };
+
+// A spawned function threw (EREMOTEIO): "square on h2: x must be positive".
+struct app_error : exception { using exception::exception; };
+// A spawned worker ended without a result (ECHILD): it crashed, was killed,
+// or exited first. exit_code() is its exit status (-1 when a signal ended
+// it), signal() the signal's name ("SEGV"; empty when it exited).
+struct worker_died : exception {
+  worker_died(const std::string& words, int exit_code, std::string signal)
+      : exception(ECHILD, words), exit_code_(exit_code), signal_(std::move(signal)) {}
+  int exit_code() const noexcept { return exit_code_; }
+  const std::string& signal() const noexcept { return signal_; }
+
+ private:
+  int exit_code_;
+  std::string signal_;
+};
 
 // Throws the type that fits `errnum`, with `words`.
 [[noreturn]] void throw_error(int errnum, const std::string& words);

@@ -16,26 +16,51 @@
 // Thread safety: every member may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 namespace circuit {
 
+using duration = std::chrono::steady_clock::duration;
+
 template <class T>
 class chan;
+template <class R>
+class spawned;
+class runtime;
 
 namespace detail {
 class session;
-}
+using fn_key = void (*)();
+
+// The runtime that a chan decoded from JSON belongs to (a chan crosses as
+// its path): the innermost `decoding` of the calling thread, else the
+// process's newest runtime. Throws circuit::exception EINVAL when none.
+runtime& decoding_runtime();
+class decoding {
+ public:
+  explicit decoding(runtime* rt);
+  ~decoding();
+  decoding(const decoding&) = delete;
+  decoding& operator=(const decoding&) = delete;
+
+ private:
+  runtime* prev_;
+};
+}  // namespace detail
 
 class runtime {
  public:
   // Connects to the daemon (throws circuit::exception, with the words of the
-  // failure, when it cannot). argc and argv are the program's.
+  // failure, when it cannot). argc and argv are the program's: in a worker
+  // made by spawn they say which function to run, and then this runs it,
+  // writes its result and exits the process (spawn.hpp).
   runtime(int argc, char** argv);
   // Connects to the daemon at `socket` ("": the default above).
   explicit runtime(const std::string& socket = "");
-  // Removes the channels this runtime made and did not keep().
+  // Removes the channels and workers this runtime made and did not keep()
+  // (a worker still running is killed first).
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
@@ -56,15 +81,33 @@ class runtime {
   chan<T> open_chan(const std::string& path) {
     return chan<T>(this, find_channel(path));
   }
-  // Leaves the channel at `path` in place when this runtime ends.
+  // Leaves the channel or worker at `path` in place when this runtime ends.
   void keep(const std::string& path);
+
+  // Runs fn(args...) in a new worker on `host` (spawn.hpp): fn must be
+  // registered (CIRCUIT_REGISTER), and each argument converts to its
+  // parameter's type. Throws circuit::exception EINVAL for a function not
+  // registered; not_found for a host that is not a member.
+  template <class R, class... P, class... A>
+  spawned<R> spawn(const std::string& host, R (*fn)(P...), A&&... args);
 
   // The calling thread's connection (libcircuit's own use).
   detail::session& session();
 
  private:
+  template <class R>
+  friend class spawned;
   std::string make_channel(const std::string& name, int cap);
   std::string find_channel(const std::string& path);
+  void made(const std::string& path);
+  void clean_up();  // removes what this runtime made and did not keep
+  bool spawned_run(int argc, char** argv);  // runs the function when spawned
+  // spawn.cpp: a started worker's path; its result's value JSON (or the
+  // error thrown); SIGKILL; and, in a spawned worker, running its function.
+  std::string start_worker(const std::string& host, detail::fn_key fn, const std::string& args);
+  std::string await_result(const std::string& path, duration within);
+  void kill_worker(const std::string& path);
+  [[noreturn]] void run_spawned(const std::string& fn, const std::string& args);
   struct impl;
   std::unique_ptr<impl> impl_;
 };

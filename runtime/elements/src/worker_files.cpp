@@ -119,27 +119,28 @@ class result_handle final : public handle {
   // A refused write spoils the open: its close leaves the result as it was.
   result<std::size_t> write(const caller&, std::uint64_t off, std::string_view data) override {
     auto r = append(off, data);
-    if (!r) writing_ = false;
+    if (!r) spoiled_ = true;
     return r;
   }
 
   // fsync: the result is what was written so far (a copy: writes go on).
   result<void> sync(const caller&) override {
-    if (!writing_) return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+    if (!writing_) return {};
+    if (spoiled_) return spoiled();
     if (!take(pending_.size())) return full();
     w_->set_outcome(pending_);
     return {};
   }
-  void abort(const caller&, std::string_view) override { writing_ = false; }
-  bool abortable() const override { return writing_; }
+  void abort(const caller&, std::string_view) override { spoiled_ = true; }
+  bool abortable() const override { return writing_ && !spoiled_; }
   // The last close: the bytes, and what they hold of the budget, go to the worker.
   void release() override {
-    if (writing_) w_->set_outcome(std::exchange(pending_, std::string()));
+    if (writing_ && !spoiled_) w_->set_outcome(std::exchange(pending_, std::string()));
   }
 
  private:
   result<std::size_t> append(std::uint64_t off, std::string_view data) {
-    if (!writing_) return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+    if (spoiled_) return spoiled();
     if (off != pending_.size())
       return make_error(errc::invalid, "result: writes must be in order (at offset " +
                                            std::to_string(pending_.size()) + ", not " +
@@ -153,6 +154,9 @@ class result_handle final : public handle {
     return data.size();
   }
   bool take(std::size_t n) { return w_->space().memory().take(n); }
+  static error spoiled() {
+    return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+  }
   static error full() {
     return make_error(errc::no_memory, "result: circuitd holds its --max-memory of bytes now");
   }
@@ -160,7 +164,8 @@ class result_handle final : public handle {
   std::shared_ptr<worker> w_;
   std::string text_;
   std::string pending_;
-  bool writing_;
+  bool writing_;          // opened for writing
+  bool spoiled_ = false;  // a write was refused, or its writer died
 };
 
 const verb worker_verbs[] = {

@@ -1,0 +1,199 @@
+// spawn.cpp — the registry of functions, starting a worker that runs one,
+// waiting for its result, and the worker's side: running it.
+#include "circuit/spawn.hpp"
+
+#include <unistd.h>
+
+#include <boost/json/object.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "session.hpp"
+
+namespace circuit {
+
+namespace {
+
+// Filled by static initializers (CIRCUIT_REGISTER), read after main starts.
+struct registry {
+  std::mutex mu;
+  std::map<std::string, detail::invoker> by_name;
+  std::map<detail::fn_key, std::string> names;
+};
+registry& functions() {
+  static registry r;
+  return r;
+}
+
+// A spawned worker's arguments: "--circuit-run NAME ARGS".
+constexpr const char* run_flag = "--circuit-run";
+// execve takes at most 128 KiB in one argument.
+constexpr std::size_t max_args = 120 * 1024;
+
+std::string worker_name(const std::string& fn) {
+  std::random_device rd;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "-%08x%08x", rd(), rd());
+  return fn.substr(0, 40) + buf;
+}
+
+std::string this_program() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw_error(errno, "spawn: cannot read /proc/self/exe");
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+namespace detail {
+
+bool enroll(const char* name, fn_key key, invoker run) {
+  auto& r = functions();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.by_name[name] = run;
+  r.names[key] = name;
+  return true;
+}
+
+const char* name_of(fn_key key) {
+  auto& r = functions();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.names.find(key);
+  return it == r.names.end() ? nullptr : it->second.c_str();
+}
+
+void bad_arguments(const char* why) { throw_error(EINVAL, std::string("spawn: ") + why); }
+
+}  // namespace detail
+
+std::string runtime::start_worker(const std::string& host, detail::fn_key fn, const std::string& args) {
+  const char* name = detail::name_of(fn);
+  if (!name) throw_error(EINVAL, "spawn: the function is not registered (CIRCUIT_REGISTER(fn) at namespace scope)");
+  if (args.size() > max_args)
+    throw_error(E2BIG, "spawn: the arguments are " + std::to_string(args.size()) + " bytes of JSON; at most " +
+                           std::to_string(max_args) + " cross by spawn (send more on a channel)");
+  std::string wname = worker_name(name);
+  std::string path = "/" + host + "/workers/" + wname;
+  auto& s = session();
+  auto& c = s.conn();
+  auto dir = c.walk({host, "workers"});
+  if (!dir) {
+    if (dir.err().code == errc::not_found) throw_error(ENOENT, "spawn: no host " + host + " in the cluster");
+    s.fail(dir.err(), "spawn", "/" + host + "/workers/", false);
+  }
+  auto made_dir = c.mkdir(*dir, wname, 0755);
+  (void)c.clunk(*dir);
+  if (!made_dir) s.fail(made_dir.err(), "spawn", path, true);
+  made(path);
+  boost::json::object spec;
+  spec["path"] = this_program();
+  spec["args"] = boost::json::array{run_flag, name, args};
+  if (auto r = c.put({host, "workers", wname, "spec"}, boost::json::serialize(spec)); !r)
+    s.fail(r.err(), "spawn", path + "/spec", true);
+  return path;
+}
+
+std::string runtime::await_result(const std::string& path, duration within) {
+  auto& s = session();
+  auto& c = s.conn();
+  auto names = wire::split_path(path);
+  names.push_back("wait");
+  auto fid = c.walk(names);
+  if (!fid) s.fail(fid.err(), "wait", path + "/wait", false);
+  auto opened = c.lopen(*fid, wire::o_rdonly, within);
+  if (!opened) {
+    (void)c.clunk(*fid);
+    s.fail(opened.err(), "wait", path + "/wait", true);
+  }
+  auto status = c.read(*fid, 0);
+  (void)c.clunk(*fid);
+  if (!status) s.fail(status.err(), "wait", path + "/wait", true);
+  names.back() = "result";
+  auto res = c.slurp(names);
+  if (!res) s.fail(res.err(), "wait", path + "/result", true);
+
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*res, ec);
+  if (!ec && v.is_object()) {
+    auto& o = v.as_object();
+    if (auto* value = o.if_contains("value")) return boost::json::serialize(*value);
+    if (auto* err = o.if_contains("error"); err && err->is_string())
+      throw app_error(EREMOTEIO, std::string(err->get_string()));
+  }
+  // No result: how the worker ended says why.
+  auto st = boost::json::parse(*status, ec);
+  std::string how = trimmed(*status);
+  int code = -1;
+  std::string sig;
+  if (!ec && st.is_object()) {
+    if (auto* e = st.as_object().if_contains("exit"); e && e->is_int64()) {
+      code = static_cast<int>(e->get_int64());
+      how = "exited with status " + std::to_string(code);
+    }
+    if (auto* g = st.as_object().if_contains("signal"); g && g->is_string()) {
+      sig = std::string(g->get_string());
+      how = "died of signal " + sig;
+    }
+  }
+  throw worker_died("spawn: worker " + path + " " + how + " before it wrote a result", code, sig);
+}
+
+void runtime::kill_worker(const std::string& path) {
+  auto& s = session();
+  auto names = wire::split_path(path);
+  names.push_back("ctl");
+  if (auto r = s.conn().put(names, "kill\n"); !r) s.fail(r.err(), "kill", path + "/ctl", true);
+}
+
+// In a spawned worker: runs the function, writes its value or error to
+// $CIRCUIT_WORKER/result, and exits.
+void runtime::run_spawned(const std::string& fn, const std::string& args) {
+  boost::json::object out;
+  int code = 0;
+  detail::invoker run = nullptr;
+  {
+    auto& r = functions();
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (auto it = r.by_name.find(fn); it != r.by_name.end()) run = it->second;
+  }
+  try {
+    if (!run) throw_error(EINVAL, "spawn: no function " + fn + " is registered in this program");
+    detail::decoding with(this);
+    auto v = run(args);
+    out["value"] = boost::json::parse(v);
+  } catch (const std::exception& e) {
+    out["error"] = fn + " on " + host() + ": " + e.what();
+    code = 1;
+  }
+  std::fflush(stdout);
+  const char* self = std::getenv("CIRCUIT_WORKER");
+  if (self) {
+    auto names = wire::split_path(self);
+    names.push_back("result");
+    if (auto r = session().conn().put(names, boost::json::serialize(out)); !r) {
+      std::fprintf(stderr, "circuit: %s: cannot write the result: %s\n", self, r.err().message.c_str());
+      code = 2;
+    }
+  } else {
+    std::fprintf(stderr, "circuit: not in a worker (no CIRCUIT_WORKER): the result is lost\n");
+    code = 2;
+  }
+  clean_up();
+  std::exit(code);
+}
+
+bool runtime::spawned_run(int argc, char** argv) {
+  if (argc < 4 || std::string(argv[1]) != run_flag) return false;
+  run_spawned(argv[2], argv[3]);
+}
+
+}  // namespace circuit

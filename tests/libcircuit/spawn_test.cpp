@@ -1,0 +1,190 @@
+// spawn_test — libcircuit's spawn against a real daemon: functions of this
+// program run in workers started from it (main.cpp runs them). Run by
+// tests/integration/test_libcircuit.py, with CIRCUIT_SOCKET and
+// CIRCUIT_MOUNT set; CIRCUIT_SPAWN_HOST names the host to spawn on
+// (default: the daemon's own).
+#include <catch2/catch.hpp>
+#include <circuit/circuit.hpp>
+
+#include "files.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/describe.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace fns {
+
+int square(int x) { return x * x; }
+CIRCUIT_REGISTER(square);
+
+struct point {
+  int x;
+  int y;
+};
+BOOST_DESCRIBE_STRUCT(point, (), (x, y))
+point mirror(point p, const std::string& tag) { return {p.y + static_cast<int>(tag.size()), p.x}; }
+CIRCUIT_REGISTER(mirror);
+
+void ping(circuit::chan<std::string> back, int n) {
+  for (int i = 0; i < n; ++i) back.send(std::getenv("CIRCUIT_WORKER"));
+}
+CIRCUIT_REGISTER(ping);
+
+void boom(int n) { throw std::invalid_argument("bad input " + std::to_string(n)); }
+CIRCUIT_REGISTER(boom);
+
+void crash() { std::abort(); }
+CIRCUIT_REGISTER(crash);
+
+int quit(int code) { std::exit(code); }
+CIRCUIT_REGISTER(quit);
+
+void nap(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+CIRCUIT_REGISTER(nap);
+
+int unlisted(int x) { return x; }  // not registered
+
+}  // namespace fns
+
+namespace {
+
+std::string there(circuit::runtime& rt) {
+  const char* h = std::getenv("CIRCUIT_SPAWN_HOST");
+  return h ? h : rt.host();
+}
+
+}  // namespace
+
+TEST_CASE("spawn runs a registered function in a new worker and gives its value", "[spawn]") {
+  circuit::runtime rt;
+  auto w = rt.spawn(there(rt), fns::square, 7);
+  CHECK(w.path().rfind("/" + there(rt) + "/workers/square-", 0) == 0);
+  CHECK(w.wait() == 49);
+  // On the files' side: the worker's result, as the shell sees it.
+  CHECK(slurp(mount() + w.path() + "/result") == R"({"value":49})");
+  CHECK(slurp(mount() + w.path() + "/wait") == "{\"exit\":0}\n");
+  CHECK(w.wait() == 49);  // again: the result stays
+}
+
+TEST_CASE("structs and strings cross as JSON both ways", "[spawn]") {
+  circuit::runtime rt;
+  auto p = rt.spawn(there(rt), fns::mirror, fns::point{1, 2}, "abc").wait();
+  CHECK(p.x == 5);
+  CHECK(p.y == 1);
+}
+
+TEST_CASE("a chan crosses as its path, and the worker sends on it", "[spawn]") {
+  circuit::runtime rt;
+  auto back = rt.make_chan<std::string>("", 3);
+  auto w = rt.spawn(there(rt), fns::ping, back, 3);
+  for (int i = 0; i < 3; ++i) CHECK(back.recv(30s) == w.path());
+  w.wait();
+}
+
+TEST_CASE("a function that throws gives app_error with its message", "[spawn]") {
+  circuit::runtime rt;
+  auto w = rt.spawn(there(rt), fns::boom, 3);
+  try {
+    w.wait();
+    FAIL("no error");
+  } catch (const circuit::app_error& e) {
+    CHECK(e.errnum() == EREMOTEIO);
+    CHECK(std::string(e.what()) == "boom on " + there(rt) + ": bad input 3");
+  }
+  CHECK(slurp(mount() + w.path() + "/wait") == "{\"exit\":1}\n");
+}
+
+TEST_CASE("a worker that crashes or exits without a result gives worker_died", "[spawn]") {
+  circuit::runtime rt;
+  auto w = rt.spawn(there(rt), fns::crash);
+  try {
+    w.wait();
+    FAIL("no error");
+  } catch (const circuit::worker_died& e) {
+    CHECK(e.errnum() == ECHILD);
+    CHECK(e.signal() == "ABRT");
+    CHECK(e.exit_code() == -1);
+    CHECK(std::string(e.what()) == "spawn: worker " + w.path() + " died of signal ABRT before it wrote a result");
+  }
+  auto q = rt.spawn(there(rt), fns::quit, 3);
+  try {
+    q.wait();
+    FAIL("no error");
+  } catch (const circuit::worker_died& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(e.signal().empty());
+    CHECK(std::string(e.what()).find("exited with status 3 before it wrote a result") != std::string::npos);
+  }
+}
+
+TEST_CASE("a wait with a deadline throws timeout and the worker goes on; kill ends it", "[spawn]") {
+  circuit::runtime rt;
+  auto w = rt.spawn(there(rt), fns::nap, 60000);
+  CHECK_THROWS_AS(w.wait(300ms), circuit::timeout);
+  CHECK(slurp(mount() + w.path() + "/stat").find("\"state\":\"running\"") != std::string::npos);
+  w.kill();
+  try {
+    w.wait(30s);
+    FAIL("no error");
+  } catch (const circuit::worker_died& e) {
+    CHECK(e.signal() == "KILL");
+  }
+}
+
+TEST_CASE("an unregistered function, a missing host and wrong arguments are refused with words", "[spawn]") {
+  circuit::runtime rt;
+  try {
+    rt.spawn(there(rt), fns::unlisted, 1);
+    FAIL("spawned");
+  } catch (const circuit::exception& e) {
+    CHECK(e.errnum() == EINVAL);
+    CHECK(std::string(e.what()).find("not registered (CIRCUIT_REGISTER(fn)") != std::string::npos);
+  }
+  try {
+    rt.spawn("nohost", fns::square, 1);
+    FAIL("spawned");
+  } catch (const circuit::not_found& e) {
+    CHECK(std::string(e.what()) == "spawn: no host nohost in the cluster");
+  }
+  std::string big(200 * 1024, 'x');
+  try {
+    rt.spawn(there(rt), fns::mirror, fns::point{1, 2}, big);
+    FAIL("spawned");
+  } catch (const circuit::exception& e) {
+    CHECK(e.errnum() == E2BIG);
+    CHECK(std::string(e.what()).find("send more on a channel") != std::string::npos);
+  }
+}
+
+TEST_CASE("the workers a runtime spawned are removed at its end, a running one killed first", "[spawn]") {
+  std::string done, running;
+  {
+    circuit::runtime rt;
+    auto a = rt.spawn(there(rt), fns::square, 2);
+    CHECK(a.wait() == 4);
+    auto b = rt.spawn(there(rt), fns::nap, 60000);
+    done = mount() + a.path();
+    running = mount() + b.path();
+    CHECK(exists(done));
+    CHECK(exists(running));
+  }
+  CHECK(!exists(done));
+  CHECK(!exists(running));
+}
+
+TEST_CASE("twenty workers spawned at once all give their own value", "[spawn]") {
+  circuit::runtime rt;
+  std::vector<circuit::spawned<int>> ws;
+  for (int i = 0; i < 20; ++i) ws.push_back(rt.spawn(there(rt), fns::square, i));
+  for (int i = 0; i < 20; ++i) CHECK(ws[i].wait(60s) == i * i);
+}
