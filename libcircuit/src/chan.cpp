@@ -11,39 +11,6 @@ namespace circuit {
 
 namespace {
 
-// Replies of requests issued together: how many are out, and the first
-// failure and the step it failed at.
-struct batch {
-  int out = 0;
-  std::optional<error> failed;
-  const char* step = "";
-  bool walked = true;
-
-  template <class R>
-  auto on(const char* at) {
-    ++out;
-    return [this, at](R r) {
-      --out;
-      if (!r && !failed) {
-        failed = r.err();
-        step = at;
-      }
-    };
-  }
-  auto on_walk(std::size_t names) {
-    ++out;
-    return [this, names](result<std::vector<wire::qid>> r) {
-      --out;
-      if (r && r->size() < names) r = make_error(errc::not_found, "No such file or directory");
-      if (!r && !failed) {
-        failed = r.err();
-        step = "walk";
-        walked = false;
-      }
-    };
-  }
-};
-
 struct target {
   detail::session& s;
   wire::conn& c;
@@ -61,7 +28,7 @@ target at(runtime* rt, const std::string& path, const char* file) {
 }
 
 // Issues the writes of `msg` through t.fid from offset 0.
-void write_all(target& t, batch& b, const std::string& msg) {
+void write_all(target& t, detail::batch& b, const std::string& msg) {
   std::size_t max = t.c.max_write();
   for (std::size_t off = 0; off < msg.size() || off == 0; off += max) {
     t.cl.write(t.fid, off, msg.substr(off, max), b.on<result<std::uint32_t>>("write"));
@@ -75,7 +42,7 @@ void write_all(target& t, batch& b, const std::string& msg) {
 std::optional<std::string> receive(runtime* rt, const std::string& path, const char* file, duration within) {
   auto t = at(rt, path, file);
   const char* what = std::string(file) == "recv" ? "recv" : "try_recv";
-  batch b;
+  detail::batch b;
   std::string got;
   std::uint32_t count = t.cl.msize() - wire::rread_overhead;
   bool read_ok = false;
@@ -120,7 +87,7 @@ std::string chan_base::recv_bytes(duration within) { return *receive(rt_, path_,
 
 void chan_base::send_bytes(std::string msg, duration within) {
   auto t = at(rt_, path_, "send");
-  batch b;
+  detail::batch b;
   t.cl.set_deadline(within);
   t.cl.walk(t.c.root(), t.fid, t.names, b.on_walk(t.names.size()));
   t.cl.lopen(t.fid, wire::o_wronly, b.on<result<wire::rlopen>>("open"));
@@ -141,7 +108,7 @@ void chan_base::send_bytes(std::string msg, duration within) {
 
 bool chan_base::try_send_bytes(std::string msg) {
   auto t = at(rt_, path_, "trysend");
-  batch b;
+  detail::batch b;
   t.cl.walk(t.c.root(), t.fid, t.names, b.on_walk(t.names.size()));
   t.cl.lopen(t.fid, wire::o_wronly, b.on<result<wire::rlopen>>("open"));
   write_all(t, b, msg);

@@ -1,4 +1,5 @@
-// runtime.cpp — connections per thread, and the channels a program makes.
+// runtime.cpp — connections per thread, chans decoded from JSON, and the
+// channels a program makes.
 #include "circuit/runtime.hpp"
 
 #include <atomic>
@@ -6,10 +7,10 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
-#include <set>
 #include <unordered_map>
 
 #include "circuit/errors.hpp"
+#include "runtime_impl.hpp"
 #include "session.hpp"
 
 namespace circuit {
@@ -46,16 +47,9 @@ runtime& decoding_runtime() {
 
 }  // namespace detail
 
-struct runtime::impl {
-  std::uint64_t id = next_runtime++;
-  std::string socket, host;
-  std::mutex mu;  // guards made
-  std::set<std::string> made;  // channels and workers to remove at the end
-};
-
 runtime::runtime(int argc, char** argv) : runtime(std::string()) { spawned_run(argc, argv); }
 
-runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>()) {
+runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>(next_runtime++)) {
   impl_->socket = socket.empty() ? wire::default_socket() : socket;
   auto& c = session().conn();
   auto name = c.slurp({"sysname"});
@@ -72,41 +66,6 @@ runtime::~runtime() {
   sessions.erase(impl_->id);
 }
 
-void runtime::clean_up() {
-  std::set<std::string> made;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    made.swap(impl_->made);
-  }
-  try {
-    auto& c = session().conn();
-    for (auto& path : made) {
-      auto names = wire::split_path(path);
-      std::string name = names.back();
-      names.pop_back();
-      auto dir = c.walk(names);
-      if (!dir) continue;
-      // A worker still running is refused (EBUSY): kill it, wait, remove.
-      if (auto r = c.rmdir(*dir, name); !r && r.err().code == errc::busy) {
-        names.push_back(name);
-        names.push_back("ctl");
-        (void)c.put(names, "kill\n");
-        names.back() = "wait";
-        (void)c.slurp(names);
-        (void)c.rmdir(*dir, name);
-      }
-      (void)c.clunk(*dir);
-    }
-  } catch (const exception&) {
-    // The daemon is gone: nothing to remove from.
-  }
-}
-
-void runtime::made(const std::string& path) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->made.insert(path);
-}
-
 const std::string& runtime::host() const { return impl_->host; }
 
 detail::session& runtime::session() {
@@ -116,29 +75,14 @@ detail::session& runtime::session() {
   return *s;
 }
 
-void runtime::keep(const std::string& path) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->made.erase(path);
-}
-
 std::string runtime::make_channel(const std::string& name, int cap) {
   std::string n = name.empty() ? unique_name() : name;
   std::string path = "/" + impl_->host + "/channels/" + n;
   if (cap < 0) throw_error(EINVAL, "make_chan: " + path + ": cap " + std::to_string(cap) + " is negative");
+  make_held({impl_->host, "channels"}, n, "make_chan");
   auto& s = session();
-  auto& c = s.conn();
-  auto dir = c.walk({impl_->host, "channels"});
-  if (!dir) s.fail(dir.err(), "make_chan", "/" + impl_->host + "/channels/", false);
-  auto mk = c.mkdir(*dir, n, 0755);
-  (void)c.clunk(*dir);
-  if (!mk) {
-    if (mk.err().code == errc::exists)
-      throw_error(EEXIST, "make_chan: " + path + ": the name is taken (open_chan opens it)");
-    s.fail(mk.err(), "make_chan", path, true);
-  }
-  made(path);
   if (cap > 0)
-    if (auto r = c.put({impl_->host, "channels", n, "cap"}, std::to_string(cap) + "\n"); !r)
+    if (auto r = s.conn().put({impl_->host, "channels", n, "cap"}, std::to_string(cap) + "\n"); !r)
       s.fail(r.err(), "make_chan", path + "/cap", true);
   return path;
 }

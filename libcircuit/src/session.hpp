@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,39 @@ class session {
 
  private:
   std::unique_ptr<wire::conn> c_;
+};
+
+// Replies of requests issued together: how many are out, and the first
+// failure and the step it failed at.
+struct batch {
+  int out = 0;
+  std::optional<error> failed;
+  const char* step = "";
+  bool walked = true;
+
+  template <class R>
+  auto on(const char* at) {
+    ++out;
+    return [this, at](R r) {
+      --out;
+      if (!r && !failed) {
+        failed = r.err();
+        step = at;
+      }
+    };
+  }
+  auto on_walk(std::size_t names) {
+    ++out;
+    return [this, names](result<std::vector<wire::qid>> r) {
+      --out;
+      if (r && r->size() < names) r = make_error(errc::not_found, "No such file or directory");
+      if (!r && !failed) {
+        failed = r.err();
+        step = "walk";
+        walked = false;
+      }
+    };
+  }
 };
 
 // "/h1/channels/a" as names, refusing what is not an absolute path of

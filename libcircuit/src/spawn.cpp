@@ -83,17 +83,9 @@ std::string runtime::start_worker(const std::string& host, detail::fn_key fn, co
                            std::to_string(max_args) + " cross by spawn (send more on a channel)");
   std::string wname = worker_name(name);
   std::string path = "/" + host + "/workers/" + wname;
+  make_held({host, "workers"}, wname, "spawn");
   auto& s = session();
   auto& c = s.conn();
-  auto dir = c.walk({host, "workers"});
-  if (!dir) {
-    if (dir.err().code == errc::not_found) throw_error(ENOENT, "spawn: no host " + host + " in the cluster");
-    s.fail(dir.err(), "spawn", "/" + host + "/workers/", false);
-  }
-  auto made_dir = c.mkdir(*dir, wname, 0755);
-  (void)c.clunk(*dir);
-  if (!made_dir) s.fail(made_dir.err(), "spawn", path, true);
-  made(path);
   boost::json::object spec;
   spec["path"] = this_program();
   spec["args"] = boost::json::array{run_flag, name, args};

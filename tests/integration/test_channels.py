@@ -38,7 +38,7 @@ class Channels(FaceTest, DaemonTest):
     def test_mkdir_makes_a_channel_with_every_file_and_rmdir_removes_it(self):
         self.mkchan("a")
         self.assertEqual(sorted(self.f.ls(ch("a"))),
-                         sorted(["help", "error", "cap", "send", "recv", "trysend", "tryrecv", "close", "stat"]))
+                         sorted(["help", "error", "cap", "send", "recv", "trysend", "tryrecv", "close", "lease", "stat"]))
         self.assertEqual(self.f.read(ch("a", "cap")), b"0\n")
         self.assertIn("a", self.f.ls("h1/channels"))
         self.f.rmdir(ch("a"))

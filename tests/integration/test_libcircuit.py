@@ -139,6 +139,30 @@ class AcrossHosts(ClusterTest):
         self.assertIn(b"All tests passed", r.stdout)
         self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])
 
+    def test_a_program_killed_by_a_signal_leaves_neither_its_channel_nor_its_worker_on_another_host(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_MOUNT=self.d[0].mnt, CIRCUIT_SPAWN_HOST="h2")
+        p = subprocess.Popen([CHAN_TEST, "[.die]"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for line in p.stdout:  # Catch2 says its filter first
+                if line.startswith(b"ready "):
+                    break
+            _, chan, worker = line.decode().split()
+            self.assertEqual((chan, worker.startswith("/h2/workers/nap-")), ("/h1/channels/doomed", True))
+            self.assertTrue(os.path.isdir(self.at(1, *worker.split("/")[1:])))
+            p.kill()
+            p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+        deadline = time.time() + 20  # the connections' ends reach both daemons; generous under ASan
+        while time.time() < deadline and (sorted(os.listdir(self.at(0, "h1", "channels"))) != ["error", "help"] or
+                                          sorted(os.listdir(self.at(1, "h2", "workers"))) != ["error", "help"]):
+            time.sleep(0.05)
+        self.assertEqual(sorted(os.listdir(self.at(0, "h1", "channels"))), ["error", "help"])
+        self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])
+
     def test_a_recv_on_h2_waiting_on_a_channel_of_h1_throws_host_down_when_h1_dies(self):
         os.mkdir(self.at(0, "h1", "channels", "far"))
         env = dict(os.environ, CIRCUIT_SOCKET=self.d[1].sock, CIRCUIT_MOUNT=self.d[1].mnt,

@@ -247,7 +247,7 @@ class Workers(WorkerTest):
         self.mk("a")
         self.assertEqual(sorted(self.ls(self.w("a"))),
                          sorted(["help", "error", "spec", "stdin", "stdout", "stderr", "wait", "trywait",
-                                 "result", "signal", "ctl", "stat"]))
+                                 "result", "lease", "signal", "ctl", "stat"]))
         self.assertEqual(self.read(self.w("a", "stat")),
                          b'{"state":"new","pid":0,"path":null,"started":0,"exit":null,"signal":null,'
                          b'"rss":0,"cpu":0.00,"threads":0,"fds":0,"procs":0,"stdin_buffered":0,"stdout_buffered":0,'

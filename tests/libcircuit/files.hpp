@@ -4,15 +4,24 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 inline std::string mount() { return std::getenv("CIRCUIT_MOUNT"); }
 inline bool exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+// Whether `path` is gone within 3 s: a removal made through the socket
+// reaches the kernel's cache of the mount a moment later (the daemon's
+// invalidations are asynchronous).
+inline bool gone_soon(const std::string& path) {
+  for (int i = 0; i < 300 && exists(path); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return !exists(path);
 }
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path);

@@ -5,7 +5,10 @@
 // connection per thread that uses it, so each thread's errors are its own.
 // A connection the daemon ended fails the calls that were on it
 // (circuit::exception ECONNRESET) and is made again at the next call.
-// Every call is a documented sequence of file operations (libcircuit(3)),
+// What a runtime makes (channels, and the workers it spawns) is held by a
+// lease (circuit(4)): it goes when the runtime ends, or the program dies,
+// on every host, unless kept. Every call is a documented sequence of file
+// operations (libcircuit(3)),
 // which a shell can do and watch on the mount as well. A program never
 // holds the cluster key: other hosts are reached through the daemon.
 //
@@ -19,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace circuit {
 
@@ -93,13 +97,16 @@ class runtime {
 
   // The calling thread's connection (libcircuit's own use).
   detail::session& session();
+  struct impl;  // what it holds (libcircuit's own)
 
  private:
   template <class R>
   friend class spawned;
   std::string make_channel(const std::string& name, int cap);
   std::string find_channel(const std::string& path);
-  void made(const std::string& path);
+  // leases.cpp: makes FOLDER/NAME and holds its lease, so that it goes
+  // with this runtime (its path; throws with words); the end of the leases.
+  std::string make_held(const std::vector<std::string>& folder, const std::string& name, const char* what);
   void clean_up();  // removes what this runtime made and did not keep
   bool spawned_run(int argc, char** argv);  // runs the function when spawned
   // spawn.cpp: a started worker's path; its result's value JSON (or the
@@ -108,7 +115,6 @@ class runtime {
   std::string await_result(const std::string& path, duration within);
   void kill_worker(const std::string& path);
   [[noreturn]] void run_spawned(const std::string& fn, const std::string& args);
-  struct impl;
   std::unique_ptr<impl> impl_;
 };
 

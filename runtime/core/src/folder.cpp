@@ -34,13 +34,25 @@ result<void> folder::remove(const caller&, std::string_view name) {
   if (it == items_.end())
     return make_error(errc::not_found, "rmdir: no " + std::string(name) + " in " + path());
   if (auto ok = removable(*it->second); !ok) return ok;
-  std::string p = it->second->path();
+  erase(it);
+  return {};
+}
+
+bool folder::discard(dir& item) {
+  auto it = items_.find(item.name());
+  if (it == items_.end() || it->second.get() != &item) return false;
+  erase(it);
+  return true;
+}
+
+void folder::erase(decltype(items_)::iterator it) {
+  auto keep = it->second;  // the item lives until its retire() returns
+  std::string p = keep->path();
   std::string n = it->first;
-  it->second->retire();
+  keep->retire();
   items_.erase(it);
   space().events().append("gone " + p);
   space().entry_changed(*this, n);
-  return {};
 }
 
 }  // namespace circuit

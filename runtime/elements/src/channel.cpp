@@ -1,4 +1,5 @@
 #include "channel.hpp"
+#include "lease.hpp"
 
 #include <fcntl.h>
 
@@ -53,6 +54,7 @@ const file_entry channel_files[] = {
      .write = [](dir& d, const caller&,
                  std::string_view t) { return as_channel(d).close_command(t); },
      .mode = 0220},
+    lease_entry,
     {.name = "stat",
      .help = "one JSON line: the stat fields below (read)",
      .read = [](dir& d, const caller&) { return as_channel(d).stat(); },

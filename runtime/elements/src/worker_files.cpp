@@ -12,6 +12,7 @@
 
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
+#include "lease.hpp"
 #include "proc_stat.hpp"
 #include "signals.hpp"
 #include "circuit/core/stat_table.hpp"
@@ -233,6 +234,7 @@ const file_entry worker_files[] = {
      .readable = true,
      .writable = true,
      .mode = 0640},
+    lease_entry,
     {.name = "signal",
      .help = "write a signal name or number (TERM, KILL, 9): sent to every process of the worker",
      .write = [](dir& d, const caller&, std::string_view t) -> result<void> {

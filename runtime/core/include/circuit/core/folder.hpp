@@ -28,6 +28,10 @@ class folder : public dir {
   result<dir*> make(const caller& who, std::string_view name) override;
   result<void> remove(const caller& who, std::string_view name) override;
 
+  // Removes `item` now, whatever removable() says (a running worker's
+  // processes are killed by its retire()); false when it is not here.
+  bool discard(dir& item);
+
   std::size_t size() const { return items_.size(); }
   template <class F>
   void each(F f) {
@@ -41,6 +45,7 @@ class folder : public dir {
 
  private:
   std::map<std::string, std::shared_ptr<dir>, std::less<>> items_;
+  void erase(decltype(items_)::iterator it);
 };
 
 }  // namespace circuit
