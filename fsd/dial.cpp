@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
@@ -54,6 +55,36 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
   opts.msize = v->msize;
   auto cl = wire::client::make(io.get_executor(), wire::unix_transport(std::move(s)), opts);
   return std::shared_ptr<remote>(std::make_shared<wire::mount>(cl, name + " at " + socket, deadline));
+}
+
+void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& name,
+                std::vector<std::string> tops, std::chrono::milliseconds deadline,
+                std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done) {
+  using unix_socket = boost::asio::local::stream_protocol;
+  unix_socket::socket s(io);
+  boost::system::error_code ec;
+  s.open(unix_socket(), ec);
+  if (!ec) s.non_blocking(true, ec);
+  // A Unix connect either completes at once or, when the server's backlog
+  // is full, would wait: refused then.
+  if (!ec) s.connect(unix_socket::endpoint(socket), ec);
+  if (ec) return done(make_error(errc::host_unreachable, "serve: " + socket + ": " + ec.message()));
+  ::fcntl(s.native_handle(), F_SETFD, FD_CLOEXEC);
+  wire::client::options opts;
+  opts.deadline = deadline;
+  auto cl = wire::client::make(io.get_executor(), wire::unix_transport(std::move(s)), opts);
+  cl->version([cl, name, socket, tops = std::move(tops), deadline, done = std::move(done)](result<std::uint32_t> msize) {
+    if (!msize) {
+      cl->close();
+      return done(make_error(msize.err().code, "serve: " + socket + ": " + msize.err().message));
+    }
+    cl->set_deadline({});
+    std::vector<std::shared_ptr<remote>> out;
+    for (auto& top : tops)
+      out.push_back(std::make_shared<wire::mount>(cl, name + "/" + top + " at " + socket, deadline,
+                                                  std::vector<std::string>{top}));
+    done(std::move(out));
+  });
 }
 
 }  // namespace circuit::fsd

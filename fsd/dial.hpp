@@ -5,8 +5,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "circuit/core/error.hpp"
 #include "circuit/core/remote.hpp"
@@ -18,5 +20,13 @@ namespace circuit::fsd {
 // mount fails if it cannot be made.
 result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::string& socket,
                                      const std::string& name, std::chrono::milliseconds deadline);
+
+// The same without waiting, for a remote per directory of `tops` below the
+// server's root, over one connection: connects (a server whose backlog is
+// full is refused at once), negotiates the version on the loop, and calls
+// `done` with the remotes or the failure (within `deadline`).
+void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& name,
+                std::vector<std::string> tops, std::chrono::milliseconds deadline,
+                std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done);
 
 }  // namespace circuit::fsd

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "goroutines.hpp"
 #include "session.hpp"
 
 namespace circuit {
@@ -83,10 +84,14 @@ std::optional<std::string> receive(runtime* rt, const std::string& path, const c
 
 }  // namespace
 
-std::string chan_base::recv_bytes(duration within) { return *receive(rt_, path_, "recv", within); }
+std::string chan_base::recv_bytes(duration within) {
+  detail::blocking guard("recv " + path_, rt_->session().conn());
+  return *receive(rt_, path_, "recv", within);
+}
 
 void chan_base::send_bytes(std::string msg, duration within) {
   auto t = at(rt_, path_, "send");
+  detail::blocking guard("send " + path_, t.c);
   detail::batch b;
   t.cl.set_deadline(within);
   t.cl.walk(t.c.root(), t.fid, t.names, b.on_walk(t.names.size()));

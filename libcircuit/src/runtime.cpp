@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <unordered_map>
 
 #include "circuit/errors.hpp"
+#include "program.hpp"
 #include "runtime_impl.hpp"
 #include "session.hpp"
 
@@ -47,7 +49,11 @@ runtime& decoding_runtime() {
 
 }  // namespace detail
 
-runtime::runtime(int argc, char** argv) : runtime(std::string()) { spawned_run(argc, argv); }
+runtime::runtime(int argc, char** argv) : runtime(std::string()) {
+  if (spawned_run(argc, argv)) return;  // never: it exits
+  // In a worker, the program's goroutines and files appear in its directory.
+  if (std::getenv("CIRCUIT_WORKER")) detail::program::get().start(*this, "main");
+}
 
 runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>(next_runtime++)) {
   impl_->socket = socket.empty() ? wire::default_socket() : socket;

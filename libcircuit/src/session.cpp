@@ -6,6 +6,7 @@
 
 #include "circuit/core/errno_map.hpp"
 #include "circuit/errors.hpp"
+#include "goroutines.hpp"
 
 namespace circuit::detail {
 
@@ -22,6 +23,8 @@ session::session(const std::string& socket) {
 
 void session::fail(const error& e, const std::string& what, const std::string& file, bool walked) {
   int no = to_errno(e.code);
+  // A cancel of the calling goroutine (its ctl) interrupted the call.
+  if (std::string words; take_cancel(words)) throw_error(ECANCELED, what + ": " + file + ": " + words);
   if (!c_->connected())  // the daemon, not the path's host: say so (the next call connects again)
     throw_error(ECONNRESET, what + ": " + file + ": the connection to circuitd ended (" +
                                 (e.message.rfind("9p: ", 0) == 0 ? e.message.substr(4) : e.message) + ")");

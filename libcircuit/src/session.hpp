@@ -66,6 +66,10 @@ struct batch {
   }
 };
 
+// A result file's value as JSON ({"value": ...}); throws circuit::app_error
+// for {"error": "..."}; nothing when it holds neither.
+std::optional<std::string> value_of(const std::string& result);
+
 // "/h1/channels/a" as names, refusing what is not an absolute path of
 // names (throws circuit::exception EINVAL with words).
 std::vector<std::string> names_of(const std::string& path, const char* what);

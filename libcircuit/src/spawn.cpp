@@ -11,6 +11,8 @@
 #include <mutex>
 #include <random>
 
+#include "goroutines.hpp"
+#include "program.hpp"
 #include "session.hpp"
 
 namespace circuit {
@@ -71,6 +73,24 @@ const char* name_of(fn_key key) {
   return it == r.names.end() ? nullptr : it->second.c_str();
 }
 
+invoker invoker_of(const std::string& name) {
+  auto& r = functions();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.by_name.find(name);
+  return it == r.by_name.end() ? nullptr : it->second;
+}
+
+std::optional<std::string> value_of(const std::string& result) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(result, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto& o = v.as_object();
+  if (auto* value = o.if_contains("value")) return boost::json::serialize(*value);
+  if (auto* err = o.if_contains("error"); err && err->is_string())
+    throw app_error(EREMOTEIO, std::string(err->get_string()));
+  return std::nullopt;
+}
+
 void bad_arguments(const char* why) { throw_error(EINVAL, std::string("spawn: ") + why); }
 
 }  // namespace detail
@@ -101,6 +121,7 @@ std::string runtime::await_result(const std::string& path, duration within) {
   names.push_back("wait");
   auto fid = c.walk(names);
   if (!fid) s.fail(fid.err(), "wait", path + "/wait", false);
+  detail::blocking guard("wait " + path, c);
   auto opened = c.lopen(*fid, wire::o_rdonly, within);
   if (!opened) {
     (void)c.clunk(*fid);
@@ -113,15 +134,9 @@ std::string runtime::await_result(const std::string& path, duration within) {
   auto res = c.slurp(names);
   if (!res) s.fail(res.err(), "wait", path + "/result", true);
 
-  boost::system::error_code ec;
-  auto v = boost::json::parse(*res, ec);
-  if (!ec && v.is_object()) {
-    auto& o = v.as_object();
-    if (auto* value = o.if_contains("value")) return boost::json::serialize(*value);
-    if (auto* err = o.if_contains("error"); err && err->is_string())
-      throw app_error(EREMOTEIO, std::string(err->get_string()));
-  }
+  if (auto v = detail::value_of(*res)) return *v;
   // No result: how the worker ended says why.
+  boost::system::error_code ec;
   auto st = boost::json::parse(*status, ec);
   std::string how = trimmed(*status);
   int code = -1;
@@ -151,12 +166,8 @@ void runtime::kill_worker(const std::string& path) {
 void runtime::run_spawned(const std::string& fn, const std::string& args) {
   boost::json::object out;
   int code = 0;
-  detail::invoker run = nullptr;
-  {
-    auto& r = functions();
-    std::lock_guard<std::mutex> lock(r.mu);
-    if (auto it = r.by_name.find(fn); it != r.by_name.end()) run = it->second;
-  }
+  detail::invoker run = detail::invoker_of(fn);
+  detail::program::get().start(*this, fn);  // the main thread is the goroutine that runs fn
   try {
     if (!run) throw_error(EINVAL, "spawn: no function " + fn + " is registered in this program");
     detail::decoding with(this);

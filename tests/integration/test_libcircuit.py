@@ -2,6 +2,7 @@
 Catch2 program), the library installed and built against from outside
 the tree both ways (find_package and pkg-config), and an example program
 that sends to another host's channel through its own daemon."""
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,45 @@ class Calls(DaemonTest):
         self.d.proc.wait(10)
         self.d.stop()   # detaches the dead daemon's mount
         self.d.start()  # the harness checks that its daemon lives at the end
+
+
+class GoroutinesFromTheShell(DaemonTest):
+    """A libcircuit program started by hand as spawn starts one (its spec
+    runs it with --circuit-run FN ARGS), then listed, inspected, given a
+    goroutine and cancelled with ls, cat and echo."""
+
+    timeout = 60
+
+    def test_a_shell_lists_inspects_starts_and_cancels_goroutines(self):
+        os.mkdir(self.d.chan("c"))
+        spec = {"path": os.path.realpath(CHAN_TEST), "args": ["--circuit-run", "park", '["/h1/channels/c"]']}
+        os.mkdir(self.d.host("workers", "w"))
+        with open(self.d.host("workers", "w", "spec"), "w") as f:
+            f.write(json.dumps(spec))
+        self.wait_for(lambda: os.path.exists(self.d.host("workers", "w", "goroutines", "1", "stat")),
+                      "the program's goroutines to appear", timeout=10)
+        self.assertEqual(self.sh("ls workers/w/goroutines").stdout, b"1\nerror\ngo\nhelp\n")
+        self.wait_for(lambda: b'"waiting":"recv /h1/channels/c"' in self.sh("cat workers/w/goroutines/1/stat").stdout,
+                      "park to wait in its recv")
+        st = json.loads(self.sh("cat workers/w/goroutines/1/stat").stdout)
+        self.assertEqual((st["id"], st["fn"], st["state"]), (1, "park", "waiting"))
+        self.assertIn(b"gofns::park", self.sh("cat workers/w/goroutines/1/stack").stdout)
+        # A goroutine of one's own: write the call, read the result, on one open.
+        r = self.sh("""exec 3<>workers/w/goroutines/go; echo '{"fn":"cube","args":[4]}' >&3; cat <&3""")
+        self.assertEqual(r.stdout, b'{"value":64}')
+        r = self.sh("""exec 3<>workers/w/goroutines/go; echo '{"fn":"nothing"}' >&3 || cat workers/w/goroutines/error""",
+                    check=False)
+        self.assertIn(b'go: no function "nothing" is registered in this program', r.stdout)
+        r = self.sh("echo stop > workers/w/goroutines/1/ctl || cat workers/w/goroutines/1/error", check=False)
+        self.assertIn(b'ctl: the command is cancel, not "stop"', r.stdout)
+        # Cancel: park's recv throws circuit::cancelled; it returns, and the worker ends.
+        self.sh("echo cancel > workers/w/goroutines/1/ctl")
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+        self.assertEqual(json.loads(self.sh("cat workers/w/result").stdout),
+                         {"value": "cancelled: recv: /h1/channels/c/recv: cancelled (ctl cancel of goroutine 1)"})
+        # Its files went with it.
+        self.assertFalse(os.path.exists(self.d.host("workers", "w", "goroutines")))
+        self.assertEqual(json.loads(read(self.d.chan("c", "stat")))["received"], 0)
 
 
 class Installed(DaemonTest):
@@ -134,7 +174,7 @@ class AcrossHosts(ClusterTest):
         # The checks look at h2's own mount: another member's mount may show
         # an entry up to a second after it went (circuit(4), caching).
         env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_MOUNT=self.d[1].mnt, CIRCUIT_SPAWN_HOST="h2")
-        r = subprocess.run([CHAN_TEST, "[spawn]"], env=env, capture_output=True, timeout=200)
+        r = subprocess.run([CHAN_TEST, "[spawn],[go]"], env=env, capture_output=True, timeout=200)
         self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
         self.assertIn(b"All tests passed", r.stdout)
         self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])

@@ -895,6 +895,18 @@ class Workers(WorkerTest):
         self.assertIn("result: ", self.err("a"))
         self.assertEqual(self.read(path), b"")
 
+    def test_serve_is_refused_for_what_is_not_a_socket_and_for_a_worker_not_running(self):
+        self.mk("new")
+        self.refused(errno.ESRCH, self.w("new", "ctl"), "serve /tmp/x.sock", ["serve: worker /h1/workers/new is new"])
+        self.start("a", "/bin/sleep", "30")
+        self.kill_at_exit("a")
+        for arg, words in (("/etc/passwd", "serve: /etc/passwd is not the absolute path of a socket"),
+                           ("relative.sock", "serve: relative.sock is not the absolute path of a socket"),
+                           ("/nonexistent/x.sock", "serve: /nonexistent/x.sock is not the absolute path")):
+            self.refused(errno.EINVAL, self.w("a", "ctl"), "serve " + arg, [words])
+        self.assertEqual(sorted(self.ls(self.w("a")))[:2], ["ctl", "error"])
+        self.assertNotIn("goroutines", self.ls(self.w("a")))
+
     def test_a_writer_killed_mid_result_leaves_the_result_as_it_was(self):
         self.mk("a")
         self.write(self.w("a", "result"), "whole")

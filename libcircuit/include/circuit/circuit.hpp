@@ -6,3 +6,4 @@
 #include "circuit/errors.hpp"
 #include "circuit/runtime.hpp"
 #include "circuit/spawn.hpp"
+#include "circuit/go.hpp"

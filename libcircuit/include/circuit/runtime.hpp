@@ -20,8 +20,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace circuit {
@@ -32,6 +36,8 @@ template <class T>
 class chan;
 template <class R>
 class spawned;
+template <class R>
+class goroutine;
 class runtime;
 
 namespace detail {
@@ -95,6 +101,24 @@ class runtime {
   template <class R, class... P, class... A>
   spawned<R> spawn(const std::string& host, R (*fn)(P...), A&&... args);
 
+  // Runs fn(args...) as a new goroutine of the libcircuit program running
+  // in `worker` ("/h2/workers/NAME", on any host) (go.hpp). A worker just
+  // spawned shows its goroutines once its program has started: go() waits
+  // for that, at most 5 s. Throws not_found when it does not.
+  template <class R, class... P, class... A>
+  goroutine<R> go(const std::string& worker, R (*fn)(P...), A&&... args);
+
+  // Serves a file of this program at files/NAME of its worker directory:
+  // `read` gives its content at each open, `write` takes each write (an
+  // exception refuses it, with its words). They run on the program's file
+  // server's thread. At most 32 files.
+  void serve(const std::string& name, std::function<std::string()> read,
+             std::function<void(std::string_view)> write = {});
+
+  // The runtime of this program (its newest); in a spawned function, the
+  // worker's. Throws circuit::exception EINVAL when there is none.
+  static runtime& current();
+
   // The calling thread's connection (libcircuit's own use).
   detail::session& session();
   struct impl;  // what it holds (libcircuit's own)
@@ -102,6 +126,8 @@ class runtime {
  private:
   template <class R>
   friend class spawned;
+  template <class R>
+  friend class goroutine;
   std::string make_channel(const std::string& name, int cap);
   std::string find_channel(const std::string& path);
   // leases.cpp: makes FOLDER/NAME and holds its lease, so that it goes
@@ -115,6 +141,13 @@ class runtime {
   std::string await_result(const std::string& path, duration within);
   void kill_worker(const std::string& path);
   [[noreturn]] void run_spawned(const std::string& fn, const std::string& args);
+  // go.cpp: the open of WORKER/goroutines/go with the call written; its
+  // result's value JSON (or the error thrown); its clunk.
+  // (the fid, the call's size: its result starts at that offset)
+  std::pair<std::uint32_t, std::size_t> start_go(const std::string& worker, detail::fn_key fn, const std::string& args);
+  std::string await_go(const std::string& worker, std::uint32_t fid, std::size_t call_size, std::thread::id owner,
+                       duration within);
+  void end_go(std::uint32_t fid, std::thread::id owner);
   std::unique_ptr<impl> impl_;
 };
 

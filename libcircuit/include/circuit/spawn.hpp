@@ -49,6 +49,7 @@ using invoker = std::string (*)(const std::string& args);
 
 bool enroll(const char* name, fn_key key, invoker run);
 const char* name_of(fn_key key);  // nullptr: not registered
+invoker invoker_of(const std::string& name);  // nullptr: not registered
 
 template <class F>
 struct signature;

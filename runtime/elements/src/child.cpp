@@ -18,7 +18,8 @@
 namespace circuit {
 namespace {
 
-using child = worker::child;
+using child = worker::process;
+using process = worker::process;
 constexpr auto by_pidfd = static_cast<idtype_t>(3);  // P_PIDFD (Linux 5.4)
 
 child* of(uv_handle_t* h) { return static_cast<child*>(h->data); }
@@ -30,7 +31,7 @@ void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 }
 
 void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-  child* c = of(H(s));
+  process* c = of(H(s));
   bool is_out = s == reinterpret_cast<uv_stream_t*>(&c->out);
   auto w = c->owner.lock();
   output* o = w ? (is_out ? &w->out() : &w->err()) : nullptr;
@@ -49,7 +50,7 @@ void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 
 // The pidfd turned readable: the daemon's child ended; reap it.
 void on_process_exit(uv_poll_t* p, int, int) {
-  child* c = of(H(p));
+  process* c = of(H(p));
   siginfo_t info{};
   if (waitid(by_pidfd, c->pidfd, &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) return;
   c->direct_ended(info);
@@ -74,7 +75,7 @@ error stdin_closed(std::string_view why) { return make_error(errc::closed, "stdi
 
 }  // namespace
 
-child::child() {
+child::process() {
   // A cancelled write (Ctrl-C, a signal): what is in the pipe is reported,
   // the rest is dropped.
   pending.on_leave = [this](completions& batch, auto& w) {
@@ -84,7 +85,7 @@ child::child() {
   };
 }
 
-child::~child() {
+child::~process() {
   if (pidfd >= 0) ::close(pidfd);
   if (report_fd >= 0) ::close(report_fd);
   if (auto w = owner.lock()) w->child_gone(this);
@@ -94,7 +95,7 @@ void child::close(uv_handle_t* h) {
   if (uv_is_closing(h)) return;
   h->data = this;
   uv_close(h, [](uv_handle_t* h) {
-    child* c = of(h);
+    process* c = of(h);
     if (--c->open == 0) delete c;
   });
 }
@@ -146,7 +147,7 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
     group.reset();
   }
 
-  auto* c = new child;
+  auto* c = new process;
   c->owner = std::static_pointer_cast<worker>(w.shared_from_this());
   c->pid = st->pid;
   c->direct = st->child;
@@ -217,7 +218,7 @@ void child::write(std::string_view data, op_ptr<std::size_t> done) {
   }
   pending.park(std::move(done), stdin_write{std::string(data.substr(n)), n});
   uv_poll_start(&in, UV_WRITABLE, [](uv_poll_t* p, int status, int) {
-    child* c = of(H(p));
+    process* c = of(H(p));
     if (status < 0) return c->close_stdin();
     c->pump();
   });

@@ -41,7 +41,7 @@
 
 namespace circuit {
 
-struct worker::child {
+struct worker::process {
   uv_poll_t proc;        // the pidfd: readable when the daemon's child has ended
   uv_poll_t report;      // the reaper's report pipe (no cgroup)
   uv_poll_t in;          // the stdin pipe, watched for room while writes wait
@@ -66,9 +66,9 @@ struct worker::child {
   };
   wait_queue<std::size_t, stdin_write> pending;
 
-  child();
-  ~child();  // tells the worker, if it is still there
-  static result<child*> spawn(worker& w, const spec& s, uv_loop_t* loop);
+  process();
+  ~process();  // tells the worker, if it is still there
+  static result<process*> spawn(worker& w, const spec& s, uv_loop_t* loop);
 
   // stdin
   void write(std::string_view data, op_ptr<std::size_t> done);

@@ -1,4 +1,5 @@
 #include "root.hpp"
+#include "mount_point.hpp"
 
 #include "host.hpp"
 #include "circuit/core/namespace.hpp"
@@ -84,25 +85,6 @@ const file_entry root_files[] = {
 
 root::root(ns& space) : dir(space, nullptr, "") {}
 root::~root() = default;
-
-namespace {
-
-// A mount point: what is below it is the remote's (remote.hpp); a walk
-// that reaches it goes on there, so its own files are never reached.
-class mount_point final : public dir {
- public:
-  mount_point(ns& space, dir* parent, std::string name, std::shared_ptr<remote> r)
-      : dir(space, parent, std::move(name)), remote_(std::move(r)) {}
-  std::span<const file_entry> files() const override { return {}; }
-  std::string_view about() const override { return "a subtree served by another 9P server (mount)"; }
-  std::string_view example() const override { return "  ls"; }
-  std::shared_ptr<remote> served_by() const override { return remote_; }
-
- private:
-  std::shared_ptr<remote> remote_;
-};
-
-}  // namespace
 
 result<void> root::add_mount(const std::string& name, std::shared_ptr<remote> r) {
   if (hosts_.count(name) || mounts_.count(name))

@@ -1,5 +1,7 @@
 #include "worker.hpp"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
@@ -9,6 +11,7 @@
 #include "child.hpp"
 #include "circuit/core/namespace.hpp"
 #include "signals.hpp"
+#include "mount_point.hpp"
 #include "workers.hpp"
 
 namespace circuit {
@@ -59,7 +62,7 @@ result<void> worker::start(spec s) {
   if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
   if (static_cast<workers*>(parent())->stopping())
     return make_error(errc::busy, "spec: circuitd is stopping; nothing new starts");
-  auto c = child::spawn(*this, s, space().cfg().uv);
+  auto c = process::spawn(*this, s, space().cfg().uv);
   if (!c) return c.err();
   child_ = *c;
   pid_ = child_->pid;
@@ -109,8 +112,61 @@ void worker::open_wait(bool block, op_ptr<handle_ptr> done) {
   waiters_.park(std::move(done));
 }
 
+// The directories a program serves, in its tree and here.
+constexpr const char* served_dirs[] = {"goroutines", "files"};
+
+result<void> worker::serve(const std::string& socket) {
+  if (state_ != state::running)
+    return make_error(errc::no_process, "serve: worker " + path() + " is " + state_name(state_));
+  if (dialing_ || !served_.empty()) return make_error(errc::busy, "serve: worker " + path() + " serves already");
+  if (!space().cfg().dial) return make_error(errc::not_supported, "serve: this daemon makes no mounts");
+  // The daemon connects as root: only to a socket of the worker's own user.
+  struct stat st {};
+  if (socket.empty() || socket[0] != '/' || ::lstat(socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+    return make_error(errc::invalid, "serve: " + socket + " is not the absolute path of a socket");
+  if (maker().uid != 0 && st.st_uid != maker().uid)
+    return make_error(errc::access, "serve: " + socket + " belongs to uid " + std::to_string(st.st_uid) +
+                                        ", not to the worker's user " + std::to_string(maker().uid));
+  dialing_ = true;
+  std::weak_ptr<dir> self = weak_from_this();
+  std::vector<std::string> tops(std::begin(served_dirs), std::end(served_dirs));
+  space().cfg().dial(socket, path(), tops, [self, socket](result<config::remotes> r) {
+    auto d = self.lock();
+    if (!d) return;
+    auto& w = static_cast<worker&>(*d);
+    w.dialing_ = false;
+    if (!r) return w.space().log("serve: worker " + w.path() + ": " + r.err().message);
+    if (w.state_ != state::running) return;
+    for (std::size_t i = 0; i < r->size(); ++i) {
+      w.served_.push_back(std::make_shared<mount_point>(w.space(), &w, served_dirs[i], (*r)[i]));
+      w.space().entry_changed(w, served_dirs[i]);
+    }
+    w.space().log("serve: worker " + w.path() + " shows the files of its program at " + socket);
+  });
+  return {};
+}
+
+void worker::unserve() {
+  auto gone = std::move(served_);
+  served_.clear();
+  for (auto& d : gone) space().entry_changed(*this, d->name());
+}
+
+dir* worker::child(std::string_view name) {
+  for (auto& d : served_)
+    if (d->name() == name) return d.get();
+  return nullptr;
+}
+
+std::vector<dir*> worker::children() {
+  std::vector<dir*> out;
+  for (auto& d : served_) out.push_back(d.get());
+  return out;
+}
+
 void worker::on_exit(std::int64_t status, int term_signal) {
   completions batch;
+  unserve();
   state_ = term_signal ? state::signaled : state::exited;
   exit_status_ = status;
   term_signal_ = term_signal;
@@ -172,6 +228,7 @@ void worker::write_stdin(std::string_view data, op_ptr<std::size_t> done) {
 
 void worker::retire() {
   completions batch;
+  unserve();
   error gone = make_error(errc::removed, "worker " + path() + " was removed");
   waiters_.wake_all(batch, [&](no_data&) { return gone; });
   out_.stop(gone);

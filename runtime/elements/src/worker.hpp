@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "circuit/core/dir.hpp"
 #include "circuit/core/wait_queue.hpp"
@@ -43,6 +44,10 @@ class worker final : public dir {
   std::string_view example() const override;
   std::span<const verb> verbs() const override;
   void retire() override;
+  // The directories its program serves (ctl `serve`): goroutines/ and
+  // files/, while the process runs.
+  dir* child(std::string_view name) override;
+  std::vector<dir*> children() override;
 
   // The files.
   result<void> start(spec s);
@@ -52,6 +57,10 @@ class worker final : public dir {
   result<void> stop() { return stop(grace_); }  // TERM now, KILL after the grace period
   result<void> stop(double grace);
   result<void> close_stdin();
+  // ctl `serve SOCKET`: the daemon connects to the 9P server of the
+  // worker's program at SOCKET (a socket of the worker's user) and shows
+  // its goroutines/ and files/ here, until the process ends.
+  result<void> serve(const std::string& socket);
   void write_stdin(std::string_view data, op_ptr<std::size_t> done);
   std::string stat() const;  // the JSON of its stat table (worker.cpp)
   std::vector<stat_doc> stat_fields() const override;
@@ -85,8 +94,8 @@ class worker final : public dir {
   // Called from libuv callbacks (child.cpp).
   void on_exit(std::int64_t status, int term_signal);
   void on_gone();  // the leader and every process it started have ended
-  struct child;  // the libuv handles; may outlive the worker until they close
-  void child_gone(child* c) {
+  struct process;  // the libuv handles; may outlive the worker until they close
+  void child_gone(process* c) {
     if (child_ == c) child_ = nullptr;
   }
 
@@ -97,7 +106,7 @@ class worker final : public dir {
   state state_ = state::fresh;
   std::optional<spec> spec_;
   bool eof_early_ = false;  // `eof` before the start: start with stdin closed
-  child* child_ = nullptr;
+  process* child_ = nullptr;
   pid_t pid_ = 0;
   std::int64_t exit_status_ = 0;
   int term_signal_ = 0;
@@ -106,9 +115,12 @@ class worker final : public dir {
   output out_, err_;
   bool stdin_open_ = false;
   std::string result_;
+  std::vector<std::shared_ptr<dir>> served_;  // mount points
+  bool dialing_ = false;
+  void unserve();
   wait_queue<handle_ptr> waiters_;  // opens of wait
 
-  friend struct child;
+  friend struct process;
   friend class spec_handle;
 };
 

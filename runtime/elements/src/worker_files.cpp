@@ -183,6 +183,11 @@ const verb worker_verbs[] = {
      }},
     {"eof", 0, "eof", "close the worker's stdin",
      [](dir& d, const caller&, std::span<const std::string_view>) { return as_worker(d).close_stdin(); }},
+    {"serve", 1, "serve SOCKET",
+     "show the goroutines/ and files/ of the 9P server at SOCKET (the worker's program; libcircuit does it)",
+     [](dir& d, const caller&, std::span<const std::string_view> a) {
+       return as_worker(d).serve(std::string(a[0]));
+     }},
 };
 
 handle_ptr opened(handle* h) { return handle_ptr(h); }

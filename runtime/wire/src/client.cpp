@@ -212,6 +212,13 @@ void client::sweep() {
   if (next != time_point{}) arm_sweep(next);
 }
 
+void client::interrupt_all() {
+  std::vector<std::uint16_t> tags;
+  for (auto& [tag, p] : pending_)
+    if (p.done && !p.flushing) tags.push_back(tag);
+  for (auto tag : tags) flush(tag, [](result<void>) {});
+}
+
 void client::flush(std::uint16_t oldtag, handler<void> done) {
   auto it = pending_.find(oldtag);
   if (it != pending_.end()) it->second.flushing = true;

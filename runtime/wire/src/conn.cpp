@@ -1,6 +1,8 @@
 // conn.cpp — the client, one request at a time.
 #include "circuit/wire/conn.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -41,6 +43,10 @@ result<T> conn::wait(F issue, duration within) {
   client_->set_deadline({});
   run_until([&out] { return out.has_value(); });
   return std::move(*out);
+}
+
+void conn::interrupt() {
+  boost::asio::post(io_, [cl = client_] { cl->interrupt_all(); });
 }
 
 void conn::run_until(const std::function<bool()>& done) {

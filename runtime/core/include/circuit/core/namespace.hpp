@@ -35,6 +35,7 @@ struct uv_loop_s;  // libuv's loop; only worker.cpp includes <uv.h>
 
 namespace circuit {
 
+
 struct config {
   std::string host = "local";           // this host's name (--name)
   std::string address = "-";            // where peers reach it (none yet)
@@ -52,6 +53,14 @@ struct config {
   // Host ctl "mount SOCKET NAME": show at /NAME the tree of the 9P server
   // at SOCKET (the face connects; remote.hpp). Unset: mounts are refused.
   std::function<result<void>(const std::string& socket, const std::string& name)> mount;
+  // Connects to the 9P server at SOCKET and gives, over that one
+  // connection, a remote for each directory of `tops` below its root, or
+  // the failure, later (a worker's `serve`): the loop never waits for the
+  // server. Unset: refused.
+  using remotes = std::vector<std::shared_ptr<remote>>;
+  std::function<void(const std::string& socket, const std::string& name, std::vector<std::string> tops,
+                     std::function<void(result<remotes>)> done)>
+      dial;
   // Workers' children are libuv handles on this loop; after touching them
   // the runtime calls uv_kick so the loop owner runs libuv soon.
   ::uv_loop_s* uv = nullptr;

@@ -141,6 +141,10 @@ class client : public std::enable_shared_from_this<client> {
   // when the server's Rflush came; the old request has completed by then.
   void flush(std::uint16_t oldtag, handler<void> done);
 
+  // Flushes every request in flight that is not being flushed already:
+  // each completes with errc::interrupted, or with its reply if that wins.
+  void interrupt_all();
+
   // Any request, with the raw reply (Rlerror is an error, as above); gives
   // the tag it was sent with (notag if it failed at once).
   std::uint16_t request(tmessage m, handler<rmessage> done);

@@ -62,6 +62,12 @@ class conn {
   result<std::string> slurp(const std::vector<std::string>& names);
   // Walk, open for writing, one write of `data`, clunk.
   result<void> put(const std::vector<std::string>& names, std::string data);
+  // From any thread: the call under way now (in the thread that runs
+  // this conn) is flushed on the server and fails with errc::interrupted.
+  void interrupt();
+  // Runs what is ready now without waiting (an interrupt that came after
+  // its call ended, so that it cannot reach the next one).
+  void drain() { io_.poll(); }
   std::uint32_t max_write() const { return client_->max_write(); }
   bool connected() const { return client_->connected(); }
 

@@ -1,0 +1,127 @@
+// go_test — goroutines as files against a real daemon: a spawned
+// program's goroutines/ and files/ in its worker directory, rt.go, and a
+// cancel written from the files' side. Run by test_libcircuit.py (as
+// spawn_test, whose environment it shares).
+#include <catch2/catch.hpp>
+#include <circuit/circuit.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "files.hpp"
+
+using namespace std::chrono_literals;
+
+namespace gofns {
+
+// Waits on `c` (a circuit call, so its goroutine waits in it) until a
+// value comes or it is cancelled; then says how it ended.
+std::string park(circuit::chan<int> c) {
+  try {
+    return "got " + std::to_string(c.recv());
+  } catch (const circuit::cancelled& e) {
+    return std::string("cancelled: ") + e.what();
+  }
+}
+CIRCUIT_REGISTER(park);
+
+int cube(int x) { return x * x * x; }
+CIRCUIT_REGISTER(cube);
+
+void refuse(int) { throw std::runtime_error("no thanks"); }
+CIRCUIT_REGISTER(refuse);
+
+// Serves files/counter (read: the count; write: adds) until `done` gets a value.
+void counter(circuit::chan<int> done) {
+  auto n = std::make_shared<std::atomic<int>>(0);
+  circuit::runtime::current().serve(
+      "counter", [n] { return std::to_string(n->load()) + "\n"; },
+      [n](std::string_view s) {
+        int v = std::stoi(std::string(s));
+        if (v < 0) throw std::invalid_argument("counts only go up");
+        *n += v;
+      });
+  done.recv();
+}
+CIRCUIT_REGISTER(counter);
+
+}  // namespace gofns
+
+namespace {
+
+std::string there(circuit::runtime& rt) {
+  const char* h = std::getenv("CIRCUIT_SPAWN_HOST");
+  return h ? h : rt.host();
+}
+void put(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+// Waits (at most 10 s) until `path` exists: a program's files appear once
+// it has started and its daemon has connected to it.
+bool appears(const std::string& path) {
+  for (int i = 0; i < 1000 && !exists(path); ++i) std::this_thread::sleep_for(10ms);
+  return exists(path);
+}
+
+}  // namespace
+
+TEST_CASE("a spawned program shows its goroutines, and go() runs a function in it", "[go]") {
+  circuit::runtime rt;
+  auto c = rt.make_chan<int>();
+  auto w = rt.spawn(there(rt), gofns::park, c);
+  std::string gor = mount() + w.path() + "/goroutines";
+  REQUIRE(appears(gor + "/1/stat"));
+  // The main goroutine runs park and waits in its recv.
+  auto stat = slurp(gor + "/1/stat");
+  CHECK(stat.find("\"fn\":\"park\"") != std::string::npos);
+  CHECK(stat.find("\"state\":\"waiting\",\"waiting\":\"recv " + c.path() + "\"") != std::string::npos);
+  CHECK(slurp(gor + "/1/stack").find("gofns::park") != std::string::npos);
+  CHECK(slurp(gor + "/help").find("go starts one") != std::string::npos);
+
+  auto g = rt.go(w.path(), gofns::cube, 3);
+  CHECK(g.wait(30s) == 27);
+  auto bad = rt.go(w.path(), gofns::refuse, 1);
+  try {
+    bad.wait(30s);
+    FAIL("no error");
+  } catch (const circuit::app_error& e) {
+    CHECK(std::string(e.what()) == "refuse on " + there(rt) + ": no thanks");
+  }
+  c.send(5);
+  CHECK(w.wait(30s) == "got 5");
+}
+
+TEST_CASE("cancel written to a goroutine's ctl makes its blocking call throw cancelled", "[go]") {
+  circuit::runtime rt;
+  auto c = rt.make_chan<int>();
+  auto w = rt.spawn(there(rt), gofns::park, c);
+  std::string gor = mount() + w.path() + "/goroutines/1";
+  REQUIRE(appears(gor + "/stat"));
+  for (int i = 0; i < 500 && slurp(gor + "/stat").find("\"state\":\"waiting\"") == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
+  put(gor + "/ctl", "cancel\n");
+  auto said = w.wait(30s);
+  INFO(said);
+  CHECK(said == "cancelled: recv: " + c.path() + "/recv: cancelled (ctl cancel of goroutine 1)");
+  // Nothing was taken from the channel: a value sent now stays there.
+  CHECK(c.try_send(1) == false);  // cap 0, and nobody receives any more
+}
+
+TEST_CASE("a program's own files are served in its worker directory", "[go]") {
+  circuit::runtime rt;
+  auto done = rt.make_chan<int>("", 1);
+  auto w = rt.spawn(there(rt), gofns::counter, done);
+  std::string f = mount() + w.path() + "/files/counter";
+  REQUIRE(appears(f));
+  CHECK(slurp(f) == "0\n");
+  put(f, "5");
+  put(f, "2");
+  CHECK(slurp(f) == "7\n");
+  done.send(1);
+  w.wait(30s);
+}
+
