@@ -186,11 +186,11 @@ class AllowedGroup(PermissionTest):
                 self.assertEqual((s.st_uid, s.st_gid), (self.u1.pw_uid, self.gid), name)
         modes = {n: stat.S_IMODE(os.stat(os.path.join(c, n)).st_mode) for n in os.listdir(c)}
         self.assertEqual(modes, {"help": 0o440, "error": 0o440, "cap": 0o640, "send": 0o220, "trysend": 0o220,
-                                 "recv": 0o440, "tryrecv": 0o440, "close": 0o220, "stat": 0o440})
+                                 "recv": 0o440, "tryrecv": 0o440, "close": 0o220, "lease": 0o200, "stat": 0o440})
         modes = {n: stat.S_IMODE(os.stat(os.path.join(w, n)).st_mode) for n in os.listdir(w)}
         self.assertEqual(modes, {"help": 0o440, "error": 0o440, "spec": 0o600, "stdin": 0o200,
                                  "stdout": 0o400, "stderr": 0o400, "wait": 0o440, "trywait": 0o440,
-                                 "signal": 0o200, "ctl": 0o200, "stat": 0o440})
+                                 "result": 0o640, "lease": 0o200, "signal": 0o200, "ctl": 0o200, "stat": 0o440})
         self.assertEqual(stat.S_IMODE(os.stat(c).st_mode), 0o550)
         self.assertEqual(stat.S_IMODE(os.stat(self.d.host("workers")).st_mode), 0o1770)
         h = os.stat(self.d.host("ctl"))
@@ -287,10 +287,10 @@ out["stat"] = json.loads(rd(h + "/stat"))["max_message"]
         self.assertTrue(self.d.alive())
 
     # What `[ -r ]` and `[ -w ]` say, per user: (readable, writable) names.
-    CHANNEL = {MAKER: ("help error cap recv tryrecv stat", "cap send trysend close"),
+    CHANNEL = {MAKER: ("help error cap recv tryrecv stat", "cap send trysend close lease"),
                MEMBER: ("help error cap recv tryrecv stat", "send trysend close")}
-    WORKER = {MAKER: ("help error spec stdout stderr wait trywait stat", "spec stdin signal ctl"),
-              MEMBER: ("help error wait trywait stat", "")}
+    WORKER = {MAKER: ("help error spec stdout stderr wait trywait result stat", "spec stdin result lease signal ctl"),
+              MEMBER: ("help error wait trywait result stat", "")}
     HOST = {MAKER: ("help error stat", ""), MEMBER: ("help error stat", "")}
 
     def test_test_r_and_test_w_tell_each_user_the_truth(self):
