@@ -15,6 +15,8 @@
 #include "program.hpp"
 #include "session.hpp"
 
+extern char** environ;
+
 namespace circuit {
 
 namespace {
@@ -109,6 +111,11 @@ std::string runtime::start_worker(const std::string& host, detail::fn_key fn, co
   boost::json::object spec;
   spec["path"] = this_program();
   spec["args"] = boost::json::array{run_flag, name, args};
+  // The worker gets this program's environment, as a thread would (the
+  // daemon sets CIRCUIT_HOST, CIRCUIT_WORKER and CIRCUIT_SOCKET over it).
+  boost::json::array env;
+  for (char** e = environ; *e; ++e) env.push_back(boost::json::string(*e));
+  spec["env"] = std::move(env);
   if (auto r = c.put({host, "workers", wname, "spec"}, boost::json::serialize(spec)); !r)
     s.fail(r.err(), "spawn", path + "/spec", true);
   return path;

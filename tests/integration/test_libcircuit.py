@@ -4,6 +4,7 @@ the tree both ways (find_package and pkg-config), and an example program
 that sends to another host's channel through its own daemon."""
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ import unittest
 
 from harness import ROOT, DaemonTest, read
 from test_cluster import ClusterTest
+from test_permissions import GROUP, MAKER, PermissionTest, needs_root
 
 BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
 CHAN_TEST = os.environ.get("LIBCIRCUIT_TEST", os.path.join(BUILD, "tests/libcircuit_test"))
@@ -76,6 +78,33 @@ class GoroutinesFromTheShell(DaemonTest):
         # Its files went with it.
         self.assertFalse(os.path.exists(self.d.host("workers", "w", "goroutines")))
         self.assertEqual(json.loads(read(self.d.chan("c", "stat")))["received"], 0)
+
+
+@needs_root
+class SpawnAsAnotherUser(PermissionTest):
+    """A member of --allow-group spawns, and the worker runs as that member:
+    a user can start nothing as anyone else."""
+
+    daemon_args = ("--allow-group", GROUP)
+    timeout = 60
+
+    def test_a_member_spawns_workers_that_run_as_the_member(self):
+        # The program and its library where the member may read them.
+        d = tempfile.mkdtemp(prefix="circuit-lib-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        shutil.copy(CHAN_TEST, d)
+        lib = os.path.join(BUILD, "libcircuit")
+        for n in os.listdir(lib):
+            if n.startswith("libcircuit.so"):
+                shutil.copy(os.path.join(lib, n), d, follow_symlinks=True)
+        pw = pwd.getpwnam(MAKER)
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d.sock, LD_LIBRARY_PATH=d)
+        r = subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--init-groups",
+                            os.path.join(d, os.path.basename(CHAN_TEST)), "[.uid]"],
+                           env=env, cwd="/", capture_output=True, timeout=50)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+        self.assertIn(("uid %d %d\n" % (pw.pw_uid, pw.pw_uid)).encode(), r.stdout)
 
 
 class Installed(DaemonTest):

@@ -200,3 +200,15 @@ TEST_CASE("a program killed while it holds a channel and a running worker", "[.d
   std::fflush(stdout);
   std::this_thread::sleep_for(60s);
 }
+
+namespace fns {
+int whoami() { return static_cast<int>(::getuid()); }
+CIRCUIT_REGISTER(whoami);
+}  // namespace fns
+
+// Run by test_libcircuit.py as another user: prints the uid its spawned
+// worker runs as.
+TEST_CASE("the uid of a spawned worker", "[.uid]") {
+  circuit::runtime rt;
+  std::printf("uid %d %d\n", static_cast<int>(::getuid()), rt.spawn(there(rt), fns::whoami).wait(30s));
+}
