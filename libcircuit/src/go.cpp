@@ -64,7 +64,16 @@ std::string runtime::await_go(const std::string& worker, std::uint32_t fid, std:
     detail::blocking guard("go " + worker, c);
     for (;;) {
       auto r = c.read(fid, call_size + got.size(), within);  // the result starts where the call ended
-      if (!r) s.fail(r.err(), "go", file, true);
+      if (!r) {
+        // A program that died takes its files with it: say that, not how
+        // its files went.
+        if (r.err().code != errc::timed_out && r.err().code != errc::interrupted) {
+          auto names = wire::split_path(worker);
+          names.push_back("trywait");
+          if (auto status = c.slurp(names)) detail::worker_ended("go: worker " + worker, *status, "while the goroutine ran");
+        }
+        s.fail(r.err(), "go", file, true);
+      }
       if (r->empty()) break;
       got += *r;
     }

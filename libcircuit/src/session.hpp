@@ -70,6 +70,10 @@ struct batch {
 // for {"error": "..."}; nothing when it holds neither.
 std::optional<std::string> value_of(const std::string& result);
 
+// Throws circuit::worker_died for a worker whose `wait` read `status`:
+// "WHO died of signal KILL WHEN".
+[[noreturn]] void worker_ended(const std::string& who, const std::string& status, const std::string& when);
+
 // "/h1/channels/a" as names, refusing what is not an absolute path of
 // names (throws circuit::exception EINVAL with words).
 std::vector<std::string> names_of(const std::string& path, const char* what);

@@ -93,6 +93,25 @@ std::optional<std::string> value_of(const std::string& result) {
   return std::nullopt;
 }
 
+void worker_ended(const std::string& who, const std::string& status, const std::string& when) {
+  boost::system::error_code ec;
+  auto st = boost::json::parse(status, ec);
+  std::string how = trimmed(status);
+  int code = -1;
+  std::string sig;
+  if (!ec && st.is_object()) {
+    if (auto* e = st.as_object().if_contains("exit"); e && e->is_int64()) {
+      code = static_cast<int>(e->get_int64());
+      how = "exited with status " + std::to_string(code);
+    }
+    if (auto* g = st.as_object().if_contains("signal"); g && g->is_string()) {
+      sig = std::string(g->get_string());
+      how = "died of signal " + sig;
+    }
+  }
+  throw worker_died(who + " " + how + " " + when, code, sig);
+}
+
 void bad_arguments(const char* why) { throw_error(EINVAL, std::string("spawn: ") + why); }
 
 }  // namespace detail
@@ -143,22 +162,7 @@ std::string runtime::await_result(const std::string& path, duration within) {
 
   if (auto v = detail::value_of(*res)) return *v;
   // No result: how the worker ended says why.
-  boost::system::error_code ec;
-  auto st = boost::json::parse(*status, ec);
-  std::string how = trimmed(*status);
-  int code = -1;
-  std::string sig;
-  if (!ec && st.is_object()) {
-    if (auto* e = st.as_object().if_contains("exit"); e && e->is_int64()) {
-      code = static_cast<int>(e->get_int64());
-      how = "exited with status " + std::to_string(code);
-    }
-    if (auto* g = st.as_object().if_contains("signal"); g && g->is_string()) {
-      sig = std::string(g->get_string());
-      how = "died of signal " + sig;
-    }
-  }
-  throw worker_died("spawn: worker " + path + " " + how + " before it wrote a result", code, sig);
+  detail::worker_ended("spawn: worker " + path, *status, "before it wrote a result");
 }
 
 void runtime::kill_worker(const std::string& path) {

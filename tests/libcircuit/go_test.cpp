@@ -125,3 +125,25 @@ TEST_CASE("a program's own files are served in its worker directory", "[go]") {
   w.wait(30s);
 }
 
+
+TEST_CASE("a goroutine's wait gives worker_died when its program is killed", "[go]") {
+  circuit::runtime rt;
+  auto c = rt.make_chan<int>();
+  auto w = rt.spawn(there(rt), gofns::park, c);
+  REQUIRE(appears(mount() + w.path() + "/goroutines/1"));
+  auto g = rt.go(w.path(), gofns::park, c);  // a second goroutine, waiting on the same channel
+  std::thread killer([&] {
+    std::this_thread::sleep_for(300ms);
+    circuit::runtime other;
+    other.open_chan<int>(c.path());  // another connection, while g waits on this thread's
+    std::ofstream(mount() + w.path() + "/ctl") << "kill\n";
+  });
+  try {
+    g.wait(60s);
+    FAIL("no error");
+  } catch (const circuit::worker_died& e) {
+    CHECK(e.signal() == "KILL");
+    CHECK(std::string(e.what()) == "go: worker " + w.path() + " died of signal KILL while the goroutine ran");
+  }
+  killer.join();
+}

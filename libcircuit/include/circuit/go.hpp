@@ -42,9 +42,10 @@ class goroutine {
     if (fid_) rt_->end_go(fid_, thread_);
   }
 
-  // The function's value; app_error with its exception's words, cancelled
-  // when its goroutine was cancelled, host_down when the worker's host is
-  // down, timeout when `within` (zero: for ever) passed (wait again later).
+  // The function's value; app_error with its exception's words,
+  // worker_died when the program died while it ran, host_down when the
+  // worker's host is down, timeout when `within` (zero: for ever) passed
+  // (wait again later), cancelled when the calling goroutine is cancelled.
   R wait(duration within = {}) {
     std::string v = rt_->await_go(worker_, fid_, call_size_, thread_, within);
     if constexpr (!std::is_void_v<R>) {
