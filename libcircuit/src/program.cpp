@@ -11,6 +11,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -68,6 +69,40 @@ struct program::impl {
   std::string host, sock;
   std::shared_ptr<goroutine> main;
 
+  // On the server thread: the socket in a private directory, then, in a
+  // worker, `serve SOCKET` to its ctl, so its daemon shows the tree there.
+  // A failure is said on stderr: the program goes on without its files.
+  bool listen() {
+    char tmpl[] = "/tmp/circuit-program-XXXXXX";
+    if (!::mkdtemp(tmpl)) return said(std::string("cannot make a directory for its socket: ") + std::strerror(errno));
+    sock = std::string(tmpl) + "/9p";
+    socket_dir = tmpl;
+    std::atexit(remove_socket);
+    boost::system::error_code ec;
+    acceptor.open(unix_socket(), ec);
+    if (!ec) acceptor.bind(unix_socket::endpoint(sock), ec);
+    if (!ec) acceptor.listen(64, ec);
+    if (ec) return said("cannot serve at " + sock + ": " + ec.message());
+    ::chmod(sock.c_str(), 0600);
+    accept();
+    if (const char* w = std::getenv("CIRCUIT_WORKER")) {
+      auto names = wire::split_path(w);
+      names.push_back("ctl");
+      try {
+        auto& s = rt->session();
+        if (auto r = s.conn().put(names, "serve " + sock + "\n"); !r)
+          return said(std::string(w) + "/ctl: serve: " + r.err().message);
+      } catch (const std::exception& e) {
+        return said(e.what());
+      }
+    }
+    return true;
+  }
+  static bool said(const std::string& why) {
+    std::fprintf(stderr, "circuit: the program's files are not served: %s\n", why.c_str());
+    return false;
+  }
+
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, unix_socket::socket s) {
       if (ec) return;
@@ -85,40 +120,25 @@ program& program::get() {
   return *p;
 }
 
+// What the caller waits for is only the namespace and its goroutine; the
+// socket, the loop and the `serve` to the daemon are the server thread's,
+// so a spawned function starts at once and a short one is not slowed.
 void program::start(runtime& rt, const std::string& main_fn) {
   std::lock_guard<std::mutex> lock(mu_);
   if (impl_) return;
-  char tmpl[] = "/tmp/circuit-program-XXXXXX";
-  if (!::mkdtemp(tmpl)) throw_error(errno, std::string("circuit: cannot make a directory for the program's socket: ") + std::strerror(errno));
   auto* im = new impl;
   im->rt = &rt;
   im->host = rt.host();
-  im->sock = std::string(tmpl) + "/9p";
-  socket_dir = tmpl;
-  std::atexit(remove_socket);
   config cfg;
   cfg.host = im->host;
   cfg.log = [](std::string_view) {};
   im->space = std::make_unique<ns>(std::move(cfg), [im](ns& s) { return make_program_tree(s, im->io); });
-  boost::system::error_code ec;
-  im->acceptor.open(unix_socket(), ec);
-  if (!ec) im->acceptor.bind(unix_socket::endpoint(im->sock), ec);
-  if (!ec) im->acceptor.listen(64, ec);
-  if (ec) throw_error(EIO, "circuit: cannot serve the program's files at " + im->sock + ": " + ec.message());
-  ::chmod(im->sock.c_str(), 0600);
-  im->accept();
   goroutines::all().on_change([im] { asio::post(im->io, [im] { refresh_goroutines(*im->space); }); });
   im->main = goroutines::all().enter(main_fn);
   impl_ = im;
-  std::thread([im] { im->io.run(); }).detach();
-
-  // In a worker: its daemon shows the tree under the worker's directory.
-  if (const char* w = std::getenv("CIRCUIT_WORKER")) {
-    auto names = wire::split_path(w);
-    names.push_back("ctl");
-    auto& s = rt.session();
-    if (auto r = s.conn().put(names, "serve " + im->sock + "\n"); !r) s.fail(r.err(), "serve", std::string(w) + "/ctl", true);
-  }
+  std::thread([im] {
+    if (im->listen()) im->io.run();
+  }).detach();
 }
 
 void program::serve(served_file f) {

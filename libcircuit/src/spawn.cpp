@@ -28,8 +28,8 @@ struct registry {
   std::map<detail::fn_key, std::string> names;
 };
 registry& functions() {
-  static registry r;
-  return r;
+  static registry* r = new registry;  // never destroyed: the server's thread may use it at exit
+  return *r;
 }
 
 // A spawned worker's arguments: "--circuit-run NAME ARGS".
