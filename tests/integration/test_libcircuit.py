@@ -1,7 +1,8 @@
 """libcircuit (issue 9), against real daemons: its calls (chan_test, a
 Catch2 program), the library installed and built against from outside
-the tree both ways (find_package and pkg-config), and an example program
-that sends to another host's channel through its own daemon."""
+the tree both ways (find_package and pkg-config), the example programs
+across daemons (a channel of another host, the seed program, map-reduce,
+a supervisor)."""
 import json
 import os
 import pwd
@@ -259,6 +260,91 @@ class AcrossHosts(ClusterTest):
                            capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr.decode(), r"channels: .*(host down: h1|host unreachable: h1|no such channel)")
+
+
+class Examples(ClusterTest):
+    """The map-reduce and the supervisor examples, run from h1 over three
+    daemons, their output checked whole."""
+
+    size = 3
+
+    def example(self, name, *args):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock)
+        return subprocess.run([os.path.join(BUILD, "examples", name), *args], env=env, capture_output=True,
+                              timeout=120)
+
+    def assert_no_workers_left(self):
+        for i in range(self.size):  # each host's own mount (another's may cache a second)
+            self.assertEqual(sorted(os.listdir(self.at(i, "h%d" % (i + 1), "workers"))), ["error", "help"])
+
+    def texts(self, hosts):
+        """A directory with a folder of text files per host: {host} in the
+        path the example takes picks each host's own."""
+        top = tempfile.mkdtemp(prefix="circuit-words-")
+        self.addCleanup(shutil.rmtree, top, True)
+        files = {"h1": {"a.txt": "The cat saw the dog.\n", "b.txt": "A dog, a cat; the END", "sub/c.txt": "zebra"},
+                 "h2": {"d.txt": "the the THE cat"},
+                 "h3": {"e.txt": "dog\n\nbird"}}
+        for host in hosts:
+            for name, text in files[host].items():
+                os.makedirs(os.path.dirname(os.path.join(top, host, name)), exist_ok=True)
+                with open(os.path.join(top, host, name), "w") as f:
+                    f.write(text)
+        return os.path.join(top, "{host}")
+
+    def test_mapreduce_counts_the_words_of_each_hosts_files_and_prints_the_top_ones(self):
+        r = self.example("mapreduce", self.texts(["h1", "h2", "h3"]), "4")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        # A sub-folder's files (h1's zebra) are not counted; ties go alphabetically.
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+h3: 2 words in 1 file(s)
+      6 the
+      3 cat
+      3 dog
+      2 a
+""")
+        self.assert_no_workers_left()
+
+    def test_mapreduce_tells_a_hosts_failed_mapper_and_counts_the_others(self):
+        r = self.example("mapreduce", self.texts(["h1", "h2"]), "2")  # no folder for h3
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+      6 the
+      3 cat
+""")
+        err = r.stderr.decode()
+        self.assertTrue(err.startswith("mapreduce: h3: count_words on h3: "), err)
+        self.assertIn("No such file or directory", err)
+        self.assert_no_workers_left()
+
+    def test_the_supervisor_restarts_only_the_crashed_child_with_a_growing_backoff(self):
+        r = self.example("supervisor", "h2", "2", "0", "1")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(r.stdout.decode(), """\
+child 1: died of signal ABRT on attempt 1; restart in 100 ms
+child 1: died of signal ABRT on attempt 2; restart in 200 ms
+child 1: done on attempt 3: 10
+child 2: done on attempt 1: 20
+child 3: died of signal ABRT on attempt 1; restart in 100 ms
+child 3: done on attempt 2: 30
+""")
+        self.assert_no_workers_left()
+
+    def test_the_supervisor_gives_up_on_a_child_after_three_restarts(self):
+        r = self.example("supervisor", "h3", "4", "0")
+        self.assertEqual((r.returncode, r.stderr), (1, b""))
+        self.assertEqual(r.stdout.decode(), """\
+child 1: died of signal ABRT on attempt 1; restart in 100 ms
+child 1: died of signal ABRT on attempt 2; restart in 200 ms
+child 1: died of signal ABRT on attempt 3; restart in 400 ms
+child 1: died of signal ABRT on attempt 4; given up after 3 restarts
+child 2: done on attempt 1: 20
+""")
+        self.assert_no_workers_left()
 
 
 if __name__ == "__main__":
