@@ -12,7 +12,8 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, DaemonTest, read
+from harness import ROOT, DaemonTest, members, read
+from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_permissions import GROUP, MAKER, PermissionTest, needs_root
 
@@ -320,6 +321,17 @@ h2: 4 words in 1 file(s)
         self.assertTrue(err.startswith("mapreduce: h3: count_words on h3: "), err)
         self.assertIn("No such file or directory", err)
         self.assert_no_workers_left()
+
+    def test_mapreduce_leaves_out_a_host_declared_down(self):
+        self.d[2].proc.kill()
+        wait_for(lambda: members(self.d[0]).get("h3") == "down", "h3 to be down on h1", 60)
+        r = self.example("mapreduce", self.texts(["h1", "h2"]), "1")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+      6 the
+""")
 
     def test_the_supervisor_restarts_only_the_crashed_child_with_a_growing_backoff(self):
         r = self.example("supervisor", "h2", "2", "0", "1")

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/describe.hpp>
 #include <chrono>
 #include <cstdio>
@@ -181,6 +182,15 @@ TEST_CASE("the workers a runtime spawned are removed at its end, a running one k
   }
   CHECK(gone_soon(done));
   CHECK(gone_soon(running));
+}
+
+TEST_CASE("hosts lists the members sorted, this host and the one spawned on among them", "[spawn]") {
+  circuit::runtime rt;
+  auto hosts = rt.hosts();
+  CHECK(std::is_sorted(hosts.begin(), hosts.end()));
+  CHECK(std::count(hosts.begin(), hosts.end(), rt.host()) == 1);
+  CHECK(std::count(hosts.begin(), hosts.end(), there(rt)) == 1);
+  if (!std::getenv("CIRCUIT_SPAWN_HOST")) CHECK(hosts == std::vector<std::string>{rt.host()});  // no cluster
 }
 
 TEST_CASE("twenty workers spawned at once all give their own value", "[spawn]") {
