@@ -2,19 +2,23 @@
 Catch2 program), the library installed and built against from outside
 the tree both ways (find_package and pkg-config), the example programs
 across daemons (a channel of another host, the seed program, map-reduce,
-a supervisor)."""
+a supervisor), and spawn across hosts in network namespaces: a hundred
+workers at once, and a host killed under a waiting call."""
 import json
 import os
 import pwd
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import ROOT, DaemonTest, members, read
+from harness import ROOT, DaemonTest, members, pids_whose_cmdline, read
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
+from test_netns import HostsInNamespaces
 from test_permissions import GROUP, MAKER, PermissionTest, needs_root
 
 BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
@@ -263,7 +267,13 @@ class AcrossHosts(ClusterTest):
         self.assertRegex(r.stderr.decode(), r"channels: .*(host down: h1|host unreachable: h1|no such channel)")
 
 
-class Examples(ClusterTest):
+class NoWorkersLeft:
+    def assert_no_workers_left(self):
+        for d in self.d:  # each host's own mount (another's may cache an entry a second)
+            self.assertEqual(sorted(os.listdir(d.host("workers"))), ["error", "help"], d.name)
+
+
+class Examples(NoWorkersLeft, ClusterTest):
     """The map-reduce and the supervisor examples, run from h1 over three
     daemons, their output checked whole."""
 
@@ -274,9 +284,6 @@ class Examples(ClusterTest):
         return subprocess.run([os.path.join(BUILD, "examples", name), *args], env=env, capture_output=True,
                               timeout=120)
 
-    def assert_no_workers_left(self):
-        for i in range(self.size):  # each host's own mount (another's may cache a second)
-            self.assertEqual(sorted(os.listdir(self.at(i, "h%d" % (i + 1), "workers"))), ["error", "help"])
 
     def texts(self, hosts):
         """A directory with a folder of text files per host: {host} in the
@@ -357,6 +364,62 @@ child 1: died of signal ABRT on attempt 4; given up after 3 restarts
 child 2: done on attempt 1: 20
 """)
         self.assert_no_workers_left()
+
+
+class InNamespaces(NoWorkersLeft, HostsInNamespaces):
+    """Three members as separate hosts, each daemon in a network namespace
+    of its own (test_netns); the programs run here and reach h1 through
+    its socket, the workers start in their host's namespace."""
+
+    size = 3
+    timeout = 300
+
+    def run_from_h1(self, argv, timeout):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_MOUNT=self.d[0].mnt, CIRCUIT_SPAWN_HOST="h2")
+        return subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
+
+
+    def test_the_seed_program_on_h1_spawns_ping_on_h2_across_the_network(self):
+        r = self.run_from_h1([os.path.join(BUILD, "examples/roundtrip"), "h2"], 60)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"Roundtrip complete.\n", b""))
+        self.assert_no_workers_left()
+
+    def test_a_hundred_workers_spawned_across_three_hosts_at_once_all_give_their_own_value(self):
+        r = self.run_from_h1([CHAN_TEST, "[.many]"], 280)
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out + r.stderr.decode())
+        self.assertIn("All tests passed", out)
+        self.assertRegex(out, r"100 workers on h1 h2 h3: all results in [0-9.]+ s")
+        print("\n  " + [l for l in out.splitlines() if l.startswith("100 workers")][0], end=" ")
+        self.assert_no_workers_left()
+
+    def test_a_wait_parked_on_a_worker_of_a_killed_host_throws_host_down(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_SPAWN_HOST="h2")
+        p = subprocess.Popen([CHAN_TEST, "[.hostdown]"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        never = None
+        try:
+            for line in p.stdout:  # Catch2 says its filter first
+                if line.startswith(b"waiting on "):
+                    never = line.split(b"(")[1].rstrip(b")\n")
+                    break
+            time.sleep(0.5)  # into the parked open of the worker's wait
+            self.d[1].proc.kill()
+            t0 = time.monotonic()
+            out, _ = p.communicate(timeout=60)  # detection takes seconds; generous under ASan
+            took = time.monotonic() - t0
+            self.assertEqual(p.returncode, 0, out.decode())
+            self.assertLess(took, 30, out.decode())
+            m = re.search(r"host_down after ([0-9.]+) s: (.*)", out.decode())
+            self.assertIsNotNone(m, out.decode())
+            self.assertRegex(m.group(2), r"host (down|unreachable): h2")
+            print("\n  h2 killed: the wait threw host_down after %s s" % m.group(1), end=" ")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            # The worker ends with its daemon's socket; should it not, it goes here.
+            for pid in pids_whose_cmdline(lambda c: never is not None and never in c and b"--circuit-run" in c):
+                os.kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
