@@ -83,6 +83,15 @@ bool all_alive(const std::string& mount, std::size_t n) {
   return true;
 }
 
+void wait_alive(const std::vector<const server*>& members) {
+  auto began = std::chrono::steady_clock::now();
+  for (auto* m : members)
+    while (!all_alive(m->mount(), members.size())) {
+      if (seconds_since(began) > 20) throw std::runtime_error("the members did not list each other alive in 20 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 stream_end::stream_end(tcp::socket s) : socket_(std::move(s)) { socket_.set_option(tcp::no_delay(true)); }
 
 void stream_end::write(const std::string& data) {

@@ -12,8 +12,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "circuit/cluster/link.hpp"
+#include "harness.hpp"
 
 namespace bench {
 
@@ -28,6 +30,8 @@ int free_port();
 std::map<std::string, std::string> members(const std::string& mount);
 // Whether MOUNT/members lists exactly `n` members, all alive.
 bool all_alive(const std::string& mount, std::size_t n);
+// Waits until each of `members` lists all of them alive; throws after 20 s.
+void wait_alive(const std::vector<const server*>& members);
 
 // One end of a loopback connection: plaintext TCP, or TLS 1.3 with
 // circuit's link settings (the cluster key's PSK, TLS_AES_128_GCM_SHA256,

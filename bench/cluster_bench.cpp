@@ -68,6 +68,7 @@
 #include "channel_io.hpp"
 #include "cluster.hpp"
 #include "harness.hpp"
+#include "relay_floor.hpp"
 #include "socket_client.hpp"
 
 namespace {
@@ -93,71 +94,12 @@ bench::round_trip_frames forwarded_frames(const std::string& msg) {
   return f;
 }
 
-// client → relay (Unix socket) → server (TLS or TCP), each batch of the
-// client relayed as the round trips h2 makes for it.
-class relay_floor {
- public:
-  relay_floor(link_context* ctx, const std::string& msg) : pair_(io_, ctx) {
-    auto client = bench::channel_frames(msg, {"h1"}), link = forwarded_frames(msg);
-    batches_ = {client.send, client.recv};
-    trips_ = {link.send, link.recv};
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) bench::fail("socketpair");
-    client_ = sv[0];
-    relay_fd_ = sv[1];
-    suite_ = pair_.dialer->suite();
-    server_ = std::thread([this] { serve(); });
-    relay_ = std::thread([this] { relay(); });
-  }
-  ~relay_floor() {
-    close(client_);  // the relay reads end of file and closes its link; the server follows
-    relay_.join();
-    server_.join();
-    close(relay_fd_);
-  }
-  const std::string& suite() const { return suite_; }
-
-  void round_trip() {
-    for (auto& b : batches_) {
-      if (!bench::write_all(client_, bench::requests(b))) bench::fail("floor write");
-      if (!bench::read_exactly(client_, bench::replies(b).size())) bench::fail("floor read");
-    }
-  }
-
- private:
-  void relay() {
-    try {
-      for (;;)
-        for (int i = 0; i < 2; ++i) {
-          if (!bench::read_exactly(relay_fd_, bench::requests(batches_[i]).size())) return pair_.dialer->close();
-          pair_.dialer->write(bench::requests(trips_[i]));
-          if (!pair_.dialer->read_exactly(bench::replies(trips_[i]).size())) throw std::runtime_error("server went");
-          bench::write_all(relay_fd_, bench::replies(batches_[i]));
-        }
-    } catch (const std::exception& e) {
-      fprintf(stderr, "relay: %s\n", e.what());
-      pair_.dialer->close();
-    }
-  }
-  void serve() {
-    try {
-      for (;;)
-        for (auto& trips : trips_) {
-          if (!pair_.acceptor->read_exactly(bench::requests(trips).size())) return;
-          pair_.acceptor->write(bench::replies(trips));
-        }
-    } catch (const std::exception&) {
-    }  // the relay closed its end
-  }
-
-  boost::asio::io_context io_;
-  bench::stream_pair pair_;
-  std::vector<std::vector<bench::frame>> batches_;
-  std::vector<std::vector<bench::frame>> trips_;  // per batch: one round trip on the link
-  int client_ = -1, relay_fd_ = -1;
-  std::string suite_;
-  std::thread server_, relay_;
-};
+// The floor of the round trip: the client's two batches, each relayed as
+// the round trip h2 makes for it.
+bench::relay_floor channel_relay(link_context* ctx, const std::string& msg) {
+  auto client = bench::channel_frames(msg, {"h1"}), link = forwarded_frames(msg);
+  return bench::relay_floor(ctx, {client.send, client.recv}, {link.send, link.recv});
+}
 
 // A round trip through h2's mount to h1's channel c.
 void mount_trip(const std::string& chan, const std::string& msg) {
@@ -214,15 +156,6 @@ class socket_stream {
   pid_t h1_, h2_;
 };
 
-void wait_alive(const std::vector<const bench::server*>& members) {
-  auto began = std::chrono::steady_clock::now();
-  for (auto* m : members)
-    while (!bench::all_alive(m->mount(), members.size())) {
-      if (bench::seconds_since(began) > 20) throw std::runtime_error("the members did not list each other alive in 20 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-}
-
 void round_trips(const bench::server& h1, const bench::server& h2, link_context& ctx, int rounds, int iters) {
   std::string c1 = h1.mount() + "/h1/channels/c";
   if (mkdir(c1.c_str(), 0755) != 0) bench::fail("mkdir " + c1);
@@ -234,7 +167,7 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   bench::socket_client client(h2.socket());
   circuit::runtime program(h2.socket());  // libcircuit, as a program on h2 uses it
   auto lchan = program.open_chan<int>("/h1/channels/c");
-  relay_floor tls(&ctx, msg), tcp(nullptr, msg);
+  auto tls = channel_relay(&ctx, msg), tcp = channel_relay(nullptr, msg);
   printf("floor link suite: %s\n", tls.suite().c_str());
   struct way {
     const char* name;
@@ -343,7 +276,7 @@ int body(int argc, char** argv) {
   auto h1 = bench::server::circuitd_with_socket(argv[1], "h1", {"--key", key, "--listen", seed});
   auto h2 = bench::server::circuitd_with_socket(
       argv[1], "h2", {"--key", key, "--listen", "127.0.0.1:" + std::to_string(bench::free_port()), "--join", seed});
-  wait_alive({&h1, &h2});
+  bench::wait_alive({&h1, &h2});
   round_trips(h1, h2, ctx, rounds, iters);
   streams(h1, h2, ctx, rounds, window);
   bool ok = bench::idle_cpu_ok(h1.pid());

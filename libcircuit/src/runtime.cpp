@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <unordered_map>
 
 #include "circuit/errors.hpp"
@@ -79,6 +80,20 @@ detail::session& runtime::session() {
   if (s && !s->conn().connected()) s.reset();  // the daemon went: connect again
   if (!s) s = std::make_unique<detail::session>(impl_->socket);
   return *s;
+}
+
+std::vector<std::string> runtime::hosts() {
+  auto& s = session();
+  auto m = s.conn().slurp({"members"});
+  if (!m) s.fail(m.err(), "hosts", "/members", true);
+  // Lines of "NAME ID ADDRESS STATE" (circuit(4)); a host declared down
+  // stays listed a while, and has nothing to offer.
+  std::vector<std::string> names;
+  std::istringstream lines(*m);
+  std::string name, id, address, state;
+  while (lines >> name >> id >> address >> state)
+    if (state != "down") names.push_back(name);
+  return names;
 }
 
 std::string runtime::make_channel(const std::string& name, int cap) {

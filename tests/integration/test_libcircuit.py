@@ -1,18 +1,24 @@
 """libcircuit (issue 9), against real daemons: its calls (chan_test, a
 Catch2 program), the library installed and built against from outside
-the tree both ways (find_package and pkg-config), and an example program
-that sends to another host's channel through its own daemon."""
+the tree both ways (find_package and pkg-config), the example programs
+across daemons (a channel of another host, the seed program, map-reduce,
+a supervisor), and spawn across hosts in network namespaces: a hundred
+workers at once, and a host killed under a waiting call."""
 import json
 import os
 import pwd
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import ROOT, DaemonTest, read
+from harness import ROOT, DaemonTest, members, pids_whose_cmdline, read
+from harness import wait_until as wait_for
 from test_cluster import ClusterTest
+from test_netns import HostsInNamespaces
 from test_permissions import GROUP, MAKER, PermissionTest, needs_root
 
 BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
@@ -259,6 +265,161 @@ class AcrossHosts(ClusterTest):
                            capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr.decode(), r"channels: .*(host down: h1|host unreachable: h1|no such channel)")
+
+
+class NoWorkersLeft:
+    def assert_no_workers_left(self):
+        for d in self.d:  # each host's own mount (another's may cache an entry a second)
+            self.assertEqual(sorted(os.listdir(d.host("workers"))), ["error", "help"], d.name)
+
+
+class Examples(NoWorkersLeft, ClusterTest):
+    """The map-reduce and the supervisor examples, run from h1 over three
+    daemons, their output checked whole."""
+
+    size = 3
+
+    def example(self, name, *args):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock)
+        return subprocess.run([os.path.join(BUILD, "examples", name), *args], env=env, capture_output=True,
+                              timeout=120)
+
+
+    def texts(self, hosts):
+        """A directory with a folder of text files per host: {host} in the
+        path the example takes picks each host's own."""
+        top = tempfile.mkdtemp(prefix="circuit-words-")
+        self.addCleanup(shutil.rmtree, top, True)
+        files = {"h1": {"a.txt": "The cat saw the dog.\n", "b.txt": "A dog, a cat; the END", "sub/c.txt": "zebra"},
+                 "h2": {"d.txt": "the the THE cat"},
+                 "h3": {"e.txt": "dog\n\nbird"}}
+        for host in hosts:
+            for name, text in files[host].items():
+                os.makedirs(os.path.dirname(os.path.join(top, host, name)), exist_ok=True)
+                with open(os.path.join(top, host, name), "w") as f:
+                    f.write(text)
+        return os.path.join(top, "{host}")
+
+    def test_mapreduce_counts_the_words_of_each_hosts_files_and_prints_the_top_ones(self):
+        r = self.example("mapreduce", self.texts(["h1", "h2", "h3"]), "4")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        # A sub-folder's files (h1's zebra) are not counted; ties go alphabetically.
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+h3: 2 words in 1 file(s)
+      6 the
+      3 cat
+      3 dog
+      2 a
+""")
+        self.assert_no_workers_left()
+
+    def test_mapreduce_tells_a_hosts_failed_mapper_and_counts_the_others(self):
+        r = self.example("mapreduce", self.texts(["h1", "h2"]), "2")  # no folder for h3
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+      6 the
+      3 cat
+""")
+        err = r.stderr.decode()
+        self.assertTrue(err.startswith("mapreduce: h3: count_words on h3: "), err)
+        self.assertIn("No such file or directory", err)
+        self.assert_no_workers_left()
+
+    def test_mapreduce_leaves_out_a_host_declared_down(self):
+        self.d[2].proc.kill()
+        wait_for(lambda: members(self.d[0]).get("h3") == "down", "h3 to be down on h1", 60)
+        r = self.example("mapreduce", self.texts(["h1", "h2"]), "1")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(r.stdout.decode(), """\
+h1: 11 words in 2 file(s)
+h2: 4 words in 1 file(s)
+      6 the
+""")
+
+    def test_the_supervisor_restarts_only_the_crashed_child_with_a_growing_backoff(self):
+        r = self.example("supervisor", "h2", "2", "0", "1")
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(r.stdout.decode(), """\
+child 1: died of signal ABRT on attempt 1; restart in 100 ms
+child 1: died of signal ABRT on attempt 2; restart in 200 ms
+child 1: done on attempt 3: 10
+child 2: done on attempt 1: 20
+child 3: died of signal ABRT on attempt 1; restart in 100 ms
+child 3: done on attempt 2: 30
+""")
+        self.assert_no_workers_left()
+
+    def test_the_supervisor_gives_up_on_a_child_after_three_restarts(self):
+        r = self.example("supervisor", "h3", "4", "0")
+        self.assertEqual((r.returncode, r.stderr), (1, b""))
+        self.assertEqual(r.stdout.decode(), """\
+child 1: died of signal ABRT on attempt 1; restart in 100 ms
+child 1: died of signal ABRT on attempt 2; restart in 200 ms
+child 1: died of signal ABRT on attempt 3; restart in 400 ms
+child 1: died of signal ABRT on attempt 4; given up after 3 restarts
+child 2: done on attempt 1: 20
+""")
+        self.assert_no_workers_left()
+
+
+class InNamespaces(NoWorkersLeft, HostsInNamespaces):
+    """Three members as separate hosts, each daemon in a network namespace
+    of its own (test_netns); the programs run here and reach h1 through
+    its socket, the workers start in their host's namespace."""
+
+    size = 3
+    timeout = 300
+
+    def run_from_h1(self, argv, timeout):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_MOUNT=self.d[0].mnt, CIRCUIT_SPAWN_HOST="h2")
+        return subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
+
+
+    def test_the_seed_program_on_h1_spawns_ping_on_h2_across_the_network(self):
+        r = self.run_from_h1([os.path.join(BUILD, "examples/roundtrip"), "h2"], 60)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"Roundtrip complete.\n", b""))
+        self.assert_no_workers_left()
+
+    def test_a_hundred_workers_spawned_across_three_hosts_at_once_all_give_their_own_value(self):
+        r = self.run_from_h1([CHAN_TEST, "[.many]"], 280)
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out + r.stderr.decode())
+        self.assertIn("All tests passed", out)
+        self.assertRegex(out, r"100 workers on h1 h2 h3: all results in [0-9.]+ s")
+        print("\n  " + [l for l in out.splitlines() if l.startswith("100 workers")][0], end=" ")
+        self.assert_no_workers_left()
+
+    def test_a_wait_parked_on_a_worker_of_a_killed_host_throws_host_down(self):
+        env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock, CIRCUIT_SPAWN_HOST="h2")
+        p = subprocess.Popen([CHAN_TEST, "[.hostdown]"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        never = None
+        try:
+            for line in p.stdout:  # Catch2 says its filter first
+                if line.startswith(b"waiting on "):
+                    never = line.split(b"(")[1].rstrip(b")\n")
+                    break
+            time.sleep(0.5)  # into the parked open of the worker's wait
+            self.d[1].proc.kill()
+            t0 = time.monotonic()
+            out, _ = p.communicate(timeout=60)  # detection takes seconds; generous under ASan
+            took = time.monotonic() - t0
+            self.assertEqual(p.returncode, 0, out.decode())
+            self.assertLess(took, 30, out.decode())
+            m = re.search(r"host_down after ([0-9.]+) s: (.*)", out.decode())
+            self.assertIsNotNone(m, out.decode())
+            self.assertRegex(m.group(2), r"host (down|unreachable): h2")
+            print("\n  h2 killed: the wait threw host_down after %s s" % m.group(1), end=" ")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            # The worker ends with its daemon's socket; should it not, it goes here.
+            for pid in pids_whose_cmdline(lambda c: never is not None and never in c and b"--circuit-run" in c):
+                os.kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

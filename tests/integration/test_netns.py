@@ -55,8 +55,13 @@ def remove_network():
         ip("netns", "del", ns, check=False)
 
 
-class FiveHosts(ClusterKeyTest):
+class HostsInNamespaces(ClusterKeyTest):
+    """`size` members (at most N), h1 first, each in its own namespace of
+    the network the class makes; h2... join through h1. Also used by other
+    suites (test_libcircuit)."""
+
     timeout = 120
+    size = N
 
     @classmethod
     def setUpClass(cls):
@@ -68,16 +73,18 @@ class FiveHosts(ClusterKeyTest):
     def setUp(self):
         super().setUp()
         self.d = []
-        for i in range(N):
+        for i in range(self.size):
             args = ["--key", self.key, "--listen", "%s:7000" % address(i)]
             if i:
                 args += ["--join", "%s:7000" % address(0)]
             d = Daemon(name="h%d" % (i + 1), args=tuple(args), netns=host_ns(i))
             self.addCleanup(d.cleanup)
             self.d.append(d)
-        everyone = {"h%d" % (i + 1): "alive" for i in range(N)}
-        wait_for(lambda: all(members(d) == everyone for d in self.d), "all five to know each other")
+        everyone = {"h%d" % (i + 1): "alive" for i in range(self.size)}
+        wait_for(lambda: all(members(d) == everyone for d in self.d), "all %d to know each other" % self.size)
 
+
+class FiveHosts(HostsInNamespaces):
     def state_of(self, name, on):
         return [members(self.d[i]).get(name) for i in on]
 

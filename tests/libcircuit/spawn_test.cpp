@@ -2,7 +2,8 @@
 // program run in workers started from it (main.cpp runs them). Run by
 // tests/integration/test_libcircuit.py, with CIRCUIT_SOCKET and
 // CIRCUIT_MOUNT set; CIRCUIT_SPAWN_HOST names the host to spawn on
-// (default: the daemon's own).
+// (default: the daemon's own). Cases with hidden tags run alone, each from
+// its own integration test.
 #include <catch2/catch.hpp>
 #include <circuit/circuit.hpp>
 
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/describe.hpp>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +54,18 @@ CIRCUIT_REGISTER(quit);
 
 void nap(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 CIRCUIT_REGISTER(nap);
+
+// "HOST:i", HOST being where it ran.
+std::string where(int i) { return std::string(std::getenv("CIRCUIT_HOST")) + ":" + std::to_string(i); }
+CIRCUIT_REGISTER(where);
+
+// Says it runs, then waits for ever on a receive, which fails when its
+// daemon dies: a worker that does not outlive its killed host.
+void hold(circuit::chan<int> ready, circuit::chan<int> never) {
+  ready.send(1);
+  never.recv();
+}
+CIRCUIT_REGISTER(hold);
 
 int unlisted(int x) { return x; }  // not registered
 
@@ -183,6 +197,15 @@ TEST_CASE("the workers a runtime spawned are removed at its end, a running one k
   CHECK(gone_soon(running));
 }
 
+TEST_CASE("hosts lists the members sorted, this host and the one spawned on among them", "[spawn]") {
+  circuit::runtime rt;
+  auto hosts = rt.hosts();
+  CHECK(std::is_sorted(hosts.begin(), hosts.end()));
+  CHECK(std::count(hosts.begin(), hosts.end(), rt.host()) == 1);
+  CHECK(std::count(hosts.begin(), hosts.end(), there(rt)) == 1);
+  if (!std::getenv("CIRCUIT_SPAWN_HOST")) CHECK(hosts == std::vector<std::string>{rt.host()});  // no cluster
+}
+
 TEST_CASE("twenty workers spawned at once all give their own value", "[spawn]") {
   circuit::runtime rt;
   std::vector<circuit::spawned<int>> ws;
@@ -211,4 +234,42 @@ CIRCUIT_REGISTER(whoami);
 TEST_CASE("the uid of a spawned worker", "[.uid]") {
   circuit::runtime rt;
   std::printf("uid %d %d\n", static_cast<int>(::getuid()), rt.spawn(there(rt), fns::whoami).wait(30s));
+}
+
+// Run alone by the integration test (test_libcircuit.py, hosts in network
+// namespaces): a hundred workers spread over every host of the cluster.
+TEST_CASE("a hundred workers spawned across the hosts at once all give their own value", "[.many]") {
+  circuit::runtime rt;
+  auto hosts = rt.hosts();
+  REQUIRE(hosts.size() >= 2);
+  auto began = std::chrono::steady_clock::now();
+  std::vector<circuit::spawned<std::string>> ws;
+  for (int i = 0; i < 100; ++i) ws.push_back(rt.spawn(hosts[i % hosts.size()], fns::where, i));
+  for (int i = 0; i < 100; ++i) CHECK(ws[i].wait(180s) == hosts[i % hosts.size()] + ":" + std::to_string(i));
+  std::string names;
+  for (auto& h : hosts) names += " " + h;
+  std::printf("100 workers on%s: all results in %.2f s\n", names.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+}
+
+// Run alone by the integration test, which kills CIRCUIT_SPAWN_HOST's
+// daemon once this says "waiting": the parked wait throws host_down.
+TEST_CASE("a wait on a worker of a host that dies throws host_down", "[.hostdown]") {
+  circuit::runtime rt;
+  auto ready = rt.make_chan<int>("", 1);
+  auto never = rt.make_chan<int>();
+  auto w = rt.spawn(there(rt), fns::hold, ready, never);
+  REQUIRE(ready.recv(60s) == 1);
+  std::printf("waiting on %s (%s)\n", w.path().c_str(), never.path().c_str());
+  std::fflush(stdout);
+  auto began = std::chrono::steady_clock::now();
+  try {
+    w.wait();
+    FAIL("the worker ended");
+  } catch (const circuit::host_down& e) {
+    CHECK((e.errnum() == EHOSTDOWN || e.errnum() == EHOSTUNREACH));
+    CHECK(std::string(e.what()).find(there(rt)) != std::string::npos);
+    std::printf("host_down after %.2f s: %s\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), e.what());
+  }
 }

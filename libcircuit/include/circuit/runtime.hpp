@@ -77,6 +77,9 @@ class runtime {
 
   // This host's name (/circuit/sysname).
   const std::string& host() const;
+  // The cluster's hosts not declared down, sorted by name: the names in
+  // the root's `members` file (this host alone outside a cluster).
+  std::vector<std::string> hosts();
 
   // A new channel on this host: /HOST/channels/NAME with buffer `cap`
   // (0: every send waits for a receiver). An empty name gets a unique one.
