@@ -105,12 +105,19 @@ class session {
   // directory removes the element (rmdir), which fails as rmdir does.
   void remove(const caller& who, tag_t tag, fid_t fid, reply<void> done);
   void mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, reply<attr> done);
+  // 9P's lcreate: makes the file `name` in the directory `fid` names
+  // (ns::create), and `fid` becomes that file, open with open(2) `flags`
+  // (for writing); the answer is its attributes. Below a mount point the
+  // remote makes it. Directories whose files are fixed refuse (EPERM).
+  void lcreate(const caller& who, tag_t tag, fid_t fid, std::string name, int flags, mode_t mode,
+               reply<attr> done);
   // Removes the element `name` of directory `dfid` (rmdir: `dir` true), or
-  // refuses to unlink a file, which the tree does not do.
+  // the file `name` made by create (ns::unlink); the table's files are
+  // refused.
   void unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string name, bool dir,
                 reply<void> done);
-  // Operations the tree refuses (create, rename): the error, recorded for
-  // the caller in the directory `dfid` names.
+  // Operations the tree refuses (rename): the error, recorded for the
+  // caller in the directory `dfid` names.
   void refuse(const caller& who, tag_t tag, fid_t dfid, std::string name, std::string what,
               reply<void> done);
   // Cancels the request `old` (it completes, with errc::interrupted unless
@@ -175,8 +182,10 @@ class session {
                    std::optional<std::uint32_t> from, std::vector<std::string> names,
                    std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o);
   // The lopen of a fid below a mount point, by its remote; `starting`:
-  // called as its request starts (which may then pass_on()).
-  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting);
+  // called as its request starts (which may then pass_on()). `issue`
+  // sends another request that opens it instead (lcreate).
+  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting,
+                    const std::function<void(op_ptr<attr>)>& issue = nullptr);
   // Makes `newfid` (replacing it when it is `fid`) with state `st`.
   void make_fid(fid_t fid, fid_t newfid, fid_state st);
   void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
