@@ -34,7 +34,7 @@ TEST_CASE("a spec refuses bad JSON, wrong types, unknown and missing fields by n
   CHECK(why(R"({"path":"/bin/ls","args":"a"})") == "bad spec: \"args\" must be an array of strings");
   CHECK(why(R"({"path":"/bin/ls","env":["NOEQUALS"]})").find("NAME=VALUE") != std::string::npos);
   CHECK(why(R"({"path":"/bin/ls","colour":"red"})") == "bad spec: unknown field \"colour\"");
-  CHECK(why(R"({"args":[]})") == "bad spec: \"path\" is required");
+  CHECK(why(R"({"args":[]})") == "bad spec: \"path\" or \"binary\" is required");
   CHECK(why(R"({"path":"ls"})") == "bad spec: \"path\" must be an absolute path");
 }
 

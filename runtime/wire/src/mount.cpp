@@ -71,6 +71,7 @@ attr mount::attr_of(const rgetattr& g) {
   a.perm = g.mode & 07777;
   a.uid = g.uid;
   a.gid = g.gid;
+  a.size = g.size;
   return a;
 }
 

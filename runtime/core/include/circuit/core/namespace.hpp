@@ -45,6 +45,12 @@ struct config {
   std::string socket;                   // the Unix socket serving 9P2000.L, if any (--socket)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
+  // The binary store, bin/ (--store): its directory (empty: none), the
+  // bytes it keeps before it evicts binaries nobody uses (--store-bound),
+  // and the largest binary it takes (--store-max-binary).
+  std::string store;
+  std::uint64_t store_bound = std::uint64_t{4} << 30;
+  std::uint64_t store_max_binary = std::uint64_t{1} << 30;
   std::function<void(std::string_view)> log;  // one line, no newline
   // Log also routine refusals: the EAGAIN of a try-operation, which a
   // polling client repeats at will (--debug).
