@@ -65,3 +65,17 @@ TEST_CASE("a refused spec quotes user values short, with control bytes escaped")
   CHECK(missing.err().message.size() < 200);
   CHECK(missing.err().message.ends_with("ppp/end: no such file"));
 }
+
+TEST_CASE("a spec names a path or a binary of the store by its sha256, never both") {
+  std::string sha(64, 'a');
+  auto s = parse_spec(R"({"binary":")" + sha + R"(","args":["x"]})");
+  REQUIRE(s.ok());
+  CHECK(s->binary == sha);
+  CHECK(s->path.empty());
+  s->path = "/var/lib/circuit/h1/bin/" + sha;  // as the worker's start sets it
+  CHECK(to_json(*s) == "{\"binary\":\"" + sha + "\",\"args\":[\"x\"]}\n");
+  CHECK(why(R"({"binary":")" + sha + R"(","path":"/bin/ls"})") == "bad spec: give \"path\" or \"binary\", not both");
+  CHECK(why(R"({"binary":"ABC"})").find("bad spec: \"binary\": \"ABC\" is not a sha256") == 0);
+  CHECK(why(R"({"binary":")" + std::string(64, 'A') + "\"}").find("is not a sha256") != std::string::npos);
+  CHECK(why(R"({"binary":7})") == "bad spec: \"binary\" must be a string");
+}

@@ -106,6 +106,11 @@ result<void> bin::usable() {
   return {};
 }
 
+void bin::used(entry& e) {
+  e.last_use = now();
+  e.recency = ++uses_;
+}
+
 std::int64_t bin::now() const {
   using namespace std::chrono;
   return duration_cast<seconds>(space().clock().wall().time_since_epoch()).count();
@@ -181,7 +186,7 @@ void bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who) {
       ++stored_count_;
       space().log("bin: stored " + name + " (" + std::to_string(size) + " bytes)");
     }
-    e.last_use = now();
+    used(e);
     utimensat(dir_fd_, name.c_str(), nullptr, 0);
     space().entry_changed(*this, name);  // its size is known now
     return evict(name);
@@ -219,7 +224,7 @@ result<bin_use> bin::use(std::string_view name) {
     return make_error(errc::not_found, "bin: no binary " + std::string(name) + " on " + space().cfg().host +
                                            (it == entries_.end() ? "" : " yet: it is being written"));
   ++it->second.users;
-  it->second.last_use = now();
+  used(it->second);
   utimensat(dir_fd_, it->first.c_str(), nullptr, 0);
   auto self = std::static_pointer_cast<bin>(shared_from_this());
   return bin_use(self, it->first, where_ + "/" + it->first);
@@ -229,7 +234,7 @@ void bin::let_go(const std::string& name) {
   auto it = entries_.find(name);
   if (it == entries_.end() || it->second.users == 0) return;
   --it->second.users;
-  it->second.last_use = now();
+  used(it->second);
   evict("");
 }
 
@@ -242,7 +247,8 @@ void bin::evict(const std::string& keep) {
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       const entry& e = it->second;
       if (!e.stored || e.users || e.writers || it->first == keep) continue;
-      if (victim == entries_.end() || e.last_use < victim->second.last_use) victim = it;
+      auto age = [](const entry& e) { return std::make_pair(e.last_use, e.recency); };
+      if (victim == entries_.end() || age(e) < age(victim->second)) victim = it;
     }
     if (victim == entries_.end()) return;
     std::string n = victim->first;

@@ -71,6 +71,7 @@ class bin final : public dir {
     std::size_t users = 0;   // live workers started from it
     std::size_t writers = 0;  // uploads of it under way
     std::int64_t last_use = 0;  // unix seconds
+    std::uint64_t recency = 0;  // orders uses within a second (0: before the start)
   };
 
   bin(ns& space, dir* parent);
@@ -129,6 +130,8 @@ class bin final : public dir {
   std::unordered_map<std::uint64_t, std::string> by_id_;
   std::uint64_t bytes_ = 0;        // of the stored binaries
   std::uint64_t stored_count_ = 0, evicted_ = 0, received_ = 0;
+  std::uint64_t uses_ = 0;         // counts uses and stores: entry::recency
+  void used(entry& e);
 };
 
 }  // namespace circuit
