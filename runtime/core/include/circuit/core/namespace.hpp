@@ -2,9 +2,10 @@
 //
 // `ns` holds the tree and serves the 9P set of operations addressed by
 // inode number: lookup (walk), getattr (stat), list (readdir), open, read,
-// write, flush, release, mkdir, rmdir; cancel is the op's own cancel(). The
-// FUSE face translates kernel requests into these calls; the socket and peer
-// faces will do the same with the wire protocol.
+// write, flush, release, mkdir, rmdir, and create and unlink of the files a
+// directory makes (bin/'s binaries; dir.hpp, made_file); cancel is the
+// op's own cancel(). The FUSE face translates kernel requests into these
+// calls; the socket and peer faces do the same with the wire protocol.
 //
 // Errors of refused calls are kept per directory and per caller session and
 // are what that directory's `error` file reads; they also go to the log.
