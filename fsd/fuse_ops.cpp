@@ -186,7 +186,10 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     s.abort(who, fid_of(fi));
     return (void)fuse_reply_err(req, 0);
   }
-  reply_status(req, s.closed(who, fid_of(fi)));
+  fid_t fid = fid_of(fi);
+  serve<void>(
+      req, [&](tag_t tag, auto done) { s.closed(who, tag, fid, done); },
+      [](fuse_req_t req, result<void> r) { reply_status(req, r); });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {

@@ -357,7 +357,7 @@ class AcrossHosts(ClusterTest):
 
     size = 2
 
-    def test_cp_from_h1s_mount_into_h2s_store_runs_there_and_wrong_content_is_refused_at_fsync(self):
+    def test_cp_from_h1s_mount_into_h2s_store_runs_there_and_wrong_content_is_refused_at_close_and_fsync(self):
         tmp = tempfile.mkdtemp(prefix="circuit-store-")
         self.addCleanup(subprocess.run, ["rm", "-rf", tmp])
         data = program("/bin/echo", "across")
@@ -377,6 +377,10 @@ class AcrossHosts(ClusterTest):
         os.mkdir(w)
         write(os.path.join(w, "spec"), json.dumps({"binary": name, "args": ["on", "h2"]}))
         self.assertEqual(read(os.path.join(w, "stdout")), b"on h2\n")
+        # cp of the wrong bytes fails at its close, across the link too
+        r = subprocess.run(["cp", "/bin/true", os.path.join(b2, sha(b"x"))], capture_output=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"Input/output error", r.stderr)
         # fsync over the link says the verdict; h2 keeps nothing
         bad = sha(b"other")
         fd = os.open(os.path.join(b2, bad), os.O_WRONLY | os.O_CREAT, 0o755)

@@ -190,6 +190,7 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
                         if (s.rt) {
+                          s.wrote = true;
                           s.rt->write(s.rfid, off, std::move(data), o);  // runs once: the bytes go on
                           return pass_on();
                         }

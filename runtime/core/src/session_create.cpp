@@ -19,10 +19,12 @@ void session::lcreate(const caller& who, tag_t tag, fid_t fid, std::string name,
     fid_state& s = **f;
     if (s.open || s.opening)
       return o->complete(make_error(errc::bad_fid, "lcreate: fid " + std::to_string(fid) + " is open already"));
-    if (s.rt)
+    if (s.rt) {
+      s.made = true;
       return lopen_remote(s, fid, flags, o, true, [&](op_ptr<attr> inner) {
         s.rt->lcreate(who, s.rfid, name, flags, mode, inner);
       });
+    }
     // A mount point not reached yet: its own tree makes the file, once a
     // walk into it has reached it.
     if (space_.mount_at(s.ino))
@@ -44,6 +46,18 @@ void session::lcreate(const caller& who, tag_t tag, fid_t fid, std::string name,
     });
     o->cancel_through(inner);
     space_.create(s.ino, name, open_args{who, flags}, inner);
+  });
+}
+
+void session::closed(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
+  auto it = fids_.find(fid);
+  if (it == fids_.end() || !it->second.made || !it->second.wrote) return done(closed(who, fid));
+  submit<void>(tag, {fid}, std::move(done), [this, fid](op_ptr<void> o) {
+    auto f = find(fid);
+    if (!f) return o->complete(f.err());
+    if (!(*f)->rt) return o->complete(result<void>{});
+    (*f)->rt->fsync((*f)->rfid, o);
+    pass_on();
   });
 }
 

@@ -133,6 +133,13 @@ class session {
   //  - access: access(2) of the file `fid` names;
   //  - file: the open file of an open fid, or null.
   result<void> closed(const caller& who, fid_t fid);
+  // The same, for a file this session made by lcreate below a mount point
+  // (a binary sent into another host's bin/): there it asks the remote's
+  // fsync for the verdict once something was written through it (a
+  // shell's redirection closes a descriptor before), so that close(2)
+  // reports it across hosts as it does here; queued behind the fid's
+  // writes. Every other fid completes at once, as closed() above.
+  void closed(const caller& who, tag_t tag, fid_t fid, reply<void> done);
   void abort(const caller& who, fid_t fid);
   bool abortable(fid_t fid) const;
   bool readable(fid_t fid, std::function<void()> wake);
@@ -155,6 +162,8 @@ class session {
     std::shared_ptr<remote> rt;
     std::uint32_t rfid = 0;
     bool aborted = false;  // a holder died of a signal: its clunk aborts
+    bool made = false;     // by lcreate, below a mount point
+    bool wrote = false;    // a write went through it
   };
   struct request;
 
