@@ -45,6 +45,15 @@ bool seconds(const char* name, double lo, double hi, flags& f, const std::string
   return set_seconds(name, lo, hi, v, f.*field, why);
 }
 
+// A flag that takes a count of bytes into a field of `flags`.
+template <std::uint64_t flags::*field>
+bool bytes(const char* name, flags& f, const std::string& v, std::string& why) {
+  auto n = parse_count(name, v, std::uint64_t{1} << 50);
+  if (!n) why = n.err().message;
+  if (n) f.*field = *n;
+  return bool(n);
+}
+
 struct flag_row {
   const char* name;
   const char* arg;  // null: takes no argument
@@ -74,6 +83,24 @@ const flag_row rows[] = {
        }
        f.socket = v;
        return true;
+     }},
+    {"--store", "DIR",
+     "keep bin/'s binaries in DIR, made 0711 if missing (default: /var/lib/circuit/NAME/bin; none: no store)",
+     [](flags& f, const std::string& v, std::string& why) {
+       if (v.empty() || (v != "none" && v[0] != '/')) {
+         why = "--store needs an absolute path (or none), not \"" + v + "\"";
+         return false;
+       }
+       f.store = v;
+       return true;
+     }},
+    {"--store-bound", "BYTES",
+     "past this many bytes of binaries, bin/ removes those nobody uses, least recently used first "
+     "(default: 4294967296, 4 GiB)",
+     [](flags& f, const std::string& v, std::string& why) { return bytes<&flags::store_bound>("--store-bound", f, v, why); }},
+    {"--store-max-binary", "BYTES", "the largest binary bin/ takes (default: 1073741824, 1 GiB)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return bytes<&flags::store_max_binary>("--store-max-binary", f, v, why);
      }},
     {"--remote-deadline", "SECONDS",
      "how long a mount's server may take to answer a walk, stat or listing before it fails "
@@ -211,6 +238,8 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& why) {
   }
   if (out.socket.empty()) out.socket = "/run/circuit/" + out.name + ".sock";
   if (out.socket == "none") out.socket.clear();
+  if (out.store.empty()) out.store = "/var/lib/circuit/" + out.name + "/bin";
+  if (out.store == "none") out.store.clear();
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct flags {
   std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   double grace = 5;                     // --grace: seconds from TERM to KILL
   long remote_deadline_ms = 5000;       // --remote-deadline: a mount's server must answer within it
+  std::string store;                    // --store; default /var/lib/circuit/NAME/bin, "none": no store
+  std::uint64_t store_bound = std::uint64_t{4} << 30;       // --store-bound
+  std::uint64_t store_max_binary = std::uint64_t{1} << 30;  // --store-max-binary
   bool keep_workers = false;            // --keep-workers
   std::optional<gid_t> allow_group;     // --allow-group: its members may use the mount
   std::string allow_group_name;         //   as given, for messages

@@ -13,6 +13,32 @@ void clunk(fuse_face& f, const caller& who, fid_t fid) {
   f.ses().clunk(who, f.next_token(), fid, [&f, fid](result<void>) { f.inodes().free_fid(fid); });
 }
 
+open_clone clone_fid(fuse_face& f, const caller& who, fid_t from) {
+  open_clone c{f.inodes().make_fid(), std::make_shared<std::optional<error>>()};
+  f.ses().walk(who, f.next_token(), from, c.fid, {}, [failed = c.failed](result<std::vector<attr>> r) {
+    if (!r) *failed = r.err();
+  });
+  return c;
+}
+
+bool opened(fuse_face& f, fuse_req_t req, const caller& who, const open_clone& c, const result<attr>& r) {
+  if (*c.failed) {
+    f.inodes().free_fid(c.fid);
+    reply_err(req, **c.failed);
+    return false;
+  }
+  if (!r) {
+    clunk(f, who, c.fid);
+    reply_err(req, r.err());
+    return false;
+  }
+  return true;
+}
+
+void undo_open(fuse_face& f, const caller& who, fid_t fid) {
+  f.ses().remove(who, f.next_token(), fid, [&f, fid](result<void>) { f.inodes().free_fid(fid); });
+}
+
 void enter(fuse_req_t req, fuse_ino_t parent, std::string name, const caller& who) {
   fuse_face& f = face(req);
   auto pf = inode_fid(f, parent);

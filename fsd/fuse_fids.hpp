@@ -44,6 +44,22 @@ void serve(fuse_req_t req, Start start, Reply reply) {
     f.watch_interrupt(req, tag, [&f, tag] { f.ses().flush(tag, [](result<void>) {}); });
 }
 
+// A fid of an open's own: a clone of the inode's fid `from`, walked now.
+// The clone can fail (a member of the cluster that is down): the open then
+// fails with its reason, not with the unknown fid it left.
+struct open_clone {
+  fid_t fid;
+  std::shared_ptr<std::optional<error>> failed;  // the clone's walk's error
+};
+open_clone clone_fid(fuse_face& f, const caller& who, fid_t from);
+// The answer of the request that opened a clone (lopen, lcreate): true
+// when it is open; else the request is answered with the error and the
+// clone let go.
+bool opened(fuse_face& f, fuse_req_t req, const caller& who, const open_clone& c, const result<attr>& r);
+// An open the caller never got (its request was aborted): undone, as never
+// opened (nothing it was making is kept).
+void undo_open(fuse_face& f, const caller& who, fid_t fid);
+
 // An open is a fid of its own: a walk from the inode's fid (a clone), then
 // lopen, which may park (a receive on an empty channel) until a flush.
 // `on_open` replies; when the reply cannot reach the caller (its request
@@ -54,28 +70,54 @@ void open_fid(fuse_req_t req, fuse_ino_t ino, int flags, OnOpen on_open) {
   auto fid = inode_fid(f, ino);
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
   caller who = caller_of(req);
-  fid_t nf = f.inodes().make_fid();
-  // The clone can fail (a member of the cluster that is down): the open
-  // then fails with its reason, not with the unknown fid it left.
-  auto walked = std::make_shared<std::optional<error>>();
-  f.ses().walk(who, f.next_token(), *fid, nf, {}, [walked](result<std::vector<attr>> r) {
-    if (!r) *walked = r.err();
-  });
+  open_clone c = clone_fid(f, who, *fid);
   serve<attr>(
-      req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, nf, flags, done); },
-      [&f, nf, who, on_open, walked](fuse_req_t req, result<attr> r) {
-        if (*walked) {
-          f.inodes().free_fid(nf);
-          return reply_err(req, **walked);
-        }
-        if (!r) {
-          clunk(f, who, nf);
-          return reply_err(req, r.err());
-        }
-        if (on_open(req, nf) == 0) return;
+      req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, c.fid, flags, done); },
+      [&f, c, who, on_open](fuse_req_t req, result<attr> r) {
+        if (!opened(f, req, who, c, r)) return;
+        if (on_open(req, c.fid) == 0) return;
         // libfuse has freed `req` by now, whatever the reply did.
-        log_line("open: fid " + std::to_string(nf) + ": the caller was gone; dropped as never opened");
-        f.ses().remove(who, f.next_token(), nf, [&f, nf](result<void>) { f.inodes().free_fid(nf); });
+        log_line("open: fid " + std::to_string(c.fid) + ": the caller was gone; dropped as never opened");
+        undo_open(f, who, c.fid);
+      });
+}
+
+// A create is an open of a file made on the way: a clone of the
+// directory's fid becomes the new file (the session's lcreate), then the
+// file's entry is walked to as a lookup's is, so the kernel holds an inode
+// (with its fid) and an open. `on_create` replies; as in open_fid, an open
+// the caller never got is undone (nothing it was making is kept), and so
+// is its entry.
+template <class OnCreate>
+void create_fid(fuse_req_t req, fuse_ino_t parent, std::string name, int flags, mode_t mode, OnCreate on_create) {
+  fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  caller who = caller_of(req);
+  open_clone c = clone_fid(f, who, *pf);
+  serve<attr>(
+      req, [&](tag_t tag, auto done) { f.ses().lcreate(who, tag, c.fid, name, flags, mode, done); },
+      [&f, parent, c, who, name, on_create](fuse_req_t req, result<attr> r) {
+        if (!opened(f, req, who, c, r)) return;
+        auto pf = inode_fid(f, parent);
+        if (!pf) {
+          undo_open(f, who, c.fid);
+          return (void)fuse_reply_err(req, ENOENT);
+        }
+        fid_t ef = f.inodes().make_fid();
+        f.ses().walk(who, f.next_token(), *pf, ef, {name}, [&f, req, ef, who, on_create, nf = c.fid](result<std::vector<attr>> w) {
+          if (!w || w->empty()) {
+            f.inodes().free_fid(ef);
+            undo_open(f, who, nf);
+            return reply_err(req, w ? make_error(errc::not_found, "create: the file went as it was made") : w.err());
+          }
+          attr a = w->back();
+          if (auto extra = f.inodes().looked_up(a.ino, ef)) clunk(f, who, *extra);
+          if (on_create(req, entry_of(req, a), nf) == 0) return;
+          log_line("create: fid " + std::to_string(nf) + ": the caller was gone; dropped as never opened");
+          if (auto gone = f.inodes().forget(a.ino, 1)) clunk(f, who, *gone);
+          undo_open(f, who, nf);
+        });
       });
 }
 

@@ -112,11 +112,27 @@ void op_refuse(fuse_req_t req, fuse_ino_t parent, const char* name, const char* 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, dev_t) {
   op_refuse(req, parent, name, "create");
 }
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info*) {
-  op_refuse(req, parent, name, "create");
+
+// create(2) (O_CREAT of a name the kernel does not know): the session's
+// lcreate on a fid of its own (create_fid), which directories of fixed
+// files refuse; bin/ makes the file.
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  fuse_file_info info = *fi;
+  create_fid(req, parent, name, fi->flags, mode & 07777, [info](fuse_req_t req, const fuse_entry_param& e, fid_t fid) {
+    fuse_file_info out = info;
+    out.fh = fid;
+    out.direct_io = 1;
+    out.keep_cache = 0;
+    return fuse_reply_create(req, &e, &out);
+  });
 }
+
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  op_refuse(req, parent, name, "unlink");
+  fuse_face& f = face(req);
+  auto pf = inode_fid(f, parent);
+  if (!pf) return (void)fuse_reply_err(req, ENOENT);
+  f.ses().unlinkat(caller_of(req), f.next_token(), *pf, name, false,
+                   [req](result<void> r) { reply_status(req, r); });
 }
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
                unsigned) {
@@ -170,7 +186,10 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     s.abort(who, fid_of(fi));
     return (void)fuse_reply_err(req, 0);
   }
-  reply_status(req, s.closed(who, fid_of(fi)));
+  fid_t fid = fid_of(fi);
+  serve<void>(
+      req, [&](tag_t tag, auto done) { s.closed(who, tag, fid, done); },
+      [](fuse_req_t req, result<void> r) { reply_status(req, r); });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {

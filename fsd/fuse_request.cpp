@@ -57,7 +57,7 @@ struct stat stat_of(const attr& a) {
   st.st_nlink = a.is_dir ? 2 : 1;
   st.st_uid = a.uid;  // the element's maker
   st.st_gid = a.gid;  // the allowed group
-  st.st_size = 0;  // control files: their size means nothing; reads go to us
+  st.st_size = static_cast<off_t>(a.size);  // control files: 0, their size means nothing; reads go to us
   st.st_blksize = 4096;
   st.st_atime = st.st_mtime = st.st_ctime = started;
   return st;
@@ -65,12 +65,17 @@ struct stat stat_of(const attr& a) {
 
 void reply_err(fuse_req_t req, const error& e) { fuse_reply_err(req, to_errno(e.code)); }
 
-int reply_entry(fuse_req_t req, const attr& a) {
+fuse_entry_param entry_of(fuse_req_t req, const attr& a) {
   fuse_entry_param e{};
   e.ino = to_fuse(a.ino);
   e.attr = stat_of(a);
   e.attr_timeout = cache_timeout(req);
   e.entry_timeout = cache_timeout(req);
+  return e;
+}
+
+int reply_entry(fuse_req_t req, const attr& a) {
+  fuse_entry_param e = entry_of(req, a);
   return fuse_reply_entry(req, &e);
 }
 

@@ -40,6 +40,8 @@ std::uint64_t from_fuse(fuse_ino_t ino);
 struct stat stat_of(const attr& a);
 
 void reply_err(fuse_req_t req, const error& e);
+// The entry the kernel keeps for `a` (a lookup's, a create's).
+fuse_entry_param entry_of(fuse_req_t req, const attr& a);
 // Returns fuse_reply_entry's verdict: non-zero when the kernel did not take it.
 int reply_entry(fuse_req_t req, const attr& a);
 void reply_status(fuse_req_t req, const result<void>& r);

@@ -124,6 +124,9 @@ int serve(int argc, char** argv) {
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;
   cfg.socket = fl.socket;
+  cfg.store = fl.store;
+  cfg.store_bound = fl.store_bound;
+  cfg.store_max_binary = fl.store_max_binary;
   ns space(std::move(cfg), make_tree);
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
   fsd::socket_face sock(io, space, fl.socket);

@@ -85,6 +85,7 @@ class Daemon:
         # Each daemon its own socket: the default (/run/circuit/NAME.sock)
         # would be shared by the daemons of suites that run at once.
         self.sock = os.path.join(self.dir, "sock")
+        self.store = os.path.join(self.dir, "store")
         self.proc = None
         self.start(args)
 
@@ -97,7 +98,10 @@ class Daemon:
             mount = "/dev/fd/%d" % fd
         with open(self.log_path, "a") as log:
             sock = [] if "--socket" in args else ["--socket", self.sock]
-            self.proc = subprocess.Popen([*prefix, CIRCUITD, "--name", self.name, "--mount", mount, *sock, *args],
+            # and its own store, for the same reason
+            store = [] if "--store" in args else ["--store", self.store]
+            self.proc = subprocess.Popen([*prefix, CIRCUITD, "--name", self.name, "--mount", mount, *sock, *store,
+                                          *args],
                                          stdout=log, stderr=log, start_new_session=True,
                                          pass_fds=[fd] if fd is not None else [])
         if fd is not None:

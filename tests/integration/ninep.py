@@ -27,7 +27,7 @@ RLERROR = 7
 NAMES = {v + 1: k for k, v in T.items()}
 NAMES[RLERROR] = "lerror"
 
-O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK = 0, 1, 2, 0o4000
+O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_EXCL = 0, 1, 2, 0o4000, 0o200
 AT_REMOVEDIR = 0x200
 GETATTR_BASIC = 0x7FF
 
@@ -68,6 +68,10 @@ def Twalk(fid, newfid, names):
 
 def Tlopen(fid, flags):
     return T["lopen"], struct.pack("<II", fid, flags)
+
+
+def Tlcreate(fid, name, flags, mode=0o500, gid=0):
+    return T["lcreate"], struct.pack("<I", fid) + s(name) + struct.pack("<III", flags, mode, gid)
 
 
 def Tread(fid, offset, count):
@@ -141,6 +145,8 @@ class R:
         self.qid = b[:13]
         self.iounit, = struct.unpack_from("<I", b, 13)
 
+    _lcreate = _lopen
+
     def _read(self, b):
         n, = struct.unpack_from("<I", b)
         self.data = b[4:4 + n]
@@ -152,6 +158,7 @@ class R:
         self.valid, = struct.unpack_from("<Q", b)
         self.qid = b[8:21]
         self.mode, self.uid, self.gid = struct.unpack_from("<III", b, 21)
+        self.size, = struct.unpack_from("<Q", b, 49)  # after nlink[8] rdev[8]
 
     def _readdir(self, b):
         n, = struct.unpack_from("<I", b)

@@ -143,6 +143,7 @@ class Docs(DaemonTest):
             ("workers", self.d.host("workers"), "The workers directory: /circuit/HOST/workers",
              {"w": None}),
             ("worker", self.worker, "A worker: /circuit/HOST/workers/NAME", {}),
+            ("bin", self.d.host("bin"), "The binary store: /circuit/HOST/bin", {}),
         ]
 
     def test_every_file_ls_shows_is_in_its_directorys_help(self):

@@ -30,7 +30,7 @@ class Namespace(DaemonTest):
                 if not os.path.isdir(os.path.join(d, name)):
                     self.assertEqual(st.st_size, 0, name)
         self.assertEqual(sorted(os.listdir(self.d.path())), ["error", "events", "h1", "help", "members", "sysname"])
-        self.assertEqual(sorted(os.listdir(self.d.host())), ["channels", "ctl", "error", "help", "stat", "workers"])
+        self.assertEqual(sorted(os.listdir(self.d.host())), ["bin", "channels", "ctl", "error", "help", "stat", "workers"])
 
     def host_stat(self):
         return json.loads(read(self.d.host("stat")))

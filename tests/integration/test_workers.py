@@ -630,7 +630,7 @@ class Workers(WorkerTest):
              ['"env" must be an array of strings; element 0 is null']),
             ("an unknown field", '{"path":"/bin/echo","colour":"red"}', errno.EINVAL,
              ['bad spec: unknown field "colour"']),
-            ("a missing path field", '{"args":["x"]}', errno.EINVAL, ['bad spec: "path" is required']),
+            ("a missing path field", '{"args":["x"]}', errno.EINVAL, ['bad spec: "path" or "binary" is required']),
             ("dir a number", '{"path":"/bin/echo","dir":1}', errno.EINVAL, ['"dir" must be a string']),
             ("dir missing", '{"path":"/bin/echo","dir":"/no/such/dir"}', errno.ENOENT,
              ["bad spec: dir /no/such/dir: no such directory"]),

@@ -13,7 +13,7 @@ TEST_CASE("every directory lists help and error first, then its table") {
   REQUIRE(l.ok());
   std::vector<std::string> names;
   for (auto& e : *l) names.push_back(e.name);
-  CHECK(names == std::vector<std::string>{"help", "error", "stat", "ctl", "channels", "workers"});
+  CHECK(names == std::vector<std::string>{"help", "error", "stat", "ctl", "channels", "workers", "bin"});
 }
 
 TEST_CASE("help is written from the table and names every file") {

@@ -34,7 +34,7 @@ TEST_CASE("a spec refuses bad JSON, wrong types, unknown and missing fields by n
   CHECK(why(R"({"path":"/bin/ls","args":"a"})") == "bad spec: \"args\" must be an array of strings");
   CHECK(why(R"({"path":"/bin/ls","env":["NOEQUALS"]})").find("NAME=VALUE") != std::string::npos);
   CHECK(why(R"({"path":"/bin/ls","colour":"red"})") == "bad spec: unknown field \"colour\"");
-  CHECK(why(R"({"args":[]})") == "bad spec: \"path\" is required");
+  CHECK(why(R"({"args":[]})") == "bad spec: \"path\" or \"binary\" is required");
   CHECK(why(R"({"path":"ls"})") == "bad spec: \"path\" must be an absolute path");
 }
 
@@ -64,4 +64,18 @@ TEST_CASE("a refused spec quotes user values short, with control bytes escaped")
   auto missing = check_spec(spec{.path = "/no/" + std::string(250000, 'p') + "/end"});
   CHECK(missing.err().message.size() < 200);
   CHECK(missing.err().message.ends_with("ppp/end: no such file"));
+}
+
+TEST_CASE("a spec names a path or a binary of the store by its sha256, never both") {
+  std::string sha(64, 'a');
+  auto s = parse_spec(R"({"binary":")" + sha + R"(","args":["x"]})");
+  REQUIRE(s.ok());
+  CHECK(s->binary == sha);
+  CHECK(s->path.empty());
+  s->path = "/var/lib/circuit/h1/bin/" + sha;  // as the worker's start sets it
+  CHECK(to_json(*s) == "{\"binary\":\"" + sha + "\",\"args\":[\"x\"]}\n");
+  CHECK(why(R"({"binary":")" + sha + R"(","path":"/bin/ls"})") == "bad spec: give \"path\" or \"binary\", not both");
+  CHECK(why(R"({"binary":"ABC"})").find("bad spec: \"binary\": \"ABC\" is not a sha256") == 0);
+  CHECK(why(R"({"binary":")" + std::string(64, 'A') + "\"}").find("is not a sha256") != std::string::npos);
+  CHECK(why(R"({"binary":7})") == "bad spec: \"binary\" must be a string");
 }

@@ -288,4 +288,12 @@ void member_remote::unlinkat(const principal& who, std::uint32_t dfid, std::stri
   });
 }
 
+void member_remote::lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+                            op_ptr<attr> done) {
+  pass(done, dfid, [who, name = std::move(name), flags, mode](remote& link, std::optional<std::uint32_t> lf,
+                                                              op_ptr<attr> o) mutable {
+    link.lcreate(who, *lf, std::move(name), flags, mode, o);
+  });
+}
+
 }  // namespace circuit::cluster

@@ -77,6 +77,21 @@ result<void> dir::remove(const caller&, std::string_view name) {
   return make_error(errc::not_permitted, "rmdir: " + std::string(name) + " cannot be removed");
 }
 
+error fixed_files(const dir& d, std::string_view what, std::string_view name) {
+  return make_error(errc::not_permitted, std::string(what) + ": " + std::string(name) + ": " + d.path() +
+                                             " has a fixed set of files; mkdir makes elements (see help)");
+}
+
+void dir::create(const open_args&, std::string_view name, op_ptr<handle_ptr> done) {
+  done->complete(fixed_files(*this, "create", name));
+}
+
+void dir::open_made(const made_file& f, const open_args&, op_ptr<handle_ptr> done) {
+  done->complete(make_error(errc::not_found, f.name + ": no such file"));
+}
+
+result<void> dir::unlink(const caller&, std::string_view name) { return fixed_files(*this, "unlink", name); }
+
 result<void> check_name(std::string_view what, std::string_view name) {
   std::string w(what);
   if (name.empty()) return make_error(errc::invalid, w + ": empty name");

@@ -54,17 +54,51 @@ std::uint64_t ns::enroll(dir* d) {
 
 void ns::forget(std::uint64_t id) { dirs_.erase(id); }
 
+std::uint64_t ns::enroll_file(const dir& d) {
+  std::uint64_t id = next_id_++;
+  made_.emplace(id, d.id());
+  return id;
+}
+
+void ns::forget_file(std::uint64_t id) { made_.erase(id); }
+
 dir* ns::find(std::uint64_t id) const {
   auto it = dirs_.find(id);
   return it == dirs_.end() ? nullptr : it->second;
 }
 
 result<ns::where> ns::resolve(std::uint64_t ino) const {
-  dir* d = find(ino >> file_bits);
   unsigned index = ino & ((1u << file_bits) - 1);
-  if (!d || (index >= table_base && index - table_base >= d->files().size()))
-    return make_error(errc::not_found, "no such file (it was removed)");
+  auto removed = [] { return make_error(errc::not_found, "no such file (it was removed)"); };
+  if (index == made_index) {
+    auto it = made_.find(ino >> file_bits);
+    dir* d = it == made_.end() ? nullptr : find(it->second);
+    auto f = d ? d->made(ino >> file_bits) : std::nullopt;
+    if (!f) return removed();
+    return where{d, index, std::move(f)};
+  }
+  dir* d = find(ino >> file_bits);
+  if (!d || (index >= table_base && index - table_base >= d->files().size())) return removed();
   return where{d, index};
+}
+
+attr ns::attr_of(const dir& d, const made_file& f) const {
+  attr a;
+  a.ino = (f.id << file_bits) | made_index;
+  a.perm = cfg_.allow_group ? f.mode : f.mode & ~mode_t{070};
+  a.uid = f.uid;
+  a.gid = cfg_.allow_group.value_or(d.maker().gid);
+  a.size = f.size;
+  return a;
+}
+
+attr ns::attr_of(const where& w) const { return w.made ? attr_of(*w.d, *w.made) : attr_of(*w.d, w.index); }
+
+std::string ns::name_of(const where& w) const {
+  if (w.made) return w.made->name;
+  if (w.index == help_index) return "help";
+  if (w.index == error_index) return "error";
+  return std::string(w.d->files()[w.index - table_base].name);
 }
 
 attr ns::attr_of(const dir& d, unsigned index) const {
@@ -87,6 +121,7 @@ std::optional<attr> ns::entry(dir& d, std::string_view name) const {
   for (unsigned i = 0; i < files.size(); ++i)
     if (files[i].name == name) return attr_of(d, table_base + i);
   if (dir* c = d.child(name)) return attr_of(*c, 0);
+  if (auto f = d.made(name)) return attr_of(d, *f);
   return std::nullopt;
 }
 
@@ -113,7 +148,7 @@ result<attr> ns::getattr(const caller& who, std::uint64_t ino) {
   if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(ino);
   if (!w) return w.err();
-  return attr_of(*w->d, w->index);
+  return attr_of(*w);
 }
 
 result<void> ns::access(const caller& who, std::uint64_t ino, int mask) {
@@ -142,6 +177,7 @@ result<std::vector<dir_entry>> ns::list(const caller& who, std::uint64_t ino) {
   for (unsigned i = 0; i < files.size(); ++i)
     out.push_back({std::string(files[i].name), attr_of(d, table_base + i)});
   for (dir* c : d.children()) out.push_back({c->name(), attr_of(*c, 0)});
+  for (const made_file& f : d.made_files()) out.push_back({f.name, attr_of(d, f)});
   return out;
 }
 
@@ -182,11 +218,8 @@ result<void> ns::rmdir(const caller& who, std::uint64_t ino) {
   if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(ino);
   if (!w) return w.err();
-  if (w->index != 0) {
-    std::string what = w->index == help_index ? "help" : w->index == error_index ? "error"
-                       : std::string(w->d->files()[w->index - table_base].name);
-    return refuse(who, w->d->id() << file_bits, what, "remove");
-  }
+  if (w->made) return unlink(who, w->d->id() << file_bits, w->made->name);
+  if (w->index != 0) return refuse(who, w->d->id() << file_bits, name_of(*w), "remove");
   dir* parent = w->d->parent();
   if (!parent) return make_error(errc::not_permitted, "remove: the root cannot be removed");
   return rmdir(who, parent->id() << file_bits, w->d->name());

@@ -17,9 +17,7 @@ error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
   if (auto ok = admit(cfg_, who); !ok) return ok.err();
   auto w = resolve(parent);
   if (!w) return w.err();
-  error e = make_error(errc::not_permitted,
-                       std::string(what) + ": " + std::string(name) + ": " + w->d->path() +
-                           " has a fixed set of files; mkdir makes elements (see help)");
+  error e = fixed_files(*w->d, what, name);
   record(w->d->id(), who, e);
   return e;
 }

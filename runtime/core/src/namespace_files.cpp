@@ -52,18 +52,22 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     record(dir_id, args.who, e);
     done->complete(std::move(e));
   };
-  std::string_view name = w->index == help_index    ? "help"
-                          : w->index == error_index ? "error"
-                                                    : d.files()[w->index - table_base].name;
-  std::string path = d.path() + (d.parent() ? "/" : "") + std::string(name);
+  std::string name = name_of(*w);
+  std::string path = d.path() + (d.parent() ? "/" : "") + name;
   // The file's own ways first (a read-only file says so, to root too),
   // then its mode.
   auto check_mode = [&]() -> result<void> {
     int mask = (args.wants_read() ? R_OK : 0) | (args.wants_write() ? W_OK : 0);
-    attr a = attr_of(d, w->index);
+    attr a = attr_of(*w);
     if (permits(args.who, a, mask)) return {};
     return denied(a, path, mask);
   };
+  if (w->made) {
+    if (auto ok = check_mode(); !ok) return refuse(ok.err());
+    made_file f = std::move(*w->made);
+    return open_through(dir_id, args, std::move(path), std::move(done),
+                        [&](op_ptr<handle_ptr> inner) { d.open_made(f, args, inner); });
+  }
   if (w->index < table_base) {
     if (args.wants_write()) return refuse(make_error(errc::access, std::string(name) + ": read-only file"));
     if (auto ok = check_mode(); !ok) return refuse(ok.err());
@@ -89,9 +93,15 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
     open_.insert(f);
     return done->complete(f);
   }
-  // A cancel of `done` reaches the element's op; the element's op holds
-  // `done`, never the reverse.
-  auto inner = make_inner_op<handle_ptr>(
+  open_through(dir_id, args, std::move(path), std::move(done),
+               [&](op_ptr<handle_ptr> inner) { e.open(d, args, inner); });
+}
+
+// A cancel of `done` reaches the element's op; the element's op holds
+// `done`, never the reverse.
+void ns::open_through(std::uint64_t dir_id, const open_args& args, std::string path, op_ptr<open_file*> done,
+                      const std::function<void(op_ptr<handle_ptr>)>& start) {
+  start(make_inner_op<handle_ptr>(
       done, [this, dir_id, who = args.who, flags = args.flags, path = std::move(path)](
                 const op_ptr<open_file*>& done, result<handle_ptr> r) mutable {
         if (!r) {
@@ -101,8 +111,75 @@ void ns::open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done)
         auto f = new open_file{std::move(r.value()), dir_id, std::move(path), flags};
         open_.insert(f);
         done->complete(f);
+      }));
+}
+
+void ns::create(std::uint64_t parent, std::string_view name, const open_args& args, op_ptr<created> done) {
+  if (auto ok = admit(cfg_, args.who); !ok) return done->complete(ok.err());
+  auto w = resolve(parent);
+  if (!w) return done->complete(w.err());
+  if (w->index != 0) return done->complete(make_error(errc::not_dir, "create: not a directory"));
+  dir& d = *w->d;
+  const std::uint64_t dir_id = d.id();
+  auto refuse = [&](error e) {
+    record(dir_id, args.who, e);
+    done->complete(std::move(e));
+  };
+  if (attr self = attr_of(d, 0); !permits(args.who, self, W_OK | X_OK))
+    return refuse(denied(self, "create: " + d.path(), W_OK));
+  std::optional<attr> there = entry(d, name);
+  if (there && there->is_dir) return refuse(make_error(errc::is_dir, "create: " + std::string(name) + ": is a directory"));
+  if (there && (args.flags & O_EXCL))
+    return refuse(make_error(errc::exists, "create: " + std::string(name) + " already exists in " + d.path()));
+  // A name that is there already opens as it is (O_CREAT without O_EXCL).
+  if (there) {
+    auto opened = make_inner_op<open_file*>(done, [this, a = *there](const op_ptr<created>& done, result<open_file*> r) {
+      if (!r) return done->complete(r.err());
+      done->complete(created{a, *r});
+    });
+    return open(there->ino, args, opened);
+  }
+  std::string path = d.path() + (d.parent() ? "/" : "") + std::string(name);
+  auto opened = make_inner_op<open_file*>(
+      done, [this, dir_id, n = std::string(name)](const op_ptr<created>& done, result<open_file*> r) {
+        if (!r) return done->complete(r.err());
+        dir* d = find(dir_id);
+        auto f = d ? d->made(n) : std::nullopt;
+        if (!f) {  // made, and gone already (removed meanwhile)
+          drop(*r, caller{});
+          return done->complete(make_error(errc::removed, "create: " + n + " was removed as it was made"));
+        }
+        done->complete(created{attr_of(*d, *f), *r});
       });
-  e.open(d, args, inner);
+  open_through(dir_id, args, std::move(path), opened,
+               [&](op_ptr<handle_ptr> inner) { d.create(args, name, inner); });
+}
+
+result<void> ns::unlink(const caller& who, std::uint64_t parent, std::string_view name) {
+  if (auto ok = admit(cfg_, who); !ok) return ok.err();
+  auto w = resolve(parent);
+  if (!w) return w.err();
+  if (w->index != 0) return make_error(errc::not_dir, "unlink: not a directory");
+  dir& d = *w->d;
+  auto fail = [&](error e) -> result<void> {
+    record(d.id(), who, e);
+    return e;
+  };
+  if (d.child(name)) return fail(make_error(errc::is_dir, "unlink: " + std::string(name) + ": is a directory"));
+  auto f = d.made(name);
+  if (!f) {
+    if (entry(d, name)) return fail(fixed_files(d, "unlink", name));
+    return fail(make_error(errc::not_found, "unlink: " + std::string(name) + ": no such file in " + d.path()));
+  }
+  // As in a sticky directory: the file's owner, the directory's, or root.
+  attr self = attr_of(d, 0);
+  if (!permits(who, self, W_OK | X_OK)) return fail(denied(self, "unlink: " + d.path(), W_OK));
+  if (who.uid != 0 && who.uid != self.uid && who.uid != f->uid)
+    return fail(make_error(errc::not_permitted, "unlink: " + d.path() + "/" + f->name + ": only its owner (uid " +
+                                                    std::to_string(f->uid) + ") and root may remove it"));
+  auto r = d.unlink(who, name);
+  if (!r) return fail(r.err());
+  return r;
 }
 
 namespace {

@@ -129,7 +129,8 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
   });
 }
 
-void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting) {
+void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting,
+                           const std::function<void(op_ptr<attr>)>& issue) {
   s.opening = true;
   auto inner = make_op<attr>([this, o, fid, flags](result<attr> r) {
     auto it = fids_.find(fid);
@@ -137,11 +138,13 @@ void session::lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, b
       it->second.opening = false;
       it->second.open = r.ok();
       it->second.flags = flags;
+      if (r) it->second.ino = r->ino;  // a create's: the fid names the new file
     }
     o->complete(std::move(r));
   });
   o->cancel_through(inner);
-  s.rt->lopen(s.rfid, flags, inner);
+  if (issue) issue(inner);
+  else s.rt->lopen(s.rfid, flags, inner);
   if (starting) pass_on();
 }
 
@@ -187,6 +190,7 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
                         if (s.rt) {
+                          s.wrote = true;
                           s.rt->write(s.rfid, off, std::move(data), o);  // runs once: the bytes go on
                           return pass_on();
                         }
@@ -270,11 +274,7 @@ void session::unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string nam
                  }
                  std::uint64_t ino = (*f)->ino;
                  if (dir) return o->complete(space_.rmdir(who, ino, name));
-                 // A directory named without AT_REMOVEDIR is refused as rm
-                 // refuses it; a file cannot be unlinked at all.
-                 auto a = space_.lookup(who, ino, name);
-                 if (a && a->is_dir) return o->complete(make_error(errc::is_dir, "unlink: " + name + ": is a directory"));
-                 o->complete(space_.refuse(who, ino, name, "unlink"));
+                 o->complete(space_.unlink(who, ino, name));
                });
 }
 

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "bin.hpp"
 #include "channels.hpp"
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
@@ -99,6 +100,7 @@ host::host(ns& space, dir* parent, std::string name) : dir(space, parent, std::m
   started_ = space.clock().wall();
   channels_ = std::make_shared<channels>(space, this);
   workers_ = std::make_shared<workers>(space, this);
+  bin_ = std::make_shared<bin>(space, this);
 }
 
 host::~host() = default;
@@ -109,7 +111,8 @@ std::string_view host::about() const {
   return "A host of the cluster: one circuitd and what it serves.\n"
          "\n"
          "channels/ holds this host's channels (see channels/help), workers/ its\n"
-         "processes (see workers/help).";
+         "processes (see workers/help), bin/ its binaries, named by their sha256\n"
+         "(see bin/help).";
 }
 
 std::span<const verb> host::verbs() const { return host_verbs; }
@@ -123,10 +126,11 @@ std::string_view host::example() const {
 dir* host::child(std::string_view name) {
   if (name == "channels") return channels_.get();
   if (name == "workers") return workers_.get();
+  if (name == "bin") return bin_.get();
   return nullptr;
 }
 
-std::vector<dir*> host::children() { return {channels_.get(), workers_.get()}; }
+std::vector<dir*> host::children() { return {channels_.get(), workers_.get(), bin_.get()}; }
 
 std::string host::stat() const { return stat_json<host>(host_stat, *this); }
 

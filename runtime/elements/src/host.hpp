@@ -9,6 +9,7 @@
 
 namespace circuit {
 
+class bin;
 class channels;
 class workers;
 
@@ -29,6 +30,7 @@ class host final : public dir {
   std::vector<stat_doc> stat_fields() const override;
   channels& chans() { return *channels_; }
   workers& procs() { return *workers_; }
+  bin& store() { return *bin_; }
   std::size_t channel_count() const;
   std::size_t worker_count() const;
   std::chrono::system_clock::time_point started() const { return started_; }
@@ -38,6 +40,7 @@ class host final : public dir {
   std::chrono::system_clock::time_point started_;
   std::shared_ptr<channels> channels_;
   std::shared_ptr<workers> workers_;
+  std::shared_ptr<bin> bin_;
 };
 
 }  // namespace circuit

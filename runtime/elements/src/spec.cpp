@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "circuit/core/ctl.hpp"
+#include "sha256.hpp"
 
 namespace circuit {
 namespace json = boost::json;
@@ -38,12 +39,20 @@ struct field {
 };
 
 const field fields[] = {
-    {"path", true,
+    {"path", false,
      [](spec& s, const json::value& v) -> result<void> {
        auto t = text("path", v);
        if (!t) return t.err();
        if (t->empty() || (*t)[0] != '/') return bad("\"path\" must be an absolute path");
        s.path = std::move(*t);
+       return {};
+     }},
+    {"binary", false,
+     [](spec& s, const json::value& v) -> result<void> {
+       auto t = text("binary", v);
+       if (!t) return t.err();
+       if (auto ok = check_sha256("bad spec: \"binary\"", *t); !ok) return ok.err();
+       s.binary = std::move(*t);
        return {};
      }},
     {"args", false,
@@ -107,6 +116,8 @@ result<spec> parse_spec(std::string_view body) {
   for (const auto& row : fields)
     if (row.required && !v.as_object().contains(json::string_view(row.name.data(), row.name.size())))
       return bad("\"" + std::string(row.name) + "\" is required");
+  if (s.path.empty() == s.binary.empty())
+    return bad(s.path.empty() ? "\"path\" or \"binary\" is required" : "give \"path\" or \"binary\", not both");
   if (has_nul(s)) return bad("strings may not contain NUL");
   return s;
 }
@@ -127,7 +138,8 @@ result<void> check_spec(const spec& s) {
 
 std::string to_json(const spec& s) {
   json::object o;
-  o["path"] = s.path;
+  if (s.binary.empty()) o["path"] = s.path;
+  else o["binary"] = s.binary;
   json::array a;
   for (auto& x : s.args) a.emplace_back(x);
   o["args"] = std::move(a);

@@ -1,7 +1,9 @@
 // spec.hpp — what a worker runs: the JSON written to workers/NAME/spec.
 //
 // {"path": "/bin/ls", "args": ["-l"], "env": ["K=V"], "dir": "/tmp"}
-// Only `path` is required. Fields are a table (spec.cpp): each row names a
+// Either `path` or `binary` is required, not both: `binary` names a
+// binary of the host's store (bin/) by its sha256, which the worker runs
+// (its path is then the store's file). Fields are a table (spec.cpp): each row names a
 // field, its JSON type and where it goes, so a new field is one row.
 // Unknown fields, wrong types and missing required fields are refused with
 // a message naming the field ("bad spec: ...").
@@ -17,7 +19,8 @@
 namespace circuit {
 
 struct spec {
-  std::string path;
+  std::string path;    // for `binary`: set when the worker starts
+  std::string binary;  // a sha256 of bin/, or empty
   std::vector<std::string> args;
   std::optional<std::vector<std::string>> env;  // absent: the daemon's environment
   std::string dir;                              // empty: the daemon's directory

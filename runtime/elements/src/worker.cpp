@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include "child.hpp"
+#include "host.hpp"
 #include "circuit/core/namespace.hpp"
 #include "signals.hpp"
 #include "mount_point.hpp"
@@ -58,12 +59,22 @@ void worker::kick() const {
 result<void> worker::start(spec s) {
   if (state_ != state::fresh)
     return make_error(errc::busy, "spec: worker " + path() + " was started already; make a new one");
-  if (auto ok = check_spec(s); !ok) return ok;
-  if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
   if (static_cast<workers*>(parent())->stopping())
     return make_error(errc::busy, "spec: circuitd is stopping; nothing new starts");
+  // A binary of the store runs from its file there, which it holds (as a
+  // user: not evicted) while its processes live.
+  bin_use held;
+  if (!s.binary.empty()) {
+    auto u = static_cast<host*>(parent()->parent())->store().use(s.binary);
+    if (!u) return u.err();
+    s.path = u->path();
+    held = std::move(*u);
+  }
+  if (auto ok = check_spec(s); !ok) return ok;
+  if (!space().cfg().uv) return make_error(errc::io, "spec: this daemon runs no processes");
   auto c = process::spawn(*this, s, space().cfg().uv);
   if (!c) return c.err();
+  binary_ = std::move(held);
   child_ = *c;
   pid_ = child_->pid;
   state_ = state::running;
@@ -206,6 +217,7 @@ void worker::keep() {
 }
 
 void worker::on_gone() {
+  binary_.release();
   if (auto* ws = static_cast<workers*>(parent())) ws->worker_gone(*this);
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "circuit/core/dir.hpp"
+#include "bin.hpp"
 #include "circuit/core/wait_queue.hpp"
 #include "output.hpp"
 #include "spec.hpp"
@@ -119,6 +120,7 @@ class worker final : public dir {
   bool dialing_ = false;
   void unserve();
   wait_queue<handle_ptr> waiters_;  // opens of wait
+  bin_use binary_;  // a spec's "binary": held while its processes live
 
   friend struct process;
   friend class spec_handle;

@@ -140,6 +140,20 @@ result<void> conn::rmdir(std::uint32_t dfid, const std::string& name) {
       [&](auto done) { client_->unlinkat(dfid, name, at_removedir, std::move(done)); });
 }
 
+result<rlcreate> conn::create(std::uint32_t dfid, const std::string& name, std::uint32_t flags,
+                              std::uint32_t mode) {
+  return wait<rlcreate>(
+      [&](auto done) { client_->lcreate(dfid, name, flags, mode, getgid(), std::move(done)); });
+}
+
+result<void> conn::unlink(std::uint32_t dfid, const std::string& name) {
+  return wait<void>([&](auto done) { client_->unlinkat(dfid, name, 0, std::move(done)); });
+}
+
+result<void> conn::fsync(std::uint32_t fid) {
+  return wait<void>([&](auto done) { client_->fsync(fid, std::move(done)); });
+}
+
 result<std::string> conn::slurp(const std::vector<std::string>& names) {
   auto fid = walk(names);
   if (!fid) return fid.err();

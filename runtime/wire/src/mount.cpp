@@ -23,6 +23,8 @@ std::uint32_t wire_flags(int flags) {
   if ((flags & O_ACCMODE) == O_WRONLY) f = o_wronly;
   if ((flags & O_ACCMODE) == O_RDWR) f = o_rdwr;
   if (flags & O_NONBLOCK) f |= o_nonblock;
+  if (flags & O_EXCL) f |= o_excl;
+  if (flags & O_TRUNC) f |= o_trunc;
   return f;
 }
 
@@ -69,6 +71,7 @@ attr mount::attr_of(const rgetattr& g) {
   a.perm = g.mode & 07777;
   a.uid = g.uid;
   a.gid = g.gid;
+  a.size = g.size;
   return a;
 }
 
@@ -380,6 +383,29 @@ void mount::unlinkat(const principal& who, std::uint32_t dfid, std::string name,
       [done](error e) {
         if (!done->done()) done->complete(std::move(e));
       });
+}
+
+// The fid becomes the file made, as 9P says: it must be who's own, since
+// a clone walked as who would be another fid than the session's.
+void mount::lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+                    op_ptr<attr> done) {
+  auto it = walked_.find(dfid);
+  if (it != walked_.end() && it->second.uid != who.uid)
+    return done->complete(make_error(errc::access, "create: " + name + ": the directory on " + name_ +
+                                                       " was reached as another uid; walk to it again"));
+  auto self = shared_from_this();
+  if (walking_.count(dfid)) opened_early_.insert(dfid);
+  forward(done, true, [&] {
+    cl_->lcreate(dfid, name, wire_flags(flags), mode, 0, [self, done, dfid, name](result<rlcreate> r) {
+      if (done->done()) {
+        if (r) self->undone_.insert(dfid);  // its clunk undoes it
+        return;
+      }
+      if (!r) return done->complete(r.err());
+      if (auto w = self->walked_.find(dfid); w != self->walked_.end()) w->second.path.push_back(name);
+      done->complete(self->attr_of(r->qid));
+    });
+  });
 }
 
 }  // namespace circuit::wire

@@ -100,6 +100,12 @@ void client::mkdir(std::uint32_t dfid, std::string name, std::uint32_t mode, std
           expect<rmkdir>(std::move(done), [](const rmkdir& r) { return r.qid; }));
 }
 
+void client::lcreate(std::uint32_t fid, std::string name, std::uint32_t flags, std::uint32_t mode,
+                     std::uint32_t gid, handler<rlcreate> done) {
+  request(tlcreate{fid, std::move(name), flags, mode, gid},
+          expect<rlcreate>(std::move(done), [](const rlcreate& r) { return r; }));
+}
+
 void client::unlinkat(std::uint32_t dfid, std::string name, std::uint32_t flags,
                       handler<void> done) {
   request(tunlinkat{dfid, std::move(name), flags}, expect<runlinkat>(std::move(done), nothing));

@@ -26,7 +26,7 @@ rgetattr getattr_of(const attr& a) {
   r.uid = a.uid;
   r.gid = a.gid;
   r.nlink = a.is_dir ? 2 : 1;
-  r.size = 0;  // control files: their size means nothing
+  r.size = a.size;  // control files: 0, their size means nothing
   r.blksize = 4096;
   r.atime_sec = r.mtime_sec = r.ctime_sec = static_cast<std::uint64_t>(started);
   return r;
@@ -45,6 +45,9 @@ int open_flags(std::uint32_t wire) {
   if (wire & o_nonblock) flags |= O_NONBLOCK;
   return flags;
 }
+
+// A Tlcreate's flags: those of an open, and O_EXCL (the name must be new).
+int create_flags(std::uint32_t wire) { return open_flags(wire) | O_CREAT | ((wire & o_excl) ? O_EXCL : 0); }
 
 // A principal for a uid that root attaches as: its passwd entry's group
 // and its supplementary groups.
@@ -233,7 +236,9 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
           s.lopen(who(m.fid), tag, m.fid, open_flags(m.flags),
                   answer<attr>(tag, [iounit](attr& a) -> rmessage { return rlopen{qid_of(a), iounit}; }));
         } else if constexpr (std::is_same_v<M, tlcreate>) {
-          s.refuse(who(m.fid), tag, m.fid, m.name, "create", answer_void(tag, rlcreate{}));
+          std::uint32_t iounit = msize_ - rread_overhead;
+          s.lcreate(who(m.fid), tag, m.fid, m.name, create_flags(m.flags), m.mode & 07777,
+                    answer<attr>(tag, [iounit](attr& a) -> rmessage { return rlcreate{qid_of(a), iounit}; }));
         } else if constexpr (std::is_same_v<M, tread>) {
           std::size_t count = std::min<std::size_t>(m.count, msize_ - rread_overhead);
           s.read(who(m.fid), tag, m.fid, m.offset, count,

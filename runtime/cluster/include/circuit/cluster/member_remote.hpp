@@ -73,6 +73,8 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   void remove(std::uint32_t fid, op_ptr<void> done) override;
   void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
   void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+               op_ptr<attr> done) override;
 
  private:
   // One of our fids: the link's fid on link number `gen`, or an `error`

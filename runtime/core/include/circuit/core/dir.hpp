@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -178,8 +179,22 @@ struct stat_doc {
 
 // Inode numbers name a directory and one of its files: id << 6 | index,
 // index 0 the directory itself, 1 help, 2 error, 3+k the table's row k.
+// A file made by create(2) has an id of its own: id << 6 | made_index.
 inline constexpr unsigned file_bits = 6;
 inline constexpr unsigned help_index = 1, error_index = 2, table_base = 3;
+inline constexpr unsigned made_index = (1u << file_bits) - 1;
+
+// A file a directory made by create(2) (bin/'s binaries), beyond its
+// table. Its id comes from ns::enroll_file and is never given to another
+// file, so an inode or fid a client still holds never names a new one;
+// the same name keeps its id for as long as the file lives.
+struct made_file {
+  std::uint64_t id = 0;
+  std::string name;
+  mode_t mode = 0;  // permission bits, as a table row's
+  uid_t uid = 0;    // its owner (who made it)
+  std::uint64_t size = 0;
+};
 
 class dir : public std::enable_shared_from_this<dir> {
  public:
@@ -210,6 +225,21 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual result<dir*> make(const caller& who, std::string_view name);
   virtual result<void> remove(const caller& who, std::string_view name);
 
+  // Files made by create(2). A directory that has them (bin/) gives
+  // them by name and by id, and lists those it shows (made_files); the
+  // namespace checks the directory's mode (write and search) and the
+  // name's file's mode before it calls create, open_made and unlink.
+  //  - create: the new file `name`, opened for writing with args.flags;
+  //    by default refused (EPERM: the directory has a fixed set of files);
+  //  - open_made: an open of one of its made files;
+  //  - unlink: removes one; by default refused.
+  virtual std::vector<made_file> made_files() const { return {}; }
+  virtual std::optional<made_file> made(std::string_view /*name*/) const { return std::nullopt; }
+  virtual std::optional<made_file> made(std::uint64_t /*id*/) const { return std::nullopt; }
+  virtual void create(const open_args& args, std::string_view name, op_ptr<handle_ptr> done);
+  virtual void open_made(const made_file& f, const open_args& args, op_ptr<handle_ptr> done);
+  virtual result<void> unlink(const caller& who, std::string_view name);
+
   // A mount point: the remote that serves what is below it (remote.hpp).
   virtual std::shared_ptr<remote> served_by() const { return nullptr; }
 
@@ -237,5 +267,9 @@ result<void> check_name(std::string_view what, std::string_view name);
 
 // The text of a directory's `help` file, from its table.
 std::string help_text(const dir& d);
+
+// The refusal of an operation the directory does not have (create, unlink,
+// rename): EPERM, "what: name: PATH has a fixed set of files; ...".
+error fixed_files(const dir& d, std::string_view what, std::string_view name);
 
 }  // namespace circuit

@@ -2,9 +2,10 @@
 //
 // `ns` holds the tree and serves the 9P set of operations addressed by
 // inode number: lookup (walk), getattr (stat), list (readdir), open, read,
-// write, flush, release, mkdir, rmdir; cancel is the op's own cancel(). The
-// FUSE face translates kernel requests into these calls; the socket and peer
-// faces will do the same with the wire protocol.
+// write, flush, release, mkdir, rmdir, and create and unlink of the files a
+// directory makes (bin/'s binaries; dir.hpp, made_file); cancel is the
+// op's own cancel(). The FUSE face translates kernel requests into these
+// calls; the socket and peer faces do the same with the wire protocol.
 //
 // Errors of refused calls are kept per directory and per caller session and
 // are what that directory's `error` file reads; they also go to the log.
@@ -45,6 +46,12 @@ struct config {
   std::string socket;                   // the Unix socket serving 9P2000.L, if any (--socket)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
+  // The binary store, bin/ (--store): its directory (empty: none), the
+  // bytes it keeps before it evicts binaries nobody uses (--store-bound),
+  // and the largest binary it takes (--store-max-binary).
+  std::string store;
+  std::uint64_t store_bound = std::uint64_t{4} << 30;
+  std::uint64_t store_max_binary = std::uint64_t{1} << 30;
   std::function<void(std::string_view)> log;  // one line, no newline
   // Log also routine refusals: the EAGAIN of a try-operation, which a
   // polling client repeats at will (--debug).
@@ -93,6 +100,9 @@ struct attr {
   mode_t perm = 0;  // permission bits: 0440, 0200, 0750, 01770 (sticky) ...
   uid_t uid = 0;    // the element's maker
   gid_t gid = 0;    // the allowed group; without one, the maker's group
+  // Bytes of a file made by create(2) (a stored binary); control files
+  // say 0, as their size means nothing.
+  std::uint64_t size = 0;
 };
 
 struct dir_entry {
@@ -137,6 +147,19 @@ class ns {
   // Completes with a new open_file owned by the caller, who gives it back
   // through release().
   void open(std::uint64_t ino, const open_args& args, op_ptr<open_file*> done);
+  // create(2) of `name` in directory `parent` (dir::create): the new
+  // file's attributes, and the file open for writing with args.flags,
+  // owned by the caller as open's. The directory must let the caller
+  // write and search it; O_EXCL fails with errc::exists when the name is
+  // there.
+  struct created {
+    attr a;
+    open_file* f = nullptr;
+  };
+  void create(std::uint64_t parent, std::string_view name, const open_args& args, op_ptr<created> done);
+  // unlink(2) of a file made by create (dir::unlink); the table's files
+  // are refused (EPERM), a directory is EISDIR.
+  result<void> unlink(const caller& who, std::uint64_t parent, std::string_view name);
   // Reads and writes of a file whose element was removed fail with
   // errc::removed (see handle). A `nonblock` read (O_NONBLOCK) that would
   // wait fails with errc::would_block instead.
@@ -181,8 +204,8 @@ class ns {
     open_.erase(f);
     delete f;
   }
-  // Operations the tree does not have (create, unlink, rename): the error,
-  // recorded for the caller.
+  // Operations the tree does not have (rename): the error, recorded for
+  // the caller.
   error refuse(const caller& who, std::uint64_t parent, std::string_view name,
                std::string_view what);
 
@@ -197,6 +220,11 @@ class ns {
   std::uint64_t enroll(dir* d);
   void forget(std::uint64_t id);
   dir* find(std::uint64_t id) const;
+  // Ids of files made by create(2) (dir.hpp, made_file), from the same
+  // count: never reused. A directory forgets the ids of its files as they
+  // go, and of all of them when it goes.
+  std::uint64_t enroll_file(const dir& d);
+  void forget_file(std::uint64_t id);
 
   const config& cfg() const { return cfg_; }
   config& cfg() { return cfg_; }
@@ -212,13 +240,22 @@ class ns {
   struct where {
     dir* d = nullptr;
     unsigned index = 0;
+    std::optional<made_file> made;  // index == made_index
   };
   result<where> resolve(std::uint64_t ino) const;
   // The error for a call on `f` whose element was removed, or nothing.
   std::optional<error> gone(const open_file& f, bool writing) const;
   attr attr_of(const dir& d, unsigned index) const;
+  attr attr_of(const dir& d, const made_file& f) const;
+  attr attr_of(const where& w) const;
+  // The file's name for messages ("help", a table row's, a made file's).
+  std::string name_of(const where& w) const;
   std::optional<attr> entry(dir& d, std::string_view name) const;
   result<void> may_remove(const caller& who, dir& parent, std::string_view name) const;
+  // Starts an element's open through `start` and completes `done` with
+  // the open file, or records the element's refusal.
+  void open_through(std::uint64_t dir_id, const open_args& args, std::string path, op_ptr<open_file*> done,
+                    const std::function<void(op_ptr<handle_ptr>)>& start);
 
   config cfg_;
   manual_clock own_clock_;
@@ -227,6 +264,7 @@ class ns {
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
   std::unordered_map<std::uint64_t, dir*> dirs_;
+  std::unordered_map<std::uint64_t, std::uint64_t> made_;  // made file id -> its directory's id
   // (dir id, session) -> message; oldest evicted past a bound.
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> errors_;
   std::deque<std::pair<std::uint64_t, std::uint64_t>> error_order_;

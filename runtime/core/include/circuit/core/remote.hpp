@@ -74,6 +74,11 @@ class remote {
   virtual void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
   virtual void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir,
                         op_ptr<void> done) = 0;
+  // 9P's lcreate: `name` made in the directory `dfid`, and `dfid` becomes
+  // that file, open with open(2) `flags`. `dfid` must be who's own (a
+  // clone walked as who is). A remote that makes no files refuses (EPERM).
+  virtual void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+                       op_ptr<attr> done);
 
   // Pipelining (circuit-wire(7)). Every request above on a fid it made
   // reaches the server as soon as it is called, after the ones called

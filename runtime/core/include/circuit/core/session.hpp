@@ -105,12 +105,19 @@ class session {
   // directory removes the element (rmdir), which fails as rmdir does.
   void remove(const caller& who, tag_t tag, fid_t fid, reply<void> done);
   void mkdir(const caller& who, tag_t tag, fid_t dfid, std::string name, reply<attr> done);
+  // 9P's lcreate: makes the file `name` in the directory `fid` names
+  // (ns::create), and `fid` becomes that file, open with open(2) `flags`
+  // (for writing); the answer is its attributes. Below a mount point the
+  // remote makes it. Directories whose files are fixed refuse (EPERM).
+  void lcreate(const caller& who, tag_t tag, fid_t fid, std::string name, int flags, mode_t mode,
+               reply<attr> done);
   // Removes the element `name` of directory `dfid` (rmdir: `dir` true), or
-  // refuses to unlink a file, which the tree does not do.
+  // the file `name` made by create (ns::unlink); the table's files are
+  // refused.
   void unlinkat(const caller& who, tag_t tag, fid_t dfid, std::string name, bool dir,
                 reply<void> done);
-  // Operations the tree refuses (create, rename): the error, recorded for
-  // the caller in the directory `dfid` names.
+  // Operations the tree refuses (rename): the error, recorded for the
+  // caller in the directory `dfid` names.
   void refuse(const caller& who, tag_t tag, fid_t dfid, std::string name, std::string what,
               reply<void> done);
   // Cancels the request `old` (it completes, with errc::interrupted unless
@@ -126,6 +133,13 @@ class session {
   //  - access: access(2) of the file `fid` names;
   //  - file: the open file of an open fid, or null.
   result<void> closed(const caller& who, fid_t fid);
+  // The same, for a file this session made by lcreate below a mount point
+  // (a binary sent into another host's bin/): there it asks the remote's
+  // fsync for the verdict once something was written through it (a
+  // shell's redirection closes a descriptor before), so that close(2)
+  // reports it across hosts as it does here; queued behind the fid's
+  // writes. Every other fid completes at once, as closed() above.
+  void closed(const caller& who, tag_t tag, fid_t fid, reply<void> done);
   void abort(const caller& who, fid_t fid);
   bool abortable(fid_t fid) const;
   bool readable(fid_t fid, std::function<void()> wake);
@@ -148,6 +162,8 @@ class session {
     std::shared_ptr<remote> rt;
     std::uint32_t rfid = 0;
     bool aborted = false;  // a holder died of a signal: its clunk aborts
+    bool made = false;     // by lcreate, below a mount point
+    bool wrote = false;    // a write went through it
   };
   struct request;
 
@@ -175,8 +191,10 @@ class session {
                    std::optional<std::uint32_t> from, std::vector<std::string> names,
                    std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o);
   // The lopen of a fid below a mount point, by its remote; `starting`:
-  // called as its request starts (which may then pass_on()).
-  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting);
+  // called as its request starts (which may then pass_on()). `issue`
+  // sends another request that opens it instead (lcreate).
+  void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting,
+                    const std::function<void(op_ptr<attr>)>& issue = nullptr);
   // Makes `newfid` (replacing it when it is `fid`) with state `st`.
   void make_fid(fid_t fid, fid_t newfid, fid_state st);
   void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);

@@ -130,6 +130,10 @@ class client : public std::enable_shared_from_this<client> {
   void remove(std::uint32_t fid, handler<void> done);
   void mkdir(std::uint32_t dfid, std::string name, std::uint32_t mode, std::uint32_t gid,
              handler<qid> done);
+  // Makes the file `name` in the directory `fid`, which becomes that
+  // file, open with `flags` (o_wronly, o_excl ...).
+  void lcreate(std::uint32_t fid, std::string name, std::uint32_t flags, std::uint32_t mode,
+               std::uint32_t gid, handler<rlcreate> done);
   void unlinkat(std::uint32_t dfid, std::string name, std::uint32_t flags, handler<void> done);
   void getattr(std::uint32_t fid, std::uint64_t mask, handler<rgetattr> done);
   // The entries from `offset` (0, then the last entry's offset), in at

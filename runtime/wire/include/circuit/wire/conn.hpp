@@ -57,6 +57,16 @@ class conn {
   result<rgetattr> getattr(std::uint32_t fid);
   result<qid> mkdir(std::uint32_t dfid, const std::string& name, std::uint32_t mode);
   result<void> rmdir(std::uint32_t dfid, const std::string& name);
+  // Tlcreate: the file `name` made in the directory `dfid`, which becomes
+  // that file, open with `flags` (o_wronly; o_excl: it must be new). A
+  // binary goes into a host's store so: walk to /HOST/bin, create its
+  // sha256, write it in order, fsync (the verdict: errc::io when the
+  // content is not its name), clunk.
+  result<rlcreate> create(std::uint32_t dfid, const std::string& name, std::uint32_t flags,
+                          std::uint32_t mode = 0500);
+  // unlink(2) of a file made by create.
+  result<void> unlink(std::uint32_t dfid, const std::string& name);
+  result<void> fsync(std::uint32_t fid);
 
   // The whole of a file: walk, open, read to the end, clunk.
   result<std::string> slurp(const std::vector<std::string>& names);

@@ -54,6 +54,8 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   void remove(std::uint32_t fid, op_ptr<void> done) override;
   void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
   void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+               op_ptr<attr> done) override;
 
   bool connected() const { return cl_->connected(); }
 
