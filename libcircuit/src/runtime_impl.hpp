@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "circuit/runtime.hpp"
@@ -23,6 +24,9 @@ struct runtime::impl {
   std::mutex lease_mu;  // guards the two below
   std::unique_ptr<detail::session> leases;
   std::map<std::string, std::uint32_t> held;  // element path -> lease fid
+  // The hosts whose store holds this program's binary, as far as it knows.
+  std::mutex ship_mu;
+  std::set<std::string> shipped;
 };
 
 }  // namespace circuit

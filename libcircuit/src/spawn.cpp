@@ -44,13 +44,6 @@ std::string worker_name(const std::string& fn) {
   return fn.substr(0, 40) + buf;
 }
 
-std::string this_program() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw_error(errno, "spawn: cannot read /proc/self/exe");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -128,15 +121,19 @@ std::string runtime::start_worker(const std::string& host, detail::fn_key fn, co
   auto& s = session();
   auto& c = s.conn();
   boost::json::object spec;
-  spec["path"] = this_program();
+  spec["binary"] = binary_on(host);
   spec["args"] = boost::json::array{run_flag, name, args};
   // The worker gets this program's environment, as a thread would (the
   // daemon sets CIRCUIT_HOST, CIRCUIT_WORKER and CIRCUIT_SOCKET over it).
   boost::json::array env;
   for (char** e = environ; *e; ++e) env.push_back(boost::json::string(*e));
   spec["env"] = std::move(env);
-  if (auto r = c.put({host, "workers", wname, "spec"}, boost::json::serialize(spec)); !r)
-    s.fail(r.err(), "spawn", path + "/spec", true);
+  auto r = c.put({host, "workers", wname, "spec"}, boost::json::serialize(spec));
+  if (!r && r.err().code == errc::not_found) {  // evicted from the store since it was shipped
+    spec["binary"] = binary_on(host, true);
+    r = c.put({host, "workers", wname, "spec"}, boost::json::serialize(spec));
+  }
+  if (!r) s.fail(r.err(), "spawn", path + "/spec", true);
   return path;
 }
 

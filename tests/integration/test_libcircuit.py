@@ -4,6 +4,7 @@ the tree both ways (find_package and pkg-config), the example programs
 across daemons (a channel of another host, the seed program, map-reduce,
 a supervisor), and spawn across hosts in network namespaces: a hundred
 workers at once, and a host killed under a waiting call."""
+import hashlib
 import json
 import os
 import pwd
@@ -197,6 +198,9 @@ class AcrossHosts(ClusterTest):
 
     def test_the_seed_program_spawns_ping_on_h2_and_a_second_run_starts_clean(self):
         env = dict(os.environ, CIRCUIT_SOCKET=self.d[0].sock)
+        exe = os.path.join(BUILD, "examples/roundtrip")
+        with open(exe, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
         for run in range(2):
             r = subprocess.run([os.path.join(BUILD, "examples/roundtrip"), "h2"], env=env, capture_output=True,
                                timeout=60)
@@ -204,6 +208,11 @@ class AcrossHosts(ClusterTest):
             # Nothing is left of it: its channel on h1, its worker on h2.
             self.assertEqual(sorted(os.listdir(self.at(0, "h1", "channels"))), ["error", "help"])
             self.assertEqual(sorted(os.listdir(self.at(1, "h2", "workers"))), ["error", "help"])
+            # The program's binary crossed to h2's store once: the second
+            # run found it there and sent nothing.
+            st = json.loads(read(self.at(1, "h2", "bin", "stat")))
+            self.assertEqual((st["stored"], st["received"], st["binaries"][sha]["size"]),
+                             (1, os.path.getsize(exe), os.path.getsize(exe)), st)
 
     def test_the_spawn_calls_from_h1_to_workers_on_h2(self):
         # The checks look at h2's own mount: another member's mount may show

@@ -89,6 +89,10 @@ TEST_CASE("spawn runs a registered function in a new worker and gives its value"
   CHECK(slurp(mount() + w.path() + "/result") == R"({"value":49})");
   CHECK(slurp(mount() + w.path() + "/wait") == "{\"exit\":0}\n");
   CHECK(w.wait() == 49);  // again: the result stays
+  // It ran this program's binary from the host's store, named by its sha256.
+  auto spec = slurp(mount() + w.path() + "/spec");
+  CHECK(spec.rfind("{\"binary\":\"", 0) == 0);
+  CHECK(spec.find("\"args\":[\"--circuit-run\",\"square\",\"[7]\"]") != std::string::npos);
 }
 
 TEST_CASE("structs and strings cross as JSON both ways", "[spawn]") {

@@ -141,6 +141,9 @@ class runtime {
   // spawn.cpp: a started worker's path; its result's value JSON (or the
   // error thrown); SIGKILL; and, in a spawned worker, running its function.
   std::string start_worker(const std::string& host, detail::fn_key fn, const std::string& args);
+  // ship.cpp: this program's binary in the store of `host` (its sha256),
+  // shipped there when it is not yet (or `again`: it was evicted).
+  std::string binary_on(const std::string& host, bool again = false);
   std::string await_result(const std::string& path, duration within);
   void kill_worker(const std::string& path);
   [[noreturn]] void run_spawned(const std::string& fn, const std::string& args);
