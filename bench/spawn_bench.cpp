@@ -53,6 +53,10 @@
 int nothing() { return 0; }
 CIRCUIT_REGISTER(nothing);
 
+// A worker that stays, for go(): waits on `done`.
+void stay(circuit::chan<int> done) { done.recv(); }
+CIRCUIT_REGISTER(stay);
+
 extern char** environ;
 
 namespace {
@@ -223,6 +227,24 @@ int body(int argc, char** argv) {
                 fork_exec_trip(self, true);
               }}},
             rounds, iters);
+    // go() + reply: a function of a program already running on h2.
+    auto done = rt.make_chan<int>("", 1);
+    auto w = rt.spawn("h2", stay, done);
+    auto go_trip = [&] {
+      if (rt.go(w.path(), nothing).wait() != 0) bench::fail("go: another value");
+    };
+    for (int i = 0; i < 10; ++i) go_trip(), tls.round_trip();
+    bench::figures g, t;
+    for (int r = 0; r < rounds; ++r) {
+      g.round(iters, go_trip);
+      t.round(iters, [&] { tls.round_trip(); });
+    }
+    printf("go()+reply, h1 -> a program on h2 (%d rounds of %d):\n  libcircuit %.1f us (p99 %.1f)  per-round [%s]\n"
+           "  TLS relay round trip %.1f us (p99 %.1f)  per-round [%s]\n  ratio %.2f (target <= 3)\n",
+           rounds, iters, g.us(), g.p99_us(), bench::list_us(g.round_medians).c_str(), t.us(), t.p99_us(),
+           bench::list_us(t.round_medians).c_str(), g.us() / t.us());
+    done.send(1);
+    w.wait();
   }
   bool ok = bench::idle_cpu_ok(h1.pid());
   return bench::idle_cpu_ok(h2.pid()) && ok ? 0 : 1;
