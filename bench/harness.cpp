@@ -155,6 +155,7 @@ int start(std::vector<std::string> args, const std::string& probe) {
   for (auto& a : args) {
     if (a == "{mount}") a = s.mount;
     if (a == "{socket}") a = s.dir + "/sock";
+    if (a == "{store}") a = s.dir + "/store";
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -211,7 +212,7 @@ int start(std::vector<std::string> args, const std::string& probe) {
 }  // namespace
 
 server server::circuitd(const std::string& exe, const std::string& name) {
-  return server(start({exe, "--name", name, "--mount", "{mount}"}, "help"));
+  return server(start({exe, "--name", name, "--mount", "{mount}", "--store", "{store}"}, "help"));
 }
 
 server server::circuitd_with_socket(const std::string& exe, const std::string& name) {
@@ -220,7 +221,8 @@ server server::circuitd_with_socket(const std::string& exe, const std::string& n
 
 server server::circuitd_with_socket(const std::string& exe, const std::string& name,
                                     std::vector<std::string> extra) {
-  std::vector<std::string> args{exe, "--name", name, "--mount", "{mount}", "--socket", "{socket}"};
+  // A store of its own: a benchmark leaves nothing in /var/lib/circuit.
+  std::vector<std::string> args{exe, "--name", name, "--mount", "{mount}", "--socket", "{socket}", "--store", "{store}"};
   args.insert(args.end(), extra.begin(), extra.end());
   return server(start(std::move(args), "help"));
 }

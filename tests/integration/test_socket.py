@@ -409,7 +409,7 @@ class SocketPath(SocketTest):
     def test_a_second_daemon_on_the_same_socket_is_refused_with_the_reason(self):
         mnt = os.path.join(self.d.dir, "mnt2")
         os.mkdir(mnt)
-        r = subprocess.run([CIRCUITD, "--name", "h2", "--mount", mnt, "--socket", self.d.sock],
+        r = subprocess.run([CIRCUITD, "--name", "h2", "--mount", mnt, "--socket", self.d.sock, "--store", "none"],
                            capture_output=True, timeout=20)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.decode(), "circuitd: --socket %s: another circuitd is serving there; "
