@@ -49,7 +49,7 @@ CIRCUIT_REGISTER(boom);
 void crash() { std::abort(); }
 CIRCUIT_REGISTER(crash);
 
-int quit(int code) { std::exit(code); }
+int quit(int code) { ::_exit(code); }  // no atexit handlers, no sanitizer report at exit: its status alone
 CIRCUIT_REGISTER(quit);
 
 void nap(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
