@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 import ninep
-from harness import DaemonTest, read, write
+from harness import DaemonTest, errno_of, read, write
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_permissions import GROUP, MAKER, MEMBER, STRANGER, PermissionTest, as_user, needs_root
@@ -104,8 +104,8 @@ class Store(StoreTest):
     def test_content_that_is_not_its_name_fails_fsync_and_close_with_eio_and_is_not_kept(self):
         _, name = self.app("wanted")
         fd = self.upload(name, [b"not the wanted bytes"], close=False)
-        self.assertEqual(self.errno_of(os.fsync, fd), errno.EIO)
-        self.assertEqual(self.errno_of(os.close, fd), errno.EIO)
+        self.assertEqual(errno_of(os.fsync, fd), errno.EIO)
+        self.assertEqual(errno_of(os.close, fd), errno.EIO)
         self.assertEqual(self.bin_error(), "bin: content is sha256 %s (20 bytes), not its name %s\n"
                          % (sha(b"not the wanted bytes"), name))
         self.assertEqual(self.listed(), [])
@@ -130,10 +130,10 @@ class Store(StoreTest):
         data = read(path)
         fd = self.upload(name, [data[:1000]], close=False)
         try:
-            self.assertEqual(self.errno_of(os.pwrite, fd, data[2000:3000], 2000), errno.EINVAL)
+            self.assertEqual(errno_of(os.pwrite, fd, data[2000:3000], 2000), errno.EINVAL)
             self.assertIn("bin: %s: writes must be in order: this one is at byte 2000, the next is at byte 1000"
                           % name, self.bin_error())
-            self.assertEqual(self.errno_of(os.pwrite, fd, b"x", 0), errno.EINVAL)
+            self.assertEqual(errno_of(os.pwrite, fd, b"x", 0), errno.EINVAL)
             os.pwrite(fd, data[1000:], 1000)
             os.fsync(fd)
         finally:
@@ -167,7 +167,7 @@ class Store(StoreTest):
         os.write(bad, b"\0" * half)
         os.write(good, data[half:])
         os.write(bad, b"\0" * (len(data) - half))
-        self.assertEqual(self.errno_of(os.close, bad), errno.EIO)
+        self.assertEqual(errno_of(os.close, bad), errno.EIO)
         os.close(good)
         self.assertEqual(self.listed(), [name])
         self.assertEqual(read(os.path.join(self.bin, name)), data)
@@ -249,23 +249,15 @@ class Store(StoreTest):
         self.assertEqual(c.getattr("h1/bin/" + name).size, len(data))
         self.assertIn(name, c.listdir("h1/bin"))
         fid = c.walk("h1/bin")
-        self.assertEqual(self.errno_of(c.ok, ninep.Tlcreate(fid, name, ninep.O_WRONLY | ninep.O_EXCL)), errno.EEXIST)
+        self.assertEqual(errno_of(c.ok, ninep.Tlcreate(fid, name, ninep.O_WRONLY | ninep.O_EXCL)), errno.EEXIST)
         _, other = self.app("9p-bad")
         c.ok(ninep.Tlcreate(fid, other, ninep.O_WRONLY))
         c.ok(ninep.Twrite(fid, 0, b"wrong"))
-        self.assertEqual(self.errno_of(c.ok, ninep.Tfsync(fid)), errno.EIO)
-        self.assertEqual(self.errno_of(c.ok, ninep.Tclunk(fid)), errno.EIO)
+        self.assertEqual(errno_of(c.ok, ninep.Tfsync(fid)), errno.EIO)
+        self.assertEqual(errno_of(c.ok, ninep.Tclunk(fid)), errno.EIO)
         self.assertNotIn(other, c.listdir("h1/bin"))
         c.ok(ninep.Tunlinkat(c.walk("h1/bin"), name))
         self.assertNotIn(name, c.listdir("h1/bin"))
-
-    @staticmethod
-    def errno_of(fn, *args):
-        try:
-            fn(*args)
-        except OSError as e:
-            return e.errno
-        return 0
 
 
 class Limits(StoreTest):
