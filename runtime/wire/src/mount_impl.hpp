@@ -1,0 +1,50 @@
+// mount_impl.hpp — what the parts of wire::mount share (mount.cpp: the
+// requests on fids; mount_walk.cpp: walks and each uid's attach).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "circuit/wire/mount.hpp"
+
+namespace circuit::wire {
+
+// A uid's attach: requests of that uid walk from its fid, once attached.
+struct mount::user {
+  std::uint32_t fid = 0;
+  bool ready = false;
+  std::optional<error> failed;
+  std::vector<std::function<void()>> waiting;
+};
+
+template <class T>
+void mount::forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue) {
+  cl_->set_deadline(deadline ? std::chrono::duration_cast<client::duration>(deadline_) : client::duration::zero());
+  issue();
+  std::uint16_t tag = cl_->tag_of_last();
+  cl_->set_deadline(client::duration::zero());
+  std::weak_ptr<client> w = cl_;
+  o->on_cancel([w, tag] {
+    if (auto cl = w.lock()) cl->flush(tag, [](result<void>) {});
+  });
+}
+
+// A handler that completes `o` unless a cancel did already.
+template <class T, class R, class F>
+handler<R> settle(op_ptr<T> o, F take) {
+  return [o, take](result<R> r) mutable {
+    if (o->done()) return;
+    if (!r) return o->complete(r.err());
+    o->complete(take(*r));
+  };
+}
+
+inline std::string join_path(const std::vector<std::string>& names) {
+  std::string out;
+  for (auto& n : names) out += "/" + n;
+  return out;
+}
+
+}  // namespace circuit::wire
