@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 
+import harness
 import ninep
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,10 +64,7 @@ class MountFace:
 
     def write(self, path, data):
         w = self.open_write(path)
-        try:
-            w.write(data)
-        finally:
-            w.close()
+        harness.write_then_close(lambda: w.write(data), w.close)
 
     def mkdir(self, path):
         os.mkdir(self.p(path))

@@ -185,10 +185,22 @@ def write(path, data, append=False):
     if isinstance(data, str):
         data = data.encode()
     fd = os.open(path, os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
+    write_then_close(lambda: os.write(fd, data), lambda: os.close(fd))
+
+
+def write_then_close(write, close):
+    """After a refused write the write's errno is the one raised, as a
+    shell reports it; the close of that open may fail too (nothing was
+    kept), and says so in `error`."""
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        write()
+    except OSError:
+        try:
+            close()
+        except OSError:
+            pass
+        raise
+    close()
 
 
 def errno_of(fn, *args):

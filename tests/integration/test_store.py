@@ -101,6 +101,24 @@ class Store(StoreTest):
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.d.store, name)).st_mode), 0o511)
         self.assertEqual(stat.S_IMODE(os.stat(self.d.store).st_mode), 0o711)
 
+    def test_the_first_close_with_the_whole_binary_stores_it_even_while_a_dup_stays_open(self):
+        # The kernel's release of the last descriptor comes after close(2)
+        # returns, unawaited: a spawn right after `cp` must find the binary.
+        path, name = self.app("dup")
+        fd = self.upload(name, [read(path)], close=False)
+        dup = os.dup(fd)
+        try:
+            os.close(fd)
+            self.assertIn(name, self.stored())
+            self.assertEqual(self.listed(), [name])
+            self.assertEqual(errno_of(os.write, dup, b"more"), errno.EINVAL)
+            self.assertIn("bin: %s was stored at a close of this open, whole" % name, self.bin_error())
+        finally:
+            os.close(dup)
+        subprocess.run(["cmp", path, os.path.join(self.bin, name)], check=True)
+        w = self.run_worker("w", {"binary": name, "args": ["ran"]})
+        self.assertEqual(read(os.path.join(w, "wait")), b'{"exit":0}\n')
+
     def test_content_that_is_not_its_name_fails_fsync_and_close_with_eio_and_is_not_kept(self):
         _, name = self.app("wanted")
         fd = self.upload(name, [b"not the wanted bytes"], close=False)

@@ -169,10 +169,10 @@ void bin::wrote(const std::string& name, std::uint64_t size, std::size_t bytes) 
   if (it != entries_.end() && !it->second.stored) it->second.size = std::max(it->second.size, size);
 }
 
-void bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who) {
+result<void> bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who) {
   std::string name = in->name();
   auto it = entries_.find(name);
-  if (it == entries_.end()) return;  // cannot happen: an upload keeps its entry
+  if (it == entries_.end()) return {};  // cannot happen: an upload keeps its entry
   entry& e = it->second;
   --e.writers;
   result<void> r = keep ? in->commit(dir_fd_) : result<void>(make_error(errc::interrupted, "aborted"));
@@ -189,12 +189,15 @@ void bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who) {
     used(e);
     utimensat(dir_fd_, name.c_str(), nullptr, 0);
     space().entry_changed(*this, name);  // its size is known now
-    return evict(name);
+    evict(name);
+    return {};
   }
   if (keep && who) space().record(id(), *who, r.err());
-  if (e.stored || e.writers > 0) return;
-  forget(it);
-  if (who) space().entry_changed(*this, name);
+  if (!e.stored && e.writers == 0) {
+    forget(it);
+    if (who) space().entry_changed(*this, name);
+  }
+  return keep ? r : result<void>{};
 }
 
 result<void> bin::unlink(const caller&, std::string_view name) {

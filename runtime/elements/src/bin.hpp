@@ -100,9 +100,9 @@ class bin final : public dir {
   // An upload of `name` took `bytes` more; it has `size` now.
   void wrote(const std::string& name, std::uint64_t size, std::size_t bytes);
   // An upload's end: committed when `keep` and its content is its name;
-  // the reason it was not goes to `who`'s error file. No `who`: an open
+  // the reason it was not goes to `who`'s error file, and is returned. No `who`: an open
   // dropped as the daemon ends (nothing is told to anyone).
-  void end(std::unique_ptr<incoming> in, bool keep, const caller* who);
+  result<void> end(std::unique_ptr<incoming> in, bool keep, const caller* who);
 
   const std::map<std::string, entry, std::less<>>& entries() const { return entries_; }
   std::string stat() const;

@@ -16,47 +16,60 @@
 namespace circuit {
 namespace {
 
-// An open that writes a binary in. Every close after a write says the
-// verdict so far (close(2) fails with EIO when the bytes are not the
-// name's), as does fsync; the last close commits (bin::end).
+// An open that writes a binary in. Every close or fsync after a write
+// says the verdict so far (close(2) fails with EIO when the bytes are not
+// the name's). The first whose bytes are the name's stores the binary
+// (bin::end), and the open is complete: the kernel's release of the last
+// close comes later, unawaited, and a spawn right after `cp` must find
+// it. Else the last close ends the upload.
 class upload_handle final : public handle {
  public:
   upload_handle(std::shared_ptr<bin> store, std::unique_ptr<incoming> in)
-      : store_(std::move(store)), in_(std::move(in)) {}
+      : store_(std::move(store)), in_(std::move(in)), name_(in_->name()) {}
   ~upload_handle() override {
-    if (in_) store_->end(std::move(in_), false, nullptr);
+    if (in_) (void)store_->end(std::move(in_), false, nullptr);
   }
 
   void read(std::uint64_t off, std::size_t size, op_ptr<std::string> done) override {
+    if (!in_) return done->complete(stored());
     done->complete(in_->read(off, size));
   }
   result<std::size_t> write(const caller& who, std::uint64_t off, std::string_view data) override {
     last_ = who;
+    if (!in_) return stored();
     auto n = in_->write(off, data);
     if (n) store_->wrote(in_->name(), in_->size(), *n);
     return n;
   }
   result<void> flush(const caller& who) override {
     last_ = who;
+    if (!in_ || aborted_) return {};  // stored, or never will be (logged)
     if (in_->size() == 0) return {};  // nothing written yet (a shell's redirection)
-    return in_->verdict();
+    if (auto v = in_->verdict(); !v) return v;
+    return store_->end(std::move(in_), true, &last_);
   }
   void abort(const caller& who, std::string_view why) override {
-    if (aborted_) return;
+    if (aborted_ || !in_) return;
     aborted_ = true;
     store_->space().log("bin: " + in_->name() + ": not kept: " + std::string(why));
     last_ = who;
   }
-  bool abortable() const override { return !aborted_; }
-  result<void> sync(const caller& who) override {
-    last_ = who;
-    return in_->verdict();
+  bool abortable() const override { return !aborted_ && in_; }
+  // Across hosts a close is carried as an fsync (cluster_face): the same.
+  result<void> sync(const caller& who) override { return flush(who); }
+  void release() override {
+    if (in_) (void)store_->end(std::move(in_), !aborted_, &last_);
   }
-  void release() override { store_->end(std::move(in_), !aborted_, &last_); }
 
  private:
+  error stored() const {
+    return make_error(errc::invalid, "bin: " + name_ +
+                                         " was stored at a close of this open, whole; open it again to read it");
+  }
+
   std::shared_ptr<bin> store_;
-  std::unique_ptr<incoming> in_;
+  std::unique_ptr<incoming> in_;  // null once stored
+  std::string name_;
   caller last_;  // who wrote, closed or synced last: told why it was not kept
   bool aborted_ = false;
 };

@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <csignal>
+#include <optional>
 
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
@@ -117,14 +118,19 @@ class result_handle final : public handle {
     done->complete(off >= text_.size() ? std::string() : text_.substr(off, size));
   }
 
-  // A refused write spoils the open: its close leaves the result as it was.
+  // A refused write spoils the open: its close leaves the result as it was,
+  // and fails again with the refusal's words (the close's error is the
+  // last one `error` shows).
   result<std::size_t> write(const caller&, std::uint64_t off, std::string_view data) override {
     auto r = append(off, data);
-    if (!r) spoiled_ = true;
+    if (!r && !spoiled_) spoiled_ = r.err();
     return r;
   }
 
-  // fsync: the result is what was written so far (a copy: writes go on).
+  // fsync, and every close(2) (the kernel's release of the last one comes
+  // later, unawaited: a read right after close must find the bytes): the
+  // result is what was written so far (a copy: writes go on).
+  result<void> flush(const caller& who) override { return sync(who); }
   result<void> sync(const caller&) override {
     if (!writing_) return {};
     if (spoiled_) return spoiled();
@@ -132,7 +138,9 @@ class result_handle final : public handle {
     w_->set_outcome(pending_);
     return {};
   }
-  void abort(const caller&, std::string_view) override { spoiled_ = true; }
+  void abort(const caller&, std::string_view why) override {
+    if (!spoiled_) spoiled_ = make_error(errc::invalid, "result: " + std::string(why));
+  }
   bool abortable() const override { return writing_ && !spoiled_; }
   // The last close: the bytes, and what they hold of the budget, go to the worker.
   void release() override {
@@ -155,8 +163,8 @@ class result_handle final : public handle {
     return data.size();
   }
   bool take(std::size_t n) { return w_->space().memory().take(n); }
-  static error spoiled() {
-    return make_error(errc::invalid, "result: a write of this open was refused; nothing is kept");
+  error spoiled() const {
+    return make_error(spoiled_->code, spoiled_->message + "; nothing of this open is kept");
   }
   static error full() {
     return make_error(errc::no_memory, "result: circuitd holds its --max-memory of bytes now");
@@ -166,7 +174,7 @@ class result_handle final : public handle {
   std::string text_;
   std::string pending_;
   bool writing_;          // opened for writing
-  bool spoiled_ = false;  // a write was refused, or its writer died
+  std::optional<error> spoiled_;  // a write was refused, or its writer died: why
 };
 
 const verb worker_verbs[] = {
