@@ -82,7 +82,10 @@ void cluster_face::stop() {
   m.datagrams.close(ignored);
   if (m.frame_watch) m.frame_watch->cancel();
   for (auto& [name, p] : m.peers) {
-    if (p.dir) p.dir->on_wanted(nullptr);  // the tree may outlive this face
+    if (p.dir) {
+      p.dir->on_wanted(nullptr);  // the tree may outlive this face
+      p.dir->set_down(true);      // what waits on a member ends now
+    }
     if (p.client) p.client->close();
   }
   auto served = std::move(m.served);

@@ -244,6 +244,8 @@ struct cluster_face::impl {
     if (ev == "leave" || ev == "down") end_sessions_of(m.name);
     if (ev == "leave") {
       if (it != peers.end()) {
+        // It is gone: what waits on it ends now, not after the link timeout.
+        if (it->second.dir) it->second.dir->set_down(true);
         if (it->second.client) it->second.client->close();
         peers.erase(it);
       }

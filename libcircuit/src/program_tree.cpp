@@ -18,6 +18,7 @@
 #include "circuit/core/namespace.hpp"
 #include "circuit/spawn.hpp"
 #include "goroutines.hpp"
+#include "pool.hpp"
 #include "program.hpp"
 
 namespace circuit::detail {
@@ -38,11 +39,11 @@ std::string slice(const std::string& s, std::uint64_t off, std::size_t size) {
   return off >= s.size() ? std::string() : s.substr(off, size);
 }
 
-// Runs `fn` (registered) with `args` in a new thread, a goroutine; its
-// result goes to `call` on the loop.
+// Runs `fn` (registered) with `args` on a thread of its own (pool.hpp), a
+// goroutine; its result goes to `call` on the loop.
 void start_goroutine(boost::asio::io_context& io, std::shared_ptr<go_call> call, std::string fn,
                      invoker run, std::string args) {
-  std::thread([&io, call, fn = std::move(fn), run, args = std::move(args)] {
+  run_on_a_thread([&io, call, fn = std::move(fn), run, args = std::move(args)] {
     auto g = goroutines::all().enter(fn);
     boost::json::object out;
     try {
@@ -56,7 +57,7 @@ void start_goroutine(boost::asio::io_context& io, std::shared_ptr<go_call> call,
       call->result = text;
       if (auto p = std::exchange(call->parked, nullptr)) p->complete(slice(text, call->off, call->size));
     });
-  }).detach();
+  });
 }
 
 class go_handle final : public handle {

@@ -178,6 +178,9 @@ class Installed(DaemonTest):
 
 class AcrossHosts(ClusterTest):
     size = 2
+    # Longer than any wait of the calls: an answer held as if its link had
+    # failed would show as a timeout (go_test's worker_died case).
+    member_args = ("--link-timeout", "60")
 
     def test_a_program_on_h2_sends_to_a_channel_of_h1_through_its_own_daemon(self):
         os.mkdir(self.at(0, "h1", "channels", "inbox"))

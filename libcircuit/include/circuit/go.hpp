@@ -2,15 +2,16 @@
 // host, as a goroutine of that program; and serve files of one's own.
 //
 //   auto w = rt.spawn("h2", serve_forever);        // a worker running a libcircuit program
-//   auto g = rt.go(w.path(), square, 7);            // square(7) in that program, in a new thread
+//   auto g = rt.go(w.path(), square, 7);            // square(7) in that program, on a thread of its own
 //   int v = g.wait();                               // 49
 //
 //   rt.serve("load", [] { return std::to_string(load()); });   // .../files/load
 //
 // A libcircuit program in a worker serves its goroutines/ and files/ over
 // 9P, and its daemon shows them in its worker directory (circuit(4)). go()
-// is an open of WORKER/goroutines/go for reading and writing and a write
-// of {"fn":NAME,"args":[...]} (one round trip); wait() reads the result.
+// is an open of WORKER/goroutines/go for reading and writing, a write of
+// {"fn":NAME,"args":[...]} and a read of the result, sent together; wait()
+// takes the read's answer: the two are one round trip.
 // A shell does the same: exec 3<>go; echo '{"fn":"square","args":[7]}' >&3; cat <&3
 #pragma once
 
@@ -18,7 +19,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "circuit/spawn.hpp"
@@ -31,15 +31,10 @@ namespace circuit {
 template <class R>
 class goroutine {
  public:
-  goroutine(goroutine&& o) noexcept
-      : rt_(o.rt_),
-        worker_(std::move(o.worker_)),
-        fid_(std::exchange(o.fid_, 0)),
-        call_size_(o.call_size_),
-        thread_(o.thread_) {}
+  goroutine(goroutine&& o) noexcept : rt_(o.rt_), worker_(std::move(o.worker_)), call_(std::move(o.call_)) {}
   goroutine& operator=(goroutine&&) = delete;
   ~goroutine() {
-    if (fid_) rt_->end_go(fid_, thread_);
+    if (call_) rt_->end_go(call_);
   }
 
   // The function's value; app_error with its exception's words,
@@ -47,7 +42,7 @@ class goroutine {
   // worker's host is down, timeout when `within` (zero: for ever) passed
   // (wait again later), cancelled when the calling goroutine is cancelled.
   R wait(duration within = {}) {
-    std::string v = rt_->await_go(worker_, fid_, call_size_, thread_, within);
+    std::string v = rt_->await_go(call_, within);
     if constexpr (!std::is_void_v<R>) {
       detail::decoding with(rt_);
       auto t = boost::json::try_value_to<R>(boost::json::parse(v));
@@ -59,14 +54,11 @@ class goroutine {
 
  private:
   friend class runtime;
-  goroutine(runtime* rt, std::string worker, std::pair<std::uint32_t, std::size_t> open)
-      : rt_(rt), worker_(std::move(worker)), fid_(open.first), call_size_(open.second),
-        thread_(std::this_thread::get_id()) {}
+  goroutine(runtime* rt, std::string worker, std::shared_ptr<detail::go_open> call)
+      : rt_(rt), worker_(std::move(worker)), call_(std::move(call)) {}
   runtime* rt_;
   std::string worker_;
-  std::uint32_t fid_;
-  std::size_t call_size_;
-  std::thread::id thread_;
+  std::shared_ptr<detail::go_open> call_;  // go.cpp's: the open of goroutines/go, its read under way
 };
 
 template <class R, class... P, class... A>

@@ -24,7 +24,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,6 +41,7 @@ class runtime;
 
 namespace detail {
 class session;
+struct go_open;  // go.cpp
 using fn_key = void (*)();
 
 // The runtime that a chan decoded from JSON belongs to (a chan crosses as
@@ -147,13 +147,12 @@ class runtime {
   std::string await_result(const std::string& path, duration within);
   void kill_worker(const std::string& path);
   [[noreturn]] void run_spawned(const std::string& fn, const std::string& args);
-  // go.cpp: the open of WORKER/goroutines/go with the call written; its
-  // result's value JSON (or the error thrown); its clunk.
-  // (the fid, the call's size: its result starts at that offset)
-  std::pair<std::uint32_t, std::size_t> start_go(const std::string& worker, detail::fn_key fn, const std::string& args);
-  std::string await_go(const std::string& worker, std::uint32_t fid, std::size_t call_size, std::thread::id owner,
-                       duration within);
-  void end_go(std::uint32_t fid, std::thread::id owner);
+  // go.cpp: the open of WORKER/goroutines/go with the call written and
+  // the result's read under way; its result's value JSON (or the error
+  // thrown); its clunk.
+  std::shared_ptr<detail::go_open> start_go(const std::string& worker, detail::fn_key fn, const std::string& args);
+  std::string await_go(const std::shared_ptr<detail::go_open>& call, duration within);
+  void end_go(const std::shared_ptr<detail::go_open>& call);
   std::unique_ptr<impl> impl_;
 };
 

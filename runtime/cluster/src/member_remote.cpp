@@ -109,9 +109,15 @@ void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t
     prune_at_ = std::max<std::size_t>(64, 2 * in_flight_.size());
   }
   auto self = shared_from_this();
-  auto inner = make_inner_op<T>(done, [self](const op_ptr<T>& outer, result<T> r) {
+  std::weak_ptr<remote> carried = link_;
+  auto inner = make_inner_op<T>(done, [self, carried](const op_ptr<T>& outer, result<T> r) {
     if (!r && self->down_) return outer->complete(self->host_down());
-    if (!r && r.err().code == errc::host_unreachable) return self->hold(outer, r.err());
+    // Its link failed: wait for the verdict. EHOSTUNREACH answered over a
+    // link still up is the member's own answer (a program's 9P server on
+    // it went away), and is the request's result.
+    auto link = carried.lock();
+    bool link_failed = !link || link != self->link_ || !link->connected();
+    if (!r && r.err().code == errc::host_unreachable && link_failed) return self->hold(outer, r.err());
     outer->complete(std::move(r));
   });
   in_flight_.push_back(inner);

@@ -56,6 +56,14 @@ void conn::run_until(const std::function<bool()>& done) {
   }
 }
 
+bool conn::run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until) {
+  while (!done()) {
+    if (io_.stopped()) io_.restart();
+    if (io_.run_one_until(until) == 0 && std::chrono::steady_clock::now() >= until) return done();
+  }
+  return true;
+}
+
 result<std::unique_ptr<conn>> conn::open(const std::string& socket) {
   std::unique_ptr<conn> c(new conn());
   std::optional<result<std::shared_ptr<client>>> cl;

@@ -55,6 +55,10 @@ class remote {
 
   // Whom it serves, for messages ("h2 at /run/circuit/h2.sock").
   virtual std::string name() const = 0;
+  // Whether its connection is up: an error of a request when it is says
+  // what the server answered (which may be EHOSTUNREACH about a host past
+  // it), not that the connection failed.
+  virtual bool connected() const { return true; }
   // Walks `names` from remote fid `from`, or from the top of the subtree
   // for `who` when `from` is empty.
   virtual void walk(const principal& who, std::optional<std::uint32_t> from,

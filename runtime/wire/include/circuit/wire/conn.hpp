@@ -86,6 +86,8 @@ class conn {
   client& raw() { return *client_; }
   std::uint32_t root() const { return root_; }
   void run_until(const std::function<bool()>& done);
+  // The same, giving up at `until`: whether done() came true.
+  bool run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until);
 
  private:
   conn() = default;

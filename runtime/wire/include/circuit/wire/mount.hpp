@@ -57,7 +57,7 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                op_ptr<attr> done) override;
 
-  bool connected() const { return cl_->connected(); }
+  bool connected() const override { return cl_->connected(); }
 
  private:
   struct user;  // a uid's attach

@@ -1,0 +1,21 @@
+// pool.hpp — the threads goroutines started by go() run on. Starting a
+// thread costs tens of microseconds on a small machine (about 65 us here:
+// its stack is mapped and cloned), more than the rest of a go() on one
+// host; handing a function to a thread that waits idle costs a wake-up.
+// A thread idle for `idle_for` ends, and its connections to the daemon
+// with it (runtime.cpp: each thread has its own).
+//
+// Thread safety: any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+namespace circuit::detail {
+
+inline constexpr std::chrono::seconds idle_for{10};
+
+// Runs `fn` on an idle thread of the pool, or on a new one.
+void run_on_a_thread(std::function<void()> fn);
+
+}  // namespace circuit::detail
