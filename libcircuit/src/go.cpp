@@ -111,11 +111,17 @@ std::string runtime::await_go(const std::shared_ptr<detail::go_open>& g, duratio
       if (!r) {
         // A program that died takes its files with it: say that, not how
         // its files went.
+        // Its daemon may learn of the end a moment after the program's
+        // files went: trywait is asked for up to a second.
         if (r.err().code != errc::timed_out && r.err().code != errc::interrupted) {
           auto names = wire::split_path(g->worker);
           names.push_back("trywait");
-          if (auto status = c.slurp(names))
-            detail::worker_ended("go: worker " + g->worker, *status, "while the goroutine ran");
+          for (int i = 0; i < 20; ++i) {
+            auto status = c.slurp(names);
+            if (status) detail::worker_ended("go: worker " + g->worker, *status, "while the goroutine ran");
+            if (status.err().code != errc::would_block) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
         }
         s.fail(r.err(), "go", g->file, true);
       }

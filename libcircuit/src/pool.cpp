@@ -44,15 +44,14 @@ void serve(pool& p) {
 
 void run_on_a_thread(std::function<void()> fn) {
   pool& p = the_pool();
+  bool idle;
   {
     std::lock_guard lk(p.mu);
     p.tasks.push_back(std::move(fn));
     // Each waiting task has an idle thread of its own to take it.
-    if (p.idle >= p.tasks.size()) {
-      p.work.notify_one();
-      return;
-    }
+    idle = p.idle >= p.tasks.size();
   }
+  if (idle) return p.work.notify_one();  // unlocked: the thread it wakes takes the lock at once
   std::thread([&p] { serve(p); }).detach();
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -68,6 +69,9 @@ struct program::impl {
   runtime* rt = nullptr;
   std::string host, sock;
   std::shared_ptr<goroutine> main;
+  // A refresh of goroutines/ is posted to the loop: changes until it runs
+  // need no other (a go() of a short function enters and leaves at once).
+  std::atomic<bool> refresh_posted{false};
 
   // On the server thread: the socket in a private directory, then, in a
   // worker, `serve SOCKET` to its ctl, so its daemon shows the tree there.
@@ -133,7 +137,13 @@ void program::start(runtime& rt, const std::string& main_fn) {
   cfg.host = im->host;
   cfg.log = [](std::string_view) {};
   im->space = std::make_unique<ns>(std::move(cfg), [im](ns& s) { return make_program_tree(s, im->io); });
-  goroutines::all().on_change([im] { asio::post(im->io, [im] { refresh_goroutines(*im->space); }); });
+  goroutines::all().on_change([im] {
+    if (im->refresh_posted.exchange(true)) return;
+    asio::post(im->io, [im] {
+      im->refresh_posted = false;
+      refresh_goroutines(*im->space);
+    });
+  });
   im->main = goroutines::all().enter(main_fn);
   impl_ = im;
   std::thread([im] {
