@@ -19,6 +19,7 @@ class held_link final : public remote {
  public:
   std::deque<std::function<void()>> answers;  // the next answer of each request, in order
   int flushed = 0, clunked = 0;
+  std::optional<error> fail_reads;  // the answer of reads, when set
   std::uint32_t next = 100;
 
   std::string name() const override { return "held"; }
@@ -37,7 +38,10 @@ class held_link final : public remote {
     hold(done, [done] { done->complete(std::vector<dir_entry>{}); });
   }
   void read(std::uint32_t, std::uint64_t, std::size_t, op_ptr<std::string> done) override {
-    hold(done, [done] { done->complete(std::string("message")); });
+    hold(done, [this, done] {
+      if (fail_reads) return done->complete(*fail_reads);
+      done->complete(std::string("message"));
+    });
   }
   void write(std::uint32_t, std::uint64_t, std::string d, op_ptr<std::size_t> done) override {
     hold(done, [done, n = d.size()] { done->complete(n); });
@@ -329,4 +333,18 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
   f.m->getattr(*gone, after.op);
   REQUIRE(after.r);
   CHECK(after.code() == errc::bad_fid);
+}
+
+TEST_CASE("EHOSTUNREACH the member answers over a link still up is the request's answer, not held", "[cluster]") {
+  // h2 answers so when a program's 9P server behind it went away: h2 is up.
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"workers", "w", "goroutines", "go"});
+  f.link->fail_reads = make_error(errc::host_unreachable, "No route to host");
+  outcome<std::string> r;
+  f.m->read(fid, 0, 100, r.op);
+  f.link->answer();
+  REQUIRE(r.r);  // at once, not after the link timeout
+  CHECK(r.code() == errc::host_unreachable);
+  CHECK(r.r->err().message == "No route to host");
 }
