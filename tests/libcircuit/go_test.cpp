@@ -67,14 +67,20 @@ bool appears(const std::string& path) {
   return exists(path);
 }
 
+// A worker on the test's host running park(c), once its goroutines show.
+circuit::spawned<std::string> parked(circuit::runtime& rt, circuit::chan<int> c) {
+  auto w = rt.spawn(there(rt), gofns::park, c);
+  REQUIRE(appears(mount() + w.path() + "/goroutines/1/stat"));
+  return w;
+}
+
 }  // namespace
 
 TEST_CASE("a spawned program shows its goroutines, and go() runs a function in it", "[go]") {
   circuit::runtime rt;
   auto c = rt.make_chan<int>();
-  auto w = rt.spawn(there(rt), gofns::park, c);
+  auto w = parked(rt, c);
   std::string gor = mount() + w.path() + "/goroutines";
-  REQUIRE(appears(gor + "/1/stat"));
   // The main goroutine runs park and waits in its recv.
   auto stat = slurp(gor + "/1/stat");
   CHECK(stat.find("\"fn\":\"park\"") != std::string::npos);
@@ -98,8 +104,7 @@ TEST_CASE("a spawned program shows its goroutines, and go() runs a function in i
 TEST_CASE("a goroutine's wait that times out lets a later wait take the value", "[go]") {
   circuit::runtime rt;
   auto c = rt.make_chan<int>(), later = rt.make_chan<int>();
-  auto w = rt.spawn(there(rt), gofns::park, c);
-  REQUIRE(appears(mount() + w.path() + "/goroutines/1"));
+  auto w = parked(rt, c);
   auto g = rt.go(w.path(), gofns::park, later);
   try {
     g.wait(200ms);
@@ -117,9 +122,8 @@ TEST_CASE("a goroutine's wait that times out lets a later wait take the value", 
 TEST_CASE("cancel written to a goroutine's ctl makes its blocking call throw cancelled", "[go]") {
   circuit::runtime rt;
   auto c = rt.make_chan<int>();
-  auto w = rt.spawn(there(rt), gofns::park, c);
+  auto w = parked(rt, c);
   std::string gor = mount() + w.path() + "/goroutines/1";
-  REQUIRE(appears(gor + "/stat"));
   for (int i = 0; i < 500 && slurp(gor + "/stat").find("\"state\":\"waiting\"") == std::string::npos; ++i)
     std::this_thread::sleep_for(10ms);
   put(gor + "/ctl", "cancel\n");
@@ -148,8 +152,7 @@ TEST_CASE("a program's own files are served in its worker directory", "[go]") {
 TEST_CASE("a goroutine's wait gives worker_died when its program is killed", "[go]") {
   circuit::runtime rt;
   auto c = rt.make_chan<int>();
-  auto w = rt.spawn(there(rt), gofns::park, c);
-  REQUIRE(appears(mount() + w.path() + "/goroutines/1"));
+  auto w = parked(rt, c);
   auto g = rt.go(w.path(), gofns::park, c);  // a second goroutine, waiting on the same channel
   std::thread killer([&] {
     std::this_thread::sleep_for(300ms);

@@ -42,13 +42,7 @@ class goroutine {
   // worker's host is down, timeout when `within` (zero: for ever) passed
   // (wait again later), cancelled when the calling goroutine is cancelled.
   R wait(duration within = {}) {
-    std::string v = rt_->await_go(call_, within);
-    if constexpr (!std::is_void_v<R>) {
-      detail::decoding with(rt_);
-      auto t = boost::json::try_value_to<R>(boost::json::parse(v));
-      if (!t) throw exception(EINVAL, "go: " + worker_ + ": the result is JSON of another type: " + v);
-      return std::move(*t);
-    }
+    return detail::result_as<R>(rt_, "go: " + worker_, rt_->await_go(call_, within));
   }
   const std::string& worker() const { return worker_; }
 

@@ -97,6 +97,18 @@ std::string encode_args(std::index_sequence<I...>, A&&... args) {
   return boost::json::serialize(a);
 }
 
+// A function's value JSON `v` as R, decoded into `rt` (a chan in it opens
+// there); `who` names the call in the error ("spawn: /h2/workers/f-1e2").
+template <class R>
+R result_as(runtime* rt, const std::string& who, const std::string& v) {
+  if constexpr (!std::is_void_v<R>) {
+    decoding with(rt);
+    auto t = boost::json::try_value_to<R>(boost::json::parse(v));
+    if (!t) throw exception(EINVAL, who + ": the result is JSON of another type: " + v);
+    return std::move(*t);
+  }
+}
+
 }  // namespace detail
 
 // A worker running a spawned function. It is a path and its runtime: it
@@ -111,13 +123,7 @@ class spawned {
   // message, worker_died when it ended without a result (a crash, a kill),
   // host_down when its host is down, timeout when `within` passed.
   R wait(duration within = {}) const {
-    std::string v = rt_->await_result(path_, within);
-    if constexpr (!std::is_void_v<R>) {
-      detail::decoding with(rt_);
-      auto t = boost::json::try_value_to<R>(boost::json::parse(v));
-      if (!t) throw exception(EINVAL, "spawn: " + path_ + ": the result is JSON of another type: " + v);
-      return std::move(*t);
-    }
+    return detail::result_as<R>(rt_, "spawn: " + path_, rt_->await_result(path_, within));
   }
   // SIGKILL to every process of the worker.
   void kill() const { rt_->kill_worker(path_); }
