@@ -17,6 +17,7 @@
 #include "circuit/core/ctl.hpp"
 #include "circuit/core/namespace.hpp"
 #include "circuit/spawn.hpp"
+#include "circuit/wire/turn.hpp"
 #include "goroutines.hpp"
 #include "pool.hpp"
 #include "program.hpp"
@@ -54,6 +55,7 @@ void start_goroutine(boost::asio::io_context& io, std::shared_ptr<go_call> call,
     }
     goroutines::all().leave(g);
     boost::asio::post(io, [call, text = boost::json::serialize(out)] {
+      wire::turn t;  // the read's answer is written at its end, not posted (turn.hpp)
       call->result = text;
       if (auto p = std::exchange(call->parked, nullptr)) p->complete(slice(text, call->off, call->size));
     });

@@ -2,6 +2,7 @@
 // against the small server of test_server.hpp, over a socket pair.
 #include "circuit/wire/client.hpp"
 #include "circuit/wire/mount.hpp"
+#include "circuit/wire/turn.hpp"
 
 #include <catch2/catch.hpp>
 #include <algorithm>
@@ -121,6 +122,40 @@ TEST_CASE("walk, lopen, read and clunk issued without waiting go out in one writ
   CHECK(**r.r == "hello");
   CHECK(cl.r->ok());
   CHECK(t.c->in_flight() == 0);
+}
+
+TEST_CASE("a client sent by its owner writes requests at flush(), or at the end of the turn they were made in") {
+  client::options opts;
+  opts.sent_by_owner = true;
+  rig t(opts);
+  bool versioned = false;
+  t.c->version([&](result<std::uint32_t> m) { versioned = m.ok(); });
+  t.c->flush();
+  t.run_until([&] { return versioned; });
+  std::size_t before = t.server.received.size();
+  std::uint32_t f = t.c->new_fid();
+  slot<qid> a;
+  slot<std::vector<qid>> w;
+  t.c->attach(0, "me", 1000, "", a.h());
+  t.c->walk(0, f, {"a"}, w.h());
+  for (int i = 0; i < 20; ++i) {  // the loop runs, but nothing was posted to write them
+    if (t.io.stopped()) t.io.restart();
+    t.io.run_one_for(1ms);
+  }
+  CHECK(t.server.received.size() == before);
+  CHECK(!a.done());
+  t.c->flush();
+  t.run_until([&] { return w.done(); });
+  CHECK(t.server.received.size() == before + 2);
+  CHECK(a.r->ok());
+  CHECK(**w.r == std::vector<qid>{test::a_qid});
+  slot<void> cl;
+  {
+    turn in_a_handler;
+    t.c->clunk(f, cl.h());
+  }
+  t.run_until([&] { return cl.done(); });  // no flush(): the turn's end wrote it
+  CHECK(cl.r->ok());
 }
 
 TEST_CASE("replies that come back in any order reach their own requests") {

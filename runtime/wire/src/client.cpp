@@ -18,6 +18,7 @@ client::client(asio::any_io_executor ex, std::unique_ptr<transport> t, options o
       msize_(opts.msize),
       deadline_(opts.deadline),
       on_drop_(std::move(opts.on_drop)),
+      sent_by_owner_(opts.sent_by_owner),
       read_buf_(64 * 1024) {}
 
 client::~client() = default;
@@ -86,6 +87,7 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
   // Requests made in one turn of the loop (a pipelined walk, lopen, write
   // and clunk) leave in one write, so the server reads them as one batch.
   // (At the end of the handler's turn when it opened one: turn.hpp.)
+  if (sent_by_owner_ && !turn::open()) return tag;  // flush() sends it
   if (!write_posted_) {
     write_posted_ = true;
     auto later = [self = shared_from_this()] {
@@ -96,6 +98,10 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
     else asio::post(ex_, std::move(later));
   }
   return tag;
+}
+
+void client::flush() {
+  if (!write_posted_) start_write();
 }
 
 void client::start_write() {

@@ -1,5 +1,6 @@
 // conn.cpp — the client, one request at a time.
 #include "circuit/wire/conn.hpp"
+#include "circuit/wire/turn.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -49,9 +50,17 @@ void conn::interrupt() {
   boost::asio::post(io_, [cl = client_] { cl->interrupt_all(); });
 }
 
+// The requests made since the last wait leave now (sent_by_owner), the
+// write's completion at the end of this turn rather than posted.
+void conn::send_queued() {
+  turn t;
+  client_->flush();
+}
+
 void conn::run_until(const std::function<bool()>& done) {
   while (!done()) {
     if (io_.stopped()) io_.restart();
+    send_queued();
     io_.run_one();
   }
 }
@@ -59,6 +68,7 @@ void conn::run_until(const std::function<bool()>& done) {
 bool conn::run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until) {
   while (!done()) {
     if (io_.stopped()) io_.restart();
+    send_queued();
     if (io_.run_one_until(until) == 0 && std::chrono::steady_clock::now() >= until) return done();
   }
   return true;
@@ -67,7 +77,9 @@ bool conn::run_until(const std::function<bool()>& done, std::chrono::steady_cloc
 result<std::unique_ptr<conn>> conn::open(const std::string& socket) {
   std::unique_ptr<conn> c(new conn());
   std::optional<result<std::shared_ptr<client>>> cl;
-  client::connect_unix(c->io_.get_executor(), socket, {}, [&cl](auto r) { cl.emplace(std::move(r)); });
+  client::options opts;
+  opts.sent_by_owner = true;  // run_until sends them
+  client::connect_unix(c->io_.get_executor(), socket, opts, [&cl](auto r) { cl.emplace(std::move(r)); });
   while (!cl) c->io_.run_one();
   if (!*cl) return cl->err();
   c->client_ = **cl;

@@ -91,6 +91,12 @@ class client : public std::enable_shared_from_this<client> {
     // Called once, on the executor, when the connection ends (it failed,
     // or close()): a face that keeps the client makes a new one.
     std::function<void(const error&)> on_drop;
+    // Requests made outside a turn (turn.hpp) wait for flush() rather
+    // than a posted write: for an owner that runs the loop only to wait
+    // for answers (conn.hpp), flushing before it waits. Asio polls epoll
+    // before it runs a posted handler, and again before the completion
+    // the write posts: two system calls a batch saved.
+    bool sent_by_owner = false;
   };
 
   // A client over `t`, which is connected already.
@@ -148,6 +154,9 @@ class client : public std::enable_shared_from_this<client> {
   // Flushes every request in flight that is not being flushed already:
   // each completes with errc::interrupted, or with its reply if that wins.
   void interrupt_all();
+  // Starts writing the requests made so far, unless a write is already on
+  // its way to do so (sent_by_owner).
+  void flush();
 
   // Any request, with the raw reply (Rlerror is an error, as above); gives
   // the tag it was sent with (notag if it failed at once).
@@ -201,6 +210,7 @@ class client : public std::enable_shared_from_this<client> {
   std::uint32_t msize_;
   duration deadline_;
   std::function<void(const error&)> on_drop_;
+  bool sent_by_owner_;
   std::unordered_map<std::uint16_t, pending> pending_;
   std::uint16_t next_tag_ = 0;
   std::uint16_t last_tag_ = notag;

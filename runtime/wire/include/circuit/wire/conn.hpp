@@ -83,6 +83,7 @@ class conn {
 
   // For requests issued together (pipelined: they leave in one write):
   // the client and the attach fid, and a loop that runs until `done()`.
+  // Requests made through raw() leave when run_until (or a call) waits.
   client& raw() { return *client_; }
   std::uint32_t root() const { return root_; }
   void run_until(const std::function<bool()>& done);
@@ -91,6 +92,7 @@ class conn {
 
  private:
   conn() = default;
+  void send_queued();
   // Issues a request through `issue(handler)` and runs the loop until its
   // handler has run.
   template <class T, class F>
