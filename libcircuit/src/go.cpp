@@ -56,6 +56,9 @@ std::shared_ptr<detail::go_open> runtime::start_go(const std::string& worker, de
   names.push_back("goroutines");
   names.push_back("go");
   std::string call = "{\"fn\":\"" + std::string(name) + "\",\"args\":" + args + "}";
+  if (call.size() > detail::max_go_call)
+    throw_error(E2BIG, "go: the call is " + std::to_string(call.size()) + " bytes of JSON; at most " +
+                           std::to_string(detail::max_go_call) + " cross by go (send more on a channel)");
   auto& s = session();
   auto& c = s.conn();
   auto& cl = c.raw();

@@ -24,6 +24,11 @@ class conn;
 
 namespace circuit::detail {
 
+// The most a call written to goroutines/go may be, {"fn":...,"args":...}
+// whole: the program keeps it in memory until it parses. go() refuses a
+// larger one before sending it (E2BIG); the file, past it (EFBIG).
+inline constexpr std::size_t max_go_call = 8 << 20;
+
 struct goroutine {
   std::uint64_t id = 0;
   std::string fn;

@@ -69,6 +69,16 @@ class go_handle final : public handle {
   // The call, as JSON {"fn":NAME,"args":[...]}; it may come in several writes.
   result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
     if (call_) return make_error(errc::busy, "go: this open runs a goroutine already; open go again for another");
+    if (refused_) return *refused_;
+    if (pending_.size() + data.size() > max_go_call) {
+      std::size_t had = std::exchange(pending_, std::string()).size();
+      refused_ = make_error(errc::too_big, "go: a call is at most " + std::to_string(max_go_call) +
+                                               " bytes of JSON; this one reached " +
+                                               std::to_string(had + data.size()) +
+                                               " unfinished (send more on a channel); nothing of it is kept, "
+                                               "and this open takes no more: open go again");
+      return *refused_;
+    }
     pending_.append(data);
     written_ += data.size();
     boost::system::error_code ec;
@@ -102,12 +112,20 @@ class go_handle final : public handle {
     done->on_cancel([call = call_] { call->parked.reset(); });
   }
   bool readable_now() const override { return !call_ || call_->result; }
+  // A close with a call begun but not whole: nothing runs, and the
+  // closer hears why (a shell's `echo '{"fn":' > go` fails).
+  result<void> flush(const caller&) override {
+    if (call_ || pending_.empty()) return {};
+    return make_error(errc::invalid, "go: the call " + quote(pending_.size() > 64 ? pending_.substr(0, 64) + "..." : pending_) +
+                                         " is not whole JSON at the close; nothing ran");
+  }
 
  private:
   boost::asio::io_context& io_;
   std::string pending_;
   std::uint64_t written_ = 0;  // bytes of the call
   std::shared_ptr<go_call> call_;
+  std::optional<error> refused_;  // a call over max_go_call: the open is spent
 };
 
 // ---- goroutines/ID ----

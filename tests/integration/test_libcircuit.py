@@ -4,6 +4,7 @@ the tree both ways (find_package and pkg-config), the example programs
 across daemons (a channel of another host, the seed program, map-reduce,
 a supervisor), and spawn across hosts in network namespaces: a hundred
 workers at once, and a host killed under a waiting call."""
+import errno
 import hashlib
 import json
 import os
@@ -55,7 +56,7 @@ class GoroutinesFromTheShell(DaemonTest):
 
     timeout = 60
 
-    def test_a_shell_lists_inspects_starts_and_cancels_goroutines(self):
+    def start_program(self):
         os.mkdir(self.d.chan("c"))
         spec = {"path": os.path.realpath(CHAN_TEST), "args": ["--circuit-run", "park", '["/h1/channels/c"]']}
         os.mkdir(self.d.host("workers", "w"))
@@ -63,6 +64,66 @@ class GoroutinesFromTheShell(DaemonTest):
             f.write(json.dumps(spec))
         self.wait_for(lambda: os.path.exists(self.d.host("workers", "w", "goroutines", "1", "stat")),
                       "the program's goroutines to appear", timeout=10)
+
+    def go(self, call):
+        """A call written to go and its result read, on one open."""
+        return self.sh("exec 3<>workers/w/goroutines/go; printf '%%s' '%s' >&3 && cat <&3" % call,
+                       check=False).stdout
+
+    def test_the_go_file_refuses_bad_calls_in_words_and_keeps_serving(self):
+        self.start_program()
+        g = "workers/w/goroutines"
+        for bad in ("not json", '{"fn":3}', '{"fn":"cube","args":4}', '[1,2]', '"cube"'):
+            with open(self.d.host(g, "go"), "r+b", buffering=0) as f:
+                with self.assertRaises(OSError) as e:
+                    f.write(bad.encode())
+            self.assertEqual(e.exception.errno, errno.EINVAL, bad)
+            r = self.sh("printf '%%s' '%s' > %s/go || cat %s/error" % (bad, g, g), check=False)
+            self.assertIn(b'go: write {"fn":NAME,"args":[...]}, not "', r.stdout, bad)
+        # A call in pieces, as a { ...; } group writes it, is one call.
+        r = self.sh("""exec 3<>%s/go; { printf '{"fn":"cu'; printf 'be","args":[3]}'; } >&3; cat <&3""" % g)
+        self.assertEqual(r.stdout, b'{"value":27}')
+        # Arguments of the wrong type reach the function, whose error is the result.
+        self.assertIn(b'"error":"cube on h1:', self.go('{"fn":"cube","args":["x"]}'))
+        # A second call on one open, and a read before any call.
+        r = self.sh("""exec 3<>%s/go; echo '{"fn":"cube","args":[2]}' >&3; echo '{"fn":"cube","args":[5]}' >&3 ||
+                       cat %s/error""" % (g, g), check=False)
+        self.assertIn(b"go: this open runs a goroutine already; open go again for another", r.stdout)
+        r = self.sh("exec 3<>%s/go; cat <&3 || cat %s/error" % (g, g), check=False)
+        self.assertIn(b"go: write a call first", r.stdout)
+        # Oversized: an unfinished call past 8 MiB is refused with EFBIG, and
+        # so is every later write of that open; nothing of it is kept.
+        fd = os.open(self.d.host(g, "go"), os.O_RDWR)
+        try:
+            os.write(fd, b'{"fn":"cube","args":["')
+            with self.assertRaises(OSError) as e:
+                for _ in range(9):
+                    buf = b"x" * (1 << 20)
+                    while buf:
+                        buf = buf[os.write(fd, buf):]
+            self.assertEqual(e.exception.errno, errno.EFBIG, self.sh("cat %s/error" % g).stdout)
+            with self.assertRaises(OSError) as e:
+                os.write(fd, b'"]}')
+            self.assertEqual(e.exception.errno, errno.EFBIG)
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.assertIn(b"go: a call is at most 8388608 bytes of JSON; this one reached",
+                      self.sh("cat %s/error" % g).stdout)
+        # A call left unfinished at the close runs nothing, and says so.
+        self.sh("""printf '{"fn":"cube"' > %s/go""" % g, check=False)
+        self.wait_for(lambda: b"is not whole JSON at the close; nothing ran" in self.sh("cat %s/error" % g).stdout,
+                      "the unfinished call's words in error")
+        # The program still serves calls, and only park runs in it.
+        self.assertEqual(self.go('{"fn":"cube","args":[4]}'), b'{"value":64}')
+        self.assertEqual(self.sh("ls %s" % g).stdout, b"1\nerror\ngo\nhelp\n")
+        self.sh("echo cancel > %s/1/ctl" % g)
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+
+    def test_a_shell_lists_inspects_starts_and_cancels_goroutines(self):
+        self.start_program()
         self.assertEqual(self.sh("ls workers/w/goroutines").stdout, b"1\nerror\ngo\nhelp\n")
         self.wait_for(lambda: b'"waiting":"recv /h1/channels/c"' in self.sh("cat workers/w/goroutines/1/stat").stdout,
                       "park to wait in its recv")

@@ -34,6 +34,9 @@ CIRCUIT_REGISTER(cube);
 void refuse(int) { throw std::runtime_error("no thanks"); }
 CIRCUIT_REGISTER(refuse);
 
+std::size_t length(std::string s) { return s.size(); }
+CIRCUIT_REGISTER(length);
+
 // Serves files/counter (read: the count; write: adds) until `done` gets a value.
 void counter(circuit::chan<int> done) {
   auto n = std::make_shared<std::atomic<int>>(0);
@@ -97,6 +100,17 @@ TEST_CASE("a spawned program shows its goroutines, and go() runs a function in i
   } catch (const circuit::app_error& e) {
     CHECK(std::string(e.what()) == "refuse on " + there(rt) + ": no thanks");
   }
+  // A call of 1 MiB crosses in several writes; one over 8 MiB is refused
+  // before it leaves, and the program serves on.
+  CHECK(rt.go(w.path(), gofns::length, std::string(1 << 20, 'x')).wait(30s) == (1u << 20));
+  try {
+    rt.go(w.path(), gofns::length, std::string(9 << 20, 'x'));
+    FAIL("no error");
+  } catch (const circuit::exception& e) {
+    CHECK(e.errnum() == E2BIG);
+    CHECK(std::string(e.what()).find("at most 8388608 cross by go (send more on a channel)") != std::string::npos);
+  }
+  CHECK(rt.go(w.path(), gofns::cube, 2).wait(30s) == 8);
   c.send(5);
   CHECK(w.wait(30s) == "got 5");
 }
