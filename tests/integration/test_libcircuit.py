@@ -122,6 +122,23 @@ class GoroutinesFromTheShell(DaemonTest):
         self.sh("echo cancel > %s/1/ctl" % g)
         self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
 
+    def test_an_interrupted_read_of_a_result_returns_at_once_and_a_later_read_takes_it(self):
+        self.start_program()
+        os.mkdir(self.d.chan("later"))
+        r = self.sh("""exec 3<>workers/w/goroutines/go
+            echo '{"fn":"park","args":["/h1/channels/later"]}' >&3
+            start=$(date +%s%N)
+            timeout -s INT 0.5 cat <&3; echo "cat: $?"
+            echo "took $(( ($(date +%s%N) - start) / 1000000 )) ms"
+            echo 7 > channels/later/send
+            cat <&3""", timeout=30)
+        out = r.stdout.decode()
+        self.assertIn("cat: 124", out)  # interrupted, with nothing read
+        self.assertLess(int(re.search(r"took (\d+) ms", out).group(1)), 5000)
+        self.assertTrue(out.endswith('{"value":"got 7"}'), out)
+        self.sh("echo cancel > workers/w/goroutines/1/ctl")
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+
     def test_a_shell_lists_inspects_starts_and_cancels_goroutines(self):
         self.start_program()
         self.assertEqual(self.sh("ls workers/w/goroutines").stdout, b"1\nerror\ngo\nhelp\n")
