@@ -2,7 +2,11 @@
 // mount (CIRCUIT_MOUNT): what the library did, from the files' side.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstdlib>
@@ -26,4 +30,13 @@ inline bool gone_soon(const std::string& path) {
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+// One write(2) of `text` to `path`, then close: 0, or the errno of the
+// write (or of the open).
+inline int write_errno(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY);
+  if (fd < 0) return errno;
+  int err = ::write(fd, text.data(), text.size()) < 0 ? errno : 0;
+  ::close(fd);
+  return err;
 }

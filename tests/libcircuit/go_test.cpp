@@ -158,6 +158,12 @@ TEST_CASE("a program's own files are served in its worker directory", "[go]") {
   put(f, "5");
   put(f, "2");
   CHECK(slurp(f) == "7\n");
+  // What its write function throws refuses the write, in its words.
+  CHECK(write_errno(f, "-3") == EINVAL);
+  CHECK(slurp(mount() + w.path() + "/files/error").find("counter: counts only go up") != std::string::npos);
+  CHECK(write_errno(f, "lots") == EINVAL);
+  CHECK(slurp(mount() + w.path() + "/files/error").find("counter: stoi") != std::string::npos);
+  CHECK(slurp(f) == "7\n");
   done.send(1);
   w.wait(30s);
 }
