@@ -77,22 +77,13 @@ using circuit::cluster::link_context;
 
 // The requests h2 forwards to h1 for the client's two batches, and h1's
 // replies: for the socket face's walk from the top, h2's mount of h1 walks
-// channels/c/send from its attach and asks for the last one's attributes
-// (a getattr, runtime/wire/src/mount.cpp); lopen, write or read, and clunk
-// follow. h2 pipelines them (remote.hpp): each batch goes out whole,
-// without waiting for an answer, so one round trip on the link per batch:
-// walk, getattr, lopen, write, clunk for the send, walk, getattr, lopen,
-// read, read, clunk for the recv.
-bench::round_trip_frames forwarded_frames(const std::string& msg) {
-  auto f = bench::channel_frames(msg, {});
-  for (auto* batch : {&f.send, &f.recv}) {
-    bench::frame g;
-    circuit::wire::encode_to(g.request, 100, circuit::wire::tgetattr{1});
-    circuit::wire::encode_to(g.reply, 100, circuit::wire::rgetattr{});
-    batch->insert(batch->begin() + 1, g);
-  }
-  return f;
-}
+// channels/c/send from its attach (a 9P client needs only the qids, so no
+// getattr goes behind it: walk_needs, remote.hpp); lopen, write or read,
+// and clunk follow. h2 pipelines them (remote.hpp): each batch goes out
+// whole, without waiting for an answer, so one round trip on the link per
+// batch: walk, lopen, write, clunk for the send, walk, lopen, read, read,
+// clunk for the recv.
+bench::round_trip_frames forwarded_frames(const std::string& msg) { return bench::channel_frames(msg, {}); }
 
 // The floor of the round trip: the client's two batches, each relayed as
 // the round trip h2 makes for it.

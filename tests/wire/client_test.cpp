@@ -394,7 +394,7 @@ TEST_CASE("a mount with a top walks each uid's attach there once, and from there
   auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"d"});
   principal who{1000, 1000, {}};
   std::optional<result<remote_walk>> w;
-  m->walk(who, std::nullopt, {}, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  m->walk(who, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
   t.run_until([&] { return w.has_value(); });
   REQUIRE(*w);
   REQUIRE((*w)->fid);
@@ -409,9 +409,42 @@ TEST_CASE("a mount with a top walks each uid's attach there once, and from there
   CHECK(walks == 1);
   // Below the top: names are the subtree's, and the server's root is not reached.
   std::optional<result<remote_walk>> a_from_top;
-  m->walk(who, std::nullopt, {"a"}, make_op<remote_walk>([&](result<remote_walk> r) { a_from_top = std::move(r); }));
+  m->walk(who, std::nullopt, {"a"}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { a_from_top = std::move(r); }));
   t.run_until([&] { return a_from_top.has_value(); });
   CHECK(!*a_from_top);
+}
+
+TEST_CASE("a mount's walk asks for the last name's attributes only for a caller that needs them") {
+  rig t;
+  bool ok = false;
+  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
+  t.run_until([&] { return ok; });
+  auto m = std::make_shared<mount>(t.c, "test", 500ms);
+  principal who{1000, 1000, {}};
+  auto getattrs = [&] {
+    return std::count_if(t.server.received.begin(), t.server.received.end(),
+                         [](auto& f) { return std::holds_alternative<tgetattr>(f.message); });
+  };
+  for (auto needs : {walk_needs::attributes, walk_needs::qids}) {
+    auto before = getattrs();
+    std::optional<result<remote_walk>> w;
+    m->walk(who, std::nullopt, {"a"}, needs, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+    t.run_until([&] { return w.has_value(); });
+    REQUIRE(*w);
+    REQUIRE((*w)->walked.size() == 1);
+    REQUIRE((*w)->fid);
+    if (needs == walk_needs::attributes) {
+      CHECK(getattrs() == before + 1);
+      CHECK((*w)->walked[0].perm == 0644);  // the server's mode
+    } else {
+      CHECK(getattrs() == before);
+      CHECK((*w)->walked[0].perm == 0440);  // what a qid alone says
+    }
+    CHECK((*w)->walked[0].ino != 0);
+    bool gone = false;
+    m->clunk(*(*w)->fid, make_op<void>([&](result<void>) { gone = true; }));
+    t.run_until([&] { return gone; });
+  }
 }
 
 TEST_CASE("a mount whose top the server does not have fails its walks with the path in the words") {
@@ -421,7 +454,7 @@ TEST_CASE("a mount whose top the server does not have fails its walks with the p
   t.run_until([&] { return ok; });
   auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"nosuch"});
   std::optional<result<remote_walk>> w;
-  m->walk(principal{1000, 1000, {}}, std::nullopt, {}, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  m->walk(principal{1000, 1000, {}}, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
   t.run_until([&] { return w.has_value(); });
   REQUIRE(!*w);
   CHECK(w->err().message.find("/nosuch") != std::string::npos);

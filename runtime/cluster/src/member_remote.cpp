@@ -180,11 +180,11 @@ bool member_remote::error_walk(std::optional<std::uint32_t> from, const std::vec
 }
 
 void member_remote::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
-                         op_ptr<remote_walk> done) {
+                         walk_needs needs, op_ptr<remote_walk> done) {
   promised_.reset();
   if (error_walk(from, names, done)) return;
   auto self = shared_from_this();
-  pass(done, from, [self, who, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
+  pass(done, from, [self, who, needs, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
                                                           op_ptr<remote_walk> o) mutable {
     auto gen = self->gen_;  // the link it goes on
     // Ours for the fid the link promised (pipelining, remote.hpp), made
@@ -205,7 +205,7 @@ void member_remote::walk(const principal& who, std::optional<std::uint32_t> from
       }
       o->complete(std::move(r));
     });
-    link.walk(who, lf, std::move(names), adopt);
+    link.walk(who, lf, std::move(names), needs, adopt);
     if (auto p = link.promised(); p && !adopt->done()) {
       *early = self->adopt(*p);
       self->promised_ = **early;

@@ -92,7 +92,7 @@ void session::lopen(const caller& who, tag_t tag, fid_t fid, int flags, reply<at
         lopen_remote(it->second, fid, flags, o, false);
       });
       o->cancel_through(reached);
-      return rt->walk(who, std::nullopt, {}, reached);
+      return rt->walk(who, std::nullopt, {}, walk_needs::qids, reached);
     }
     auto a = space_.getattr(who, s.ino);
     if (!a) return o->complete(a.err());

@@ -9,10 +9,10 @@
 namespace circuit {
 
 void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
-                   std::vector<std::string> names, reply<std::vector<attr>> done) {
+                   std::vector<std::string> names, walk_needs needs, reply<std::vector<attr>> done) {
   submit<std::vector<attr>>(
       tag, {fid, newfid}, std::move(done),
-      [this, who, fid, newfid, names = std::move(names)](op_ptr<std::vector<attr>> o) {
+      [this, who, fid, newfid, needs, names = std::move(names)](op_ptr<std::vector<attr>> o) {
         auto f = find(fid);
         if (!f) return o->complete(f.err());
         // 9P says a walk starts from a fid not opened; an open directory
@@ -22,10 +22,11 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is an open file"));
         if (newfid != fid && fids_.count(newfid))
           return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
-        if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, {}, 0, o);
+        if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, needs, {}, 0, o);
         std::uint64_t ino = (*f)->ino;
         // A mount point not reached when it was walked to: from the top.
-        if (auto rt = space_.mount_at(ino)) return walk_remote(who, fid, newfid, rt, std::nullopt, names, {}, ino, o);
+        if (auto rt = space_.mount_at(ino))
+          return walk_remote(who, fid, newfid, rt, std::nullopt, names, needs, {}, ino, o);
         std::vector<attr> walked;
         for (std::size_t i = 0; i < names.size(); ++i) {
           auto a = space_.lookup(who, ino, names[i]);
@@ -38,7 +39,7 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           // A mount point: the rest of the walk is the remote's.
           if (auto rt = space_.mount_at(ino))
             return walk_remote(who, fid, newfid, rt, std::nullopt,
-                               std::vector<std::string>(names.begin() + i + 1, names.end()),
+                               std::vector<std::string>(names.begin() + i + 1, names.end()), needs,
                                std::move(walked), above, o);
         }
         make_fid(fid, newfid, fid_state{.ino = ino});
@@ -52,7 +53,7 @@ void session::make_fid(fid_t fid, fid_t newfid, fid_state st) {
 }
 
 void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
-                          std::optional<std::uint32_t> from, std::vector<std::string> names,
+                          std::optional<std::uint32_t> from, std::vector<std::string> names, walk_needs needs,
                           std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o) {
   std::size_t asked = names.size();
   // The remote's fid promised before the answer (pipelining): newfid is
@@ -109,7 +110,7 @@ void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::share
     o->complete(std::move(here));
   });
   o->cancel_through(inner);
-  rt->walk(who, from, std::move(names), inner);
+  rt->walk(who, from, std::move(names), needs, inner);
   auto promised = rt->promised();  // taken always: none is left for the next walk
   if (promised && newfid != fid && !inner->done() && !fids_.count(newfid)) {
     *early = promised;

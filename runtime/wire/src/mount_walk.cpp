@@ -5,7 +5,7 @@
 namespace circuit::wire {
 
 void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
-                 op_ptr<remote_walk> done) {
+                 walk_needs needs, op_ptr<remote_walk> done) {
   promised_.reset();
   auto asked_from = from;
   auto asked_names = names;  // a walk that waits for its attach starts again as asked
@@ -64,8 +64,8 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
     }
     if (!u->ready && !u->failed) {
       auto self = shared_from_this();
-      u->waiting.push_back([self, who, asked_from, asked_names, done] {
-        self->walk(who, asked_from, asked_names, done);
+      u->waiting.push_back([self, who, asked_from, asked_names, needs, done] {
+        self->walk(who, asked_from, asked_names, needs, done);
       });
       return;
     }
@@ -85,7 +85,8 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
   base.insert(base.end(), names.begin(), names.end());
   walked_[nf] = walked{who.uid, std::move(base)};
   // The last name's attributes in full (owner, mode), for the kernel: a
-  // getattr on the new fid, sent behind the walk without waiting for it.
+  // getattr on the new fid, sent behind the walk without waiting for it
+  // (a 9P caller needs only qids: none then).
   auto full = std::make_shared<std::optional<result<rgetattr>>>();
   auto then = std::make_shared<std::function<void()>>();
   forward(done, true, [&] {
@@ -134,6 +135,10 @@ void mount::walk(const principal& who, std::optional<std::uint32_t> from, std::v
   promised_ = nf;
   walking_.insert(nf);
   if (asked == skip) return;
+  if (needs == walk_needs::qids) {
+    *full = make_error(errc::invalid, "not asked");  // attr_of the qid stays
+    return;
+  }
   cl_->set_deadline(std::chrono::duration_cast<client::duration>(deadline_));
   cl_->getattr(nf, getattr_basic, [full, then](result<rgetattr> g) {
     *full = std::move(g);
@@ -148,7 +153,7 @@ void mount::as_walker(const principal& who, std::uint32_t dfid, std::function<vo
   auto it = walked_.find(dfid);
   if (it == walked_.end() || it->second.uid == who.uid) return then(dfid);
   auto self = shared_from_this();
-  walk(who, dfid, {}, make_op<remote_walk>([self, then, fail](result<remote_walk> r) {
+  walk(who, dfid, {}, walk_needs::qids, make_op<remote_walk>([self, then, fail](result<remote_walk> r) {
     if (!r) return fail(r.err());
     if (!r->fid) return fail(make_error(errc::not_found, "walk: " + self->name_ + ": no such file"));
     then(*r->fid);

@@ -226,7 +226,7 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
             for (auto& a : as) r.wqids.push_back(qid_of(a));
             return r;
           });
-          s.walk(who(fid), tag, fid, newfid, std::move(m.wnames),
+          s.walk(who(fid), tag, fid, newfid, std::move(m.wnames), walk_needs::qids,
                  [this, answered, newfid, early, gen = generation_](result<std::vector<attr>> r) mutable {
                    if (!r && early && gen == generation_) unbind(newfid);
                    answered(std::move(r));

@@ -23,7 +23,7 @@ class held_link final : public remote {
   std::uint32_t next = 100;
 
   std::string name() const override { return "held"; }
-  void walk(const principal&, std::optional<std::uint32_t>, std::vector<std::string> names,
+  void walk(const principal&, std::optional<std::uint32_t>, std::vector<std::string> names, walk_needs,
             op_ptr<remote_walk> done) override {
     hold(done, [this, names, done] {
       remote_walk w;
@@ -90,7 +90,7 @@ struct fixture {
 
   std::uint32_t walk_to(std::vector<std::string> names) {
     outcome<remote_walk> w;
-    m->walk(who, std::nullopt, std::move(names), w.op);
+    m->walk(who, std::nullopt, std::move(names), walk_needs::attributes, w.op);
     link->answer();
     REQUIRE(w.r);
     REQUIRE(*w.r);
@@ -136,7 +136,7 @@ TEST_CASE("a member declared down fails what waits on it at once, and every late
   CHECK(parked.r->err().message == "host down: h2");
   CHECK(f.link->flushed == 1);  // the request on the link was flushed
   outcome<remote_walk> later;
-  f.m->walk(f.who, std::nullopt, {"workers"}, later.op);
+  f.m->walk(f.who, std::nullopt, {"workers"}, walk_needs::attributes, later.op);
   REQUIRE(later.r);
   CHECK(later.code() == errc::host_down);
   outcome<void> c;
@@ -148,7 +148,7 @@ TEST_CASE("while a member is down its error files read host down, so a shell can
   fixture f;
   f.m->set_down(true);
   outcome<remote_walk> w;
-  f.m->walk(f.who, std::nullopt, {"channels", "c", "error"}, w.op);
+  f.m->walk(f.who, std::nullopt, {"channels", "c", "error"}, walk_needs::attributes, w.op);
   REQUIRE(*w.r);
   REQUIRE((*w.r)->fid);
   CHECK((*w.r)->walked.size() == 3);
@@ -168,7 +168,7 @@ TEST_CASE("while a member is down its error files read host down, so a shell can
 TEST_CASE("without a link a walk waits for one, up to the link timeout, then host unreachable", "[cluster]") {
   fixture f;
   outcome<remote_walk> waits, gives_up;
-  f.m->walk(f.who, std::nullopt, {"channels"}, waits.op);
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::attributes, waits.op);
   f.clk.advance(2s);
   CHECK(!waits.r);
   f.m->set_link(f.link);  // in time: it goes on
@@ -177,7 +177,7 @@ TEST_CASE("without a link a walk waits for one, up to the link timeout, then hos
   CHECK(*waits.r);
 
   f.m->lost_link();
-  f.m->walk(f.who, std::nullopt, {"workers"}, gives_up.op);
+  f.m->walk(f.who, std::nullopt, {"workers"}, walk_needs::attributes, gives_up.op);
   f.clk.advance(2900ms);
   CHECK(!gives_up.r);
   f.clk.advance(200ms);
@@ -234,7 +234,7 @@ TEST_CASE("a lost link fails its requests after the link timeout, and its fids s
 TEST_CASE("a walk cancelled while it waits for a link leaves nothing waiting", "[cluster]") {
   fixture f;
   outcome<remote_walk> w;
-  f.m->walk(f.who, std::nullopt, {"channels"}, w.op);
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::attributes, w.op);
   w.op->cancel(make_error(errc::interrupted, "interrupted"));
   REQUIRE(w.r);
   CHECK(w.code() == errc::interrupted);
@@ -261,7 +261,7 @@ TEST_CASE("a link is asked for when a request first needs one, not before, and n
   f.m->on_wanted([&] { ++wanted; });
   CHECK(wanted == 0);
   outcome<remote_walk> first;
-  f.m->walk(f.who, std::nullopt, {"channels"}, first.op);
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::attributes, first.op);
   CHECK(wanted == 1);
   f.m->set_link(f.link);
   f.link->answer();
@@ -271,7 +271,7 @@ TEST_CASE("a link is asked for when a request first needs one, not before, and n
   CHECK(wanted == 1);  // the link is up: nothing asked
   f.m->set_down(true);
   outcome<remote_walk> down;
-  f.m->walk(f.who, std::nullopt, {"channels"}, down.op);
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::attributes, down.op);
   CHECK(wanted == 1);  // down: it fails at once, no link is asked for
   CHECK(down.code() == errc::host_down);
 }
@@ -284,10 +284,10 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
   struct promising final : remote {
     std::shared_ptr<held_link> inner;
     std::string name() const override { return "promising"; }
-    void walk(const principal& w, std::optional<std::uint32_t> from, std::vector<std::string> n,
+    void walk(const principal& w, std::optional<std::uint32_t> from, std::vector<std::string> n, walk_needs needs,
               op_ptr<remote_walk> done) override {
       promised_ = inner->next;
-      inner->walk(w, from, std::move(n), done);
+      inner->walk(w, from, std::move(n), needs, done);
     }
     void getattr(std::uint32_t a, op_ptr<attr> d) override { inner->getattr(a, d); }
     void lopen(std::uint32_t a, int b, op_ptr<attr> d) override { inner->lopen(a, b, d); }
@@ -310,7 +310,7 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
   link->inner = f.link;
   f.m->set_link(link);
   outcome<remote_walk> w;
-  f.m->walk(f.who, std::nullopt, {"channels", "c", "send"}, w.op);
+  f.m->walk(f.who, std::nullopt, {"channels", "c", "send"}, walk_needs::attributes, w.op);
   auto early = f.m->promised();
   REQUIRE(early);
   outcome<attr> opened;
@@ -323,7 +323,7 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
   CHECK(*opened.r);
   // A walk that fails: its early fid is no more.
   outcome<remote_walk> lost;
-  f.m->walk(f.who, std::nullopt, {"nosuch"}, lost.op);
+  f.m->walk(f.who, std::nullopt, {"nosuch"}, walk_needs::attributes, lost.op);
   auto gone = f.m->promised();
   REQUIRE(gone);
   f.m->lost_link();  // its answer fails

@@ -44,6 +44,12 @@ inline constexpr std::uint64_t remote_ino_bit = std::uint64_t{1} << 62;
 
 // A walk's result: the attributes of the names walked, and the remote fid
 // made when all of them were (none when it stopped short).
+// What the caller of a walk needs of the names it reaches: their qids
+// (a 9P client's Rwalk), or also the last one's attributes in full (owner,
+// mode, size: the kernel's lookup), which cost a remote a getattr sent
+// behind the walk.
+enum class walk_needs { qids, attributes };
+
 struct remote_walk {
   std::vector<attr> walked;
   std::optional<std::uint32_t> fid;
@@ -60,9 +66,10 @@ class remote {
   // it), not that the connection failed.
   virtual bool connected() const { return true; }
   // Walks `names` from remote fid `from`, or from the top of the subtree
-  // for `who` when `from` is empty.
+  // for `who` when `from` is empty; the attributes of the last name in
+  // full only when `needs` asks for them (attr_of a qid otherwise).
   virtual void walk(const principal& who, std::optional<std::uint32_t> from,
-                    std::vector<std::string> names, op_ptr<remote_walk> done) = 0;
+                    std::vector<std::string> names, walk_needs needs, op_ptr<remote_walk> done) = 0;
   virtual void getattr(std::uint32_t fid, op_ptr<attr> done) = 0;
   virtual void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) = 0;
   virtual void readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) = 0;

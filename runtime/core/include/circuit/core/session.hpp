@@ -79,8 +79,14 @@ class session {
   // one ends the walk early, with the attributes of the names walked and
   // no newfid. `fid` must not be an open file (an open directory may be
   // walked from, as diod allows); newfid may equal fid.
+  // `needs`: what of the names reached (remote.hpp); the kernel's lookup
+  // needs attributes, a 9P client's Rwalk only qids.
   void walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
-            std::vector<std::string> names, reply<std::vector<attr>> done);
+            std::vector<std::string> names, walk_needs needs, reply<std::vector<attr>> done);
+  void walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
+            std::vector<std::string> names, reply<std::vector<attr>> done) {
+    walk(who, tag, fid, newfid, std::move(names), walk_needs::attributes, std::move(done));
+  }
   void getattr(const caller& who, tag_t tag, fid_t fid, reply<attr> done);
   // Opens the file `fid` names with open(2) flags (O_RDONLY ... O_NONBLOCK);
   // may park (a receive on an empty channel). A directory opens for
@@ -188,7 +194,7 @@ class session {
   // directory here that holds the mount point (0 from a remote fid), whose
   // `error` file tells a refusal at the top (an attach refused there).
   void walk_remote(const caller& who, fid_t fid, fid_t newfid, std::shared_ptr<remote> rt,
-                   std::optional<std::uint32_t> from, std::vector<std::string> names,
+                   std::optional<std::uint32_t> from, std::vector<std::string> names, walk_needs needs,
                    std::vector<attr> walked, std::uint64_t above, op_ptr<std::vector<attr>> o);
   // The lopen of a fid below a mount point, by its remote; `starting`:
   // called as its request starts (which may then pass_on()). `issue`

@@ -43,7 +43,7 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
 
   std::string name() const override { return name_; }
   void walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
-            op_ptr<remote_walk> done) override;
+            walk_needs needs, op_ptr<remote_walk> done) override;
   void getattr(std::uint32_t fid, op_ptr<attr> done) override;
   void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) override;
   void readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) override;
