@@ -112,8 +112,9 @@ class go_handle final : public handle {
     done->on_cancel([call = call_] { call->parked.reset(); });
   }
   bool readable_now() const override { return !call_ || call_->result; }
-  // A close with a call begun but not whole: nothing runs, and the
-  // closer hears why (a shell's `echo '{"fn":' > go` fails).
+  // The end of an open with a call begun but not whole: nothing runs, and
+  // error says why (the clunk fails; a close(2) through a daemon's mount
+  // does not wait for it).
   result<void> flush(const caller&) override {
     if (call_ || pending_.empty()) return {};
     return make_error(errc::invalid, "go: the call " + quote(pending_.size() > 64 ? pending_.substr(0, 64) + "..." : pending_) +

@@ -124,13 +124,13 @@ TEST_CASE("walk, lopen, read and clunk issued without waiting go out in one writ
   CHECK(t.c->in_flight() == 0);
 }
 
-TEST_CASE("a client sent by its owner writes requests at flush(), or at the end of the turn they were made in") {
+TEST_CASE("a client sent by its owner writes requests at write_queued(), or at the end of the turn they were made in") {
   client::options opts;
   opts.sent_by_owner = true;
   rig t(opts);
   bool versioned = false;
   t.c->version([&](result<std::uint32_t> m) { versioned = m.ok(); });
-  t.c->flush();
+  t.c->write_queued();
   t.run_until([&] { return versioned; });
   std::size_t before = t.server.received.size();
   std::uint32_t f = t.c->new_fid();
@@ -144,7 +144,7 @@ TEST_CASE("a client sent by its owner writes requests at flush(), or at the end 
   }
   CHECK(t.server.received.size() == before);
   CHECK(!a.done());
-  t.c->flush();
+  t.c->write_queued();
   t.run_until([&] { return w.done(); });
   CHECK(t.server.received.size() == before + 2);
   CHECK(a.r->ok());
@@ -154,7 +154,7 @@ TEST_CASE("a client sent by its owner writes requests at flush(), or at the end 
     turn in_a_handler;
     t.c->clunk(f, cl.h());
   }
-  t.run_until([&] { return cl.done(); });  // no flush(): the turn's end wrote it
+  t.run_until([&] { return cl.done(); });  // no write_queued(): the turn's end wrote it
   CHECK(cl.r->ok());
 }
 

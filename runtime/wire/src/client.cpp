@@ -87,7 +87,7 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
   // Requests made in one turn of the loop (a pipelined walk, lopen, write
   // and clunk) leave in one write, so the server reads them as one batch.
   // (At the end of the handler's turn when it opened one: turn.hpp.)
-  if (sent_by_owner_ && !turn::open()) return tag;  // flush() sends it
+  if (sent_by_owner_ && !turn::open()) return tag;  // write_queued() sends it
   if (!write_posted_) {
     write_posted_ = true;
     auto later = [self = shared_from_this()] {
@@ -100,7 +100,7 @@ std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessag
   return tag;
 }
 
-void client::flush() {
+void client::write_queued() {
   if (!write_posted_) start_write();
 }
 

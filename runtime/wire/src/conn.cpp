@@ -54,7 +54,7 @@ void conn::interrupt() {
 // write's completion at the end of this turn rather than posted.
 void conn::send_queued() {
   turn t;
-  client_->flush();
+  client_->write_queued();
 }
 
 void conn::run_until(const std::function<bool()>& done) {

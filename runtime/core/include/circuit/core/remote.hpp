@@ -42,14 +42,14 @@ namespace circuit {
 // Inode numbers of files served by a remote have this bit.
 inline constexpr std::uint64_t remote_ino_bit = std::uint64_t{1} << 62;
 
-// A walk's result: the attributes of the names walked, and the remote fid
-// made when all of them were (none when it stopped short).
 // What the caller of a walk needs of the names it reaches: their qids
 // (a 9P client's Rwalk), or also the last one's attributes in full (owner,
 // mode, size: the kernel's lookup), which cost a remote a getattr sent
 // behind the walk.
 enum class walk_needs { qids, attributes };
 
+// A walk's result: the attributes of the names walked, and the remote fid
+// made when all of them were (none when it stopped short).
 struct remote_walk {
   std::vector<attr> walked;
   std::optional<std::uint32_t> fid;

@@ -91,7 +91,7 @@ class client : public std::enable_shared_from_this<client> {
     // Called once, on the executor, when the connection ends (it failed,
     // or close()): a face that keeps the client makes a new one.
     std::function<void(const error&)> on_drop;
-    // Requests made outside a turn (turn.hpp) wait for flush() rather
+    // Requests made outside a turn (turn.hpp) wait for write_queued() rather
     // than a posted write: for an owner that runs the loop only to wait
     // for answers (conn.hpp), flushing before it waits. Asio polls epoll
     // before it runs a posted handler, and again before the completion
@@ -156,7 +156,7 @@ class client : public std::enable_shared_from_this<client> {
   void interrupt_all();
   // Starts writing the requests made so far, unless a write is already on
   // its way to do so (sent_by_owner).
-  void flush();
+  void write_queued();
 
   // Any request, with the raw reply (Rlerror is an error, as above); gives
   // the tag it was sent with (notag if it failed at once).
