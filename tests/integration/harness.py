@@ -5,6 +5,7 @@ loses it at the end whatever happened: the daemon is stopped (SIGTERM, then
 SIGKILL) and the mount is detached. A per-test alarm turns a hang into a
 failure with a traceback instead of a CI timeout.
 """
+import contextlib
 import errno
 import os
 import re
@@ -201,6 +202,25 @@ def write_then_close(write, close):
             pass
         raise
     close()
+
+
+def close_quietly(fd):
+    """Closes `fd`; a close that fails (an open whose write was refused
+    keeps nothing, and its close says so) is not the caller's error."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def opened(path, flags, mode=0o644):
+    """os.open's descriptor for a with block, closed quietly at its end."""
+    fd = os.open(path, flags, mode)
+    try:
+        yield fd
+    finally:
+        close_quietly(fd)
 
 
 def errno_of(fn, *args):

@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, DaemonTest, members, pids_whose_cmdline, read
+from harness import ROOT, DaemonTest, members, opened, pids_whose_cmdline, read
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_netns import HostsInNamespaces
@@ -93,8 +93,7 @@ class GoroutinesFromTheShell(DaemonTest):
         self.assertIn(b"go: write a call first", r.stdout)
         # Oversized: an unfinished call past 8 MiB is refused with EFBIG, and
         # so is every later write of that open; nothing of it is kept.
-        fd = os.open(self.d.host(g, "go"), os.O_RDWR)
-        try:
+        with opened(self.d.host(g, "go"), os.O_RDWR) as fd:
             os.write(fd, b'{"fn":"cube","args":["')
             with self.assertRaises(OSError) as e:
                 for _ in range(9):
@@ -105,11 +104,6 @@ class GoroutinesFromTheShell(DaemonTest):
             with self.assertRaises(OSError) as e:
                 os.write(fd, b'"]}')
             self.assertEqual(e.exception.errno, errno.EFBIG)
-        finally:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         self.assertIn(b"go: a call is at most 8388608 bytes of JSON; this one reached",
                       self.sh("cat %s/error" % g).stdout)
         # A call left unfinished at the close runs nothing, and says so.

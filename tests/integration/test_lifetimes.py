@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import DaemonTest, pids_whose_cmdline, read, write
+from harness import DaemonTest, close_quietly, pids_whose_cmdline, read, write
 from test_workers import WorkerTest, fd_count, in_syscall
 
 POLLIN = select.POLLIN
@@ -47,15 +47,8 @@ class LifetimeTest(WorkerTest):
 
     def opened(self, path, flags):
         fd = os.open(path, flags)
-        self.addCleanup(self.close_quietly, fd)
+        self.addCleanup(close_quietly, fd)
         return fd
-
-    @staticmethod
-    def close_quietly(fd):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
     def no_process(self, marker):
         self.addCleanup(kill_all, marker)

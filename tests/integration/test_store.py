@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 import ninep
-from harness import DaemonTest, errno_of, read, write
+from harness import DaemonTest, close_quietly, errno_of, opened, read, write
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_permissions import GROUP, MAKER, MEMBER, STRANGER, PermissionTest, as_user, needs_root
@@ -291,10 +291,7 @@ class Limits(StoreTest):
             self.assertIn("bin: %s: a binary is at most 100000 bytes (circuitd --store-max-binary)" % name,
                           self.bin_error())
         finally:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            close_quietly(fd)
         self.assertEqual(self.listed(), [])
 
     def test_past_the_bound_the_least_recently_used_go_and_binaries_in_use_stay(self):
@@ -393,17 +390,11 @@ class AcrossHosts(ClusterTest):
         self.assertIn(b"Input/output error", r.stderr)
         # fsync over the link says the verdict; h2 keeps nothing
         bad = sha(b"other")
-        fd = os.open(os.path.join(b2, bad), os.O_WRONLY | os.O_CREAT, 0o755)
-        try:
+        with opened(os.path.join(b2, bad), os.O_WRONLY | os.O_CREAT, 0o755) as fd:
             os.write(fd, b"not other")
             with self.assertRaises(OSError) as e:
                 os.fsync(fd)
             self.assertEqual(e.exception.errno, errno.EIO)
-        finally:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         self.assertIn("bin: content is sha256 %s (9 bytes), not its name %s" % (sha(b"not other"), bad),
                       read(os.path.join(b2, "error")).decode())
         wait_for(lambda: bad not in os.listdir(self.d[1].host("bin")), "h2 to drop the wrong binary")

@@ -1,76 +1,21 @@
 // Unit tests of runtime/wire/src/client.cpp (and requests.cpp): the client
 // against the small server of test_server.hpp, over a socket pair.
 #include "circuit/wire/client.hpp"
-#include "circuit/wire/mount.hpp"
 #include "circuit/wire/turn.hpp"
 
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <chrono>
 
-#include "test_server.hpp"
+#include "client_rig.hpp"
 
 using namespace circuit;
 using namespace circuit::wire;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using test::rig;
+using test::slot;
 
-namespace {
-
-// A client and a server joined by a socket pair, on one io_context.
-struct rig {
-  asio::io_context io;
-  test::test_server server{io};
-  std::shared_ptr<client> c;
-
-  explicit rig(client::options opts = {}) {
-    test::stream_socket mine(io);
-    asio::local::connect_pair(mine, server.socket());
-    server.start();
-    c = client::make(io.get_executor(), unix_transport(std::move(mine)), opts);
-  }
-  ~rig() {
-    c->close();
-    server.hang_up();
-    io.restart();
-    io.run_for(2s);  // returns as soon as the closed reads have finished
-  }
-
-  // Runs the loop until `done` holds (bounded: a broken client fails the
-  // test rather than hanging it).
-  template <class F>
-  void run_until(F done) {
-    for (int i = 0; i < 5000 && !done(); ++i) {
-      if (io.stopped()) io.restart();  // it stops when it runs out of work
-      io.run_one_for(1ms);
-    }
-    REQUIRE(done());
-  }
-
-  void start() {
-    bool ok = false;
-    c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
-    run_until([&] { return ok; });
-    ok = false;
-    c->attach(0, "me", 1000, "", [&](result<qid> q) { REQUIRE(q.ok()); ok = true; });
-    run_until([&] { return ok; });
-  }
-};
-
-template <class T>
-struct slot {
-  std::optional<result<T>> r;
-  int calls = 0;
-  handler<T> h() {
-    return [this](result<T> x) {
-      ++calls;
-      r.emplace(std::move(x));
-    };
-  }
-  bool done() const { return calls > 0; }
-};
-
-}  // namespace
 
 TEST_CASE("version settles on the smaller msize and attach gives the root's qid") {
   rig t;
@@ -382,80 +327,4 @@ TEST_CASE("connecting to a socket nobody serves names the path and the errno") {
   REQUIRE(c.done());
   CHECK(c.r->err().code == errc::not_found);
   CHECK(c.r->err().message == "9p: /nonexistent/circuit.sock: No such file or directory");
-}
-
-// wire::mount with a top: the subtree starts below the server's root (a
-// cluster member's directory is its host's).
-TEST_CASE("a mount with a top walks each uid's attach there once, and from there on") {
-  rig t;
-  bool ok = false;
-  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
-  t.run_until([&] { return ok; });
-  auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"d"});
-  principal who{1000, 1000, {}};
-  std::optional<result<remote_walk>> w;
-  m->walk(who, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
-  t.run_until([&] { return w.has_value(); });
-  REQUIRE(*w);
-  REQUIRE((*w)->fid);
-  std::optional<result<attr>> a;
-  m->getattr(*(*w)->fid, make_op<attr>([&](result<attr> r) { a = std::move(r); }));
-  t.run_until([&] { return a.has_value(); });
-  REQUIRE(*a);
-  CHECK((*a)->is_dir);
-  std::size_t walks = 0;
-  for (auto& f : t.server.received)
-    if (auto* tw = std::get_if<twalk>(&f.message); tw && tw->wnames == std::vector<std::string>{"d"}) ++walks;
-  CHECK(walks == 1);
-  // Below the top: names are the subtree's, and the server's root is not reached.
-  std::optional<result<remote_walk>> a_from_top;
-  m->walk(who, std::nullopt, {"a"}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { a_from_top = std::move(r); }));
-  t.run_until([&] { return a_from_top.has_value(); });
-  CHECK(!*a_from_top);
-}
-
-TEST_CASE("a mount's walk asks for the last name's attributes only for a caller that needs them") {
-  rig t;
-  bool ok = false;
-  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
-  t.run_until([&] { return ok; });
-  auto m = std::make_shared<mount>(t.c, "test", 500ms);
-  principal who{1000, 1000, {}};
-  auto getattrs = [&] {
-    return std::count_if(t.server.received.begin(), t.server.received.end(),
-                         [](auto& f) { return std::holds_alternative<tgetattr>(f.message); });
-  };
-  for (auto needs : {walk_needs::attributes, walk_needs::qids}) {
-    auto before = getattrs();
-    std::optional<result<remote_walk>> w;
-    m->walk(who, std::nullopt, {"a"}, needs, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
-    t.run_until([&] { return w.has_value(); });
-    REQUIRE(*w);
-    REQUIRE((*w)->walked.size() == 1);
-    REQUIRE((*w)->fid);
-    if (needs == walk_needs::attributes) {
-      CHECK(getattrs() == before + 1);
-      CHECK((*w)->walked[0].perm == 0644);  // the server's mode
-    } else {
-      CHECK(getattrs() == before);
-      CHECK((*w)->walked[0].perm == 0440);  // what a qid alone says
-    }
-    CHECK((*w)->walked[0].ino != 0);
-    bool gone = false;
-    m->clunk(*(*w)->fid, make_op<void>([&](result<void>) { gone = true; }));
-    t.run_until([&] { return gone; });
-  }
-}
-
-TEST_CASE("a mount whose top the server does not have fails its walks with the path in the words") {
-  rig t;
-  bool ok = false;
-  t.c->version([&](result<std::uint32_t> m) { REQUIRE(m.ok()); ok = true; });
-  t.run_until([&] { return ok; });
-  auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"nosuch"});
-  std::optional<result<remote_walk>> w;
-  m->walk(principal{1000, 1000, {}}, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
-  t.run_until([&] { return w.has_value(); });
-  REQUIRE(!*w);
-  CHECK(w->err().message.find("/nosuch") != std::string::npos);
 }
