@@ -1,8 +1,37 @@
 #include <algorithm>
+#include <cassert>
 
 #include "session_queue.hpp"
 
 namespace circuit {
+
+namespace {
+// Emptied queues kept for reuse: as many as fids a pipelining client
+// keeps busy at once, about.
+constexpr std::size_t max_spare_queues = 16;
+}  // namespace
+
+session::request_fids::request_fids(std::initializer_list<fid_t> fids) {
+  assert(fids.size() >= 1 && fids.size() <= 2);
+  for (fid_t f : fids)
+    if (n_ == 0 || f_[0] != f) f_[n_++] = f;
+  if (n_ == 2 && f_[1] < f_[0]) std::swap(f_[0], f_[1]);
+}
+
+void session::enqueue(fid_t f, request* r) {
+  auto it = queues_.find(f);
+  if (it == queues_.end()) {
+    if (spare_queues_.empty()) {
+      it = queues_.try_emplace(f).first;
+    } else {
+      auto node = std::move(spare_queues_.back());
+      spare_queues_.pop_back();
+      node.key() = f;
+      it = queues_.insert(std::move(node)).position;
+    }
+  }
+  it->second.push_back(r);
+}
 
 // Takes a completed request out of its queues; the requests behind it
 // start at the next drain.
@@ -65,8 +94,9 @@ void session::dequeue(request* r) {
     if (it == queues_.end()) continue;
     auto& q = it->second;
     q.erase(std::remove(q.begin(), q.end(), r), q.end());
-    if (q.empty()) queues_.erase(it);
-    else ready_.push_back(f);
+    if (!q.empty()) ready_.push_back(f);
+    else if (spare_queues_.size() < max_spare_queues) spare_queues_.push_back(queues_.extract(it));
+    else queues_.erase(it);
   }
 }
 

@@ -5,7 +5,6 @@
 // drains. Private to the core.
 #pragma once
 
-#include <algorithm>
 #include <string>
 
 #include "circuit/core/session.hpp"
@@ -16,8 +15,9 @@ namespace circuit {
 // ends it with an error: a queued one completes at once, a running one is
 // cancelled (its op completes, with the error unless its result was first).
 struct session::request {
+  request(tag_t tag, request_fids fids) : tag(tag), fids(fids) {}
   tag_t tag = 0;
-  std::vector<fid_t> fids;
+  request_fids fids;
   bool started = false;
   bool finished = false;
   std::function<void()> start;
@@ -28,16 +28,11 @@ struct session::request {
 };
 
 template <class T>
-void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
-                     std::function<void(op_ptr<T>)> run) {
+void session::submit(tag_t tag, request_fids fids, reply<T> done, std::function<void(op_ptr<T>)> run) {
   if (ending_) return done(make_error(errc::interrupted, "interrupted: the session ended"));
   if (by_tag_.count(tag))
     return done(make_error(errc::invalid, "tag " + std::to_string(tag) + " is in use by a request in flight"));
-  auto r = std::make_shared<request>();
-  r->tag = tag;
-  r->fids = std::move(fids);
-  std::sort(r->fids.begin(), r->fids.end());
-  r->fids.erase(std::unique(r->fids.begin(), r->fids.end()), r->fids.end());
+  auto r = std::make_shared<request>(tag, fids);
   request* raw = r.get();
   // A result can only arrive after the session's end if it was on its way
   // (settling, op.hpp) then; it is dropped, as the client is gone.
@@ -52,7 +47,7 @@ void session::submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
   r->stop = [o](error e) { o->cancel(std::move(e)); };
   by_tag_.emplace(tag, r);
   space_.count_requests(1);
-  for (fid_t f : r->fids) queues_[f].push_back(raw);
+  for (fid_t f : r->fids) enqueue(f, raw);
   for (fid_t f : r->fids) ready_.push_back(f);
   drain();
 }

@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -172,12 +173,24 @@ class session {
     bool wrote = false;    // a write went through it
   };
   struct request;
+  // The fids a request names: one, or two for a walk. Held in place: a
+  // request costs no allocation for them.
+  class request_fids {
+   public:
+    request_fids(std::initializer_list<fid_t> fids);  // sorted, without repeats
+    const fid_t* begin() const { return f_; }
+    const fid_t* end() const { return f_ + n_; }
+
+   private:
+    fid_t f_[2] = {};
+    std::size_t n_ = 0;
+  };
 
   // Queues a request on `fids` and starts it when it is at the head of
   // each of their queues. `run` starts the work and completes `o`.
   template <class T>
-  void submit(tag_t tag, std::vector<fid_t> fids, reply<T> done,
-              std::function<void(op_ptr<T>)> run);
+  void submit(tag_t tag, request_fids fids, reply<T> done, std::function<void(op_ptr<T>)> run);
+  void enqueue(fid_t f, request* r);
   std::vector<reply<void>> finish(request* r);
   void kick(fid_t fid);
   void drain();
@@ -208,7 +221,12 @@ class session {
   ns& space_;
   std::unordered_map<fid_t, fid_state> fids_;
   std::unordered_map<tag_t, std::shared_ptr<request>> by_tag_;
-  std::unordered_map<fid_t, std::deque<request*>> queues_;
+  using queue_map = std::unordered_map<fid_t, std::vector<request*>>;
+  queue_map queues_;
+  // Queues emptied lately, kept with their memory for the next fids to
+  // queue on: a request in the steady state allocates none (a fid's queue
+  // is made and emptied by nearly every request).
+  std::vector<queue_map::node_type> spare_queues_;
   std::deque<fid_t> ready_;
   bool draining_ = false;
   request* running_ = nullptr;  // the request drain() is starting
