@@ -44,14 +44,27 @@ void serve(fuse_req_t req, Start start, Reply reply) {
     f.watch_interrupt(req, tag, [&f, tag] { f.ses().flush(tag, [](result<void>) {}); });
 }
 
+// The errno of a call that failed on a file the kernel took from its
+// cache (an open, a lookup in a directory it holds): ENOENT from another
+// member's file becomes ESTALE, when `may_tell`, and the kernel's entry
+// of the file is dropped, when the file itself is gone. That member may have removed it and made another of the same
+// name, which this mount cannot know; on ESTALE the kernel walks the
+// path once more, asking us rather than its cache (LOOKUP_REVAL), and
+// finds the new file, or that the name is gone (ENOENT then). Not twice
+// in a row (inode_table::first_stale): a walk that starts there (a
+// shell's working directory, removed) cannot go otherwise, and its retry
+// gets ENOENT, as it would on this host.
+int cached_errno(fuse_face& f, fuse_ino_t cached, const error& e, bool may_tell = true);
+
 // A fid of an open's own: a clone of the inode's fid `from`, walked now.
 // The clone can fail (a member of the cluster that is down): the open then
 // fails with its reason, not with the unknown fid it left.
 struct open_clone {
+  fuse_ino_t from;  // the inode whose fid was cloned
   fid_t fid;
   std::shared_ptr<std::optional<error>> failed;  // the clone's walk's error
 };
-open_clone clone_fid(fuse_face& f, const caller& who, fid_t from);
+open_clone clone_fid(fuse_face& f, const caller& who, fuse_ino_t ino, fid_t from);
 // The answer of the request that opened a clone (lopen, lcreate): true
 // when it is open; else the request is answered with the error and the
 // clone let go.
@@ -70,7 +83,7 @@ void open_fid(fuse_req_t req, fuse_ino_t ino, int flags, OnOpen on_open) {
   auto fid = inode_fid(f, ino);
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
   caller who = caller_of(req);
-  open_clone c = clone_fid(f, who, *fid);
+  open_clone c = clone_fid(f, who, ino, *fid);
   serve<attr>(
       req, [&](tag_t tag, auto done) { f.ses().lopen(who, tag, c.fid, flags, done); },
       [&f, c, who, on_open](fuse_req_t req, result<attr> r) {
@@ -94,7 +107,7 @@ void create_fid(fuse_req_t req, fuse_ino_t parent, std::string name, int flags, 
   auto pf = inode_fid(f, parent);
   if (!pf) return (void)fuse_reply_err(req, ENOENT);
   caller who = caller_of(req);
-  open_clone c = clone_fid(f, who, *pf);
+  open_clone c = clone_fid(f, who, parent, *pf);
   serve<attr>(
       req, [&](tag_t tag, auto done) { f.ses().lcreate(who, tag, c.fid, name, flags, mode, done); },
       [&f, parent, c, who, name, on_create](fuse_req_t req, result<attr> r) {
@@ -105,14 +118,14 @@ void create_fid(fuse_req_t req, fuse_ino_t parent, std::string name, int flags, 
           return (void)fuse_reply_err(req, ENOENT);
         }
         fid_t ef = f.inodes().make_fid();
-        f.ses().walk(who, f.next_token(), *pf, ef, {name}, [&f, req, ef, who, on_create, nf = c.fid](result<std::vector<attr>> w) {
+        f.ses().walk(who, f.next_token(), *pf, ef, {name}, [&f, req, ef, who, on_create, nf = c.fid, parent, name](result<std::vector<attr>> w) {
           if (!w || w->empty()) {
             f.inodes().free_fid(ef);
             undo_open(f, who, nf);
             return reply_err(req, w ? make_error(errc::not_found, "create: the file went as it was made") : w.err());
           }
           attr a = w->back();
-          if (auto extra = f.inodes().looked_up(a.ino, ef)) clunk(f, who, *extra);
+          if (auto extra = f.inodes().looked_up(a.ino, ef, from_fuse(parent), name)) clunk(f, who, *extra);
           if (on_create(req, entry_of(req, a), nf) == 0) return;
           log_line("create: fid " + std::to_string(nf) + ": the caller was gone; dropped as never opened");
           if (auto gone = f.inodes().forget(a.ino, 1)) clunk(f, who, *gone);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "circuit/core/errno_map.hpp"
 #include "fuse_face.hpp"
 #include "fuse_fids.hpp"
 #include "fuse_request.hpp"
@@ -45,14 +46,17 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* list) {
   fuse_reply_none(req);
 }
 
+// The kernel asks only once its copy of the attributes is a second old.
+// FUSE does not say whether fstat(2) or stat(2) by path asks, so a file
+// gone is ENOENT, as on its own host, never ESTALE (cached_errno).
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_face& f = face(req);
   auto fid = inode_fid(f, ino);
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
   serve<attr>(
       req, [&](tag_t tag, auto done) { f.ses().getattr(caller_of(req), tag, *fid, done); },
-      [](fuse_req_t req, result<attr> a) {
-        if (!a) return reply_err(req, a.err());
+      [&f, ino](fuse_req_t req, result<attr> a) {
+        if (!a) return (void)fuse_reply_err(req, cached_errno(f, ino, a.err(), false));
         struct stat st = stat_of(*a);
         fuse_reply_attr(req, &st, cache_timeout(req));
       });

@@ -17,8 +17,8 @@ std::optional<fid_t> inode_table::fid_of(std::uint64_t ino) const {
   return it->second.fid;
 }
 
-std::optional<fid_t> inode_table::looked_up(std::uint64_t ino, fid_t walked) {
-  auto [it, fresh] = nodes_.try_emplace(ino, node{walked, 0});
+std::optional<fid_t> inode_table::looked_up(std::uint64_t ino, fid_t walked, std::uint64_t parent, std::string name) {
+  auto [it, fresh] = nodes_.try_emplace(ino, node{walked, 0, parent, std::move(name)});
   ++it->second.lookups;
   if (fresh) return std::nullopt;
   return walked;
@@ -34,6 +34,21 @@ std::optional<fid_t> inode_table::forget(std::uint64_t ino, std::uint64_t n) {
   fid_t f = it->second.fid;
   nodes_.erase(it);
   return f;
+}
+
+std::optional<inode_table::stale> inode_table::went_stale(std::uint64_t ino, bool may_tell) {
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return std::nullopt;
+  node& n = it->second;
+  auto now = std::chrono::steady_clock::now();
+  bool tell = may_tell && now - n.told_stale >= std::chrono::seconds(1);
+  if (tell) {
+    // The kernel's retry starts from the working directory or walks the
+    // path again: the file's directory is the next it may ask about.
+    n.told_stale = now;
+    if (auto up = nodes_.find(n.parent); up != nodes_.end()) up->second.told_stale = now;
+  }
+  return stale{n.parent, n.name, tell};
 }
 
 }  // namespace circuit::fsd

@@ -15,8 +15,10 @@
 // Thread safety: the loop thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -35,13 +37,28 @@ class inode_table {
 
   // The fid of an inode the kernel holds, if any.
   std::optional<fid_t> fid_of(std::uint64_t ino) const;
-  // A lookup reached `ino` through the fresh fid `walked`. Returns the fid
-  // to clunk: `walked` when the inode had a fid already (its lookups count
-  // one more), nothing when `walked` becomes the inode's fid.
-  std::optional<fid_t> looked_up(std::uint64_t ino, fid_t walked);
+  // A lookup of `name` in directory `parent` (core inodes) reached `ino`
+  // through the fresh fid `walked`. Returns the fid to clunk: `walked`
+  // when the inode had a fid already (its lookups count one more),
+  // nothing when `walked` becomes the inode's fid.
+  std::optional<fid_t> looked_up(std::uint64_t ino, fid_t walked, std::uint64_t parent, std::string name);
   // The kernel forgets `n` lookups of `ino`; returns the fid to clunk when
   // none is left.
   std::optional<fid_t> forget(std::uint64_t ino, std::uint64_t n);
+  // `ino`, which the kernel holds, is gone where it lives
+  // (fuse_fids.hpp: cached_errno): the entry it was first looked up by,
+  // for the face to drop, and whether to tell the kernel it is stale:
+  // not when it, or a file in it, was said stale less than a second ago,
+  // so that the kernel's one retry of a walk that cannot go otherwise
+  // (from a removed working directory) gets ENOENT. A second is how long
+  // the kernel keeps an entry of ours (fuse_request.cpp: cache_timeout).
+  // Nothing for an inode not held; never to tell unless `may_tell`.
+  struct stale {
+    std::uint64_t parent;
+    std::string name;
+    bool tell;
+  };
+  std::optional<stale> went_stale(std::uint64_t ino, bool may_tell);
 
   std::size_t size() const { return nodes_.size(); }
 
@@ -49,6 +66,9 @@ class inode_table {
   struct node {
     fid_t fid;
     std::uint64_t lookups;
+    std::uint64_t parent = 0;  // the first lookup's directory and name
+    std::string name;
+    std::chrono::steady_clock::time_point told_stale{};
   };
   std::unordered_map<std::uint64_t, node> nodes_;
   std::vector<fid_t> free_;

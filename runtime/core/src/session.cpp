@@ -311,6 +311,11 @@ bool session::abortable(fid_t fid) const {
   return it->second.file && space_.abortable(*it->second.file);
 }
 
+bool session::below_mount(fid_t fid) const {
+  auto it = fids_.find(fid);
+  return it != fids_.end() && it->second.rt;
+}
+
 bool session::readable(fid_t fid, std::function<void()> wake) {
   auto it = fids_.find(fid);
   if (it == fids_.end() || !it->second.file) return true;

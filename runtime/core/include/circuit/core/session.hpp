@@ -138,7 +138,8 @@ class session {
   //  - abort: a holder is dying of a signal; nothing the open made commits;
   //  - readable: poll(2) of an open fid (ns::readable);
   //  - access: access(2) of the file `fid` names;
-  //  - file: the open file of an open fid, or null.
+  //  - file: the open file of an open fid, or null;
+  //  - below_mount: whether a fid is below a mount point (a remote's file).
   result<void> closed(const caller& who, fid_t fid);
   // The same, for a file this session made by lcreate below a mount point
   // (a binary sent into another host's bin/): there it asks the remote's
@@ -152,6 +153,7 @@ class session {
   bool readable(fid_t fid, std::function<void()> wake);
   result<void> access(const caller& who, fid_t fid, int mask);
   open_file* file(fid_t fid) const;
+  bool below_mount(fid_t fid) const;
 
   std::size_t fids() const { return fids_.size(); }
   std::size_t requests() const { return by_tag_.size(); }

@@ -1,0 +1,91 @@
+"""Another member's files through this mount, as a shell uses them: what
+the kernel keeps of them in its cache, and an open of `send` whose holder
+dies. Each must behave as the owner's own mount does (circuit(4), Other
+members). Two members on loopback ports."""
+import errno
+import os
+import signal
+import subprocess
+import time
+
+from harness import errno_of, read, write
+from test_cluster import ClusterTest
+
+
+class RemoteFiles(ClusterTest):
+    size = 2
+
+    def chan(self, i, name, *parts):
+        """Channel `name` of h1, on member i's mount."""
+        return self.at(i, "h1", "channels", name, *parts)
+
+    def make(self, name, cap=1):
+        os.mkdir(self.chan(0, name))
+        write(self.chan(0, name, "cap"), str(cap))
+
+
+class CachedEntries(RemoteFiles):
+    """h2's kernel keeps entries of h1's files for a second; h1 can remove
+    and make them meanwhile without h2 knowing."""
+
+    def remake(self, name):
+        os.rmdir(self.chan(0, name))
+        self.make(name)
+
+    def test_a_channel_remade_on_its_owner_is_the_new_one_at_once_through_a_peer(self):
+        self.make("r")
+        read(self.chan(1, "r", "stat"))  # h2's kernel holds r and r/stat
+        self.remake("r")
+        # The new channel, from the first call: not ENOENT for a second.
+        self.assertIn(b'"sent":0', read(self.chan(1, "r", "stat")))
+        write(self.chan(1, "r", "trysend"), "new\n")
+        self.assertEqual(read(self.chan(0, "r", "tryrecv")), b"new\n")
+
+    def test_a_channel_listed_then_remade_is_walked_into_at_once(self):
+        self.make("l")
+        os.listdir(self.chan(1, "l"))  # h2's kernel holds l, not l/stat
+        self.remake("l")
+        self.assertIn(b'"sent":0', read(self.chan(1, "l", "stat")))
+        self.remake("l")
+        self.assertTrue(os.path.isdir(self.chan(1, "l")))  # stat(2) by path
+
+    def test_a_channel_removed_on_its_owner_is_enoent_through_a_peer_never_estale(self):
+        self.make("g")
+        read(self.chan(1, "g", "stat"))
+        os.listdir(self.chan(1, "g"))
+        os.rmdir(self.chan(0, "g"))
+        for path in (self.chan(1, "g", "stat"), self.chan(1, "g")):
+            self.assertEqual(errno_of(read, path), errno.ENOENT)
+            self.assertEqual(errno_of(os.stat, path), errno.ENOENT)
+        self.assertEqual(errno_of(os.listdir, self.chan(1, "g")), errno.ENOENT)
+        self.assertEqual(errno_of(read, self.chan(1, "nosuch", "stat")), errno.ENOENT)
+
+    def test_a_shell_in_a_channel_remade_under_it_gets_enoent_as_on_the_owner(self):
+        """Its working directory is the removed channel: no walk can reach
+        the new one from there, so ENOENT, as a shell on h1 gets."""
+        self.make("w")
+        read(self.chan(1, "w", "stat"))
+        for i in (0, 1):
+            script = 'cd "$1" && rmdir "$2" && mkdir "$2" && cat stat'
+            p = subprocess.run(["sh", "-c", script, "sh", self.chan(i, "w"), self.chan(0, "w")],
+                               capture_output=True, timeout=20)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(b"No such file or directory", p.stderr, "member %d" % (i + 1))
+            # The path from the top finds the new one.
+            self.assertIn(b'"sent":0', read(self.chan(1, "w", "stat")))
+
+    def test_an_open_descriptor_of_a_removed_channel_still_fails_with_enoent(self):
+        self.make("d")
+        fd = os.open(self.chan(1, "d", "send"), os.O_WRONLY)
+        try:
+            os.write(fd, b"a")
+            self.remake("d")
+            self.assertEqual(errno_of(os.write, fd, b"b"), errno.ENOENT)
+            time.sleep(1.2)  # past the kernel's copy of its attributes
+            self.assertEqual(errno_of(os.fstat, fd), errno.ENOENT)
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.assertIn(b'"sent":0', read(self.chan(1, "d", "stat")))
