@@ -39,7 +39,7 @@ class CachedEntries(RemoteFiles):
         # The new channel, from the first call: not ENOENT for a second.
         self.assertIn(b'"sent":0', read(self.chan(1, "r", "stat")))
         write(self.chan(1, "r", "trysend"), "new\n")
-        self.assertEqual(read(self.chan(0, "r", "tryrecv")), b"new\n")
+        self.assertEqual(read(self.chan(0, "r", "recv")), b"new\n")  # waits: delivered at the release
 
     def test_a_channel_listed_then_remade_is_walked_into_at_once(self):
         self.make("l")
@@ -89,3 +89,59 @@ class CachedEntries(RemoteFiles):
             except OSError:
                 pass
         self.assertIn(b'"sent":0', read(self.chan(1, "d", "stat")))
+
+
+class DyingHolder(RemoteFiles):
+    """All or nothing (circuit(4), send): a holder of an open of send that
+    dies of a signal aborts the message, whichever member's mount it used;
+    a child that inherited the descriptor can neither add to the message
+    nor deliver it."""
+
+    def abort_with_a_child_left(self, path, sync):
+        """Opens `path`, writes "a", forks a child that keeps the
+        descriptor, dies of SIGKILL; the child then writes "b" and "c",
+        fsyncs if `sync`, and closes. Returns the child's errno names."""
+        r, w = os.pipe()
+        holder = os.fork()
+        if holder == 0:  # the holder; its child outlives it
+            try:
+                os.close(r)
+                fd = os.open(path, os.O_WRONLY)
+                os.write(fd, b"a")
+                if os.fork() == 0:
+                    time.sleep(0.5)  # the holder is dead by then
+                    calls = [lambda: os.write(fd, b"b"), lambda: os.write(fd, b"c")]
+                    calls += [lambda: os.fsync(fd)] if sync else []
+                    calls += [lambda: os.close(fd)]
+                    out = []
+                    for call in calls:
+                        e = errno_of(call)
+                        out.append(errno.errorcode.get(e, "ok") if e else "ok")
+                    os.write(w, " ".join(out).encode())
+                    os._exit(0)
+                os.kill(os.getpid(), signal.SIGKILL)
+            finally:
+                os._exit(1)
+        os.close(w)
+        os.waitpid(holder, 0)
+        with os.fdopen(r, "rb") as f:
+            return f.read().decode().split()
+
+    def test_a_child_left_with_the_descriptor_can_neither_add_nor_deliver_locally_or_through_a_peer(self):
+        for i in (0, 1):
+            for sync in (True, False):
+                name = "k%d%d" % (i, sync)
+                self.make(name, cap=5)
+                got = self.abort_with_a_child_left(self.chan(i, name, "send"), sync)
+                self.assertEqual(got, ["EBADF", "EBADF"] + (["EBADF"] if sync else []) + ["ok"],
+                                 "through h%d's mount, fsync %s" % (i + 1, sync))
+                stat = read(self.chan(0, name, "stat"))
+                self.assertIn(b'"sent":0', stat)
+                self.assertIn(b'"reserved":0', stat)
+                self.assertEqual(errno_of(read, self.chan(0, name, "tryrecv")), errno.EAGAIN)
+                # The channel serves on: a message sent now is the only one
+                # (a receive that waits: through a peer, the last close
+                # delivers just after close(2) returns).
+                write(self.chan(i, name, "send"), "next")
+                self.assertEqual(read(self.chan(0, name, "recv")), b"next")
+                self.assertEqual(errno_of(read, self.chan(0, name, "tryrecv")), errno.EAGAIN)

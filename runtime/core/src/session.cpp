@@ -26,7 +26,7 @@ session::~session() {
   for (auto& [fid, f] : fids_) {
     if (f.file) space_.drop(f.file, nobody);
     // A remote fid: an open one aborts (nothing it wrote is delivered).
-    if (f.rt) {
+    if (f.rt && !f.gone) {
       auto ignore = make_op<void>([](result<void>) {});
       if (f.open || f.opening) f.rt->remove(f.rfid, ignore);
       else f.rt->clunk(f.rfid, ignore);
@@ -190,6 +190,7 @@ void session::write(const caller& who, tag_t tag, fid_t fid, std::uint64_t off, 
                         if (!f) return o->complete(f.err());
                         fid_state& s = **f;
                         if (s.rt) {
+                          if (s.gone) return o->complete(aborted_error("write"));
                           s.wrote = true;
                           s.rt->write(s.rfid, off, std::move(data), o);  // runs once: the bytes go on
                           return pass_on();
@@ -206,6 +207,7 @@ void session::fsync(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     auto f = find(fid);
     if (!f) return o->complete(f.err());
     if ((*f)->rt) {
+      if ((*f)->gone) return o->complete(aborted_error("fsync"));
       (*f)->rt->fsync((*f)->rfid, o);
       return pass_on();
     }
@@ -223,6 +225,7 @@ void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     fids_.erase(fid);
     space_.count_fids(-1);
     if (s.rt) {
+      if (s.gone) return o->complete(result<void>{});  // removed there at the abort
       if (s.aborted) s.rt->remove(s.rfid, o);
       else s.rt->clunk(s.rfid, o);
       return pass_on();
@@ -239,6 +242,7 @@ void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) 
     fids_.erase(fid);
     space_.count_fids(-1);
     if (s.rt) {
+      if (s.gone) return o->complete(result<void>{});
       s.rt->remove(s.rfid, o);
       return pass_on();
     }
@@ -300,8 +304,28 @@ result<void> session::closed(const caller& who, fid_t fid) {
 void session::abort(const caller& who, fid_t fid) {
   auto it = fids_.find(fid);
   if (it == fids_.end()) return;
-  if (it->second.rt) it->second.aborted = true;  // its clunk will be a remove
-  else if (it->second.file) space_.abort(*it->second.file, who);
+  fid_state& s = it->second;
+  if (!s.rt) {
+    if (s.file) space_.abort(*s.file, who);
+    return;
+  }
+  s.aborted = true;  // its clunk will be a remove
+  if (!s.wrote || s.gone) return;
+  // It was making something there (a message): aborted there now, as
+  // here, so its place is freed at once and the holders left (a child
+  // that inherited the descriptor) can neither add to it nor deliver it
+  // with fsync. The remove goes behind what was sent on the fid before.
+  s.gone = true;
+  space_.log("abort: an open of " + s.rt->name() + "'s (its fid " + std::to_string(s.rfid) +
+             ") is aborted there: a process holding it died of a signal (pid " + std::to_string(who.pid) + ")");
+  auto ignore = make_op<void>([](result<void>) {});
+  s.rt->remove(s.rfid, ignore);
+}
+
+error session::aborted_error(const char* call) {
+  return make_error(errc::bad_state, std::string(call) +
+                                         ": the open was aborted, nothing it wrote is kept: a process holding it "
+                                         "died of a signal");
 }
 
 bool session::abortable(fid_t fid) const {

@@ -171,6 +171,7 @@ class session {
     std::shared_ptr<remote> rt;
     std::uint32_t rfid = 0;
     bool aborted = false;  // a holder died of a signal: its clunk aborts
+    bool gone = false;     // aborted there already: nothing more goes to the remote
     bool made = false;     // by lcreate, below a mount point
     bool wrote = false;    // a write went through it
   };
@@ -202,6 +203,8 @@ class session {
   // behind it on its fids may go out now, before its answer.
   void pass_on();
   void dequeue(request* r);
+  // What a write or fsync of an open aborted below a mount point gets.
+  static error aborted_error(const char* call);
 
   result<fid_state*> find(fid_t fid);
   // The rest of a walk below a mount point, from remote fid `from` (or the
