@@ -145,3 +145,34 @@ class DyingHolder(RemoteFiles):
                 write(self.chan(i, name, "send"), "next")
                 self.assertEqual(read(self.chan(0, name, "recv")), b"next")
                 self.assertEqual(errno_of(read, self.chan(0, name, "tryrecv")), errno.EAGAIN)
+
+
+class RemoteGoroutines(RemoteFiles):
+    """A program's goroutines/go on h1, used through h2's mount by a shell
+    whose cat is interrupted: a holder that dies of a signal ends nothing
+    of an open that also reads (only a write-only open is aborted at a
+    death), so the shell's later read takes the result, as on h1."""
+
+    def test_an_interrupted_read_of_a_result_through_a_peer_returns_and_a_later_read_takes_it(self):
+        from test_libcircuit import CHAN_TEST
+        os.mkdir(self.chan(0, "c"))
+        os.mkdir(self.chan(0, "later"))
+        w = self.at(0, "h1", "workers", "w")
+        os.mkdir(w)
+        spec = '{"path":"%s","args":["--circuit-run","park","[\\"/h1/channels/c\\"]"]}' % os.path.realpath(CHAN_TEST)
+        write(os.path.join(w, "spec"), spec)
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(w, "goroutines", "1", "stat")):
+            self.assertLess(time.time(), deadline, "the program's goroutines to appear")
+            time.sleep(0.05)
+        script = """exec 3<>workers/w/goroutines/go
+            echo '{"fn":"park","args":["/h1/channels/later"]}' >&3
+            timeout -s INT 0.5 cat <&3; echo "cat: $?"
+            echo 7 > channels/later/send
+            cat <&3"""
+        r = subprocess.run(["sh", "-c", script], cwd=self.at(1, "h1"), capture_output=True, timeout=30)
+        out = r.stdout.decode()
+        self.assertIn("cat: 124", out, r.stderr)
+        self.assertTrue(out.endswith('{"value":"got 7"}'), (out, r.stderr))
+        write(os.path.join(w, "goroutines", "1", "ctl"), "cancel")
+        self.assertEqual(read(os.path.join(w, "wait")), b'{"exit":0}\n')

@@ -310,11 +310,15 @@ void session::abort(const caller& who, fid_t fid) {
     return;
   }
   s.aborted = true;  // its clunk will be a remove
-  if (!s.wrote || s.gone) return;
-  // It was making something there (a message): aborted there now, as
-  // here, so its place is freed at once and the holders left (a child
-  // that inherited the descriptor) can neither add to it nor deliver it
-  // with fsync. The remove goes behind what was sent on the fid before.
+  bool making = s.wrote && (s.flags & O_ACCMODE) == O_WRONLY;
+  if (!making || s.gone || !s.rt->aborts_at_death()) return;
+  // An open for writing only, through which it was making something
+  // there (a message): aborted there now, as here, so its place is freed
+  // at once and the holders left (a child that inherited the descriptor)
+  // can neither add to it nor deliver it with fsync. An open that also
+  // reads (a goroutines/go read after a Ctrl-C'd cat) goes on until its
+  // clunk, which aborts it. The remove goes behind what was sent on the
+  // fid before.
   s.gone = true;
   space_.log("abort: an open of " + s.rt->name() + "'s (its fid " + std::to_string(s.rfid) +
              ") is aborted there: a process holding it died of a signal (pid " + std::to_string(who.pid) + ")");

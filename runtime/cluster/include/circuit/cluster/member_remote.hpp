@@ -61,6 +61,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   const std::string& member() const { return member_; }
 
   std::string name() const override { return member_; }
+  bool aborts_at_death() const override { return true; }
   void walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
             walk_needs needs, op_ptr<remote_walk> done) override;
   void getattr(std::uint32_t fid, op_ptr<attr> done) override;

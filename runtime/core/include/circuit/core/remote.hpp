@@ -65,6 +65,11 @@ class remote {
   // what the server answered (which may be EHOSTUNREACH about a host past
   // it), not that the connection failed.
   virtual bool connected() const { return true; }
+  // Whether a write-only open written through is aborted there as soon
+  // as a holder dies of a signal (session::abort), as another member's
+  // channel send is aborted on its own mount; else only its clunk aborts
+  // it (a program's files, which say nothing of dying holders).
+  virtual bool aborts_at_death() const { return false; }
   // Walks `names` from remote fid `from`, or from the top of the subtree
   // for `who` when `from` is empty; the attributes of the last name in
   // full only when `needs` asks for them (attr_of a qid otherwise).
