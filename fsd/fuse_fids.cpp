@@ -15,10 +15,11 @@ void clunk(fuse_face& f, const caller& who, fid_t fid) {
   f.ses().clunk(who, f.next_token(), fid, [&f, fid](result<void>) { f.inodes().free_fid(fid); });
 }
 
-int cached_errno(fuse_face& f, fuse_ino_t cached, const error& e, bool may_tell) {
+int cached_errno(fuse_req_t req, fuse_ino_t cached, const error& e, bool may_tell) {
+  fuse_face& f = face(req);
   auto fid = inode_fid(f, cached);
   if (e.code != errc::not_found || !fid || !f.ses().below_mount(*fid)) return to_errno(e.code);
-  auto s = f.inodes().went_stale(cached, may_tell);
+  auto s = f.inodes().went_stale(cached, may_tell, fuse_req_ctx(req)->pid);
   if (!s) return ENOENT;
   f.invalidate(s->parent, s->name);  // the walks that come next ask us
   return s->tell ? ESTALE : ENOENT;
@@ -35,12 +36,12 @@ open_clone clone_fid(fuse_face& f, const caller& who, fuse_ino_t ino, fid_t from
 bool opened(fuse_face& f, fuse_req_t req, const caller& who, const open_clone& c, const result<attr>& r) {
   if (*c.failed) {
     f.inodes().free_fid(c.fid);
-    fuse_reply_err(req, cached_errno(f, c.from, **c.failed));
+    fuse_reply_err(req, cached_errno(req, c.from, **c.failed));
     return false;
   }
   if (!r) {
     clunk(f, who, c.fid);
-    fuse_reply_err(req, cached_errno(f, c.from, r.err()));
+    fuse_reply_err(req, cached_errno(req, c.from, r.err()));
     return false;
   }
   return true;
@@ -60,8 +61,8 @@ void reply_missing(fuse_req_t req, fuse_ino_t parent, const caller& who, const e
   fuse_face& f = face(req);
   auto dir = inode_fid(f, parent);
   if (e.code != errc::not_found || !dir || !f.ses().below_mount(*dir)) return reply_err(req, e);
-  f.ses().getattr(who, f.next_token(), *dir, [&f, req, parent](result<attr> a) {
-    fuse_reply_err(req, a ? ENOENT : cached_errno(f, parent, a.err()));
+  f.ses().getattr(who, f.next_token(), *dir, [req, parent](result<attr> a) {
+    fuse_reply_err(req, a ? ENOENT : cached_errno(req, parent, a.err()));
   });
 }
 

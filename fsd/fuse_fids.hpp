@@ -51,10 +51,10 @@ void serve(fuse_req_t req, Start start, Reply reply) {
 // name, which this mount cannot know; on ESTALE the kernel walks the
 // path once more, asking us rather than its cache (LOOKUP_REVAL), and
 // finds the new file, or that the name is gone (ENOENT then). Not twice
-// in a row (inode_table::first_stale): a walk that starts there (a
-// shell's working directory, removed) cannot go otherwise, and its retry
-// gets ENOENT, as it would on this host.
-int cached_errno(fuse_face& f, fuse_ino_t cached, const error& e, bool may_tell = true);
+// in a row to one process (inode_table::went_stale): a walk that starts
+// there (a shell's working directory, removed) cannot go otherwise, and
+// its retry gets ENOENT, as it would on this host.
+int cached_errno(fuse_req_t req, fuse_ino_t cached, const error& e, bool may_tell = true);
 
 // A fid of an open's own: a clone of the inode's fid `from`, walked now.
 // The clone can fail (a member of the cluster that is down): the open then

@@ -55,8 +55,8 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
   serve<attr>(
       req, [&](tag_t tag, auto done) { f.ses().getattr(caller_of(req), tag, *fid, done); },
-      [&f, ino](fuse_req_t req, result<attr> a) {
-        if (!a) return (void)fuse_reply_err(req, cached_errno(f, ino, a.err(), false));
+      [ino](fuse_req_t req, result<attr> a) {
+        if (!a) return (void)fuse_reply_err(req, cached_errno(req, ino, a.err(), false));
         struct stat st = stat_of(*a);
         fuse_reply_attr(req, &st, cache_timeout(req));
       });

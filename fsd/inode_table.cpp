@@ -36,17 +36,20 @@ std::optional<fid_t> inode_table::forget(std::uint64_t ino, std::uint64_t n) {
   return f;
 }
 
-std::optional<inode_table::stale> inode_table::went_stale(std::uint64_t ino, bool may_tell) {
+std::optional<inode_table::stale> inode_table::went_stale(std::uint64_t ino, bool may_tell, pid_t pid) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return std::nullopt;
   node& n = it->second;
   auto now = std::chrono::steady_clock::now();
-  bool tell = may_tell && now - n.told_stale >= std::chrono::seconds(1);
+  bool tell = may_tell && (n.told_pid != pid || now - n.told_stale >= std::chrono::seconds(1));
   if (tell) {
     // The kernel's retry starts from the working directory or walks the
     // path again: the file's directory is the next it may ask about.
-    n.told_stale = now;
-    if (auto up = nodes_.find(n.parent); up != nodes_.end()) up->second.told_stale = now;
+    for (node* m : {&n, nodes_.count(n.parent) ? &nodes_.at(n.parent) : nullptr})
+      if (m) {
+        m->told_stale = now;
+        m->told_pid = pid;
+      }
   }
   return stale{n.parent, n.name, tell};
 }

@@ -15,6 +15,8 @@
 // Thread safety: the loop thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -48,17 +50,19 @@ class inode_table {
   // `ino`, which the kernel holds, is gone where it lives
   // (fuse_fids.hpp: cached_errno): the entry it was first looked up by,
   // for the face to drop, and whether to tell the kernel it is stale:
-  // not when it, or a file in it, was said stale less than a second ago,
-  // so that the kernel's one retry of a walk that cannot go otherwise
-  // (from a removed working directory) gets ENOENT. A second is how long
-  // the kernel keeps an entry of ours (fuse_request.cpp: cache_timeout).
-  // Nothing for an inode not held; never to tell unless `may_tell`.
+  // not when it, or a file in it, was said stale to the same process
+  // `pid` less than a second ago, so that the kernel's one retry of a walk
+  // that cannot go otherwise (from a removed working directory) gets
+  // ENOENT, and every other process's walk is retried. A second is how
+  // long the kernel keeps an entry of ours (fuse_request.cpp:
+  // cache_timeout). Nothing for an inode not held; never to tell unless
+  // `may_tell`.
   struct stale {
     std::uint64_t parent;
     std::string name;
     bool tell;
   };
-  std::optional<stale> went_stale(std::uint64_t ino, bool may_tell);
+  std::optional<stale> went_stale(std::uint64_t ino, bool may_tell, pid_t pid);
 
   std::size_t size() const { return nodes_.size(); }
 
@@ -69,6 +73,7 @@ class inode_table {
     std::uint64_t parent = 0;  // the first lookup's directory and name
     std::string name;
     std::chrono::steady_clock::time_point told_stale{};
+    pid_t told_pid = 0;
   };
   std::unordered_map<std::uint64_t, node> nodes_;
   std::vector<fid_t> free_;
