@@ -72,6 +72,8 @@ void dial_async(boost::asio::io_context& io, const std::string& socket, const st
   ::fcntl(s.native_handle(), F_SETFD, FD_CLOEXEC);
   wire::client::options opts;
   opts.deadline = deadline;
+  // The program ended (or its worker was removed): its files are gone.
+  opts.lost = make_error(errc::not_found, name + ": the program ended: its goroutines and files are gone");
   auto cl = wire::client::make(io.get_executor(), wire::unix_transport(std::move(s)), opts);
   cl->version([cl, name, socket, tops = std::move(tops), deadline, done = std::move(done)](result<std::uint32_t> msize) {
     if (!msize) {

@@ -24,7 +24,9 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
 // The same without waiting, for a remote per directory of `tops` below the
 // server's root, over one connection: connects (a server whose backlog is
 // full is refused at once), negotiates the version on the loop, and calls
-// `done` with the remotes or the failure (within `deadline`).
+// `done` with the remotes or the failure (within `deadline`). For a
+// worker's program (`name`, its directory): once its connection ends,
+// every request on its files fails with ENOENT, as on a removed element's.
 void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& name,
                 std::vector<std::string> tops, std::chrono::milliseconds deadline,
                 std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done);

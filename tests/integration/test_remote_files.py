@@ -153,18 +153,25 @@ class RemoteGoroutines(RemoteFiles):
     of an open that also reads (only a write-only open is aborted at a
     death), so the shell's later read takes the result, as on h1."""
 
-    def test_an_interrupted_read_of_a_result_through_a_peer_returns_and_a_later_read_takes_it(self):
+    def start_program(self, name, fn="park"):
+        """A libcircuit program on h1 running `fn` on a new channel of h1;
+        returns its worker directory on h1's mount."""
         from test_libcircuit import CHAN_TEST
-        os.mkdir(self.chan(0, "c"))
-        os.mkdir(self.chan(0, "later"))
-        w = self.at(0, "h1", "workers", "w")
+        os.mkdir(self.chan(0, name + "c"))
+        w = self.at(0, "h1", "workers", name)
         os.mkdir(w)
-        spec = '{"path":"%s","args":["--circuit-run","park","[\\"/h1/channels/c\\"]"]}' % os.path.realpath(CHAN_TEST)
+        args = '[\\"/h1/channels/%sc\\"]' % name
+        spec = '{"path":"%s","args":["--circuit-run","%s","%s"]}' % (os.path.realpath(CHAN_TEST), fn, args)
         write(os.path.join(w, "spec"), spec)
         deadline = time.time() + 10
         while not os.path.exists(os.path.join(w, "goroutines", "1", "stat")):
             self.assertLess(time.time(), deadline, "the program's goroutines to appear")
             time.sleep(0.05)
+        return w
+
+    def test_an_interrupted_read_of_a_result_through_a_peer_returns_and_a_later_read_takes_it(self):
+        os.mkdir(self.chan(0, "later"))
+        w = self.start_program("w")
         script = """exec 3<>workers/w/goroutines/go
             echo '{"fn":"park","args":["/h1/channels/later"]}' >&3
             timeout -s INT 0.5 cat <&3; echo "cat: $?"
@@ -176,3 +183,34 @@ class RemoteGoroutines(RemoteFiles):
         self.assertTrue(out.endswith('{"value":"got 7"}'), (out, r.stderr))
         write(os.path.join(w, "goroutines", "1", "ctl"), "cancel")
         self.assertEqual(read(os.path.join(w, "wait")), b'{"exit":0}\n')
+
+    def test_a_removed_programs_files_fail_with_enoent_held_or_waited_on_locally_and_through_a_peer(self):
+        """circuit(4), removed elements: every file of it still open fails
+        with ENOENT, reads that wait included; a program's goroutines/ and
+        files/ are its worker's files (they said EHOSTUNREACH)."""
+        for i in (0, 1):
+            name = "p%d" % i
+            self.start_program(name, "counter")
+            w = self.at(i, "h1", "workers", name)
+            os.mkdir(self.chan(0, name + "wait"))
+            go = os.open(os.path.join(w, "goroutines", "go"), os.O_RDWR)
+            counter = os.open(os.path.join(w, "files", "counter"), os.O_RDWR)
+            stat = os.open(os.path.join(w, "goroutines", "1", "stat"), os.O_RDONLY)
+            try:
+                os.write(go, ('{"fn":"park","args":["/h1/channels/%swait"]}' % name).encode())
+                reader = subprocess.Popen(["cat"], stdin=go, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                time.sleep(0.3)  # the result's read waits
+                lease = os.open(os.path.join(w, "lease"), os.O_WRONLY)
+                os.close(lease)  # the worker is killed and removed at once
+                out, err = reader.communicate(timeout=10)
+                self.assertIn(b"No such file or directory", err, "through h%d's mount" % (i + 1))
+                for fd, call in ((counter, lambda: os.write(counter, b"1")), (counter, lambda: os.read(counter, 10)),
+                                 (stat, lambda: os.read(stat, 100)), (go, lambda: os.read(go, 100))):
+                    self.assertEqual(errno_of(call), errno.ENOENT, "through h%d's mount" % (i + 1))
+            finally:
+                for fd in (go, counter, stat):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            self.assertFalse(os.path.exists(self.at(0, "h1", "workers", name)))

@@ -19,6 +19,7 @@ client::client(asio::any_io_executor ex, std::unique_ptr<transport> t, options o
       deadline_(opts.deadline),
       on_drop_(std::move(opts.on_drop)),
       sent_by_owner_(opts.sent_by_owner),
+      lost_(std::move(opts.lost)),
       read_buf_(64 * 1024) {}
 
 client::~client() = default;
@@ -62,7 +63,7 @@ std::uint16_t client::free_tag() {
 
 std::uint16_t client::send(std::uint16_t tag, const tmessage& m, handler<rmessage> done) {
   if (dropped_) {
-    post_error(std::move(done), make_error(errc::host_unreachable, "9p: not connected"));
+    post_error(std::move(done), lost_ ? *lost_ : make_error(errc::host_unreachable, "9p: not connected"));
     return notag;
   }
   std::size_t before = queued_.size();
@@ -259,7 +260,7 @@ void client::drop(error why) {
   auto gone = std::move(pending_);
   pending_.clear();
   for (auto& [tag, p] : gone)
-    if (p.done) post_error(std::move(p.done), why);
+    if (p.done) post_error(std::move(p.done), lost_ ? *lost_ : why);
   // Told after the requests, on the loop: a handler may drop the client.
   if (on_drop_) asio::post(ex_, [f = std::move(on_drop_), why]() { f(why); });
 }

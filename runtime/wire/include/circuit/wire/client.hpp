@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -97,6 +98,11 @@ class client : public std::enable_shared_from_this<client> {
     // before it runs a posted handler, and again before the completion
     // the write posts: two system calls a batch saved.
     bool sent_by_owner = false;
+    // What requests get once the connection has ended, if not EHOSTUNREACH
+    // with the reason (`on_drop` is told the reason all the same): the
+    // mount of a program's files says they are gone, as a removed
+    // element's files say (ENOENT).
+    std::optional<error> lost;
   };
 
   // A client over `t`, which is connected already.
@@ -211,6 +217,7 @@ class client : public std::enable_shared_from_this<client> {
   duration deadline_;
   std::function<void(const error&)> on_drop_;
   bool sent_by_owner_;
+  std::optional<error> lost_;
   std::unordered_map<std::uint16_t, pending> pending_;
   std::uint16_t next_tag_ = 0;
   std::uint16_t last_tag_ = notag;
