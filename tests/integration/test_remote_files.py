@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import ninep
 from harness import errno_of, read, write
 from test_cluster import ClusterTest
 
@@ -184,6 +185,20 @@ class RemoteGoroutines(RemoteFiles):
         write(os.path.join(w, "goroutines", "1", "ctl"), "cancel")
         self.assertEqual(read(os.path.join(w, "wait")), b'{"exit":0}\n')
 
+    def test_a_programs_error_file_shows_each_session_its_own_words_locally_and_through_a_peer(self):
+        """The daemon attaches to a program once per caller session, as a
+        member attaches to another: one shell's refused call is not
+        another's error."""
+        w = self.start_program("e")
+        for i in (0, 1):
+            g = os.path.join(self.at(i, "h1", "workers", "e"), "goroutines")
+            own = subprocess.run(["setsid", "-w", "sh", "-c", "echo '{' > go; cat error"], cwd=g,
+                                 capture_output=True, timeout=20)
+            self.assertIn(b"is not whole JSON at the close; nothing ran", own.stdout, own.stderr)
+            other = subprocess.run(["setsid", "-w", "cat", "error"], cwd=g, capture_output=True, timeout=20)
+            self.assertEqual(other.stdout, b"", "through h%d's mount" % (i + 1))
+        write(os.path.join(w, "goroutines", "1", "ctl"), "cancel")
+
     def test_a_removed_programs_files_fail_with_enoent_held_or_waited_on_locally_and_through_a_peer(self):
         """circuit(4), removed elements: every file of it still open fails
         with ENOENT, reads that wait included; a program's goroutines/ and
@@ -214,3 +229,39 @@ class RemoteGoroutines(RemoteFiles):
                     except OSError:
                         pass
             self.assertFalse(os.path.exists(self.at(0, "h1", "workers", name)))
+
+
+class SessionErrors(RemoteFiles):
+    """An `error` file says the last refusal of the reader's own session
+    (circuit(4), Errors), through another member's mount as on the owner's:
+    h2 attaches to h1 once per caller session, not once per uid."""
+
+    def sh(self, script):
+        """A shell in a session of its own, on h2's mount."""
+        return subprocess.run(["setsid", "-w", "sh", "-c", script], cwd=self.at(1, "h1", "channels"),
+                              capture_output=True, timeout=20)
+
+    def test_two_shell_sessions_on_a_peer_each_read_only_their_own_error(self):
+        os.mkdir(self.chan(0, "e"))
+        a = self.sh("echo abc > e/cap; cat e/error")
+        b = self.sh("echo 99999999999999999999 > e/cap; cat e/error")
+        c = self.sh("cat e/error")
+        self.assertEqual(a.stdout, b'cap: "abc" is not a number\n')
+        self.assertIn(b"is too large", b.stdout)
+        self.assertNotIn(b"abc", b.stdout)
+        self.assertEqual(c.stdout, b"")
+        # The same uid on h1's own mount, in yet another session: nothing.
+        self.assertEqual(subprocess.run(["setsid", "-w", "cat", self.chan(0, "e", "error")], capture_output=True,
+                                        timeout=20).stdout, b"")
+
+    def test_two_clients_of_a_peers_socket_each_read_only_their_own_error(self):
+        os.mkdir(self.chan(0, "s"))
+        one, two = ninep.Client(self.d[1].sock), ninep.Client(self.d[1].sock)
+        self.addCleanup(one.close)
+        self.addCleanup(two.close)
+        self.assertEqual(errno_of(one.write_file, "h1/channels/s/cap", "abc"), errno.EINVAL)
+        self.assertEqual(one.read_file("h1/channels/s/error"), b'cap: "abc" is not a number\n')
+        self.assertEqual(two.read_file("h1/channels/s/error"), b"")
+        self.assertEqual(errno_of(two.write_file, "h1/channels/s/cap", "-1"), errno.EINVAL)
+        self.assertNotIn(b"abc", two.read_file("h1/channels/s/error"))
+        self.assertEqual(one.read_file("h1/channels/s/error"), b'cap: "abc" is not a number\n')

@@ -13,13 +13,24 @@ using namespace circuit::wire;
 using namespace std::chrono_literals;
 using test::rig;
 
+namespace {
+
+caller user(uid_t uid, std::uint64_t session = 0) {
+  caller who;
+  who.uid = who.gid = uid;
+  who.key = session;
+  return who;
+}
+
+}  // namespace
+
 // wire::mount with a top: the subtree starts below the server's root (a
 // cluster member's directory is its host's).
 TEST_CASE("a mount with a top walks each uid's attach there once, and from there on") {
   rig t;
   t.version();
   auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"d"});
-  principal who{1000, 1000, {}};
+  caller who = user(1000);
   std::optional<result<remote_walk>> w;
   m->walk(who, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
   t.run_until([&] { return w.has_value(); });
@@ -45,7 +56,7 @@ TEST_CASE("a mount's walk asks for the last name's attributes only for a caller 
   rig t;
   t.version();
   auto m = std::make_shared<mount>(t.c, "test", 500ms);
-  principal who{1000, 1000, {}};
+  caller who = user(1000);
   auto getattrs = [&] {
     return std::count_if(t.server.received.begin(), t.server.received.end(),
                          [](auto& f) { return std::holds_alternative<tgetattr>(f.message); });
@@ -77,8 +88,57 @@ TEST_CASE("a mount whose top the server does not have fails its walks with the p
   t.version();
   auto m = std::make_shared<mount>(t.c, "test", 500ms, std::vector<std::string>{"nosuch"});
   std::optional<result<remote_walk>> w;
-  m->walk(principal{1000, 1000, {}}, std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  m->walk(user(1000), std::nullopt, {}, walk_needs::attributes, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
   t.run_until([&] { return w.has_value(); });
   REQUIRE(!*w);
   CHECK(w->err().message.find("/nosuch") != std::string::npos);
+}
+
+TEST_CASE("a mount attaches once per uid and caller session, naming the session, and lets idle attaches go") {
+  rig t;
+  t.version();
+  auto m = std::make_shared<mount>(t.c, "test", 500ms);
+  auto walk = [&](const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names) {
+    std::optional<result<remote_walk>> w;
+    m->walk(who, from, std::move(names), walk_needs::qids, make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+    t.run_until([&] { return w.has_value(); });
+    REQUIRE(*w);
+    REQUIRE((*w)->fid);
+    return *(*w)->fid;
+  };
+  auto attaches = [&] {
+    std::vector<tattach> out;
+    for (auto& f : t.server.received)
+      if (auto* a = std::get_if<tattach>(&f.message)) out.push_back(*a);
+    return out;
+  };
+  auto clunk = [&](std::uint32_t fid) {
+    bool done = false;
+    m->clunk(fid, make_op<void>([&](result<void>) { done = true; }));
+    t.run_until([&] { return done; });
+  };
+  std::uint32_t a = walk(user(1000, 7), std::nullopt, {"a"});
+  walk(user(1000, 7), std::nullopt, {"a"});
+  REQUIRE(attaches().size() == 1);
+  CHECK(attaches()[0].uname == "7");
+  CHECK(attaches()[0].n_uname == 1000);
+  // Another session of the same uid: its own attach, and a fid of the
+  // first session's is walked again from there, not cloned.
+  std::uint32_t b = walk(user(1000, 8), a, {});
+  REQUIRE(attaches().size() == 2);
+  CHECK(attaches()[1].uname == "8");
+  auto& last = std::get<twalk>(t.server.received.back().message);
+  CHECK(last.fid == attaches()[1].fid);
+  CHECK(last.wnames == std::vector<std::string>{"a"});
+  clunk(b);
+  // Many sessions, each gone when the next comes: past max_attaches, the
+  // attaches no fid comes from are clunked (a's session keeps its own).
+  for (std::uint64_t s = 100; s < 100 + mount::max_attaches; ++s) clunk(walk(user(1000, s), std::nullopt, {"a"}));
+  std::size_t attach_clunks = 0;
+  for (auto& f : t.server.received)
+    if (auto* c = std::get_if<tclunk>(&f.message))
+      for (auto& at : attaches()) attach_clunks += c->fid == at.fid && at.uname != "7";
+  CHECK(attach_clunks >= mount::max_attaches - 2);
+  CHECK(walk(user(1000, 7), std::nullopt, {"a"}) != a);
+  CHECK(attaches().size() == 2 + mount::max_attaches);  // session 7's attach stayed
 }

@@ -179,7 +179,7 @@ bool member_remote::error_walk(std::optional<std::uint32_t> from, const std::vec
   return true;
 }
 
-void member_remote::walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+void member_remote::walk(const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
                          walk_needs needs, op_ptr<remote_walk> done) {
   promised_.reset();
   if (error_walk(from, names, done)) return;
@@ -280,13 +280,13 @@ void member_remote::end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::
 void member_remote::clunk(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::clunk); }
 void member_remote::remove(std::uint32_t fid, op_ptr<void> done) { end_fid(fid, std::move(done), &remote::remove); }
 
-void member_remote::mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+void member_remote::mkdir(const caller& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
   pass(done, dfid, [who, name = std::move(name)](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) mutable {
     link.mkdir(who, *lf, std::move(name), o);
   });
 }
 
-void member_remote::unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir,
+void member_remote::unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir,
                              op_ptr<void> done) {
   pass(done, dfid, [who, name = std::move(name), dir](remote& link, std::optional<std::uint32_t> lf,
                                                      op_ptr<void> o) mutable {
@@ -294,7 +294,7 @@ void member_remote::unlinkat(const principal& who, std::uint32_t dfid, std::stri
   });
 }
 
-void member_remote::lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+void member_remote::lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                             op_ptr<attr> done) {
   pass(done, dfid, [who, name = std::move(name), flags, mode](remote& link, std::optional<std::uint32_t> lf,
                                                               op_ptr<attr> o) mutable {

@@ -7,7 +7,7 @@
 
 namespace circuit {
 
-void remote::lcreate(const principal&, std::uint32_t, std::string name, int, mode_t, op_ptr<attr> done) {
+void remote::lcreate(const caller&, std::uint32_t, std::string name, int, mode_t, op_ptr<attr> done) {
   done->complete(make_error(errc::not_permitted, "create: " + name + ": " + this->name() + " makes no files"));
 }
 

@@ -148,7 +148,7 @@ void mount::fsync(std::uint32_t fid, op_ptr<void> done) {
 
 void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
   listings_.erase(fid);
-  walked_.erase(fid);
+  forget(fid);
   if (undone_.erase(fid)) return remove(fid, done);
   forward(done, true, [&] {
     cl_->clunk(fid, [done](result<void> r) {
@@ -159,7 +159,7 @@ void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
 
 void mount::remove(std::uint32_t fid, op_ptr<void> done) {
   listings_.erase(fid);
-  walked_.erase(fid);
+  forget(fid);
   undone_.erase(fid);
   forward(done, true, [&] {
     cl_->remove(fid, [done](result<void> r) {
@@ -168,7 +168,7 @@ void mount::remove(std::uint32_t fid, op_ptr<void> done) {
   });
 }
 
-void mount::mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
+void mount::mkdir(const caller& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) {
   auto self = shared_from_this();
   as_walker(
       who, dfid,
@@ -183,7 +183,7 @@ void mount::mkdir(const principal& who, std::uint32_t dfid, std::string name, op
       });
 }
 
-void mount::unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
+void mount::unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) {
   auto self = shared_from_this();
   as_walker(
       who, dfid,
@@ -201,12 +201,12 @@ void mount::unlinkat(const principal& who, std::uint32_t dfid, std::string name,
 
 // The fid becomes the file made, as 9P says: it must be who's own, since
 // a clone walked as who would be another fid than the session's.
-void mount::lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+void mount::lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                     op_ptr<attr> done) {
   auto it = walked_.find(dfid);
-  if (it != walked_.end() && it->second.uid != who.uid)
+  if (it != walked_.end() && it->second.by != walker_of(who))
     return done->complete(make_error(errc::access, "create: " + name + ": the directory on " + name_ +
-                                                       " was reached as another uid; walk to it again"));
+                                                       " was reached by another caller; walk to it again"));
   auto self = shared_from_this();
   if (walking_.count(dfid)) opened_early_.insert(dfid);
   forward(done, true, [&] {

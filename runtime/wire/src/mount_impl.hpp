@@ -1,5 +1,5 @@
 // mount_impl.hpp — what the parts of wire::mount share (mount.cpp: the
-// requests on fids; mount_walk.cpp: walks and each uid's attach).
+// requests on fids; mount_walk.cpp: walks and each caller's attach).
 #pragma once
 
 #include <functional>
@@ -11,12 +11,13 @@
 
 namespace circuit::wire {
 
-// A uid's attach: requests of that uid walk from its fid, once attached.
+// A uid's attach for one caller session: requests of that caller walk
+// from its fid (sent behind the attach, mount::attach).
 struct mount::user {
   std::uint32_t fid = 0;
-  bool ready = false;
-  std::optional<error> failed;
-  std::vector<std::function<void()>> waiting;
+  uid_t uid = 0;
+  std::size_t fids = 0;  // walked_ entries walked from it
+  std::optional<error> failed;  // the attach's answer, when it refused
 };
 
 template <class T>

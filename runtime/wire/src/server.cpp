@@ -71,6 +71,25 @@ result<principal> principal_of(std::uint32_t uid) {
 
 constexpr std::uint32_t v9fs_magic = 0x01021997;
 
+// The error records of a caller a root client speaks for: its own, so
+// another uid or session of the same client (a member forwarding for
+// all its callers) never reads this one's words. The client names the
+// caller's session in uname (wire::mount: its session key); the key mixes
+// the connection's, the uid and that name into bits 0-60, with bit 63 set
+// and the face's kind of key (bits 32-33 of the connection's) in 61-62,
+// apart from every key a face gives. Two callers share words only if 61
+// bits of a hash meet, among at most 4,096 records (namespace_errors.cpp).
+std::uint64_t forwarded_key(std::uint64_t conn, std::uint32_t uid, std::string_view session) {
+  auto mix = [](std::uint64_t x) {  // splitmix64's finalizer
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  std::uint64_t h = mix(conn) ^ mix(std::uint64_t{uid} + 0x9e3779b97f4a7c15ULL);
+  for (unsigned char ch : session) h = mix(h ^ ch);
+  return (std::uint64_t{1} << 63) | ((conn >> 32 & 3) << 61) | (h & ((std::uint64_t{1} << 61) - 1));
+}
+
 }  // namespace
 
 server::server(ns& space, caller peer, sender send)
@@ -169,21 +188,19 @@ void server::version(std::uint16_t tag, const tversion& m) {
 
 void server::attach(std::uint16_t tag, const tattach& m) {
   caller c = peer_;
-  // Only root may speak for another uid; everyone else is who the kernel
-  // says it is, whatever uname or n_uname it sends.
-  if (peer_.uid == 0 && m.n_uname != nofid && m.n_uname != 0) {
+  // Only root may speak for another uid, or another caller of its own
+  // (a member forwarding for a root shell names its session); everyone
+  // else is who the kernel says it is, whatever uname or n_uname it sends.
+  bool speaks_for = peer_.uid == 0 && m.n_uname != nofid;
+  if (speaks_for && m.n_uname != 0) {
     auto p = principal_of(m.n_uname);
     if (!p) {
       space_.log("refused: " + p.err().message);
       return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(p.err().code))});
     }
     static_cast<principal&>(c) = std::move(*p);
-    // Its own error records: another uid of the same client (a member
-    // forwarding for all its users) never reads this one's words.
-    // Bit 63, the face's kind of key (bits 32-33 of the connection's) in
-    // bits 61-62, the connection's number in 32-60, the uid below.
-    c.key = (std::uint64_t{1} << 63) | ((peer_.key >> 32 & 3) << 61) | ((peer_.key & 0x1fffffff) << 32) | m.n_uname;
   }
+  if (speaks_for && (m.n_uname != 0 || !m.uname.empty())) c.key = forwarded_key(peer_.key, m.n_uname, m.uname);
   callers_[m.fid] = c;
   fid_t fid = m.fid;
   ses_->attach(c, tag, fid, [this, tag, fid, gen = generation_](result<attr> r) {

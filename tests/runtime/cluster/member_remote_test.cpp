@@ -23,7 +23,7 @@ class held_link final : public remote {
   std::uint32_t next = 100;
 
   std::string name() const override { return "held"; }
-  void walk(const principal&, std::optional<std::uint32_t>, std::vector<std::string> names, walk_needs,
+  void walk(const caller&, std::optional<std::uint32_t>, std::vector<std::string> names, walk_needs,
             op_ptr<remote_walk> done) override {
     hold(done, [this, names, done] {
       remote_walk w;
@@ -52,10 +52,10 @@ class held_link final : public remote {
     done->complete({});
   }
   void remove(std::uint32_t f, op_ptr<void> done) override { clunk(f, done); }
-  void mkdir(const principal&, std::uint32_t, std::string, op_ptr<attr> done) override {
+  void mkdir(const caller&, std::uint32_t, std::string, op_ptr<attr> done) override {
     hold(done, [done] { done->complete(attr{}); });
   }
-  void unlinkat(const principal&, std::uint32_t, std::string, bool, op_ptr<void> done) override {
+  void unlinkat(const caller&, std::uint32_t, std::string, bool, op_ptr<void> done) override {
     hold(done, [done] { done->complete({}); });
   }
 
@@ -86,7 +86,7 @@ struct fixture {
   manual_clock clk;
   std::shared_ptr<member_remote> m = std::make_shared<member_remote>("h2", clk, 3s);
   std::shared_ptr<held_link> link = std::make_shared<held_link>();
-  principal who;
+  caller who;
 
   std::uint32_t walk_to(std::vector<std::string> names) {
     outcome<remote_walk> w;
@@ -284,7 +284,7 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
   struct promising final : remote {
     std::shared_ptr<held_link> inner;
     std::string name() const override { return "promising"; }
-    void walk(const principal& w, std::optional<std::uint32_t> from, std::vector<std::string> n, walk_needs needs,
+    void walk(const caller& w, std::optional<std::uint32_t> from, std::vector<std::string> n, walk_needs needs,
               op_ptr<remote_walk> done) override {
       promised_ = inner->next;
       inner->walk(w, from, std::move(n), needs, done);
@@ -299,10 +299,10 @@ TEST_CASE("a walk's promised link fid is ours at once, and goes if the walk does
     void fsync(std::uint32_t a, op_ptr<void> d) override { inner->fsync(a, d); }
     void clunk(std::uint32_t a, op_ptr<void> d) override { inner->clunk(a, d); }
     void remove(std::uint32_t a, op_ptr<void> d) override { inner->remove(a, d); }
-    void mkdir(const principal& w, std::uint32_t a, std::string b, op_ptr<attr> d) override {
+    void mkdir(const caller& w, std::uint32_t a, std::string b, op_ptr<attr> d) override {
       inner->mkdir(w, a, std::move(b), d);
     }
-    void unlinkat(const principal& w, std::uint32_t a, std::string b, bool c, op_ptr<void> d) override {
+    void unlinkat(const caller& w, std::uint32_t a, std::string b, bool c, op_ptr<void> d) override {
       inner->unlinkat(w, a, std::move(b), c, d);
     }
   };

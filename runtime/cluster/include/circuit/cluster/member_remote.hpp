@@ -62,7 +62,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
 
   std::string name() const override { return member_; }
   bool aborts_at_death() const override { return true; }
-  void walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+  void walk(const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
             walk_needs needs, op_ptr<remote_walk> done) override;
   void getattr(std::uint32_t fid, op_ptr<attr> done) override;
   void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) override;
@@ -72,9 +72,9 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   void fsync(std::uint32_t fid, op_ptr<void> done) override;
   void clunk(std::uint32_t fid, op_ptr<void> done) override;
   void remove(std::uint32_t fid, op_ptr<void> done) override;
-  void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
-  void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
-  void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+  void mkdir(const caller& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
+  void unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                op_ptr<attr> done) override;
 
  private:

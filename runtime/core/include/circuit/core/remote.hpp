@@ -8,15 +8,18 @@
 // remote and the remote's fid, and hands every request on it over: the
 // same requests, with the same caller, as the ones it serves itself.
 //
-// The caller's principal travels with each request: the remote attaches
-// once per uid (as root, 9P's n_uname), and the server applies its access
-// rules to that uid. A fid is its walker's: a walk from a fid another uid
-// walked starts again from the walker's own attach, down the same path,
-// so one user's fid never carries another's requests (a face that keeps a
-// fid per inode, as the FUSE face does, shares them between users). Every request that does not wait by nature (walk,
-// getattr, readdir, mkdir, remove, clunk) has a deadline: a server that
-// does not answer fails it with errc::timed_out, never a hang. Opens,
-// reads and writes may wait as long as the server's file does (a receive).
+// The caller travels with each request: the remote attaches once per uid
+// and caller session (caller::session_key; as root, 9P's n_uname), and
+// the server applies its access rules to that uid and keeps that
+// session's `error` words apart from every other's. A fid is its
+// walker's: a walk from a fid another uid or session walked starts again
+// from the walker's own attach, down the same path, so one caller's fid
+// never carries another's requests (a face that keeps a fid per inode, as
+// the FUSE face does, shares them between callers). Every request that
+// does not wait by nature (walk, getattr, readdir, mkdir, remove, clunk)
+// has a deadline: a server that does not answer fails it with
+// errc::timed_out, never a hang. Opens, reads and writes may wait as long
+// as the server's file does (a receive).
 //
 // Inode numbers: the remote gives each file it serves a number of the
 // local tree's (remote_ino_bit set), the same for as long as it lives.
@@ -73,7 +76,7 @@ class remote {
   // Walks `names` from remote fid `from`, or from the top of the subtree
   // for `who` when `from` is empty; the attributes of the last name in
   // full only when `needs` asks for them (attr_of a qid otherwise).
-  virtual void walk(const principal& who, std::optional<std::uint32_t> from,
+  virtual void walk(const caller& who, std::optional<std::uint32_t> from,
                     std::vector<std::string> names, walk_needs needs, op_ptr<remote_walk> done) = 0;
   virtual void getattr(std::uint32_t fid, op_ptr<attr> done) = 0;
   virtual void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) = 0;
@@ -87,13 +90,13 @@ class remote {
   virtual void remove(std::uint32_t fid, op_ptr<void> done) = 0;
   // Made or removed as `who` (the element's maker is who makes it), even
   // when `dfid` was walked by another uid.
-  virtual void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
-  virtual void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir,
+  virtual void mkdir(const caller& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) = 0;
+  virtual void unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir,
                         op_ptr<void> done) = 0;
   // 9P's lcreate: `name` made in the directory `dfid`, and `dfid` becomes
   // that file, open with open(2) `flags`. `dfid` must be who's own (a
   // clone walked as who is). A remote that makes no files refuses (EPERM).
-  virtual void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+  virtual void lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                        op_ptr<attr> done);
 
   // Pipelining (circuit-wire(7)). Every request above on a fid it made

@@ -5,9 +5,12 @@
 // mount dials the file server: circuitd's `mount SOCKET NAME` (host ctl)
 // connects to another daemon's socket and shows its tree at /NAME. The
 // server sees one connection, whose peer is the mounting daemon (root), and
-// each caller's uid on it: the mount attaches once per uid, as that uid
-// (Tattach n_uname), and walks that caller's requests from there, so the
-// server's access rules judge the caller, not the daemon.
+// each caller's uid on it: the mount attaches once per uid and caller
+// session, as that uid (Tattach n_uname), naming the session in uname, and
+// walks that caller's requests from there, so the server's access rules
+// judge the caller, not the daemon, and its `error` files keep each
+// session's words apart (circuit-wire(7)). An attach that no fid comes
+// from any more is clunked once there are many (max_attaches).
 //
 // Requests that do not wait by nature have a deadline (`deadline`): past
 // it they fail with errc::timed_out (ETIMEDOUT) and the client flushes
@@ -34,6 +37,9 @@ namespace circuit::wire {
 
 class mount final : public remote, public std::enable_shared_from_this<mount> {
  public:
+  // Past this many attaches, a new one clunks those no fid comes from.
+  static constexpr std::size_t max_attaches = 64;
+
   // `cl` has negotiated its version already. `name` is for messages.
   // `top`: the subtree starts there, below the server's root (a cluster
   // member's directory is its host's: {"h2"}); empty, at the root.
@@ -42,7 +48,7 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   ~mount() override;
 
   std::string name() const override { return name_; }
-  void walk(const principal& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+  void walk(const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
             walk_needs needs, op_ptr<remote_walk> done) override;
   void getattr(std::uint32_t fid, op_ptr<attr> done) override;
   void lopen(std::uint32_t fid, int flags, op_ptr<attr> done) override;
@@ -52,15 +58,25 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   void fsync(std::uint32_t fid, op_ptr<void> done) override;
   void clunk(std::uint32_t fid, op_ptr<void> done) override;
   void remove(std::uint32_t fid, op_ptr<void> done) override;
-  void mkdir(const principal& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
-  void unlinkat(const principal& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
-  void lcreate(const principal& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
+  void mkdir(const caller& who, std::uint32_t dfid, std::string name, op_ptr<attr> done) override;
+  void unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
+  void lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                op_ptr<attr> done) override;
 
   bool connected() const override { return cl_->connected(); }
 
  private:
-  struct user;  // a uid's attach
+  struct user;  // a uid's attach, for one caller session
+  // Whose attach a fid comes from.
+  struct walker {
+    uid_t uid = 0;
+    std::uint64_t session = 0;  // caller::session_key
+    bool operator==(const walker&) const = default;
+  };
+  struct walker_hash {
+    std::size_t operator()(const walker& w) const { return std::hash<std::uint64_t>()(w.session * 31 + w.uid); }
+  };
+  static walker walker_of(const caller& who) { return {who.uid, who.session_key()}; }
   attr attr_of(const rgetattr& g);
   attr attr_of(const qid& q);
   std::uint64_t ino_of(std::uint64_t path);
@@ -73,7 +89,7 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   std::string name_;
   std::chrono::milliseconds deadline_;
   std::vector<std::string> top_;
-  std::unordered_map<uid_t, std::shared_ptr<user>> users_;
+  std::unordered_map<walker, std::shared_ptr<user>, walker_hash> users_;
   std::uint16_t id_;  // numbers this mount's inos (ino_of)
   std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // qid.paths over 40 bits -> local ino
   std::uint64_t next_ino_ = 1;
@@ -86,15 +102,22 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   // (pipelined): a cancelled walk leaves those to its client's session.
   std::unordered_set<std::uint32_t> walking_, opened_early_;
   // Each fid's walker and its path from the walker's attach (remote.hpp:
-  // a fid is its walker's; another uid walks the path again from its own).
+  // a fid is its walker's; another caller walks the path again from its
+  // own).
   struct walked {
-    uid_t uid;
+    walker by;
     std::vector<std::string> path;
   };
   std::unordered_map<std::uint32_t, walked> walked_;
+  // walked_'s entry of `fid` made or gone, counted in its walker's user.
+  void walked_from(std::uint32_t fid, walked w);
+  void forget(std::uint32_t fid);
+  void clunk_idle_attaches();
+  std::shared_ptr<user> attach(uid_t uid, const walker& me);
+  error attach_error(const error& e, uid_t uid) const;
   // `then(fid)` on a fid of who's for `dfid` (dfid itself, or a clone
   // walked as who, clunked after), or `fail` with the walk's error.
-  void as_walker(const principal& who, std::uint32_t dfid, std::function<void(std::uint32_t)> then,
+  void as_walker(const caller& who, std::uint32_t dfid, std::function<void(std::uint32_t)> then,
                  std::function<void(error)> fail);
 };
 
