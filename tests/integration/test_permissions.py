@@ -237,6 +237,15 @@ out["stat"] = json.loads(rd(c + "/stat"))["closed"]
         self.assertEqual(out, {"recv": "from u1", "close": "ok", "stat": True})
         self.assertEqual(elements(self.d.host("channels")), ["shared"])
 
+    def test_a_users_error_words_are_not_another_users_in_the_same_unix_session(self):
+        """Both run in this test's session (setpriv keeps it), as su or
+        sudo from one terminal do: the error file keys words by session
+        and uid, so the member reads none of the maker's."""
+        c = self.make("channels", "words")
+        out = as_user(MAKER, f'out["cap"] = attempt(wr, {c + "/cap"!r}, "abc"); out["error"] = rd({c + "/error"!r})')
+        self.assertEqual(out, {"cap": "EINVAL", "error": 'cap: "abc" is not a number\n'})
+        self.assertEqual(as_user(MEMBER, f'out["error"] = rd({c + "/error"!r})'), {"error": ""})
+
     def test_a_second_member_reads_stat_and_wait_of_the_first_members_worker_and_nothing_else(self):
         w = self.make("workers", "job")
         self.start(w, "echo out; echo err >&2; exec sleep 30")

@@ -131,7 +131,7 @@ std::string help_text(const dir& d) {
     t += '\n';
   };
   row("help", "this text");
-  row("error", "the last error of your session in this directory (read)");
+  row("error", "the last error of your session, as your uid, in this directory (read)");
   for (const auto& f : d.files()) row(f.name, f.help);
   if (auto fields = d.stat_fields(); !fields.empty()) {
     t += "\nstat fields (the keys of stat, in order):\n";

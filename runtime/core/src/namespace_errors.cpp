@@ -27,7 +27,7 @@ void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
   // max_error_text each (make_error cuts; an error built by hand is cut here).
   std::string text = cut_text(e.message);
   if (e.code != errc::would_block || cfg_.log_routine) log("error: " + text);
-  auto key = std::make_pair(dir_id, who.session_key());
+  error_key key{dir_id, who.session_key(), who.uid};
   auto [it, fresh] = errors_.insert_or_assign(key, std::move(text));
   if (!fresh) return;
   error_order_.push_back(key);
@@ -46,7 +46,7 @@ void ns::record_in(std::uint64_t ino, const caller& who, const error& e) {
 }
 
 std::string ns::last_error(std::uint64_t dir_id, const caller& who) const {
-  auto it = errors_.find({dir_id, who.session_key()});
+  auto it = errors_.find(error_key{dir_id, who.session_key(), who.uid});
   return it == errors_.end() ? std::string() : it->second;
 }
 

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -265,9 +266,12 @@ class ns {
   bool stopped_ = false;
   std::unordered_map<std::uint64_t, dir*> dirs_;
   std::unordered_map<std::uint64_t, std::uint64_t> made_;  // made file id -> its directory's id
-  // (dir id, session) -> message; oldest evicted past a bound.
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> errors_;
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> error_order_;
+  // (dir id, session, uid) -> message; oldest evicted past a bound. The
+  // uid too: two users in one Unix session (su, sudo) never read each
+  // other's words.
+  using error_key = std::tuple<std::uint64_t, std::uint64_t, uid_t>;
+  std::map<error_key, std::string> errors_;
+  std::deque<error_key> error_order_;
   // Files open now; those the kernel still holds when the daemon stops are
   // dropped at destruction, as never closed.
   std::unordered_set<open_file*> open_;
