@@ -134,35 +134,54 @@ const caller& server::who(fid_t fid) const {
 }
 
 result<void> server::feed(std::string_view bytes) {
-  // Whole frames are served from `bytes` where they lie; only what is
-  // left (the start of a frame, or frames held back) is kept in in_.
-  std::string_view all = bytes;
-  if (!in_.empty()) {
-    in_.append(bytes);
-    all = in_;
-  }
+  // First what in_ holds: frames held back, or the start of one, which
+  // takes from `bytes` only the bytes it lacks (a 64 KiB write split
+  // across reads is gathered; the frames read behind it are not).
   std::size_t at = 0;
-  for (;;) {
+  while (at < in_.size()) {
     // The face's replies are over its bound (a client that does not read
     // them): the rest waits in in_ until the face feeds again.
     if (hold_ && hold_()) break;
-    std::string_view rest = all.substr(at);
+    auto n = next_frame_size(std::string_view(in_).substr(at), msize_);
+    if (!n) return n.err();
+    std::size_t want = *n == 0 ? 4 : *n;  // its size field first
+    if (in_.size() - at < want) {
+      std::size_t take = std::min(want - (in_.size() - at), bytes.size());
+      in_.append(bytes.data(), take);
+      bytes.remove_prefix(take);
+      if (in_.size() - at < want) break;  // the bytes ran out
+      if (*n == 0) continue;
+    }
+    serve_frame(std::string_view(in_).substr(at, want));
+    at += want;
+  }
+  in_.erase(0, at);
+  if (!in_.empty()) {  // held back, or inside a frame still: the rest waits behind
+    in_.append(bytes);
+    return {};
+  }
+  // Then whole frames where they lie in `bytes`; only what is left is kept.
+  at = 0;
+  for (;;) {
+    if (hold_ && hold_()) break;
+    std::string_view rest = bytes.substr(at);
     auto n = next_frame_size(rest, msize_);
     if (!n) return n.err();
     if (*n == 0 || rest.size() < *n) break;
-    std::string_view one = rest.substr(0, *n);
+    serve_frame(rest.substr(0, *n));
     at += *n;
-    auto f = decode_t(one, msize_);
-    if (!f) {
-      complain(f.err().message);
-      send(peek_tag(one), rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
-      continue;
-    }
-    serve(f->tag, f->message);
   }
-  if (all.data() == in_.data()) in_.erase(0, at);
-  else in_.assign(all.substr(at));
+  in_.assign(bytes.substr(at));
   return {};
+}
+
+void server::serve_frame(std::string_view one) {
+  auto f = decode_t(one, msize_);
+  if (!f) {
+    complain(f.err().message);
+    return send(peek_tag(one), rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+  }
+  serve(f->tag, f->message);
 }
 
 void server::version(std::uint16_t tag, const tversion& m) {

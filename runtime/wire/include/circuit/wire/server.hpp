@@ -63,6 +63,7 @@ class server {
   std::size_t buffered() const { return in_.size(); }
 
  private:
+  void serve_frame(std::string_view frame);  // one whole frame: decoded and served
   void serve(std::uint16_t tag, tmessage& m);
   void version(std::uint16_t tag, const tversion& m);
   void attach(std::uint16_t tag, const tattach& m);

@@ -1,0 +1,101 @@
+// Unit tests of runtime/wire/src/server.cpp: how feed() cuts a byte stream
+// into frames, whatever reads the stream came in.
+#include "circuit/wire/server.hpp"
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "circuit/core/namespace.hpp"
+#include "circuit/elements/tree.hpp"
+#include "circuit/wire/codec.hpp"
+
+using namespace circuit;
+using namespace circuit::wire;
+
+namespace {
+
+// A session's requests: a version (msize 1 MiB), an attach, then clones
+// of the root, each followed by a write of `big` bytes to a fid that is
+// not open (answered EBADF): frames of a few bytes and of many, in turn.
+std::string requests(std::size_t clones, std::size_t big) {
+  std::string out = encode(notag, tmessage{tversion{1 << 20, "9P2000.L"}});
+  out += encode(1, tmessage{tattach{0, nofid, "", "", nofid}});
+  for (std::uint16_t i = 0; i < clones; ++i) {
+    out += encode(std::uint16_t(100 + 2 * i), tmessage{twalk{0, 1000u + i, {}}});
+    out += encode(std::uint16_t(101 + 2 * i), tmessage{twrite{0, 0, std::string(big, 'x')}});
+  }
+  return out;
+}
+
+struct rig {
+  ns space{config{.host = "h1"}, make_tree};
+  std::vector<std::uint16_t> tags;
+  bool full = false;
+  server srv{space, caller{}, [this](std::uint16_t tag, const rmessage&) { tags.push_back(tag); }};
+  rig() { srv.hold_when([this] { return full; }); }
+};
+
+// The replies' tags when `bytes` come in reads of the sizes `next` gives.
+template <class Next>
+std::vector<std::uint16_t> replies(const std::string& bytes, Next next) {
+  rig r;
+  for (std::size_t at = 0; at < bytes.size();) {
+    std::size_t n = std::min(next(), bytes.size() - at);
+    REQUIRE(r.srv.feed(std::string_view(bytes).substr(at, n)));
+    at += n;
+  }
+  CHECK(r.srv.buffered() == 0);
+  return r.tags;
+}
+
+}  // namespace
+
+TEST_CASE("a server cuts the same frames from a stream whatever reads bring it") {
+  std::string bytes = requests(8, 70 * 1024);
+  auto whole = replies(bytes, [&] { return bytes.size(); });
+  REQUIRE(whole.size() == 2 + 16);
+  CHECK(replies(bytes, [] { return std::size_t{1}; }) == whole);
+  CHECK(replies(bytes, [] { return std::size_t{3}; }) == whole);
+  CHECK(replies(bytes, [] { return std::size_t{64 * 1024}; }) == whole);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round)
+    CHECK(replies(bytes, [&] { return std::size_t(1 + rng() % (200 * 1024)); }) == whole);
+}
+
+TEST_CASE("a server holds frames back while its face is full, and serves them in order after") {
+  std::string bytes = requests(6, 50 * 1024);
+  auto whole = replies(bytes, [&] { return bytes.size(); });
+  std::mt19937 rng(11);
+  for (int round = 0; round < 10; ++round) {
+    rig r;
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+      r.full = rng() % 3 == 0;  // a face over its bound now and then
+      std::size_t n = std::min<std::size_t>(1 + rng() % (90 * 1024), bytes.size() - at);
+      REQUIRE(r.srv.feed(std::string_view(bytes).substr(at, n)));
+      at += n;
+      if (!r.full) continue;
+      std::size_t before = r.tags.size();
+      REQUIRE(r.srv.feed({}));
+      CHECK(r.tags.size() == before);  // still full: nothing served
+    }
+    r.full = false;
+    REQUIRE(r.srv.feed({}));
+    CHECK(r.srv.buffered() == 0);
+    CHECK(r.tags == whole);
+  }
+}
+
+TEST_CASE("a server refuses a stream whose frame size lies, whichever read brings the size") {
+  std::string bytes = requests(1, 10);
+  std::string liar = std::string("\xff\xff\xff\x7f", 4) + "junk";
+  for (std::size_t split = 0; split <= liar.size(); ++split) {
+    rig r;
+    REQUIRE(r.srv.feed(bytes));
+    auto first = r.srv.feed(std::string_view(liar).substr(0, split));
+    auto second = first ? r.srv.feed(std::string_view(liar).substr(split)) : first;
+    CHECK(!second);
+  }
+}
