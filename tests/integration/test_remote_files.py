@@ -231,6 +231,21 @@ class RemoteGoroutines(RemoteFiles):
             self.assertFalse(os.path.exists(self.at(0, "h1", "workers", name)))
 
 
+class Closes(RemoteFiles):
+    def test_a_close_through_a_peer_returns_0_and_its_refusal_is_in_error_as_on_the_owner(self):
+        """circuit(4), Other members: 9P has no close, so the owner's
+        verdict at a close (an incomplete spec) is not the close's there."""
+        os.mkdir(self.at(0, "h1", "workers", "w"))
+        for i, close_errno in ((0, errno.EINVAL), (1, 0)):
+            fd = os.open(self.at(i, "h1", "workers", "w", "spec"), os.O_WRONLY)
+            os.write(fd, b'{"path":')
+            self.assertEqual(errno_of(os.close, fd), close_errno, "through h%d's mount" % (i + 1))
+            deadline = time.time() + 10  # through h2, the clunk follows the close
+            while read(self.at(i, "h1", "workers", "w", "error")) != b"bad spec: incomplete JSON\n":
+                self.assertLess(time.time(), deadline, "the words to reach error through h%d" % (i + 1))
+                time.sleep(0.05)
+
+
 class SessionErrors(RemoteFiles):
     """An `error` file says the last refusal of the reader's own session
     (circuit(4), Errors), through another member's mount as on the owner's:
