@@ -42,6 +42,15 @@ def sweep_stale_mounts():
                     subprocess.run(["fusermount3", "-u", "-z", mnt], capture_output=True)
 
 
+def die_with_test():
+    """In a daemon, before its exec: SIGTERM (it unmounts and leaves) when
+    the test process dies, by SIGKILL too (a ctest timeout), so a killed
+    run leaves no daemon behind. A daemon started as another user keeps
+    none (a change of uid clears it); its mount is swept by the next run."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def default_sigint():
     """Children get SIGINT back at its default, so Ctrl-C can be simulated."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -104,7 +113,7 @@ class Daemon:
             self.proc = subprocess.Popen([*prefix, CIRCUITD, "--name", self.name, "--mount", mount, *sock, *store,
                                           *args],
                                          stdout=log, stderr=log, start_new_session=True,
-                                         pass_fds=[fd] if fd is not None else [])
+                                         pass_fds=[fd] if fd is not None else [], preexec_fn=die_with_test)
         if fd is not None:
             os.close(fd)
         deadline = time.time() + 10
