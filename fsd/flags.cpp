@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <type_traits>
 
 #include "circuit/core/ctl.hpp"
 
@@ -45,12 +46,13 @@ bool seconds(const char* name, double lo, double hi, flags& f, const std::string
   return set_seconds(name, lo, hi, v, f.*field, why);
 }
 
-// A flag that takes a count of bytes into a field of `flags`.
-template <std::uint64_t flags::*field>
-bool bytes(const char* name, flags& f, const std::string& v, std::string& why) {
-  auto n = parse_count(name, v, std::uint64_t{1} << 50);
+// A flag that takes a count (of bytes, of seconds, of fids) from 0 to
+// `max` into a field of `flags`.
+template <auto field, std::uint64_t max = std::uint64_t{1} << 50>
+bool count(const char* name, flags& f, const std::string& v, std::string& why) {
+  auto n = parse_count(name, v, max);
   if (!n) why = n.err().message;
-  if (n) f.*field = *n;
+  if (n) f.*field = static_cast<std::remove_reference_t<decltype(f.*field)>>(*n);
   return bool(n);
 }
 
@@ -97,10 +99,10 @@ const flag_row rows[] = {
     {"--store-bound", "BYTES",
      "past this many bytes of binaries, bin/ removes those nobody uses, least recently used first "
      "(default: 4294967296, 4 GiB)",
-     [](flags& f, const std::string& v, std::string& why) { return bytes<&flags::store_bound>("--store-bound", f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::store_bound>("--store-bound", f, v, why); }},
     {"--store-max-binary", "BYTES", "the largest binary bin/ takes (default: 1073741824, 1 GiB)",
      [](flags& f, const std::string& v, std::string& why) {
-       return bytes<&flags::store_max_binary>("--store-max-binary", f, v, why);
+       return count<&flags::store_max_binary>("--store-max-binary", f, v, why);
      }},
     {"--remote-deadline", "SECONDS",
      "how long a mount's server may take to answer a walk, stat or listing before it fails "
@@ -141,27 +143,15 @@ const flag_row rows[] = {
     {"--gossip-interval", "SECONDS", "how often updates are gossiped (default: 0.1)",
      [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::gossip_interval>("--gossip-interval", 0.001, 60, f, v, why); }},
     {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",
-     [](flags& f, const std::string& v, std::string& why) {
-       auto n = parse_count("--max-message", v, std::uint64_t{1} << 32);
-       if (!n) why = n.err().message;
-       if (n) f.max_message = *n;
-       return bool(n);
-     }},
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_message, std::uint64_t{1} << 32>("--max-message", f, v, why); }},
     {"--max-memory", "BYTES",
      "message and stdin bytes the daemon holds at most (default: a quarter of the machine's memory)",
-     [](flags& f, const std::string& v, std::string& why) {
-       auto n = parse_count("--max-memory", v, std::uint64_t{1} << 50);
-       if (!n) why = n.err().message;
-       if (n) f.max_memory = *n;
-       return bool(n);
-     }},
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_memory>("--max-memory", f, v, why); }},
+    {"--max-fids", "N",
+     "walked files (9P fids) one user other than root may hold at once, over all sessions (default: 262144)",
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_fids, std::uint64_t{1} << 32>("--max-fids", f, v, why); }},
     {"--grace", "SECONDS", "time a stopped worker gets between SIGTERM and SIGKILL (default: 5)",
-     [](flags& f, const std::string& v, std::string& why) {
-       auto n = parse_count("--grace", v, 3600);
-       if (!n) why = n.err().message;
-       if (n) f.grace = static_cast<double>(*n);
-       return bool(n);
-     }},
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::grace, 3600>("--grace", f, v, why); }},
     {"--allow-group", "GROUP",
      "let the members of GROUP (name or number) use the mount; needs root (default: "
      "root and the daemon's user only)",

@@ -26,6 +26,7 @@ fuse_face::fuse_face(boost::asio::io_context& io, ns& space, std::string mountpo
       kernel_checks_(kernel_checks),
       fd_(io),
       ses_(space) {
+  ses_.bounded_fids(false);  // the kernel bounds the inodes it keeps (session.hpp)
   // The root's fid, which every walk starts from. The attach is the
   // daemon's own; each later request carries its caller.
   caller self;

@@ -120,6 +120,7 @@ int serve(int argc, char** argv) {
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;
+  cfg.max_fids = fl.max_fids;
   cfg.allow_group = fl.allow_group;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;

@@ -238,4 +238,20 @@ result<void> ns::may_remove(const caller& who, dir& parent, std::string_view nam
                                              std::to_string(c->maker().uid) + ") and root may remove it");
 }
 
+result<void> ns::may_take_fid(const principal& who) const {
+  if (who.uid == 0) return {};
+  auto it = fids_of_.find(who.uid);
+  if (it == fids_of_.end() || it->second < cfg_.max_fids) return {};
+  return make_error(errc::no_memory, "fids: uid " + std::to_string(who.uid) + " holds " + std::to_string(it->second) +
+                                         " walked files here, the most one user may (circuitd --max-fids); "
+                                         "close files, or end the sessions that hold them");
+}
+
+void ns::count_fid(uid_t uid, long d) {
+  fids_ += d;
+  auto& n = fids_of_[uid];
+  n += d;
+  if (n == 0) fids_of_.erase(uid);
+}
+
 }  // namespace circuit

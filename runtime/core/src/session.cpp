@@ -32,7 +32,7 @@ session::~session() {
       else f.rt->clunk(f.rfid, ignore);
     }
   }
-  space_.count_fids(-static_cast<long>(fids_.size()));
+  for (auto& [fid, f] : fids_) space_.count_fid(f.uid, -1);
   fids_.clear();
   space_.count_sessions(-1);
 }
@@ -48,8 +48,9 @@ void session::attach(const caller& who, tag_t tag, fid_t fid, reply<attr> done) 
     if (fids_.count(fid)) return o->complete(make_error(errc::bad_fid, "attach: fid " + std::to_string(fid) + " is in use"));
     auto a = space_.getattr(who, ns::root_ino);
     if (!a) return o->complete(a.err());
-    fids_[fid].ino = a->ino;
-    space_.count_fids(1);
+    if (auto room = room_for(who); !room) return o->complete(room.err());
+    fids_[fid] = fid_state{.ino = a->ino, .uid = who.uid};
+    space_.count_fid(who.uid, 1);
     o->complete(*a);
   });
 }
@@ -223,7 +224,7 @@ void session::clunk(const caller& who, tag_t tag, fid_t fid, reply<void> done) {
     open_file* file = (*f)->file;
     fid_state s = std::move(**f);
     fids_.erase(fid);
-    space_.count_fids(-1);
+    space_.count_fid(s.uid, -1);
     if (s.rt) {
       if (s.gone) return o->complete(result<void>{});  // removed there at the abort
       if (s.aborted) s.rt->remove(s.rfid, o);
@@ -240,7 +241,7 @@ void session::remove(const caller& who, tag_t tag, fid_t fid, reply<void> done) 
     if (!f) return o->complete(f.err());
     fid_state s = std::move(**f);
     fids_.erase(fid);
-    space_.count_fids(-1);
+    space_.count_fid(s.uid, -1);
     if (s.rt) {
       if (s.gone) return o->complete(result<void>{});
       s.rt->remove(s.rfid, o);

@@ -22,6 +22,10 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
           return o->complete(make_error(errc::bad_fid, "walk: fid " + std::to_string(fid) + " is an open file"));
         if (newfid != fid && fids_.count(newfid))
           return o->complete(make_error(errc::bad_fid, "walk: newfid " + std::to_string(newfid) + " is in use"));
+        if (auto room = newfid != fid ? room_for(who) : result<void>(); !room) {
+          space_.record_in((*f)->rt ? 0 : (*f)->ino, who, room.err());
+          return o->complete(room.err());
+        }
         if ((*f)->rt) return walk_remote(who, fid, newfid, (*f)->rt, (*f)->rfid, names, needs, {}, 0, o);
         std::uint64_t ino = (*f)->ino;
         // A mount point not reached when it was walked to: from the top.
@@ -42,13 +46,20 @@ void session::walk(const caller& who, tag_t tag, fid_t fid, fid_t newfid,
                                std::vector<std::string>(names.begin() + i + 1, names.end()), needs,
                                std::move(walked), above, o);
         }
-        make_fid(fid, newfid, fid_state{.ino = ino});
+        make_fid(who, fid, newfid, fid_state{.ino = ino});
         o->complete(std::move(walked));
       });
 }
 
-void session::make_fid(fid_t fid, fid_t newfid, fid_state st) {
-  if (newfid != fid) space_.count_fids(1);
+// A walk's new fid counts against the walker; one walked in place stays
+// its maker's.
+void session::make_fid(const caller& who, fid_t fid, fid_t newfid, fid_state st) {
+  if (newfid != fid) {
+    st.uid = who.uid;
+    space_.count_fid(who.uid, 1);
+  } else if (auto it = fids_.find(fid); it != fids_.end()) {
+    st.uid = it->second.uid;
+  }
   fids_[newfid] = std::move(st);
 }
 
@@ -65,20 +76,23 @@ void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::share
     // or made now: newfid becomes `st`; or goes, when `st` is empty.
     auto settle = [&](std::optional<fid_state> st) {
       if (!*early) {
-        if (st) make_fid(fid, newfid, std::move(*st));
+        if (st) make_fid(who, fid, newfid, std::move(*st));
         return;
       }
       auto it = fids_.find(newfid);
       if (it == fids_.end() || it->second.rt != rt || it->second.rfid != **early) return;
       if (st && st->rt) return (void)(it->second.ino = st->ino);  // what was pipelined on it stays
-      if (st) return (void)(it->second = std::move(*st));
+      if (st) {
+        st->uid = it->second.uid;
+        return (void)(it->second = std::move(*st));
+      }
       // An interrupted walk (a flush, the session's end) may have made the
       // fid there after all, and requests pipelined on it may have opened
       // it: it stays, so its end (a clunk, or the session's, which aborts
       // an open) is the client's.
       if (!r && r.err().code == errc::interrupted) return;
+      space_.count_fid(it->second.uid, -1);
       fids_.erase(it);
-      space_.count_fids(-1);
     };
     if (!r) {
       // The walk ends at the mount point, which is here: newfid is made
@@ -114,7 +128,7 @@ void session::walk_remote(const caller& who, fid_t fid, fid_t newfid, std::share
   auto promised = rt->promised();  // taken always: none is left for the next walk
   if (promised && newfid != fid && !inner->done() && !fids_.count(newfid)) {
     *early = promised;
-    make_fid(fid, newfid, fid_state{.rt = rt, .rfid = *promised});
+    make_fid(who, fid, newfid, fid_state{.rt = rt, .rfid = *promised});
     pass_on();
   }
 }

@@ -47,6 +47,9 @@ struct config {
   std::string socket;                   // the Unix socket serving 9P2000.L, if any (--socket)
   std::size_t max_message = 64u << 20;  // bytes in one channel message
   std::size_t max_memory = std::size_t{1} << 30;  // message and stdin bytes held, daemon-wide
+  // Fids (walked files) one uid other than root holds at once, over all
+  // sessions (--max-fids): about 200 bytes each.
+  std::size_t max_fids = std::size_t{1} << 18;
   // The binary store, bin/ (--store): its directory (empty: none), the
   // bytes it keeps before it evicts binaries nobody uses (--store-bound),
   // and the largest binary it takes (--store-max-binary).
@@ -199,7 +202,11 @@ class ns {
   std::size_t fids() const { return fids_; }
   std::size_t requests() const { return requests_; }
   void count_sessions(long d) { sessions_ += d; }
-  void count_fids(long d) { fids_ += d; }
+  // Fids are counted by the uid whose walk or attach made them: a user
+  // other than root may hold cfg().max_fids at once, so one who walks
+  // without end cannot take the daemon's memory.
+  result<void> may_take_fid(const principal& who) const;
+  void count_fid(uid_t uid, long d);
   void count_requests(long d) { requests_ += d; }
   void abandon(open_file* f) {
     open_.erase(f);
@@ -276,6 +283,7 @@ class ns {
   // dropped at destruction, as never closed.
   std::unordered_set<open_file*> open_;
   std::size_t sessions_ = 0, fids_ = 0, requests_ = 0;
+  std::unordered_map<uid_t, std::size_t> fids_of_;  // by uid, those holding any
   std::shared_ptr<dir> root_;
 };
 

@@ -37,6 +37,12 @@
 // face the peer's credentials. The namespace applies the access rules
 // (access.hpp) to it.
 //
+// Each fid counts against the uid that walked or attached it: past the
+// namespace's bound for one user (ns::may_take_fid), walks and attaches
+// fail with ENOMEM. The FUSE face's session is not bounded (bounded_fids
+// false): its fids are the inodes the kernel keeps, which the kernel
+// bounds and gives back under memory pressure.
+//
 // Thread safety: belongs to the loop thread, like `ns`.
 #pragma once
 
@@ -70,6 +76,7 @@ class session {
   session& operator=(const session&) = delete;
 
   ns& space() { return space_; }
+  void bounded_fids(bool b) { bounded_ = b; }
 
   // Makes `fid` name the root. Fails for a caller the namespace does not
   // admit, and for a fid in use.
@@ -174,6 +181,7 @@ class session {
     bool gone = false;     // aborted there already: nothing more goes to the remote
     bool made = false;     // by lcreate, below a mount point
     bool wrote = false;    // a write went through it
+    uid_t uid = 0;         // whose walk or attach made it (ns::count_fid)
   };
   struct request;
   // The fids a request names: one, or two for a walk. Held in place: a
@@ -219,11 +227,14 @@ class session {
   // sends another request that opens it instead (lcreate).
   void lopen_remote(fid_state& s, fid_t fid, int flags, op_ptr<attr> o, bool starting,
                     const std::function<void(op_ptr<attr>)>& issue = nullptr);
-  // Makes `newfid` (replacing it when it is `fid`) with state `st`.
-  void make_fid(fid_t fid, fid_t newfid, fid_state st);
-  void drop_fid(fid_t fid, const caller& who, bool commit, reply<void>& done);
+  // Makes `newfid` (replacing it when it is `fid`) with state `st`,
+  // counted against who (ns::count_fid).
+  void make_fid(const caller& who, fid_t fid, fid_t newfid, fid_state st);
 
   ns& space_;
+  bool bounded_ = true;  // fids bounded per uid (bounded_fids)
+  // The room for one more fid of who's, when fids are bounded.
+  result<void> room_for(const caller& who) const { return bounded_ ? space_.may_take_fid(who) : result<void>(); }
   std::unordered_map<fid_t, fid_state> fids_;
   std::unordered_map<tag_t, std::shared_ptr<request>> by_tag_;
   using queue_map = std::unordered_map<fid_t, std::vector<request*>>;

@@ -1,0 +1,82 @@
+"""Bounds a user of the daemon cannot pass (circuitd(8) --max-fids): a
+member of the allowed group who walks without end is refused with ENOMEM
+and words, over all their sessions, and gets room back as fids go; root is
+not bounded. Real users (setpriv) on the daemon's socket. Needs root."""
+import json
+import os
+import pwd
+import subprocess
+import sys
+
+import ninep
+from test_permissions import GROUP, MAKER, PermissionTest, as_user, needs_root
+
+BOUND = 20
+
+# Run as MAKER: walks clones of the root until refused, on two sessions.
+WALKER = r"""
+import errno, json, sys, time
+sys.path.insert(0, sys.argv[2])
+import ninep
+out = {}
+def clones(c, first, n):
+    made = 0
+    try:
+        for fid in range(first, first + n):
+            c.ok(ninep.Twalk(0, fid, []))
+            made += 1
+    except OSError as e:
+        return made, errno.errorcode[e.errno]
+    return made, None
+one = ninep.Client(sys.argv[1])  # its attach is a fid too
+out["one"] = clones(one, 1, 100)
+one.call(ninep.Tclunk(1))  # room for the read of error
+out["error"] = one.read_file("error").decode()
+two = ninep.Client(sys.argv[1])  # the last place: its attach
+out["two"] = clones(two, 1, 5)
+one.close()  # its session ends: its fids go, once the daemon has seen the end
+deadline = time.time() + 20
+while clones(two, 1, 1)[0] == 0 and time.time() < deadline:
+    time.sleep(0.02)
+two.call(ninep.Tclunk(1))
+out["two after"] = clones(two, 1, 5)
+print(json.dumps(out))
+"""
+
+
+@needs_root
+class FidBound(PermissionTest):
+    daemon_args = ("--allow-group", GROUP, "--max-fids", str(BOUND))
+
+    def test_a_user_who_walks_without_end_is_refused_with_enomem_and_words_then_gets_room_back(self):
+        pw = pwd.getpwnam(MAKER)
+        r = subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--init-groups",
+                            sys.executable, "-c", WALKER, self.d.sock, os.path.dirname(os.path.abspath(ninep.__file__))],
+                           capture_output=True, timeout=30, text=True, cwd="/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["one"], [BOUND - 1, "ENOMEM"])
+        self.assertEqual(out["error"], "fids: uid %d holds %d walked files here, the most one user may "
+                                       "(circuitd --max-fids); close files, or end the sessions that hold them\n"
+                         % (pw.pw_uid, BOUND))
+        self.assertEqual(out["two"], [0, "ENOMEM"])  # the bound is the user's, over sessions
+        self.assertEqual(out["two after"], [5, None])
+        self.assertIn("fids: uid %d holds" % pw.pw_uid, self.d.log())
+
+    def test_root_is_not_bounded(self):
+        c = ninep.Client(self.d.sock)
+        self.addCleanup(c.close)
+        for fid in range(1, 3 * BOUND):
+            c.ok(ninep.Twalk(0, fid, []))
+
+    def test_the_mount_is_not_bounded_the_kernel_bounds_its_inodes(self):
+        chans = self.d.host("channels")
+        out = as_user(MAKER, f"""
+for i in range({2 * BOUND}):
+    os.mkdir(os.path.join({chans!r}, "c%d" % i))
+out["stats"] = sum(len(os.listdir(os.path.join({chans!r}, "c%d" % i))) for i in range({2 * BOUND}))
+for i in range({2 * BOUND}):
+    for name in os.listdir(os.path.join({chans!r}, "c%d" % i)):
+        os.stat(os.path.join({chans!r}, "c%d" % i, name))
+""")
+        self.assertGreater(out["stats"], 4 * BOUND)
