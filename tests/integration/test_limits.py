@@ -9,14 +9,15 @@ import subprocess
 import sys
 
 import ninep
-from test_permissions import GROUP, MAKER, PermissionTest, as_user, needs_root
+from test_cluster import ClusterTest
+from test_permissions import GROUP, MAKER, PermissionTest, as_user, ensure_users, needs_root
 
 BOUND = 20
 
 # Run as MAKER: walks clones of the root until refused, on two sessions.
 WALKER = r"""
 import errno, json, sys, time
-sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[-1])
 import ninep
 out = {}
 def clones(c, first, n):
@@ -44,17 +45,24 @@ print(json.dumps(out))
 """
 
 
+def run_as_maker(code, *args):
+    """Runs python `code` as MAKER with `args` (ninep importable); its JSON."""
+    pw = pwd.getpwnam(MAKER)
+    r = subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--init-groups",
+                        sys.executable, "-c", code, *args, os.path.dirname(os.path.abspath(ninep.__file__))],
+                       capture_output=True, timeout=30, text=True, cwd="/")
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    return json.loads(r.stdout)
+
+
 @needs_root
 class FidBound(PermissionTest):
     daemon_args = ("--allow-group", GROUP, "--max-fids", str(BOUND))
 
     def test_a_user_who_walks_without_end_is_refused_with_enomem_and_words_then_gets_room_back(self):
         pw = pwd.getpwnam(MAKER)
-        r = subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--init-groups",
-                            sys.executable, "-c", WALKER, self.d.sock, os.path.dirname(os.path.abspath(ninep.__file__))],
-                           capture_output=True, timeout=30, text=True, cwd="/")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = json.loads(r.stdout)
+        out = run_as_maker(WALKER, self.d.sock)
         self.assertEqual(out["one"], [BOUND - 1, "ENOMEM"])
         self.assertEqual(out["error"], "fids: uid %d holds %d walked files here, the most one user may "
                                        "(circuitd --max-fids); close files, or end the sessions that hold them\n"
@@ -80,3 +88,46 @@ for i in range({2 * BOUND}):
         os.stat(os.path.join({chans!r}, "c%d" % i, name))
 """)
         self.assertGreater(out["stats"], 4 * BOUND)
+
+
+# Run as MAKER on h2's socket: walks to h1 without end.
+ACROSS = r"""
+import errno, json, sys
+sys.path.insert(0, sys.argv[-1])
+import ninep
+c = ninep.Client(sys.argv[1])
+made, short = 0, None
+for fid in range(1, 100):
+    r = c.ok(ninep.Twalk(0, fid, ["h1", "channels"]))
+    if len(r.qids) < 2:  # stopped at h1: 9P's partial walk, no fid made
+        short = len(r.qids)
+        break
+    made += 1
+c.call(ninep.Tclunk(1))
+print(json.dumps({"made": made, "short": short, "error": c.read_file("h1/error").decode()}))
+"""
+
+
+@needs_root
+class FidBoundAcrossMembers(ClusterTest):
+    """h1 counts the fids h2's link holds for a user against that user."""
+
+    size = 2
+    member_args = ("--allow-group", GROUP)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        ensure_users()
+
+    def member(self, i, extra=()):
+        d = super().member(i, tuple(extra) + (("--max-fids", str(BOUND)) if i == 0 else ()))
+        os.chmod(d.dir, 0o755)  # MAKER reaches h2's socket
+        return d
+
+    def test_a_users_walks_through_a_member_count_on_the_owner_and_stop_there_with_enomem(self):
+        out = run_as_maker(ACROSS, self.d[1].sock)
+        # h1 holds the attach h2 made for this caller, then one fid per
+        # walk; the next stops at h1's directory on h2 (a partial walk).
+        self.assertEqual((out["made"], out["short"]), (BOUND - 1, 1))
+        self.assertIn("fids: uid %d holds %d walked files here" % (pwd.getpwnam(MAKER).pw_uid, BOUND), out["error"])
