@@ -334,9 +334,9 @@ class Forgetting(ClusterTest):
         self.assertIn(b"down h3\nleave h3\n", out)
 
 
-class Identity(ClusterTest):
-    """Ids are numeric and the same on every member: h2 forwards the
-    caller's uid, h1 looks up its groups and judges it by its own rules."""
+class UsersClusterTest(ClusterTest):
+    """Two members that let the test's users in (test_permissions), whose
+    mounts and sockets those users reach."""
     size = 2
     member_args = ("--allow-group", GROUP)
 
@@ -349,6 +349,11 @@ class Identity(ClusterTest):
         super().setUp()
         for d in self.d:
             os.chmod(d.dir, 0o755)  # other users must reach the mount point
+
+
+class Identity(UsersClusterTest):
+    """Ids are numeric and the same on every member: h2 forwards the
+    caller's uid, h1 looks up its groups and judges it by its own rules."""
 
     def as_uid(self, uid, gid, argv):
         return subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid), "--groups", str(gid)] + argv,

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import ninep
-from test_cluster import ClusterTest
-from test_permissions import GROUP, MAKER, PermissionTest, as_user, ensure_users, needs_root
+from test_cluster import UsersClusterTest
+from test_permissions import GROUP, MAKER, PermissionTest, as_user, needs_root
 
 BOUND = 20
 
@@ -109,21 +109,11 @@ print(json.dumps({"made": made, "short": short, "error": c.read_file("h1/error")
 
 
 @needs_root
-class FidBoundAcrossMembers(ClusterTest):
+class FidBoundAcrossMembers(UsersClusterTest):
     """h1 counts the fids h2's link holds for a user against that user."""
 
-    size = 2
-    member_args = ("--allow-group", GROUP)
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        ensure_users()
-
     def member(self, i, extra=()):
-        d = super().member(i, tuple(extra) + (("--max-fids", str(BOUND)) if i == 0 else ()))
-        os.chmod(d.dir, 0o755)  # MAKER reaches h2's socket
-        return d
+        return super().member(i, tuple(extra) + (("--max-fids", str(BOUND)) if i == 0 else ()))
 
     def test_a_users_walks_through_a_member_count_on_the_owner_and_stop_there_with_enomem(self):
         out = run_as_maker(ACROSS, self.d[1].sock)
