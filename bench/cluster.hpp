@@ -49,6 +49,7 @@ class stream_end {
   // The suite the handshake settled on, "TCP" for plaintext.
   std::string suite();
   void close();
+  int fd() { return socket_.native_handle(); }
 
  private:
   friend struct stream_pair;

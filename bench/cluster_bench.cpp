@@ -18,7 +18,11 @@
 // server that answers each with the frames h1 answers, over loopback TLS
 // 1.3 with circuit's link settings (link_context: the cluster key's PSK,
 // the suite circuit negotiates), or over plaintext TCP. Relay and server
-// are threads that only read and write.
+// are threads that only read and write. circuitd polls its sockets for
+// a while (--spin) before it sleeps, and so does libcircuit; a third
+// floor ("polling") is the TLS one with relay and server polling as long
+// (bench::spin_window, circuitd's default), its client not (as circuit's
+// socket client does not).
 //
 // The same round trip as a libcircuit program on h2 makes it: chan<int>
 // send then recv on /h1/channels/c (a send batch, then a receive batch
@@ -41,9 +45,11 @@
 // Output (medians of per-round medians; p99 of all samples; MB = 10^6 B):
 //   link suite: TLSv1.3 TLS_AES_128_GCM_SHA256 (floor), circuit's links: TLS_AES_128_GCM_SHA256
 //   cross-host round trip (64 B, ...): circuit socket 250.0 us (p99 ...), circuit mount ...,
-//     TLS relay floor 120.0 us (p99 ...), TCP relay floor 60.0 us (p99 ...)
+//     TLS relay floor 120.0 us (p99 ...), TCP relay floor 60.0 us (p99 ...),
+//     TLS floor polling 50.0 us (p99 ...)
 //     ratios: socket/TLS 2.08 (target <= 2), mount/TLS ..., socket/TCP ...
 //     libcircuit chan<int> send+recv / TLS relay floor 1.9 (target <= 2)
+//     against the TLS floor whose relay and server poll 100 us as circuitd does: socket .., mount .., libcircuit ..
 //     cpu per circuit socket round trip (median of rounds): h2 .. us, h1 .. us, client .. us
 //   stream 64 B, sender on h2's mount -> ...: circuit 9000 msgs/s 0.58 MB/s; raw TLS ...; circuit/TLS 0.01
 //   stream 64 B, 9P client of h2's socket -> ...: ...
@@ -87,9 +93,9 @@ bench::round_trip_frames forwarded_frames(const std::string& msg) { return bench
 
 // The floor of the round trip: the client's two batches, each relayed as
 // the round trip h2 makes for it.
-bench::relay_floor channel_relay(link_context* ctx, const std::string& msg) {
+bench::relay_floor channel_relay(link_context* ctx, const std::string& msg, std::chrono::nanoseconds poll = {}) {
   auto client = bench::channel_frames(msg, {"h1"}), link = forwarded_frames(msg);
-  return bench::relay_floor(ctx, {client.send, client.recv}, {link.send, link.recv});
+  return bench::relay_floor(ctx, {client.send, client.recv}, {link.send, link.recv}, poll);
 }
 
 // A round trip through h2's mount to h1's channel c.
@@ -159,6 +165,7 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   circuit::runtime program(h2.socket());  // libcircuit, as a program on h2 uses it
   auto lchan = program.open_chan<int>("/h1/channels/c");
   auto tls = channel_relay(&ctx, msg), tcp = channel_relay(nullptr, msg);
+  auto polling = channel_relay(&ctx, msg, bench::spin_window);
   printf("floor link suite: %s\n", tls.suite().c_str());
   struct way {
     const char* name;
@@ -168,6 +175,7 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
               {"circuit mount", [&] { mount_trip(c2, msg); }, {}},
               {"TLS relay floor", [&] { tls.round_trip(); }, {}},
               {"TCP relay floor", [&] { tcp.round_trip(); }, {}},
+              {"TLS floor polling", [&] { polling.round_trip(); }, {}},
               {"libcircuit chan", [&] {
                  lchan.send(7);
                  if (lchan.recv() != 7) bench::fail("chan<int>: received another value");
@@ -178,8 +186,8 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   // which scheduling noise (the level a round runs at) does not change.
   std::vector<double> cpu[3];
   for (int r = 0; r < rounds; ++r)
-    for (int k = 0; k < 5; ++k) {
-      auto& w = ways[(r + k) % 5];
+    for (std::size_t k = 0; k < std::size(ways); ++k) {
+      auto& w = ways[(r + k) % std::size(ways)];
       double c2 = bench::cpu_seconds(h2.pid()), c1 = bench::cpu_seconds(h1.pid()), me = bench::cpu_seconds(getpid());
       w.f.round(iters, w.trip);
       if (&w != &ways[0]) continue;
@@ -192,11 +200,14 @@ void round_trips(const bench::server& h1, const bench::server& h2, link_context&
   for (auto& w : ways)
     printf("  %-16s %8.1f us (p99 %8.1f)  per-round [%s]\n", w.name, w.f.us(), w.f.p99_us(),
            bench::list_us(w.f.round_medians).c_str());
-  auto& [sock, mnt, t, p, lib] = ways;
+  auto& [sock, mnt, t, p, poll, lib] = ways;
   printf("  ratios: socket/TLS %.2f (p99 %.2f; target <= 2), mount/TLS %.2f, socket/TCP %.2f, TLS/TCP %.2f\n",
          sock.f.us() / t.f.us(), sock.f.p99_us() / t.f.p99_us(), mnt.f.us() / t.f.us(), sock.f.us() / p.f.us(),
          t.f.us() / p.f.us());
   printf("  libcircuit chan<int> send+recv / TLS relay floor %.2f (target <= 2)\n", lib.f.us() / t.f.us());
+  printf("  against the TLS floor whose relay and server poll %lld us as circuitd does: socket %.2f, mount %.2f, "
+         "libcircuit %.2f\n", static_cast<long long>(bench::spin_window.count() / 1000), sock.f.us() / poll.f.us(),
+         mnt.f.us() / poll.f.us(), lib.f.us() / poll.f.us());
   printf("  cpu per circuit socket round trip (median of rounds): h2 %.1f us, h1 %.1f us, client %.1f us\n",
          bench::median(cpu[0]), bench::median(cpu[1]), bench::median(cpu[2]));
 }

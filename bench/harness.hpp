@@ -106,6 +106,9 @@ inline constexpr double idle_cpu_limit = 1.0;
 // Measures, prints "circuitd idle cpu: ..." and says whether it is within
 // the limit.
 bool idle_cpu_ok(pid_t pid, double seconds = 3);
+// circuitd's --spin default (and libcircuit's CIRCUIT_SPIN): how long the
+// polling floors poll before each blocking read.
+inline constexpr std::chrono::nanoseconds spin_window = std::chrono::microseconds(100);
 // "12.3 45.6 ..." — seconds printed as microseconds, for per-round figures.
 std::string list_us(const std::vector<double>& seconds);
 inline double seconds_since(std::chrono::steady_clock::time_point t) {

@@ -1,8 +1,11 @@
 // relay_floor.cpp — see relay_floor.hpp.
 #include "relay_floor.hpp"
 
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <stdexcept>
@@ -11,8 +14,25 @@
 
 namespace bench {
 
-relay_floor::relay_floor(circuit::cluster::link_context* ctx, std::vector<batch> batches, std::vector<batch> trips)
-    : pair_(io_, ctx), batches_(std::move(batches)), trips_(std::move(trips)) {
+namespace {
+
+// Polls `fd` for up to `window` until it has something to read (or its
+// end), yielding the CPU between polls; the blocking read follows.
+void await_readable(int fd, std::chrono::nanoseconds window) {
+  if (window.count() <= 0) return;
+  auto until = std::chrono::steady_clock::now() + window;
+  char c;
+  do {
+    if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN) return;
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < until);
+}
+
+}  // namespace
+
+relay_floor::relay_floor(circuit::cluster::link_context* ctx, std::vector<batch> batches, std::vector<batch> trips,
+                         std::chrono::nanoseconds poll)
+    : pair_(io_, ctx), batches_(std::move(batches)), trips_(std::move(trips)), poll_(poll) {
   if (batches_.size() != trips_.size()) throw std::runtime_error("relay_floor: a round trip per batch");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair");
@@ -41,8 +61,10 @@ void relay_floor::relay() {
   try {
     for (;;)
       for (std::size_t i = 0; i < batches_.size(); ++i) {
+        await_readable(relay_fd_, poll_);
         if (!read_exactly(relay_fd_, requests(batches_[i]).size())) return pair_.dialer->close();
         pair_.dialer->write(requests(trips_[i]));
+        await_readable(pair_.dialer->fd(), poll_);
         if (!pair_.dialer->read_exactly(replies(trips_[i]).size())) throw std::runtime_error("server went");
         write_all(relay_fd_, replies(batches_[i]));
       }
@@ -56,6 +78,7 @@ void relay_floor::serve() {
   try {
     for (;;)
       for (auto& trip : trips_) {
+        await_readable(pair_.acceptor->fd(), poll_);
         if (!pair_.acceptor->read_exactly(requests(trip).size())) return;
         pair_.acceptor->write(replies(trip));
       }

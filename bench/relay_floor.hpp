@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +29,8 @@ class relay_floor {
   // `batches[i]` is what the client writes and reads back; `trips[i]` the
   // round trip the relay makes on the link for it. TLS when `ctx` is
   // given, else TCP.
-  relay_floor(circuit::cluster::link_context* ctx, std::vector<batch> batches, std::vector<batch> trips);
+  relay_floor(circuit::cluster::link_context* ctx, std::vector<batch> batches, std::vector<batch> trips,
+              std::chrono::nanoseconds poll = {});
   ~relay_floor();  // closes the client's end: relay and server follow
   relay_floor(const relay_floor&) = delete;
   relay_floor& operator=(const relay_floor&) = delete;
@@ -44,6 +46,7 @@ class relay_floor {
   boost::asio::io_context io_;
   stream_pair pair_;
   std::vector<batch> batches_, trips_;
+  std::chrono::nanoseconds poll_;
   int client_ = -1, relay_fd_ = -1;
   std::string suite_;
   std::thread server_, relay_;

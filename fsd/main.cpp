@@ -16,6 +16,7 @@
 #include "circuit/elements/reaper.hpp"
 #include "circuit/elements/tree.hpp"
 #include "circuit/cluster/key.hpp"
+#include "circuit/wire/spin.hpp"
 #include "cluster_face.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
@@ -258,7 +259,10 @@ int serve(int argc, char** argv) {
   fsd::log_line("serving host " + fl.name + " at " + fl.mount +
                 (fl.socket.empty() ? "" : " and on " + fl.socket) + " to " + users);
   served = true;
-  io.run();
+  // io.run(), polling while busy (spin.hpp).
+  wire::spinner spin{std::chrono::microseconds(fl.spin_us)};
+  while (spin.run_one(io)) {
+  }
   return 0;
 }
 

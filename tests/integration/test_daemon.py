@@ -17,13 +17,17 @@ class Flags(unittest.TestCase):
     def test_help_documents_every_flag(self):
         r = run(["--help"])
         self.assertEqual(r.returncode, 0)
-        for flag in ["--name", "--mount", "--max-message", "--debug", "--help", "--version"]:
+        for flag in ["--name", "--mount", "--max-message", "--spin", "--debug", "--help", "--version"]:
             self.assertIn(flag.encode(), r.stdout)
 
     def test_unknown_and_bad_flags_are_refused_with_a_message(self):
         for args, words in [(["--frob"], b"unknown flag --frob"), (["--name"], b"--name needs NAME"),
                             (["--name", "a b"], b"name has the character"),
-                            (["--max-message", "big"], b"not a number")]:
+                            (["--max-message", "big"], b"not a number"),
+                            (["--spin", "soon"], b'--spin: "soon" is not a number'),
+                            (["--spin", "-1"], b'--spin: "-1" is negative'),
+                            (["--spin", "100001"], b'--spin: "100001" is too large'),
+                            (["--spin"], b"--spin needs MICROSECONDS")]:
             r = run(args)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(words, r.stderr)

@@ -57,11 +57,13 @@ void conn::send_queued() {
   client_->write_queued();
 }
 
+conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", std::chrono::microseconds(100))) {}
+
 void conn::run_until(const std::function<bool()>& done) {
   while (!done()) {
     if (io_.stopped()) io_.restart();
     send_queued();
-    io_.run_one();
+    spin_.run_one(io_);
   }
 }
 
@@ -69,7 +71,7 @@ bool conn::run_until(const std::function<bool()>& done, std::chrono::steady_cloc
   while (!done()) {
     if (io_.stopped()) io_.restart();
     send_queued();
-    if (io_.run_one_until(until) == 0 && std::chrono::steady_clock::now() >= until) return done();
+    if (spin_.run_one(io_, until) == 0 && std::chrono::steady_clock::now() >= until) return done();
   }
   return true;
 }

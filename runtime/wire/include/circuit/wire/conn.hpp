@@ -10,6 +10,10 @@
 //   auto fid = (*c)->walk(wire::split_path("/h1/channels/a/recv"));
 //   (*c)->lopen(*fid, wire::o_rdonly, 2s);   // waits at most 2 s
 //
+// While a conn's replies come quickly it polls for the next for a while
+// before it sleeps (spin.hpp): CIRCUIT_SPIN in the environment sets the
+// window in microseconds (default 100; 0: never poll).
+//
 // Thread safety: one thread at a time (a conn is one 9P session: its
 // `error` files are its own).
 #pragma once
@@ -23,6 +27,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "circuit/wire/client.hpp"
+#include "circuit/wire/spin.hpp"
 
 namespace circuit::wire {
 
@@ -91,7 +96,7 @@ class conn {
   bool run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until);
 
  private:
-  conn() = default;
+  conn();
   void send_queued();
   // Issues a request through `issue(handler)` and runs the loop until its
   // handler has run.
@@ -99,6 +104,9 @@ class conn {
   result<T> wait(F issue, duration within = {});
 
   boost::asio::io_context io_;
+  // Polls for a reply before sleeping while replies come quickly
+  // (spin.hpp): CIRCUIT_SPIN microseconds, 100 unless set.
+  spinner spin_;
   std::shared_ptr<client> client_;
   std::uint32_t root_ = 0;
 };

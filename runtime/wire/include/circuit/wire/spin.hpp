@@ -1,0 +1,57 @@
+// spin.hpp — waiting for the next event by polling for a while before
+// sleeping in the kernel.
+//
+// Waking a process that sleeps in epoll_wait(2) costs the waker and the
+// woken a trip through the scheduler each, and where idle CPUs halt (most
+// virtual machines) an interrupt between CPUs on top: tens of microseconds
+// where a whole socket round trip between two processes on one CPU takes
+// five. A process that polls its sockets for a little while after its
+// last event is not asleep when the answer to what it just sent comes
+// back, so neither side pays. Erlang's schedulers (+sbwt) and Go's
+// spinning threads do the same.
+//
+// A spinner polls only while it is hot: while the last thing it waited
+// for came within the window. One wait longer than the window cools it,
+// so an idle or lightly used process sleeps as before and costs nothing;
+// only a busy one spends up to a window of CPU per wait. While polling it
+// yields the CPU to whatever else is runnable there (sched_yield(2)).
+//
+//   wire::spinner s(std::chrono::microseconds(100));
+//   while (s.run_one(io)) {}   // io.run(), spinning while hot
+//
+// circuitd's --spin and libcircuit's CIRCUIT_SPIN set the window.
+//
+// Thread safety: the thread that runs `io`.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+
+namespace circuit::wire {
+
+class spinner {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit spinner(std::chrono::nanoseconds window = {}) : window_(window) {}
+
+  // Runs at least one handler of `io`, polling first for up to the window
+  // if hot, then sleeping until one is ready or `until`. Returns how many
+  // ran: 0 when `io` stopped, ran out of work, or `until` passed.
+  std::size_t run_one(boost::asio::io_context& io,
+                      clock::time_point until = clock::time_point::max());
+
+  bool hot() const { return hot_; }
+  std::chrono::nanoseconds window() const { return window_; }
+
+ private:
+  std::chrono::nanoseconds window_;
+  bool hot_ = false;
+};
+
+// The window in the environment variable `name` (microseconds, 0 for
+// none), else `otherwise`; a value that is not a count from 0 to 100000
+// counts as unset.
+std::chrono::nanoseconds spin_window_from_env(const char* name, std::chrono::nanoseconds otherwise);
+
+}  // namespace circuit::wire

@@ -1,0 +1,35 @@
+// spin.cpp — poll for a while, then sleep.
+#include "circuit/wire/spin.hpp"
+
+#include <sched.h>
+
+#include <cstdlib>
+
+namespace circuit::wire {
+
+std::size_t spinner::run_one(boost::asio::io_context& io, clock::time_point until) {
+  if (hot_) {
+    auto end = std::min(clock::now() + window_, until);
+    do {
+      if (std::size_t n = io.poll_one()) return n;
+      if (io.stopped()) return 0;
+      sched_yield();
+    } while (clock::now() < end);
+  }
+  auto start = clock::now();
+  std::size_t n = until == clock::time_point::max() ? io.run_one() : io.run_one_until(until);
+  hot_ = n > 0 && clock::now() - start < window_;
+  return n;
+}
+
+std::chrono::nanoseconds spin_window_from_env(const char* name,
+                                              std::chrono::nanoseconds otherwise) {
+  const char* v = std::getenv(name);
+  if (!v || !(*v >= '0' && *v <= '9')) return otherwise;  // strtoul would take " 5", "-1", "+5"
+  char* end = nullptr;
+  unsigned long us = std::strtoul(v, &end, 10);
+  if (*end || us > 100000) return otherwise;
+  return std::chrono::microseconds(us);
+}
+
+}  // namespace circuit::wire

@@ -1,0 +1,130 @@
+// Unit tests of runtime/wire/src/spin.cpp: a spinner runs what is ready,
+// polls only while hot, cools after a wait longer than its window, keeps
+// to a deadline while polling, and stops with its io_context.
+#include "circuit/wire/spin.hpp"
+
+#include <stdlib.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+
+using circuit::wire::spin_window_from_env;
+using circuit::wire::spinner;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Posts a handler to `io` from another thread after `after`.
+std::thread post_later(asio::io_context& io, std::chrono::milliseconds after, int& ran) {
+  return std::thread([&io, after, &ran] {
+    std::this_thread::sleep_for(after);
+    asio::post(io, [&ran] { ++ran; });
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a spinner with no window is run_one: it never gets hot", "[spin]") {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  spinner s;
+  int ran = 0;
+  asio::post(io, [&] { ++ran; });
+  CHECK(s.run_one(io) == 1);
+  CHECK(ran == 1);
+  CHECK_FALSE(s.hot());
+  auto t = post_later(io, 5ms, ran);
+  CHECK(s.run_one(io) == 1);
+  t.join();
+  CHECK(ran == 2);
+  CHECK_FALSE(s.hot());
+}
+
+TEST_CASE(
+    "a spinner gets hot when what it waits for comes within its window, and cools when it does not",
+    "[spin]") {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  spinner s(10s);
+  CHECK_FALSE(s.hot());  // cold at first: a new process sleeps
+  int ran = 0;
+  asio::post(io, [&] { ++ran; });
+  CHECK(s.run_one(io) == 1);
+  CHECK(s.hot());
+  // Hot: a handler another thread makes ready while it polls is run, and
+  // it stays hot.
+  auto t = post_later(io, 20ms, ran);
+  CHECK(s.run_one(io) == 1);
+  t.join();
+  CHECK(ran == 2);
+  CHECK(s.hot());
+
+  spinner brief(1ms);
+  asio::post(io, [&] { ++ran; });
+  CHECK(brief.run_one(io) == 1);
+  REQUIRE(brief.hot());
+  auto late = post_later(io, 100ms, ran);  // past the window: it polls, then sleeps, and cools
+  CHECK(brief.run_one(io) == 1);
+  late.join();
+  CHECK(ran == 4);
+  CHECK_FALSE(brief.hot());
+}
+
+TEST_CASE("a hot spinner keeps to the deadline it is given while it polls", "[spin]") {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  spinner s(30s);
+  asio::post(io, [] {});
+  REQUIRE(s.run_one(io) == 1);
+  REQUIRE(s.hot());
+  auto start = std::chrono::steady_clock::now();
+  CHECK(s.run_one(io, start + 50ms) == 0);
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took >= 50ms);
+  CHECK(took < 20s);  // not the window: bounded only so that a failure cannot hang
+}
+
+TEST_CASE("a hot spinner returns 0 once its io_context is stopped or out of work", "[spin]") {
+  asio::io_context io;
+  spinner s(30s);
+  {
+    auto work = asio::make_work_guard(io);
+    asio::post(io, [] {});
+    REQUIRE(s.run_one(io) == 1);
+    REQUIRE(s.hot());
+  }
+  CHECK(s.run_one(io) == 0);  // no work left: not 30 s of polling
+  io.restart();
+  auto work = asio::make_work_guard(io);
+  std::thread stopper([&io] {
+    std::this_thread::sleep_for(20ms);
+    io.stop();
+  });
+  CHECK(s.run_one(io) == 0);
+  stopper.join();
+}
+
+TEST_CASE("the window from the environment: microseconds from 0 to 100000, else the default",
+          "[spin]") {
+  const char* name = "CIRCUIT_SPIN_TEST";
+  auto from = [&](const char* v) {
+    if (v)
+      setenv(name, v, 1);
+    else
+      unsetenv(name);
+    return spin_window_from_env(name, 7us);
+  };
+  CHECK(from(nullptr) == 7us);
+  CHECK(from("") == 7us);
+  CHECK(from("50") == 50us);
+  CHECK(from("0") == 0us);
+  CHECK(from("100000") == 100000us);
+  for (const char* bad : {"100001", "-1", "+5", "abc", "5us", " 5", "99999999999999999999999"})
+    CHECK(from(bad) == 7us);
+  unsetenv(name);
+}
