@@ -152,7 +152,7 @@ const flag_row rows[] = {
      [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_fids, std::uint64_t{1} << 32>("--max-fids", f, v, why); }},
     {"--spin", "MICROSECONDS",
      "while requests come quickly, poll this long for the next before sleeping; 0: never poll (default: 100)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::spin_us, 100000>("--spin", f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) { return count<&flags::spin_us, 1000>("--spin", f, v, why); }},
     {"--grace", "SECONDS", "time a stopped worker gets between SIGTERM and SIGKILL (default: 5)",
      [](flags& f, const std::string& v, std::string& why) { return count<&flags::grace, 3600>("--grace", f, v, why); }},
     {"--allow-group", "GROUP",

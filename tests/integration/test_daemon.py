@@ -26,7 +26,7 @@ class Flags(unittest.TestCase):
                             (["--max-message", "big"], b"not a number"),
                             (["--spin", "soon"], b'--spin: "soon" is not a number'),
                             (["--spin", "-1"], b'--spin: "-1" is negative'),
-                            (["--spin", "100001"], b'--spin: "100001" is too large'),
+                            (["--spin", "1001"], b'--spin: "1001" is too large'),
                             (["--spin"], b"--spin needs MICROSECONDS")]:
             r = run(args)
             self.assertEqual(r.returncode, 2, args)

@@ -28,7 +28,7 @@ std::chrono::nanoseconds spin_window_from_env(const char* name,
   if (!v || !(*v >= '0' && *v <= '9')) return otherwise;  // strtoul would take " 5", "-1", "+5"
   char* end = nullptr;
   unsigned long us = std::strtoul(v, &end, 10);
-  if (*end || us > 100000) return otherwise;
+  if (*end || us > 1000) return otherwise;
   return std::chrono::microseconds(us);
 }
 

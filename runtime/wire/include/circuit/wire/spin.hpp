@@ -50,7 +50,7 @@ class spinner {
 };
 
 // The window in the environment variable `name` (microseconds, 0 for
-// none), else `otherwise`; a value that is not a count from 0 to 100000
+// none), else `otherwise`; a value that is not a count from 0 to 1000
 // counts as unset.
 std::chrono::nanoseconds spin_window_from_env(const char* name, std::chrono::nanoseconds otherwise);
 
