@@ -24,6 +24,7 @@
 #include "circuit/errors.hpp"
 #include "circuit/runtime.hpp"
 #include "circuit/wire/connection.hpp"
+#include "circuit/wire/spin.hpp"
 #include "goroutines.hpp"
 #include "session.hpp"
 
@@ -147,7 +148,12 @@ void program::start(runtime& rt, const std::string& main_fn) {
   im->main = goroutines::all().enter(main_fn);
   impl_ = im;
   std::thread([im] {
-    if (im->listen()) im->io.run();
+    if (!im->listen()) return;
+    // The daemon's requests, polling for the next while they come quickly
+    // (circuit/wire/spin.hpp), as the program's own calls do.
+    wire::spinner spin(wire::spin_window_from_env("CIRCUIT_SPIN", wire::default_spin_window));
+    while (spin.run_one(im->io)) {
+    }
   }).detach();
 }
 

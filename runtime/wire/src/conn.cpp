@@ -57,7 +57,7 @@ void conn::send_queued() {
   client_->write_queued();
 }
 
-conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", std::chrono::microseconds(100))) {}
+conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", default_spin_window)) {}
 
 void conn::run_until(const std::function<bool()>& done) {
   while (!done()) {

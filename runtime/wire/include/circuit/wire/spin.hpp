@@ -30,6 +30,9 @@
 
 namespace circuit::wire {
 
+// The window unless told otherwise: circuitd's --spin, CIRCUIT_SPIN.
+inline constexpr std::chrono::microseconds default_spin_window{100};
+
 class spinner {
  public:
   using clock = std::chrono::steady_clock;
