@@ -175,6 +175,11 @@ void membership::impl::on_ping(const wire::ping& p) {
   send(p.source_address, wire::ack{p.seq});
 }
 
+// A relayed ping waits the plain probe timeout, not one stretched by our
+// awareness as our own probes' are: the prober's probe ends a probe
+// interval after it began, and a nack later than that counts as missing,
+// which would make a healthy prober look unhealthy because we do
+// (memberlist waits the plain timeout too).
 void membership::impl::on_indirect(const wire::indirect_ping& p) {
   auto seq = expect([this, p] { send(p.source_address, wire::ack{p.seq}); },
                     [this, p] {
@@ -184,7 +189,7 @@ void membership::impl::on_indirect(const wire::indirect_ping& p) {
                         confirm_if_missed(*t);  // if the suspicion came first
                       }
                     },
-                    scaled(tm_.probe_timeout));
+                    tm_.probe_timeout);
   send(p.target_address, wire::ping{seq, p.target, self_->m.name, self_->m.address});
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "circuit/cluster/simnet.hpp"
+#include "packet.hpp"
 
 using namespace circuit;
 using namespace circuit::cluster;
@@ -288,4 +289,56 @@ TEST_CASE("a member cut from everyone is down on all, and alive again on all aft
   CHECK(c.holding("h5", state::alive, 5) == 4);
   for (auto h : {"h1", "h2", "h3", "h4"}) CHECK(c.net.at("h5").find(h)->st == state::alive);
   CHECK(c.count("alive h5") == 4);
+}
+
+TEST_CASE("a member cut from everyone again and again is down on all within 3 s each time", "[cluster]") {
+  // After a heal, the members that relayed pings to the cut one, or had
+  // to refute its stale suspicions, look a little unhealthy for a while
+  // (Lifeguard's awareness). A relay's nack must still come before the
+  // prober's probe ends, or the prober counts it missing and looks
+  // unhealthy in turn, and the next cut is called down ever later.
+  for (std::uint64_t seed : {1, 2, 3}) {
+    simnet::options o;
+    o.seed = seed;
+    testnet c(o);
+    c.start(5);
+    auto until = [&c](auto cond) {
+      auto start = c.clk.now();
+      while (!cond() && c.clk.now() - start < 30s) c.clk.advance(10ms);
+      return std::chrono::duration<double>(c.clk.now() - start).count();
+    };
+    for (int round = 0; round < 8; ++round) {
+      c.net.cut({"h5"}, {"h1", "h2", "h3", "h4"});
+      double down = until([&] { return c.holding("h5", state::down, 5) == 4; });
+      c.net.heal();
+      double alive = until([&] { return c.holding("h5", state::alive, 5) == 4; });
+      INFO("seed " << seed << ", round " << round);
+      CHECK(down <= 3.0);
+      CHECK(alive <= 3.0);
+    }
+  }
+}
+
+TEST_CASE("a relay that looks unhealthy still nacks before the prober's probe ends", "[cluster]") {
+  // Lifeguard stretches a member's own probe interval and timeout with its
+  // awareness. Its wait for a relayed ping must not stretch: a nack that
+  // comes after the prober's probe ended counts as missing, and makes the
+  // healthy prober look unhealthy in turn (it then stops confirming
+  // suspicions, and calls members down later).
+  for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
+    simnet::options o;
+    o.seed = seed;
+    testnet c(o);
+    c.start(5);
+    // h2 is told, again and again, that it is suspected: it refutes each
+    // time, and its awareness grows.
+    for (int i = 0; i < 7; ++i)
+      c.net.at("h2").receive("h4", wire::encode({wire::suspect{"h2", 0, "h4"}}));
+    REQUIRE(c.net.at("h2").awareness() > 2);
+    c.net.crash("h3");
+    for (int i = 0; i < 1000 && c.holding("h3", state::down, 5) < 4; ++i) c.clk.advance(10ms);
+    INFO("seed " << seed);
+    REQUIRE(c.holding("h3", state::down, 5) == 4);
+    for (auto h : {"h1", "h4", "h5"}) CHECK(c.net.at(h).awareness() == 0);
+  }
 }
