@@ -12,6 +12,9 @@
 //    Floor: the posix_spawn floor plus one raw TLS relay round trip of 64 B
 //    (relay_floor.hpp: Unix socket to a relay, loopback TLS with circuit's
 //    link settings to a server, and back).
+//  - go() + reply to a program on h2, next to that TLS relay round trip,
+//    and to the same with relay and server polling before they sleep as
+//    circuitd and libcircuit do (--spin, CIRCUIT_SPIN).
 // The binary is cached: workers start from this program's own path, as
 // spawn does while hosts share a file system. Each worker's directory is
 // removed after its wait (rmdir on its host's mount), outside the timing,
@@ -227,6 +230,8 @@ int body(int argc, char** argv) {
   bench::wait_alive({&h1, &h2});
   std::string bytes(64, 'r');
   bench::relay_floor tls(&ctx, {{{bytes, bytes}}}, {{{bytes, bytes}}});
+  // The same with relay and server polling as circuitd does (--spin).
+  bench::relay_floor polling(&ctx, {{{bytes, bytes}}}, {{{bytes, bytes}}}, bench::spin_window);
   {
     circuit::runtime rt(h1.socket());  // a program on h1
     spend local{{&h1}}, remote{{&h1, &h2}};
@@ -251,17 +256,21 @@ int body(int argc, char** argv) {
     // removing worker directories): measured in it, go()'s first rounds
     // ran at twice their later time.
     settle({h1.pid(), h2.pid()});
-    for (int i = 0; i < 300; ++i) go_trip(), tls.round_trip();
-    bench::figures g, t;
+    for (int i = 0; i < 300; ++i) go_trip(), tls.round_trip(), polling.round_trip();
+    bench::figures g, t, p;
     int go_iters = 10 * iters;  // a go() is a thousandth of a spawn
     for (int r = 0; r < rounds; ++r) {
       g.round(go_iters, go_trip);
       t.round(go_iters, [&] { tls.round_trip(); });
+      p.round(go_iters, [&] { polling.round_trip(); });
     }
     printf("go()+reply, h1 -> a program on h2 (%d rounds of %d):\n  libcircuit %.1f us (p99 %.1f)  per-round [%s]\n"
-           "  TLS relay round trip %.1f us (p99 %.1f)  per-round [%s]\n  ratio %.2f (target <= 3)\n",
+           "  TLS relay round trip %.1f us (p99 %.1f)  per-round [%s]\n"
+           "  the same, relay and server polling %lld us as circuitd does, %.1f us (p99 %.1f)  per-round [%s]\n"
+           "  ratio %.2f (target <= 3); to the polling floor %.2f\n",
            rounds, go_iters, g.us(), g.p99_us(), bench::list_us(g.round_medians).c_str(), t.us(), t.p99_us(),
-           bench::list_us(t.round_medians).c_str(), g.us() / t.us());
+           bench::list_us(t.round_medians).c_str(), static_cast<long long>(bench::spin_window.count() / 1000), p.us(),
+           p.p99_us(), bench::list_us(p.round_medians).c_str(), g.us() / t.us(), g.us() / p.us());
     done.send(1);
     w.wait();
   }
