@@ -4,7 +4,9 @@
 #include "circuit/wire/spin.hpp"
 
 #include <stdlib.h>
+#include <time.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -109,6 +111,42 @@ TEST_CASE("a hot spinner returns 0 once its io_context is stopped or out of work
   stopper.join();
 }
 
+TEST_CASE("one thread of a process polls at a time: another hot spinner sleeps meanwhile",
+          "[spin]") {
+  auto thread_cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  asio::io_context a, b;
+  auto wa = asio::make_work_guard(a), wb = asio::make_work_guard(b);
+  spinner first(30s), second(30s);
+  asio::post(a, [] {});
+  asio::post(b, [] {});
+  REQUIRE(first.run_one(a) == 1);
+  REQUIRE(second.run_one(b) == 1);
+  REQUIRE((first.hot() && second.hot()));
+  // `first` polls on another thread until something is posted to `a`.
+  std::atomic<bool> polling{false};
+  std::thread poller([&] {
+    polling = true;
+    first.run_one(a);
+  });
+  while (!polling) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // well inside its window
+  int ran = 0;
+  auto late = post_later(b, 200ms, ran);
+  auto cpu = thread_cpu();
+  CHECK(second.run_one(b) == 1);
+  // Sleeping, it used next to no CPU; polling, it would have used most of
+  // the 200 ms (a loaded machine can only make this smaller).
+  CHECK(thread_cpu() - cpu < 50ms);
+  late.join();
+  CHECK(ran == 1);
+  asio::post(a, [] {});
+  poller.join();
+}
+
 TEST_CASE("the window from the environment: microseconds from 0 to 1000, else the default",
           "[spin]") {
   const char* name = "CIRCUIT_SPIN_TEST";
@@ -124,7 +162,8 @@ TEST_CASE("the window from the environment: microseconds from 0 to 1000, else th
   CHECK(from("50") == 50us);
   CHECK(from("0") == 0us);
   CHECK(from("1000") == 1000us);
-  for (const char* bad : {"1001", "100000", "-1", "+5", "abc", "5us", " 5", "99999999999999999999999"})
+  for (const char* bad :
+       {"1001", "100000", "-1", "+5", "abc", "5us", " 5", "99999999999999999999999"})
     CHECK(from(bad) == 7us);
   unsetenv(name);
 }

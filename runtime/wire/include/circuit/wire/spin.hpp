@@ -15,6 +15,7 @@
 // so an idle or lightly used process sleeps as before and costs nothing;
 // only a busy one spends up to a window of CPU per wait. While polling it
 // yields the CPU to whatever else is runnable there (sched_yield(2)).
+// One thread of a process polls at a time; the others sleep meanwhile.
 //
 //   wire::spinner s(std::chrono::microseconds(100));
 //   while (s.run_one(io)) {}   // io.run(), spinning while hot
