@@ -10,7 +10,7 @@
 
 namespace bench {
 
-answering_peer::answering_peer(std::vector<exchange> script) {
+answering_peer::answering_peer(std::vector<exchange> script, std::chrono::nanoseconds poll) : poll_(poll) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair");
   peer_ = fork();
@@ -19,7 +19,7 @@ answering_peer::answering_peer(std::vector<exchange> script) {
     close(sv[0]);
     for (;;)
       for (auto& e : script)
-        if (!read_exactly(sv[1], e.ask) || !write_all(sv[1], e.answer)) _exit(0);
+        if (await_readable(sv[1], poll), !read_exactly(sv[1], e.ask) || !write_all(sv[1], e.answer)) _exit(0);
   }
   close(sv[1]);
   fd_ = sv[0];
@@ -32,6 +32,7 @@ answering_peer::~answering_peer() {
 
 void answering_peer::ask(const std::string& bytes, std::size_t size) {
   if (!write_all(fd_, bytes)) fail("floor write");
+  await_readable(fd_, poll_);
   if (!read_exactly(fd_, size)) fail("floor read");
 }
 

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,9 @@ class answering_peer {
     std::size_t ask;
     std::string answer;
   };
-  explicit answering_peer(std::vector<exchange> script);
+  // With a `poll` window, both ends poll that long before each blocking
+  // read, as circuitd and libcircuit do (--spin, CIRCUIT_SPIN).
+  explicit answering_peer(std::vector<exchange> script, std::chrono::nanoseconds poll = {});
   ~answering_peer();  // closes its end; the peer reads end of file and exits
   answering_peer(const answering_peer&) = delete;
   answering_peer& operator=(const answering_peer&) = delete;
@@ -35,6 +38,7 @@ class answering_peer {
 
  private:
   int fd_ = -1;
+  std::chrono::nanoseconds poll_;
   pid_t peer_ = 0;
 };
 

@@ -10,7 +10,10 @@
 // another (walk, lopen, read; its clunk goes unanswered into the next
 // batch), so the library makes two socket round trips where the floor
 // makes one; the ratio against one and against two raw round trips is
-// printed.
+// printed. Beside it, the same raw round trip with both ends polling
+// before they read, as the daemon and the library do (--spin,
+// CIRCUIT_SPIN): which of the two the scheduler makes faster depends on
+// whether it puts the two processes on one CPU.
 //
 // Output (microseconds, medians of per-round medians; p99 of all):
 //   chan<int> round trip, same host (5 rounds of 2000): libcircuit 70.0 us (p99 ...),
@@ -37,17 +40,22 @@ int body(int argc, char** argv) {
   // One raw round trip of as many bytes each way.
   std::string bytes(bench::requests(bench::channel_frames("1", {"h1"}).send).size(), 'x');
   bench::answering_peer raw({{bytes.size(), bytes}});
+  // The same with both ends polling before they read, as the daemon and
+  // the library do (--spin, CIRCUIT_SPIN).
+  bench::answering_peer polling({{bytes.size(), bytes}}, bench::spin_window);
   auto trip = [&] {
     ch.send(7);
     if (ch.recv() != 7) bench::fail("chan<int>: received another value");
   };
-  for (int i = 0; i < warmup; ++i) trip(), raw.ask(bytes, bytes.size());
-  bench::figures c, f;
+  for (int i = 0; i < warmup; ++i) trip(), raw.ask(bytes, bytes.size()), polling.ask(bytes, bytes.size());
+  bench::figures c, f, p;
   for (int r = 0; r < rounds; ++r) {
     if (r % 2 == 0) {
       c.round(iters, trip);
       f.round(iters, [&] { raw.ask(bytes, bytes.size()); });
+      p.round(iters, [&] { polling.ask(bytes, bytes.size()); });
     } else {
+      p.round(iters, [&] { polling.ask(bytes, bytes.size()); });
       f.round(iters, [&] { raw.ask(bytes, bytes.size()); });
       c.round(iters, trip);
     }
@@ -57,6 +65,10 @@ int body(int argc, char** argv) {
          rounds, iters, c.us(), c.p99_us(), f.us(), f.p99_us(), c.us() / f.us(), c.us() / (2 * f.us()));
   printf("  per-round medians (us): libcircuit [%s] raw [%s]\n", bench::list_us(c.round_medians).c_str(),
          bench::list_us(f.round_medians).c_str());
+  printf("  raw unix round trip with both ends polling %lld us before they read, as circuitd and libcircuit do: "
+         "%.1f us (p99 %.1f); ratios %.2f, per two such round trips %.2f; per-round [%s]\n",
+         static_cast<long long>(bench::spin_window.count() / 1000), p.us(), p.p99_us(), c.us() / p.us(),
+         c.us() / (2 * p.us()), bench::list_us(p.round_medians).c_str());
   return bench::idle_cpu_ok(daemon.pid()) ? 0 : 1;
 }
 

@@ -1,11 +1,8 @@
 // relay_floor.cpp — see relay_floor.hpp.
 #include "relay_floor.hpp"
 
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
 
 #include <cstdio>
 #include <stdexcept>
@@ -13,22 +10,6 @@
 #include "harness.hpp"
 
 namespace bench {
-
-namespace {
-
-// Polls `fd` for up to `window` until it has something to read (or its
-// end), yielding the CPU between polls; the blocking read follows.
-void await_readable(int fd, std::chrono::nanoseconds window) {
-  if (window.count() <= 0) return;
-  auto until = std::chrono::steady_clock::now() + window;
-  char c;
-  do {
-    if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN) return;
-    sched_yield();
-  } while (std::chrono::steady_clock::now() < until);
-}
-
-}  // namespace
 
 relay_floor::relay_floor(circuit::cluster::link_context* ctx, std::vector<batch> batches, std::vector<batch> trips,
                          std::chrono::nanoseconds poll)

@@ -2,8 +2,11 @@
 #include "socket_client.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <functional>
 #include <stdexcept>
 
@@ -184,6 +187,16 @@ bool read_exactly(int fd, std::size_t n) {
     got += static_cast<std::size_t>(r);
   }
   return true;
+}
+
+void await_readable(int fd, std::chrono::nanoseconds window) {
+  if (window.count() <= 0) return;
+  auto until = std::chrono::steady_clock::now() + window;
+  char c;
+  do {
+    if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN) return;
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < until);
 }
 
 bool write_all(int fd, const std::string& data) {

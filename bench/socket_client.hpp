@@ -21,6 +21,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -83,6 +84,10 @@ std::string replies(const std::vector<frame>& frames);
 // of file or on an error. Writes all of `data`; false on an error.
 bool read_exactly(int fd, std::size_t n);
 bool write_all(int fd, const std::string& data);
+// Polls `fd` for up to `window` until it has something to read (or its
+// end), yielding the CPU between polls, as circuitd does before it sleeps
+// (--spin): the polling floors call it before each blocking read.
+void await_readable(int fd, std::chrono::nanoseconds window);
 
 // Timings of a measured operation: per-round medians and every sample.
 struct figures {
