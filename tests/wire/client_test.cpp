@@ -1,6 +1,7 @@
 // Unit tests of runtime/wire/src/client.cpp (and requests.cpp): the client
 // against the small server of test_server.hpp, over a socket pair.
 #include "circuit/wire/client.hpp"
+#include "circuit/wire/conn.hpp"
 #include "circuit/wire/turn.hpp"
 
 #include <catch2/catch.hpp>
@@ -327,4 +328,16 @@ TEST_CASE("connecting to a socket nobody serves names the path and the errno") {
   REQUIRE(c.done());
   CHECK(c.r->err().code == errc::not_found);
   CHECK(c.r->err().message == "9p: /nonexistent/circuit.sock: No such file or directory");
+}
+
+TEST_CASE("split_path gives the names of a path, whatever its slashes", "[wire]") {
+  using circuit::wire::split_path;
+  using names = std::vector<std::string>;
+  CHECK(split_path("/h1/channels/a/recv") == names{"h1", "channels", "a", "recv"});
+  CHECK(split_path("h1/channels") == names{"h1", "channels"});
+  CHECK(split_path("//h1///channels//") == names{"h1", "channels"});
+  CHECK(split_path("/") == names{});
+  CHECK(split_path("") == names{});
+  CHECK(split_path("a") == names{"a"});
+  CHECK(split_path("/a b/ c/") == names{"a b", " c"});
 }

@@ -8,17 +8,21 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <sstream>
 
 #include "circuit/core/dir.hpp"
 
 namespace circuit::wire {
 
+// Every channel call splits its path; without a stringstream, whose
+// construction (and locale) was most of what splitting cost.
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> names;
-  std::stringstream in(path);
-  for (std::string name; std::getline(in, name, '/');)
-    if (!name.empty()) names.push_back(name);
+  for (std::size_t at = 0; at < path.size();) {
+    std::size_t end = path.find('/', at);
+    if (end == std::string::npos) end = path.size();
+    if (end > at) names.emplace_back(path, at, end - at);
+    at = end + 1;
+  }
   return names;
 }
 
