@@ -29,6 +29,20 @@ std::thread post_later(asio::io_context& io, std::chrono::milliseconds after, in
   });
 }
 
+// Posts a handler that counts in `ran` (from another thread after
+// `after`, if given) and runs `s` once; what run_one returned.
+std::size_t run_posted(spinner& s, asio::io_context& io, int& ran,
+                       std::chrono::milliseconds after = {}) {
+  if (after.count() == 0) {
+    asio::post(io, [&ran] { ++ran; });
+    return s.run_one(io);
+  }
+  auto t = post_later(io, after, ran);
+  std::size_t n = s.run_one(io);
+  t.join();
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("a spinner with no window is run_one: it never gets hot", "[spin]") {
@@ -36,13 +50,10 @@ TEST_CASE("a spinner with no window is run_one: it never gets hot", "[spin]") {
   auto work = asio::make_work_guard(io);
   spinner s;
   int ran = 0;
-  asio::post(io, [&] { ++ran; });
-  CHECK(s.run_one(io) == 1);
+  CHECK(run_posted(s, io, ran) == 1);
   CHECK(ran == 1);
   CHECK_FALSE(s.hot());
-  auto t = post_later(io, 5ms, ran);
-  CHECK(s.run_one(io) == 1);
-  t.join();
+  CHECK(run_posted(s, io, ran, 5ms) == 1);
   CHECK(ran == 2);
   CHECK_FALSE(s.hot());
 }
@@ -55,24 +66,19 @@ TEST_CASE(
   spinner s(10s);
   CHECK_FALSE(s.hot());  // cold at first: a new process sleeps
   int ran = 0;
-  asio::post(io, [&] { ++ran; });
-  CHECK(s.run_one(io) == 1);
+  CHECK(run_posted(s, io, ran) == 1);
   CHECK(s.hot());
   // Hot: a handler another thread makes ready while it polls is run, and
   // it stays hot.
-  auto t = post_later(io, 20ms, ran);
-  CHECK(s.run_one(io) == 1);
-  t.join();
+  CHECK(run_posted(s, io, ran, 20ms) == 1);
   CHECK(ran == 2);
   CHECK(s.hot());
 
   spinner brief(1ms);
-  asio::post(io, [&] { ++ran; });
-  CHECK(brief.run_one(io) == 1);
+  CHECK(run_posted(brief, io, ran) == 1);
   REQUIRE(brief.hot());
-  auto late = post_later(io, 100ms, ran);  // past the window: it polls, then sleeps, and cools
-  CHECK(brief.run_one(io) == 1);
-  late.join();
+  CHECK(run_posted(brief, io, ran, 100ms) ==
+        1);  // past the window: it polls, then sleeps, and cools
   CHECK(ran == 4);
   CHECK_FALSE(brief.hot());
 }

@@ -25,6 +25,14 @@ struct testnet {
 
   explicit testnet(simnet::options o = {})
       : net(clk, with_hooks(std::move(o))) {}
+  // h1..hn on a network seeded with `seed`, started and settled.
+  testnet(std::uint64_t seed, int n) : testnet(seeded(seed)) { start(n); }
+
+  static simnet::options seeded(std::uint64_t seed) {
+    simnet::options o;
+    o.seed = seed;
+    return o;
+  }
 
   simnet::options with_hooks(simnet::options o) {
     o.on_event = [this](const std::string& at, std::string_view ev, const member& m) {
@@ -45,6 +53,14 @@ struct testnet {
     int c = 0;
     for (auto& e : events) c += e.find(": " + event) != std::string::npos;
     return c;
+  }
+  // Steps the clock 10 ms at a time until `done()` or `limit`; the
+  // seconds it took.
+  template <class F>
+  double step_until(F done, clock::duration limit = 30s) {
+    auto start = clk.now();
+    while (!done() && clk.now() - start < limit) clk.advance(10ms);
+    return std::chrono::duration<double>(clk.now() - start).count();
   }
   // How many members hold `name` in state `st`.
   int holding(const std::string& name, state st, int n) {
@@ -120,10 +136,7 @@ TEST_CASE("the relays of the probe that raised a suspicion confirm it at once", 
   // pinged the crashed member for the first prober are three. Waiting for
   // the others' own probes instead takes seconds (the timer starts at 6 s).
   for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
-    simnet::options o;
-    o.seed = seed;
-    testnet c(o);
-    c.start(5);
+    testnet c(seed, 5);
     c.net.crash("h3");
     double t = suspicion_to_down(c, "h3", 10s);
     INFO("seed " << seed);
@@ -298,20 +311,12 @@ TEST_CASE("a member cut from everyone again and again is down on all within 3 s 
   // prober's probe ends, or the prober counts it missing and looks
   // unhealthy in turn, and the next cut is called down ever later.
   for (std::uint64_t seed : {1, 2, 3}) {
-    simnet::options o;
-    o.seed = seed;
-    testnet c(o);
-    c.start(5);
-    auto until = [&c](auto cond) {
-      auto start = c.clk.now();
-      while (!cond() && c.clk.now() - start < 30s) c.clk.advance(10ms);
-      return std::chrono::duration<double>(c.clk.now() - start).count();
-    };
+    testnet c(seed, 5);
     for (int round = 0; round < 8; ++round) {
       c.net.cut({"h5"}, {"h1", "h2", "h3", "h4"});
-      double down = until([&] { return c.holding("h5", state::down, 5) == 4; });
+      double down = c.step_until([&] { return c.holding("h5", state::down, 5) == 4; });
       c.net.heal();
-      double alive = until([&] { return c.holding("h5", state::alive, 5) == 4; });
+      double alive = c.step_until([&] { return c.holding("h5", state::alive, 5) == 4; });
       INFO("seed " << seed << ", round " << round);
       CHECK(down <= 3.0);
       CHECK(alive <= 3.0);
@@ -326,17 +331,14 @@ TEST_CASE("a relay that looks unhealthy still nacks before the prober's probe en
   // healthy prober look unhealthy in turn (it then stops confirming
   // suspicions, and calls members down later).
   for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
-    simnet::options o;
-    o.seed = seed;
-    testnet c(o);
-    c.start(5);
+    testnet c(seed, 5);
     // h2 is told, again and again, that it is suspected: it refutes each
     // time, and its awareness grows.
     for (int i = 0; i < 7; ++i)
       c.net.at("h2").receive("h4", wire::encode({wire::suspect{"h2", 0, "h4"}}));
     REQUIRE(c.net.at("h2").awareness() > 2);
     c.net.crash("h3");
-    for (int i = 0; i < 1000 && c.holding("h3", state::down, 5) < 4; ++i) c.clk.advance(10ms);
+    c.step_until([&] { return c.holding("h3", state::down, 5) == 4; }, 10s);
     INFO("seed " << seed);
     REQUIRE(c.holding("h3", state::down, 5) == 4);
     for (auto h : {"h1", "h4", "h5"}) CHECK(c.net.at(h).awareness() == 0);
