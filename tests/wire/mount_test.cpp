@@ -142,3 +142,74 @@ TEST_CASE("a mount attaches once per uid and caller session, naming the session,
   CHECK(walk(user(1000, 7), std::nullopt, {"a"}) != a);
   CHECK(attaches().size() == 2 + mount::max_attaches);  // session 7's attach stayed
 }
+
+namespace {
+
+// A fid of `who`'s walked to "a" through `m`.
+std::uint32_t walked_to_a(rig& t, mount& m, const caller& who) {
+  std::optional<result<remote_walk>> w;
+  m.walk(who, std::nullopt, {"a"}, walk_needs::qids,
+         make_op<remote_walk>([&](result<remote_walk> r) { w = std::move(r); }));
+  t.run_until([&] { return w.has_value(); });
+  REQUIRE(*w);
+  REQUIRE((*w)->fid);
+  return *(*w)->fid;
+}
+
+}  // namespace
+
+// The kernel hands a FUSE write of 1 MiB to a link whose messages carry a
+// little less: cut short, write(2) would end there.
+TEST_CASE(
+    "a mount carries a write larger than a message as several, in order, and answers it as one") {
+  rig t;
+  t.server.msize = 8192;
+  t.version();
+  auto m = std::make_shared<mount>(t.c, "test", 500ms);
+  std::uint32_t fid = walked_to_a(t, *m, user(1000));
+  std::string data(20000, 'w');
+  std::optional<result<std::size_t>> n;
+  m->write(fid, 100, data, make_op<std::size_t>([&](result<std::size_t> r) { n = std::move(r); }));
+  t.run_until([&] { return n.has_value(); });
+  REQUIRE(*n);
+  CHECK(**n == data.size());
+  std::vector<std::pair<std::uint64_t, std::size_t>> writes;
+  for (auto& f : t.server.received)
+    if (auto* w = std::get_if<twrite>(&f.message)) writes.emplace_back(w->offset, w->data.size());
+  std::size_t most = t.c->max_write();
+  CHECK(writes == std::vector<std::pair<std::uint64_t, std::size_t>>{
+                      {100, most}, {100 + most, most}, {100 + 2 * most, data.size() - 2 * most}});
+}
+
+// The cancel completes the open at once; the server's Rlopen, already on
+// its way, says it opened after all. A clunk sent behind the flush would
+// commit what the open made there (a send: an empty message delivered).
+TEST_CASE(
+    "a clunk after a cancelled open waits for the open's answer, and is a remove if it opened") {
+  for (bool opened : {true, false}) {
+    rig t;
+    t.version();
+    auto m = std::make_shared<mount>(t.c, "test", 500ms);
+    std::uint32_t fid = walked_to_a(t, *m, user(1000));
+    t.server.park_types = {mtype::tlopen};
+    auto open = make_op<attr>([](result<attr>) {});
+    m->lopen(fid, O_WRONLY, open);
+    t.run_until([&] { return !t.server.parked.empty(); });
+    std::uint16_t tag = t.server.parked.begin()->first;
+    // The server answers before it reads the flush (or the flush wins).
+    if (opened) t.server.reply(tag, rlopen{test::a_qid, 0});
+    open->cancel(make_error(errc::interrupted, "interrupted"));
+    REQUIRE(open->done());
+    bool clunked = false;
+    m->clunk(fid, make_op<void>([&](result<void>) { clunked = true; }));
+    t.run_until([&] { return clunked; });
+    std::vector<mtype> after;
+    for (auto& f : t.server.received) {
+      if (auto* c = std::get_if<tclunk>(&f.message); c && c->fid == fid)
+        after.push_back(mtype::tclunk);
+      if (auto* r = std::get_if<tremove>(&f.message); r && r->fid == fid)
+        after.push_back(mtype::tremove);
+    }
+    CHECK(after == std::vector<mtype>{opened ? mtype::tremove : mtype::tclunk});
+  }
+}

@@ -73,13 +73,12 @@ void mount::getattr(std::uint32_t fid, op_ptr<attr> done) {
 void mount::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
   auto self = shared_from_this();
   if (walking_.count(fid)) opened_early_.insert(fid);
+  opening_.insert_or_assign(fid, done);
   // A directory's listing is read whole at its open, as the local tree's.
   forward(done, false, [&] {
     cl_->lopen(fid, wire_flags(flags), [self, done, fid](result<rlopen> r) {
-      if (done->done()) {
-        if (r) self->undone_.insert(fid);  // its clunk undoes it
-        return;
-      }
+      if (done->done()) return self->opened_late(fid, r.ok());
+      self->opening_.erase(fid);
       if (!r) return done->complete(r.err());
       attr a = self->attr_of(r->qid);
       if (!a.is_dir) return done->complete(a);
@@ -131,10 +130,35 @@ void mount::read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr
 }
 
 void mount::write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) {
-  if (data.size() > cl_->max_write()) data.resize(cl_->max_write());  // a short write: the caller goes on
+  if (data.size() <= cl_->max_write()) {
+    return forward(done, false, [&] {
+      cl_->write(fid, off, std::move(data),
+                 settle<std::size_t, std::uint32_t>(
+                     done, [](std::uint32_t& n) { return std::size_t{n}; }));
+    });
+  }
+  write_on(fid, off, std::make_shared<const std::string>(std::move(data)), 0, std::move(done));
+}
+
+// A write larger than a message (a FUSE write of 1 MiB, over a link whose
+// messages carry a little less) goes as several, each sent when the last
+// was taken whole: the caller sees one write, as on the owner, never a
+// short one (the kernel would end the write(2) there). Its first failure
+// is the whole write's.
+void mount::write_on(std::uint32_t fid, std::uint64_t off, std::shared_ptr<const std::string> data,
+                     std::size_t at, op_ptr<std::size_t> done) {
+  std::size_t n = std::min<std::size_t>(data->size() - at, cl_->max_write());
+  std::weak_ptr<mount> self = weak_from_this();
   forward(done, false, [&] {
-    cl_->write(fid, off, std::move(data),
-               settle<std::size_t, std::uint32_t>(done, [](std::uint32_t& n) { return std::size_t{n}; }));
+    cl_->write(fid, off + at, data->substr(at, n),
+               [self, fid, off, data, at, n, done](result<std::uint32_t> r) {
+                 if (done->done()) return;
+                 if (!r) return done->complete(r.err());
+                 std::size_t sum = at + *r;
+                 auto m = self.lock();
+                 if (!m || *r < n || sum == data->size()) return done->complete(sum);
+                 m->write_on(fid, off, data, sum, done);
+               });
   });
 }
 
@@ -146,7 +170,23 @@ void mount::fsync(std::uint32_t fid, op_ptr<void> done) {
   });
 }
 
+// The answer to an open (or create) of `fid` that a cancel completed
+// already: if it opened the file after all, the fid's clunk undoes that
+// (a remove: a message it made is aborted, one it took goes back), and a
+// clunk that came meanwhile, held until now, is sent as that remove.
+void mount::opened_late(std::uint32_t fid, bool opened) {
+  opening_.erase(fid);
+  auto held = clunk_after_open_.extract(fid);
+  if (opened) undone_.insert(fid);
+  if (!held.empty()) clunk(fid, held.mapped());
+}
+
 void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
+  // A clunk sent now, behind a cancelled open whose answer may still be
+  // "opened", would commit what it made there (a message, empty). One
+  // behind an open still going goes at once (pipelined: it is served after).
+  if (auto o = opening_.find(fid); o != opening_.end() && o->second->done())
+    return (void)clunk_after_open_.insert_or_assign(fid, std::move(done));
   listings_.erase(fid);
   forget(fid);
   if (undone_.erase(fid)) return remove(fid, done);
@@ -209,16 +249,17 @@ void mount::lcreate(const caller& who, std::uint32_t dfid, std::string name, int
                                                        " was reached by another caller; walk to it again"));
   auto self = shared_from_this();
   if (walking_.count(dfid)) opened_early_.insert(dfid);
+  opening_.insert_or_assign(dfid, done);
   forward(done, true, [&] {
-    cl_->lcreate(dfid, name, wire_flags(flags), mode, 0, [self, done, dfid, name](result<rlcreate> r) {
-      if (done->done()) {
-        if (r) self->undone_.insert(dfid);  // its clunk undoes it
-        return;
-      }
-      if (!r) return done->complete(r.err());
-      if (auto w = self->walked_.find(dfid); w != self->walked_.end()) w->second.path.push_back(name);
-      done->complete(self->attr_of(r->qid));
-    });
+    cl_->lcreate(dfid, name, wire_flags(flags), mode, 0,
+                 [self, done, dfid, name](result<rlcreate> r) {
+                   if (done->done()) return self->opened_late(dfid, r.ok());
+                   self->opening_.erase(dfid);
+                   if (!r) return done->complete(r.err());
+                   if (auto w = self->walked_.find(dfid); w != self->walked_.end())
+                     w->second.path.push_back(name);
+                   done->complete(self->attr_of(r->qid));
+                 });
   });
 }
 

@@ -84,6 +84,9 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   // and makes a cancel of `o` flush that request.
   template <class T>
   void forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue);
+  // The part of `data` from `at` on, then the rest (mount::write).
+  void write_on(std::uint32_t fid, std::uint64_t off, std::shared_ptr<const std::string> data,
+                std::size_t at, op_ptr<std::size_t> done);
 
   std::shared_ptr<client> cl_;
   std::string name_;
@@ -98,6 +101,12 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   // reply that opened the file after all is undone at the fid's clunk
   // (remove: a message it took goes back).
   std::unordered_set<std::uint32_t> undone_;
+  // Fids whose open (or create) is out, with its op; the clunks of those
+  // whose open a cancel completed, held until its answer says what the
+  // clunk must do.
+  std::unordered_map<std::uint32_t, op_ptr<attr>> opening_;
+  std::unordered_map<std::uint32_t, op_ptr<void>> clunk_after_open_;
+  void opened_late(std::uint32_t fid, bool opened);
   // Fids whose walk is in flight, and those of them opened behind it
   // (pipelined): a cancelled walk leaves those to its client's session.
   std::unordered_set<std::uint32_t> walking_, opened_early_;
