@@ -235,7 +235,7 @@ result<void> ns::flush(open_file& f, const caller& who) {
 }
 
 void ns::abort(open_file& f, const caller& who) {
-  f.h->abort(who, "a process holding it died of a signal");
+  if (auto e = f.h->abort(who, "a process holding it died of a signal")) record(f.dir_id, who, *e);
 }
 
 result<void> ns::fsync(open_file& f, const caller& who) {
@@ -260,7 +260,12 @@ result<void> ns::commit(open_file* f, const caller& who) {
 }
 
 void ns::drop(open_file* f, const caller& who) {
-  f->h->abort(who, "its client ended the open without committing it (9P remove, or the end of the session)");
+  if (auto e = f->h->abort(
+          who,
+          "its client ended the open without committing it (a 9P remove: through another "
+          "member, a process holding it died of a signal or its open was interrupted; or "
+          "the end of the client's session)"))
+    record(f->dir_id, who, *e);
   f->h->release();  // what abort left (a taken message) goes back
   open_.erase(f);
   delete f;

@@ -48,11 +48,14 @@ class upload_handle final : public handle {
     if (auto v = in_->verdict(); !v) return v;
     return store_->end(std::move(in_), true, &last_);
   }
-  void abort(const caller& who, std::string_view why) override {
-    if (aborted_ || !in_) return;
+  std::optional<error> abort(const caller& who, std::string_view why) override {
+    if (aborted_ || !in_) return std::nullopt;
     aborted_ = true;
-    store_->space().log("bin: " + in_->name() + ": not kept: " + std::string(why));
+    error e =
+        make_error(errc::bad_state, "bin: " + in_->name() + ": not kept: " + std::string(why));
+    store_->space().log(e.message);
     last_ = who;
+    return e;
   }
   bool abortable() const override { return !aborted_ && in_; }
   // Across hosts a close is carried as an fsync (cluster_face): the same.

@@ -58,13 +58,14 @@ class send_end final : public handle {
     return {};
   }
 
-  void abort(const caller& who, std::string_view why) override {
-    if (state_ != state::open) return;
+  std::optional<error> abort(const caller& who, std::string_view why) override {
+    if (state_ != state::open) return std::nullopt;
     error e = end(state::aborted,
                   make_error(errc::bad_state,
                              "send: the message was aborted, nothing was delivered: " + std::string(why)));
     ch_->space().log("abort: " + e.message + " (pid " + std::to_string(who.pid) + ", " +
                      ch_->path() + ")");
+    return e;
   }
 
   bool abortable() const override { return state_ == state::open; }

@@ -138,8 +138,10 @@ class result_handle final : public handle {
     w_->set_outcome(pending_);
     return {};
   }
-  void abort(const caller&, std::string_view why) override {
-    if (!spoiled_) spoiled_ = make_error(errc::invalid, "result: " + std::string(why));
+  std::optional<error> abort(const caller&, std::string_view why) override {
+    if (spoiled_) return std::nullopt;
+    spoiled_ = make_error(errc::invalid, "result: " + std::string(why));
+    return spoiled_;
   }
   bool abortable() const override { return writing_ && !spoiled_; }
   // The last close: the bytes, and what they hold of the budget, go to the worker.

@@ -112,8 +112,12 @@ class handle {
     write_async(who, off, data, std::move(done));
   }
   virtual result<void> flush(const caller& who);
-  // `why` ends the log line and the error later writes get.
-  virtual void abort(const caller&, std::string_view /*why*/) {}
+  // `why` ends the log line and the error later writes get. Gives that
+  // error when the abort undid something, for the opener's `error` file
+  // (a client of another member aborts with no write left to refuse).
+  virtual std::optional<error> abort(const caller&, std::string_view /*why*/) {
+    return std::nullopt;
+  }
   // Whether abort would undo anything now: the face asks before it looks
   // up how the closer is ending, which costs a read of /proc.
   virtual bool abortable() const { return false; }
