@@ -272,6 +272,14 @@ def members(d):
     return out
 
 
+def make_class_key(cls):
+    """A cluster key for test class `cls` (cls.key), gone with the class."""
+    cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
+    cls.addClassCleanup(shutil.rmtree, cls.keydir, True)
+    cls.key = os.path.join(cls.keydir, "key")
+    subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+
+
 class ClusterKeyTest(unittest.TestCase):
     """Tests of several members: `cls.key`, a cluster key made for the
     class, and `timeout` seconds per test."""
@@ -281,10 +289,7 @@ class ClusterKeyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sweep_stale_mounts()
-        cls.keydir = tempfile.mkdtemp(prefix="circuit-key-")
-        cls.addClassCleanup(shutil.rmtree, cls.keydir, True)
-        cls.key = os.path.join(cls.keydir, "key")
-        subprocess.run([CIRCUITD, "keygen", cls.key], check=True, capture_output=True)
+        make_class_key(cls)
 
     def setUp(self):
         arm_alarm(self)

@@ -9,7 +9,6 @@ import grp
 import json
 import os
 import pwd
-import random
 import signal
 import socket
 import stat
@@ -22,34 +21,8 @@ import unittest
 import ninep
 from harness import CIRCUITD, ClusterKeyTest, Daemon, errno_of, members, read, sweep_stale_mounts, write
 from harness import wait_until as wait_for
+from through_a_peer import free_port
 from test_permissions import GROUP, MAKER, MEMBER, STRANGER, ensure_users
-
-
-def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1, below the range the
-    kernel hands out to connections (ip_local_port_range): a member's own
-    links and every client take ports from that range, so one could take
-    a port picked there before the daemon that is to listen on it binds it
-    ("Address already in use")."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    for _ in range(200):
-        port = random.randrange(10000, max(low, 10001))
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            pass
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
 
 
 class ClusterTest(ClusterKeyTest):

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import ROOT, ClusterKeyTest, Daemon, members, read, wait_until, write
-from test_cluster import free_port
+from through_a_peer import free_port
 from test_processes import rss, sanitized
 
 HOSTILE_PEER = os.environ.get("HOSTILE_PEER", os.path.join(ROOT, "build/tests/hostile_peer"))
