@@ -146,6 +146,10 @@ void fuse_face::invalidate(std::uint64_t parent, const std::string& name) {
   if (invalidator_) invalidator_->push(to_fuse(parent), name);
 }
 
+void fuse_face::invalidate_below(std::uint64_t dir) {
+  for (auto& name : inodes_.names_in(dir)) invalidate(dir, name);
+}
+
 void fuse_face::finish(std::function<void()> done) {
   if (!invalidator_) {
     stop();

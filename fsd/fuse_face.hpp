@@ -69,6 +69,8 @@ class fuse_face {
   // Drops the kernel's cached entry NAME of directory PARENT (ns inode),
   // unless it is the one the kernel is changing itself (known_change).
   void invalidate(std::uint64_t parent, const std::string& name);
+  // Drops every entry the kernel holds in directory DIR (ns inode).
+  void invalidate_below(std::uint64_t dir);
   void known_change(std::uint64_t parent, std::string_view name) {
     known_parent_ = parent;
     known_name_ = name;

@@ -24,6 +24,13 @@ std::optional<fid_t> inode_table::looked_up(std::uint64_t ino, fid_t walked, std
   return walked;
 }
 
+std::vector<std::string> inode_table::names_in(std::uint64_t parent) const {
+  std::vector<std::string> out;
+  for (auto& [ino, n] : nodes_)
+    if (n.parent == parent) out.push_back(n.name);
+  return out;
+}
+
 std::optional<fid_t> inode_table::forget(std::uint64_t ino, std::uint64_t n) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return std::nullopt;

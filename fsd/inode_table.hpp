@@ -64,6 +64,10 @@ class inode_table {
   };
   std::optional<stale> went_stale(std::uint64_t ino, bool may_tell, pid_t pid);
 
+  // The names the kernel holds inodes by in directory `parent` (their
+  // first lookups').
+  std::vector<std::string> names_in(std::uint64_t parent) const;
+
   std::size_t size() const { return nodes_.size(); }
 
  private:

@@ -232,6 +232,7 @@ int serve(int argc, char** argv) {
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);
   };
+  space.cfg().entries_below_changed = [&](std::uint64_t dir) { face.invalidate_below(dir); };
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {

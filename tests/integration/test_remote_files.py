@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import ninep
-from harness import errno_of, read, write
+from harness import errno_of, members, read, wait_until as wait_for, write
 from test_cluster import ClusterTest
 
 
@@ -90,6 +90,33 @@ class CachedEntries(RemoteFiles):
             except OSError:
                 pass
         self.assertIn(b'"sent":0', read(self.chan(1, "d", "stat")))
+
+
+class WorkingDirectory(RemoteFiles):
+    def test_a_working_directory_in_another_members_directory_outlives_member_events(self):
+        """`cd /circuit/h1` on h2, then member events: h1's first link,
+        made when first needed, and h1 suspected and alive again. At each
+        h2's kernel forgets what it cached below /h1, not /h1 itself, so
+        pwd still works (it failed with ENOENT) and relative paths reach
+        h1's files."""
+        self.addCleanup(os.chdir, os.getcwd())
+        top = self.at(1, "h1")
+        os.chdir(top)
+        os.mkdir("channels/p")  # the first call that needs h1: the link is made
+        time.sleep(0.3)  # the kernel is told of the event off the loop
+        self.assertEqual(os.getcwd(), top)
+        self.d[0].proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: members(self.d[1])["h1"] != "alive", "h2 to suspect h1", timeout=20)
+        finally:
+            self.d[0].proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: members(self.d[1])["h1"] == "alive", "h1 alive again on h2", timeout=20)
+        time.sleep(0.3)
+        self.assertEqual(os.getcwd(), top)
+        self.assertIn("p", os.listdir("channels"))
+        write("channels/p/cap", "1")
+        write("channels/p/send", "here")
+        self.assertEqual(read(self.chan(0, "p", "recv")), b"here")
 
 
 class DyingHolder(RemoteFiles):

@@ -46,6 +46,10 @@ void ns::entry_changed(const dir& parent, const std::string& name) const {
   if (cfg_.entry_changed) cfg_.entry_changed(parent.id() << file_bits, name);
 }
 
+void ns::entries_below_changed(const dir& d) const {
+  if (cfg_.entries_below_changed) cfg_.entries_below_changed(d.id() << file_bits);
+}
+
 std::uint64_t ns::enroll(dir* d) {
   std::uint64_t id = next_id_++;
   dirs_.emplace(id, d);

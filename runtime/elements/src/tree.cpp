@@ -34,9 +34,11 @@ result<void> remove_member(ns& space, const std::string& name) {
 
 void member_event(ns& space, const std::string& name, const std::string& what) {
   if (!what.empty()) space.events().append(what + " " + name);
-  // Faces that cache entries (the kernel's) forget the member's: what they
-  // hold below it was reached over a link that may be gone.
-  space.entry_changed(space.top(), name);
+  // Faces that cache entries (the kernel's) forget those below the
+  // member's directory: they were reached over a link that may be gone.
+  // The directory's own entry stays: it is this host's, and a shell whose
+  // working directory it is must not lose it (pwd would fail).
+  if (dir* d = space.top().child(name)) space.entries_below_changed(*d);
 }
 
 void stop_workers(ns& space, std::function<void()> done) {

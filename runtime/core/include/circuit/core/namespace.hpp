@@ -90,6 +90,10 @@ struct config {
   // An entry appeared in or left directory `parent_ino` (an element made
   // or removed): faces with caches drop what they cached of it.
   std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
+  // What a face cached below directory `dir_ino` (it stays) is stale: the
+  // entries in it go, the directory's own entry stays (a shell whose
+  // working directory it is keeps it).
+  std::function<void(std::uint64_t dir_ino)> entries_below_changed;
   // Who may use the namespace (access.hpp): root, the daemon's user, and
   // the members of allow_group (--allow-group) when it is set.
   principal daemon{::geteuid(), ::getegid(), {}};
@@ -242,6 +246,7 @@ class ns {
   dir& top() { return *root_; }
   void log(std::string_view line) const;
   void entry_changed(const dir& parent, const std::string& name) const;
+  void entries_below_changed(const dir& d) const;
   void stop();  // retire every element: parked requests complete
 
  private:

@@ -26,7 +26,9 @@ result<void> remove_mount(ns& space, const std::string& name);
 // NAME" when it comes and "leave NAME" when it goes. member_event adds a
 // line of the membership's ("suspect NAME", "alive NAME", "down NAME"; no
 // line for an empty `what`: a new link) and makes faces that cache
-// entries forget the member's, so no stale view outlives a member event.
+// entries forget those below the member's directory (not its own entry,
+// which may be a shell's working directory), so no stale view outlives a
+// member event.
 result<void> add_member(ns& space, const std::string& name, std::shared_ptr<remote> r);
 result<void> remove_member(ns& space, const std::string& name);
 void member_event(ns& space, const std::string& name, const std::string& what);
