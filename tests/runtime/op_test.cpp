@@ -102,6 +102,34 @@ TEST_CASE("a cancel reaches the inner op that serves an op, and comes back as it
   CHECK(p.calls == 1);
 }
 
+// A request carried to another 9P server: its flush is answered there, by
+// the reply if that won (a write that went in), else by "interrupted".
+TEST_CASE(
+    "an op whose server answers cancels stays pending after the hook until the server completes "
+    "it") {
+  for (bool reply_won : {true, false}) {
+    probe p;
+    auto outer = p.make();
+    auto inner = make_inner_op<std::string>(
+        outer,
+        [](const op_ptr<std::string>& o, result<std::string> r) { o->complete(std::move(r)); });
+    int flushes = 0;
+    inner->on_cancel_answered([&] { ++flushes; });
+    outer->cancel(interrupted());
+    CHECK(flushes == 1);
+    CHECK_FALSE(p.got);
+    outer->cancel(interrupted());  // a second cancel does not flush again
+    CHECK(flushes == 1);
+    if (reply_won)
+      inner->complete(std::string("went in"));
+    else
+      inner->complete(interrupted());
+    REQUIRE(p.got);
+    CHECK(p.got->ok() == reply_won);
+    CHECK(p.calls == 1);
+  }
+}
+
 TEST_CASE("a cancel of an op whose result is decided does nothing: the result is reported") {
   probe p;
   auto o = p.make();

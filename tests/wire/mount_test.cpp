@@ -213,3 +213,46 @@ TEST_CASE(
     CHECK(after == std::vector<mtype>{opened ? mtype::tremove : mtype::tclunk});
   }
 }
+
+// A write interrupted while it waits on the owner (a full stdin): the
+// owner may have taken it before the flush came. The caller must hear so,
+// else it writes those bytes again.
+TEST_CASE(
+    "a cancelled read or write through a mount completes with the owner's answer, not at once") {
+  for (bool reply_won : {true, false}) {
+    rig t;
+    t.version();
+    auto m = std::make_shared<mount>(t.c, "test", 500ms);
+    std::uint32_t fid = walked_to_a(t, *m, user(1000));
+    t.server.park_types = {mtype::twrite, mtype::tread};
+    std::optional<result<std::size_t>> wrote;
+    auto w = make_op<std::size_t>([&](result<std::size_t> r) { wrote = std::move(r); });
+    m->write(fid, 0, "twelve bytes", w);
+    std::optional<result<std::string>> got;
+    auto r = make_op<std::string>([&](result<std::string> x) { got = std::move(x); });
+    m->read(fid, 0, 100, r);
+    t.run_until([&] { return t.server.parked.size() == 2; });
+    if (reply_won) {  // answered before the server reads the flushes
+      for (auto& [tag, msg] : t.server.parked) {
+        if (std::holds_alternative<twrite>(msg))
+          t.server.reply(tag, rwrite{12});
+        else
+          t.server.reply(tag, rread{"taken"});
+      }
+    }
+    w->cancel(make_error(errc::interrupted, "interrupted"));
+    r->cancel(make_error(errc::interrupted, "interrupted"));
+    CHECK_FALSE(wrote);  // the owner says
+    CHECK_FALSE(got);
+    t.run_until([&] { return wrote.has_value() && got.has_value(); });
+    if (reply_won) {
+      REQUIRE(*wrote);
+      CHECK(**wrote == 12);
+      REQUIRE(*got);
+      CHECK(**got == "taken");
+    } else {
+      CHECK(wrote->err().code == errc::interrupted);
+      CHECK(got->err().code == errc::interrupted);
+    }
+  }
+}

@@ -28,14 +28,18 @@ void op_base::cancel(error why) {
   auto keep = weak_from_this().lock();
   if (auto in = inner_.lock()) {
     inner_.reset();
-    in->cancel(std::move(why));  // its completion completes this op
+    // Its completion completes this op, now or (a server that answers
+    // cancels) later: a second cancel meanwhile must not complete it too.
+    answers_cancel_ = true;
+    in->cancel(std::move(why));
     return;
   }
+  bool answers = answers_cancel_;
   if (auto hook = std::move(hook_)) {
     hook_ = nullptr;
     hook();
   }
-  if (state_ == state::pending) fail(std::move(why));
+  if (state_ == state::pending && !answers) fail(std::move(why));
 }
 
 completions::completions() : outer_(outermost) {

@@ -122,20 +122,30 @@ void mount::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<d
   done->complete(std::move(out));
 }
 
+// A read or write that is cancelled completes with the owner's answer:
+// bytes it read were taken from there, bytes it wrote went in.
 void mount::read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) {
-  forward(done, false, [&] {
-    cl_->read(fid, off, static_cast<std::uint32_t>(std::min<std::size_t>(count, cl_->msize() - rread_overhead)),
-              settle<std::string, std::string>(done, [](std::string& s) { return std::move(s); }));
-  });
+  forward(
+      done, false,
+      [&] {
+        cl_->read(
+            fid, off,
+            static_cast<std::uint32_t>(std::min<std::size_t>(count, cl_->msize() - rread_overhead)),
+            settle<std::string, std::string>(done, [](std::string& s) { return std::move(s); }));
+      },
+      std::make_shared<bool>());
 }
 
 void mount::write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr<std::size_t> done) {
   if (data.size() <= cl_->max_write()) {
-    return forward(done, false, [&] {
-      cl_->write(fid, off, std::move(data),
-                 settle<std::size_t, std::uint32_t>(
-                     done, [](std::uint32_t& n) { return std::size_t{n}; }));
-    });
+    return forward(
+        done, false,
+        [&] {
+          cl_->write(fid, off, std::move(data),
+                     settle<std::size_t, std::uint32_t>(
+                         done, [](std::uint32_t& n) { return std::size_t{n}; }));
+        },
+        std::make_shared<bool>());
   }
   write_on(fid, off, std::make_shared<const std::string>(std::move(data)), 0, std::move(done));
 }
@@ -143,23 +153,29 @@ void mount::write(std::uint32_t fid, std::uint64_t off, std::string data, op_ptr
 // A write larger than a message (a FUSE write of 1 MiB, over a link whose
 // messages carry a little less) goes as several, each sent when the last
 // was taken whole: the caller sees one write, as on the owner, never a
-// short one (the kernel would end the write(2) there). Its first failure
-// is the whole write's.
+// short one (the kernel would end the write(2) there), unless it is
+// interrupted after a part went in: then it says how much, as a local
+// write does. A failure before any part is the whole write's.
 void mount::write_on(std::uint32_t fid, std::uint64_t off, std::shared_ptr<const std::string> data,
                      std::size_t at, op_ptr<std::size_t> done) {
   std::size_t n = std::min<std::size_t>(data->size() - at, cl_->max_write());
   std::weak_ptr<mount> self = weak_from_this();
-  forward(done, false, [&] {
-    cl_->write(fid, off + at, data->substr(at, n),
-               [self, fid, off, data, at, n, done](result<std::uint32_t> r) {
-                 if (done->done()) return;
-                 if (!r) return done->complete(r.err());
-                 std::size_t sum = at + *r;
-                 auto m = self.lock();
-                 if (!m || *r < n || sum == data->size()) return done->complete(sum);
-                 m->write_on(fid, off, data, sum, done);
-               });
-  });
+  auto cancelled = std::make_shared<bool>(false);
+  forward(
+      done, false,
+      [&] {
+        cl_->write(fid, off + at, data->substr(at, n),
+                   [self, fid, off, data, at, n, done, cancelled](result<std::uint32_t> r) {
+                     if (done->done()) return;
+                     if (!r && at == 0) return done->complete(r.err());
+                     std::size_t sum = at + (r ? *r : 0);
+                     auto m = self.lock();
+                     if (!m || !r || *cancelled || *r < n || sum == data->size())
+                       return done->complete(sum);
+                     m->write_on(fid, off, data, sum, done);
+                   });
+      },
+      cancelled);
 }
 
 void mount::fsync(std::uint32_t fid, op_ptr<void> done) {

@@ -21,15 +21,22 @@ struct mount::user {
 };
 
 template <class T>
-void mount::forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue) {
+void mount::forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue,
+                    std::shared_ptr<bool> cancelled) {
   cl_->set_deadline(deadline ? std::chrono::duration_cast<client::duration>(deadline_) : client::duration::zero());
   issue();
   std::uint16_t tag = cl_->tag_of_last();
   cl_->set_deadline(client::duration::zero());
   std::weak_ptr<client> w = cl_;
-  o->on_cancel([w, tag] {
+  auto flush = [w, tag, cancelled] {
+    if (cancelled) *cancelled = true;
     if (auto cl = w.lock()) cl->flush(tag, [](result<void>) {});
-  });
+  };
+  // Its answer says what came of it: the reply, if it won, or EINTR.
+  if (cancelled)
+    o->on_cancel_answered(std::move(flush));
+  else
+    o->on_cancel(std::move(flush));
 }
 
 // A handler that completes `o` unless a cancel did already.

@@ -67,7 +67,19 @@ class op_base : public std::enable_shared_from_this<op_base> {
   // The server that parks the op says how to unpark it. The hook runs at
   // most once, only while the op is pending; it is detached when the op
   // settles or completes. It must not own the op's requester.
-  void on_cancel(std::function<void()> hook) { hook_ = std::move(hook); }
+  void on_cancel(std::function<void()> hook) {
+    hook_ = std::move(hook);
+    answers_cancel_ = false;
+  }
+  // For a server that answers a cancel itself: after the hook the op stays
+  // pending until the server completes it. A request carried to another
+  // 9P server is cancelled by a flush there, and its reply, if it wins,
+  // is the result: a write the owner took in part must say so, never
+  // EINTR (the writer would send those bytes again).
+  void on_cancel_answered(std::function<void()> hook) {
+    hook_ = std::move(hook);
+    answers_cancel_ = true;
+  }
 
   // A cancel of this op goes to `inner`, which serves it; this op then
   // completes when the inner one's completion reaches it. Held weakly:
@@ -88,6 +100,7 @@ class op_base : public std::enable_shared_from_this<op_base> {
 
   enum class state : std::uint8_t { pending, settling, done };
   state state_ = state::pending;
+  bool answers_cancel_ = false;  // on_cancel_answered
 
  private:
   friend class completions;

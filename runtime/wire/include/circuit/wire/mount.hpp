@@ -81,9 +81,12 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   attr attr_of(const qid& q);
   std::uint64_t ino_of(std::uint64_t path);
   // Runs `issue` (which sends one request) with or without the deadline,
-  // and makes a cancel of `o` flush that request.
+  // and makes a cancel of `o` flush that request. With `cancelled` (a
+  // read or write, whose reply may have moved bytes), the cancel sets it
+  // and `o` completes with the request's answer, not at once.
   template <class T>
-  void forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue);
+  void forward(const op_ptr<T>& o, bool deadline, const std::function<void()>& issue,
+               std::shared_ptr<bool> cancelled = nullptr);
   // The part of `data` from `at` on, then the rest (mount::write).
   void write_on(std::uint32_t fid, std::uint64_t off, std::shared_ptr<const std::string> data,
                 std::size_t at, op_ptr<std::size_t> done);
