@@ -13,6 +13,7 @@ import unittest
 
 from faces import FACES, FaceTest
 from harness import DaemonTest, errno_of, read, write
+from through_a_peer import ThroughAPeer
 
 
 def ch(name, *parts):
@@ -288,3 +289,14 @@ class ConcurrencyOverSocket(Concurrency):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+# The same through a peer: h1's channels reached through h2's mount, and
+# through h2's socket, as a shell or a client on one host uses another's.
+
+class ChannelsThroughAPeer(ThroughAPeer, Channels):
+    pass
+
+
+class ChannelsOverSocketThroughAPeer(ThroughAPeer, ChannelsOverSocket):
+    pass

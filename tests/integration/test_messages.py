@@ -21,11 +21,6 @@ MiB = 1 << 20
 
 
 class Messages(DaemonTest):
-    # On the owner's mount; through a peer's, circuit(4) (Other members):
-    # close(2) returns 0, and a message is received at a read past its end.
-    close_repeats_refusal = True
-    received_at_last_byte = True
-
     def settled(self, name, sent):
         """Waits until `sent` messages were delivered and no place is reserved."""
         self.wait_for(lambda: (self.stat(name)["sent"], self.stat(name)["reserved"]) == (sent, 0),
@@ -309,7 +304,6 @@ class Messages(DaemonTest):
 
 class MemoryBound(DaemonTest):
     daemon_args = ("--max-memory", str(8 * MiB))
-    close_repeats_refusal = True  # as in Messages
 
     def send_until_refused(self, path, data):
         """Opens and writes data in 64 KiB pieces; returns (bytes written,

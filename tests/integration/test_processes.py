@@ -15,6 +15,7 @@ import unittest
 
 from harness import DaemonTest, mounted, pids_whose_cmdline, read, write
 from test_workers import PY, WorkerTest, children, gone, in_syscall, proc_stat_fields
+from through_a_peer import ThroughAPeer
 
 MiB = 1 << 20
 # Sleep lengths that name this run's processes in /proc (other test runs
@@ -386,3 +387,11 @@ class KeptAtStop(WorkerTest):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+# The same through a peer: a writer on h2 of a stdin on h1, interrupted
+# while it waits there, hears what h1 took (a short count, or EINTR for
+# nothing), never EINTR for bytes that went in.
+
+class InterruptedStdinThroughAPeer(ThroughAPeer, InterruptedStdin):
+    pass

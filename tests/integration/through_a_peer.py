@@ -6,7 +6,7 @@ import os
 import random
 import socket
 
-from harness import Daemon, arm_alarm, make_class_key, members, wait_until
+from harness import Daemon, make_class_key, members, wait_until
 
 
 def free_port():
@@ -46,6 +46,10 @@ class PeerView:
         self.owner, self.via = owner, via
         self.name = owner.name
         self.mnt = via.mnt
+        self.sock = via.sock  # a 9P client of via, walking into the owner
+        self.dir = via.dir  # holds the mount point users must reach
+        # The owner's: the daemon that runs its workers and holds its files.
+        self.proc, self.owner_sock = owner.proc, owner.sock
 
     def path(self, *parts):
         return os.path.join(self.via.mnt, *parts)
@@ -64,28 +68,29 @@ class PeerView:
 
 
 class ThroughAPeer:
-    """Mixed in before a DaemonTest class: its tests run against h1 (with
-    the class's daemon_args) through the mount of h2, a second member.
-    Where circuit(4) (Other members) says a peer's mount differs, a test
-    reads these: 9P has no close, so close(2) returns 0 there; a message a
-    remote receiver read to its last byte is received at its next read
-    (past the end) or its close, not at once."""
+    """Mixed in before a DaemonTest class: its tests run against h1
+    through the mount (or socket) of h2, a second member; both get the
+    class's daemon_args. Where circuit(4) (Other members) says a peer's
+    mount differs, the tests read the attributes below (harness.DaemonTest
+    says what each means)."""
 
     close_repeats_refusal = False
+    close_acts_on_owner = False
     received_at_last_byte = False
+    removal_seen_at_once = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         make_class_key(cls)
 
-    def setUp(self):
-        arm_alarm(self)
+    def start_daemon(self):
         seed = "127.0.0.1:%d" % free_port()
         h1 = Daemon(name="h1", args=tuple(self.daemon_args) + ("--key", self.key, "--listen", seed))
         self.addCleanup(h1.cleanup)
-        h2 = Daemon(name="h2", args=("--key", self.key, "--listen", "127.0.0.1:%d" % free_port(), "--join", seed))
+        # The same flags: who may use the mount is each member's own rule.
+        h2 = Daemon(name="h2", args=tuple(self.daemon_args) + ("--key", self.key, "--listen",
+                                                                "127.0.0.1:%d" % free_port(), "--join", seed))
         self.addCleanup(h2.cleanup)
         wait_until(lambda: members(h2) == {"h1": "alive", "h2": "alive"}, "h2 to list h1 alive")
-        self.d = PeerView(h1, h2)
-        self.addCleanup(self.check_daemon_alive)
+        return PeerView(h1, h2)
