@@ -49,7 +49,7 @@ class PeerView:
         self.sock = via.sock  # a 9P client of via, walking into the owner
         self.dir = via.dir  # holds the mount point users must reach
         # The owner's: the daemon that runs its workers and holds its files.
-        self.proc, self.owner_sock = owner.proc, owner.sock
+        self.proc, self.owner_sock, self.store = owner.proc, owner.sock, owner.store
 
     def path(self, *parts):
         return os.path.join(self.via.mnt, *parts)
@@ -88,6 +88,7 @@ class ThroughAPeer:
         seed = "127.0.0.1:%d" % free_port()
         h1 = Daemon(name="h1", args=tuple(self.daemon_args) + ("--key", self.key, "--listen", seed))
         self.addCleanup(h1.cleanup)
+        os.chmod(h1.dir, 0o755)  # its store: other users' workers exec from it, as on one host
         # The same flags: who may use the mount is each member's own rule.
         h2 = Daemon(name="h2", args=tuple(self.daemon_args) + ("--key", self.key, "--listen",
                                                                 "127.0.0.1:%d" % free_port(), "--join", seed))
