@@ -22,11 +22,11 @@ error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
   return e;
 }
 
-void ns::record(std::uint64_t dir_id, const caller& who, const error& e) {
+void ns::record(std::uint64_t dir_id, const caller& who, const error& e, bool logged) {
   // Bounded in bytes too: max_errors_kept messages of at most
   // max_error_text each (make_error cuts; an error built by hand is cut here).
   std::string text = cut_text(e.message);
-  if (e.code != errc::would_block || cfg_.log_routine) log("error: " + text);
+  if (!logged && (e.code != errc::would_block || cfg_.log_routine)) log("error: " + text);
   error_key key{dir_id, who.session_key(), who.uid};
   auto [it, fresh] = errors_.insert_or_assign(key, std::move(text));
   if (!fresh) return;

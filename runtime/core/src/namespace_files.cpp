@@ -235,7 +235,9 @@ result<void> ns::flush(open_file& f, const caller& who) {
 }
 
 void ns::abort(open_file& f, const caller& who) {
-  if (auto e = f.h->abort(who, "a process holding it died of a signal")) record(f.dir_id, who, *e);
+  // The handle logs the abort itself.
+  if (auto e = f.h->abort(who, "a process holding it died of a signal"))
+    record(f.dir_id, who, *e, true);
 }
 
 result<void> ns::fsync(open_file& f, const caller& who) {
@@ -265,7 +267,7 @@ void ns::drop(open_file* f, const caller& who) {
           "its client ended the open without committing it (a 9P remove: through another "
           "member, a process holding it died of a signal or its open was interrupted; or "
           "the end of the client's session)"))
-    record(f->dir_id, who, *e);
+    record(f->dir_id, who, *e, true);  // logged by the handle
   f->h->release();  // what abort left (a taken message) goes back
   open_.erase(f);
   delete f;

@@ -222,7 +222,8 @@ class ns {
                std::string_view what);
 
   // Per-session error messages of one directory.
-  void record(std::uint64_t dir_id, const caller& who, const error& e);
+  // `logged`: the caller has logged it already (an abort says so itself).
+  void record(std::uint64_t dir_id, const caller& who, const error& e, bool logged = false);
   // The same, for the directory of inode `ino` (a walk's last local step;
   // for a mount point, the directory that holds it).
   void record_in(std::uint64_t ino, const caller& who, const error& e);
