@@ -20,6 +20,7 @@ from harness import DaemonTest, close_quietly, errno_of, opened, read, write
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_permissions import GROUP, MAKER, MEMBER, STRANGER, PermissionTest, as_user, needs_root
+from through_a_peer import ThroughAPeer
 
 
 def program(base, tag, size=None):
@@ -131,7 +132,8 @@ class Store(StoreTest):
         self.assertEqual(self.on_disk(), [])
         # cp says so too, and its exit status
         r = self.sh("cp /bin/true bin/%s" % name, check=False)
-        self.assertNotEqual(r.returncode, 0)
+        if self.close_repeats_refusal:  # through a peer, cp's close(2) returns 0 (circuit(4))
+            self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"Input/output error", r.stderr)
         self.assertEqual(self.listed(), [])
 
@@ -173,7 +175,8 @@ class Store(StoreTest):
                 wait_for(lambda: self.listed() == [], "the killed writer's file to go")
                 self.assertEqual(self.stored(), {})
                 self.assertEqual(self.on_disk(), [])
-        self.assertIn("not kept: a process holding it died of a signal", self.d.log())
+        # Through a peer the owner learns it from the peer's remove.
+        self.assertRegex(self.d.log(), "not kept: (a process holding it died of a signal|its client ended the open)")
 
     def test_two_writers_of_one_name_do_not_spoil_each_other(self):
         path, name = self.app("two")
@@ -185,7 +188,8 @@ class Store(StoreTest):
         os.write(bad, b"\0" * half)
         os.write(good, data[half:])
         os.write(bad, b"\0" * (len(data) - half))
-        self.assertEqual(errno_of(os.close, bad), errno.EIO)
+        # This open did not make the file: through a peer, only fsync says (circuit(4)).
+        self.assertEqual(errno_of(os.close, bad), errno.EIO if self.close_repeats_refusal else 0)
         os.close(good)
         self.assertEqual(self.listed(), [name])
         self.assertEqual(read(os.path.join(self.bin, name)), data)
@@ -206,7 +210,8 @@ class Store(StoreTest):
             self.sh("cp %s bin/%s" % (path, name))
         self.assertEqual(json.loads(read(os.path.join(self.bin, "stat")))["stored"], 1)
         r = self.sh("cp /bin/true bin/%s" % name, check=False)
-        self.assertNotEqual(r.returncode, 0)
+        if self.close_repeats_refusal:  # through a peer, cp's close(2) returns 0 (circuit(4))
+            self.assertNotEqual(r.returncode, 0)
         self.assertIn("not its name " + name, self.bin_error())
         self.assertEqual(self.listed(), [name])
         subprocess.run(["cmp", path, os.path.join(self.bin, name)], check=True)
@@ -402,3 +407,15 @@ class AcrossHosts(ClusterTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same through a peer: h1's store filled, read and used through h2's
+# mount. (Limits and the restart need the owner's own flags and stop.)
+
+class StoreThroughAPeer(ThroughAPeer, Store):
+    def test_a_store_that_stored_nothing_leaves_nothing_on_disk_and_one_made_survives_a_restart(self):
+        self.skipTest("it restarts the owner, which its peers see leave (test_cluster)")
+
+
+class AnotherUserThroughAPeer(ThroughAPeer, AnotherUser):
+    pass
