@@ -2,6 +2,7 @@
 // requests on fids; mount_walk.cpp: walks and each caller's attach).
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,15 +29,30 @@ void mount::forward(const op_ptr<T>& o, bool deadline, const std::function<void(
   std::uint16_t tag = cl_->tag_of_last();
   cl_->set_deadline(client::duration::zero());
   std::weak_ptr<client> w = cl_;
-  auto flush = [w, tag, cancelled] {
-    if (cancelled) *cancelled = true;
-    if (auto cl = w.lock()) cl->flush(tag, [](result<void>) {});
-  };
-  // Its answer says what came of it: the reply, if it won, or EINTR.
-  if (cancelled)
-    o->on_cancel_answered(std::move(flush));
-  else
-    o->on_cancel(std::move(flush));
+  if (!cancelled) {
+    return o->on_cancel([w, tag] {
+      if (auto cl = w.lock()) cl->flush(tag, [](result<void>) {});
+    });
+  }
+  // Its answer says what came of it: the reply, if it won, or EINTR. An
+  // owner that does not answer within the deadline (a link gone silent)
+  // does not hold the caller longer: the op ends, and a late reply is
+  // dropped.
+  std::weak_ptr<op<T>> wo = o;
+  auto wait = deadline_;
+  o->on_cancel_answered([w, tag, cancelled, wo, wait] {
+    *cancelled = true;
+    auto cl = w.lock();
+    if (!cl) return;
+    cl->flush(tag, [](result<void>) {});
+    auto t = std::make_shared<boost::asio::steady_timer>(cl->executor(), wait);
+    t->async_wait([t, wo](boost::system::error_code) {
+      auto o = wo.lock();
+      if (o && !o->done() && !o->settling())
+        o->complete(make_error(errc::interrupted,
+                               "interrupted: the owner did not answer the cancel in time"));
+    });
+  });
 }
 
 // A handler that completes `o` unless a cancel did already.

@@ -176,6 +176,7 @@ class client : public std::enable_shared_from_this<client> {
 
   // Requests issued from now on wait at most `d` (zero: for ever).
   void set_deadline(duration d) { deadline_ = d; }
+  const boost::asio::any_io_executor& executor() const { return ex_; }
   std::uint32_t msize() const { return msize_; }
   std::uint32_t max_write() const { return msize_ - twrite_overhead; }
   std::size_t in_flight() const { return pending_.size(); }
