@@ -350,56 +350,6 @@ class Malformed(SocketTest):
         self.assertIn("h1", self.client().listdir(""))
 
 
-class SlowReaders(SocketTest):
-    timeout = 120
-
-    def test_a_client_that_never_reads_its_replies_does_not_stop_others_nor_grow_the_daemon_without_bound(self):
-        big = self.conn()
-        big.send(NOTAG, Tversion(1 << 20))
-        big.recv()
-        big.send(1, Tattach(0))
-        big.recv()
-        big.send(2, Twalk(0, 1, ["help"]))
-        big.recv()
-        big.send(3, Tlopen(1, O_RDONLY))
-        big.recv()
-        before = daemon_rss_kib(self.d.proc.pid)
-        # Up to 60000 reads of the help file, each its own tag, sent until
-        # the daemon stops taking them; no reply is read.
-        big.sock.setblocking(False)
-        reqs = b"".join(frame(ninep.T["read"], tag, struct.pack("<IQI", 1, 0, 1 << 20)) for tag in range(1, 60001))
-        size = len(reqs) // 60000
-        sent, stalled = 0, 0
-        deadline = time.time() + 20
-        while time.time() < deadline and sent < len(reqs):
-            try:
-                sent += big.sock.send(reqs[sent:sent + 65536])
-                stalled = 0
-            except BlockingIOError:
-                stalled += 1
-                if stalled > 50:
-                    break  # the daemon stopped reading this connection
-                time.sleep(0.01)
-        self.assertLess(sent, len(reqs), "the daemon took every request of a client that reads nothing")
-        # Others are served meanwhile, through the socket and the mount.
-        self.assertIn("h1", self.client().listdir(""))
-        self.assertIn("h1", os.listdir(self.d.mnt))
-        grown = daemon_rss_kib(self.d.proc.pid)
-        print("\nA client that never reads: %d bytes of requests taken, circuitd's RSS %d -> %d KiB"
-              % (sent, before, grown))
-        self.assertLess(grown - before, 32 * 1024, "circuitd's RSS went from %d to %d KiB after %d bytes of requests"
-                        % (before, grown, sent))
-        # Once the client reads, every request it sent whole is answered,
-        # in order: the requests held back are served.
-        big.sock.setblocking(True)
-        big.sock.settimeout(10)
-        help_text = read(self.d.path("help"))
-        for tag in range(1, sent // size + 1):
-            r = big.recv()
-            self.assertEqual((r.type, r.tag, r.data), ("read", tag, help_text))
-        self.assertTrue(self.d.alive())
-
-
 class SocketPath(SocketTest):
     def other_daemon(self, *args):
         d = Daemon(name="h2", args=args)

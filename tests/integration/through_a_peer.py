@@ -50,6 +50,7 @@ class PeerView:
         self.dir = via.dir  # holds the mount point users must reach
         # The owner's: the daemon that runs its workers and holds its files.
         self.proc, self.owner_sock, self.store = owner.proc, owner.sock, owner.store
+        self.log_path = owner.log_path
 
     def path(self, *parts):
         return os.path.join(self.via.mnt, *parts)

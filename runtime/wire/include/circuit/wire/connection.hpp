@@ -11,7 +11,16 @@
 // daemon hold the replies without bound. So replies waiting to go out are
 // bounded: over max_unsent bytes the stream is not read (the server cuts
 // no more frames, the kernel's buffer fills, the client's writes block)
-// until the client has taken enough of them.
+// until the client has taken enough of them. Replies still to come count
+// too: a request carried to another member, or parked on a channel, is
+// answered later, and a client could send thousands of 1 MiB reads before
+// the first reply is in. So the stream is not read either while the
+// replies waiting plus the most the requests in flight can bring
+// (server::owed) reach max_owed: a read counts its count. A client with
+// more than max_owed of reads parked at once must use more connections
+// (or smaller reads); its further requests wait for one of them.
+// A peer link is exempt (serves_a_member): a member carries all its
+// callers' parked requests on one link and reads it at once.
 //
 // A stream that ends inside a frame ends the connection with why (the
 // face logs it): a peer that stops halfway is not mistaken for one that
@@ -39,6 +48,7 @@ class connection : public std::enable_shared_from_this<connection> {
   using gone_handler = std::function<void(connection*, std::optional<error>)>;
 
   static constexpr std::size_t max_unsent = std::size_t{1} << 20;
+  static constexpr std::size_t max_owed = std::size_t{64} << 20;
 
   // Serves `space` on `stream` as `peer`, reading at once.
   static std::shared_ptr<connection> start(ns& space, caller peer,
@@ -51,6 +61,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // read or write has completed. Idempotent.
   void close() { end(std::nullopt); }
   bool closed() const { return closed_; }
+  // The peer is a member: replies still to come are not bounded.
+  void serves_a_member() { owed_bound_ = false; }
   // Names the peer in the log (server::name_for_log).
   void name_for_log(std::string name) { if (srv_) srv_->name_for_log(std::move(name)); }
 
@@ -62,7 +74,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
-  bool full() const { return pending_.size() + out_.size() >= max_unsent; }
+  bool full() const {
+    std::size_t unsent = pending_.size() + out_.size();
+    return unsent >= max_unsent || (owed_bound_ && srv_ && unsent + srv_->owed() >= max_owed);
+  }
   void read();
   bool feed(std::string_view bytes);
   void resume();
@@ -83,6 +98,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool write_posted_ = false;  // a write at the end of this loop turn
   bool reading_ = false;
   bool closed_ = false;
+  bool owed_bound_ = true;
   std::uint64_t bytes_read_ = 0;
 };
 
