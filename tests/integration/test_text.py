@@ -13,6 +13,7 @@ import unittest
 
 from harness import CIRCUITD, ROOT, DaemonTest, errno_of, mounted, read, write
 from test_examples import man_sections, tagged
+from through_a_peer import ThroughAPeer
 
 MAN = os.path.join(ROOT, "man")
 KiB = 1 << 10
@@ -321,6 +322,17 @@ class Bounded(DaemonTest):
             write_all(self.d.chan("a", "cap"), b"abc")  # an error that is logged: a marker
         self.wait_for(lambda: "error: cap: " in self.d.log()[size:], "the marker in the log")
         self.assertNotIn("tryrecv", self.d.log()[size:])
+
+
+class BoundedThroughAPeer(ThroughAPeer, Bounded):
+    """The same refusals made through h2's mount: h1 keeps neither memory
+    nor log, and h2, which carries them, logs nothing of them."""
+
+    def test_the_member_that_carries_the_refusals_logs_none_of_them(self):
+        path = "/no/such/" + "p" * (250 * KiB) + "/end"
+        size = os.path.getsize(self.d.via.log_path)
+        self.refuse_specs(0, 50, json.dumps({"path": path}).encode())
+        self.assertNotIn("no/such", self.d.via.log()[size:])
 
 
 class DebugLog(DaemonTest):
