@@ -101,36 +101,43 @@ TEST_CASE("a server refuses a stream whose frame size lies, whichever read bring
 }
 
 TEST_CASE(
-    "a server counts what the replies of requests in flight can bring, until each is answered") {
+    "a server counts what the requests in flight hold and may bring, until each is answered") {
   rig r;
-  auto feed = [&](std::uint16_t tag, tmessage m) { REQUIRE(r.srv.feed(encode(tag, m))); };
+  auto feed = [&](std::uint16_t tag, tmessage m) {
+    std::string f = encode(tag, m);
+    REQUIRE(r.srv.feed(f));
+    return f.size();
+  };
   feed(notag, tversion{1 << 20, "9P2000.L"});
   feed(1, tattach{0, nofid, "", "", nofid});
   feed(2, twalk{0, 1, {"h1", "channels"}});
   feed(3, tmkdir{1, "c", 0700, 0});
   feed(4, twalk{1, 2, {"c", "recv"}});
-  CHECK(r.srv.owed() == 0);      // each answered at once
-  feed(5, tlopen{2, o_rdonly});  // parks: no sender
-  CHECK(r.srv.owed() == server::small_reply);
-  feed(6, tread{2, 0, 5000000});  // waits behind it on fid 2; at most msize
-  std::size_t both = server::small_reply + (1 << 20);
-  CHECK(r.srv.owed() == both);
-  // A second request with a tag in flight is refused at once, and the
-  // reply counts off nothing.
+  CHECK(r.srv.in_flight() == 0);                                          // each answered at once
+  std::size_t open = feed(5, tlopen{2, o_rdonly}) + server::small_reply;  // parks: no sender
+  CHECK(r.srv.in_flight() == open);
+  // Waiting behind it on fid 2: a read of at most msize, and a write
+  // holding its bytes.
+  std::size_t read = feed(6, tread{2, 0, 5000000}) + (1 << 20);
+  std::size_t write = feed(7, twrite{2, 0, std::string(300000, 'x')}) + server::small_reply;
+  CHECK(write > 300000);
+  CHECK(r.srv.in_flight() == open + read + write);
+  // A second request with a tag in flight is refused at once, and its
+  // refusal counts off nothing.
   std::size_t replies = r.tags.size();
   feed(6, tread{2, 0, 100});
   REQUIRE(r.tags.size() == replies + 1);
   CHECK(r.tags.back() == 6);
-  CHECK(r.srv.owed() == both);
-  // The flush answers the open, then the read on a fid not open, then itself.
-  feed(7, tflush{5});
-  CHECK(r.srv.owed() == 0);
-  CHECK(std::vector<std::uint16_t>(r.tags.end() - 3, r.tags.end()) ==
-        std::vector<std::uint16_t>{5, 6, 7});
-  // A new version ends what was in flight unanswered, and owes nothing for it.
-  feed(8, tlopen{2, o_rdonly});
-  feed(9, tread{2, 0, 4096});
-  CHECK(r.srv.owed() == server::small_reply + 4096 + rread_overhead);
+  CHECK(r.srv.in_flight() == open + read + write);
+  // The flush answers the open, then the read and write on a fid not
+  // open, then itself.
+  feed(8, tflush{5});
+  CHECK(r.srv.in_flight() == 0);
+  CHECK(std::vector<std::uint16_t>(r.tags.end() - 4, r.tags.end()) ==
+        std::vector<std::uint16_t>{5, 6, 7, 8});
+  // A new version ends what was in flight unanswered, and counts nothing of it.
+  feed(9, tlopen{2, o_rdonly});
+  CHECK(r.srv.in_flight() > 0);
   feed(notag, tversion{1 << 20, "9P2000.L"});
-  CHECK(r.srv.owed() == 0);
+  CHECK(r.srv.in_flight() == 0);
 }

@@ -108,22 +108,22 @@ void server::complain(const std::string& what) {
 
 void server::send(std::uint16_t tag, const rmessage& m) {
   if (closing_) return;
-  if (auto it = owing_.find(tag); it != owing_.end()) {
-    owed_ -= it->second;
-    owing_.erase(it);
+  if (auto it = reserved_.find(tag); it != reserved_.end()) {
+    in_flight_ -= it->second;
+    reserved_.erase(it);
   }
   send_(tag, m);
 }
 
-std::size_t server::reserve_for(const tmessage& m, std::uint32_t msize) {
+std::size_t server::reserve_for(const tmessage& m, std::size_t frame, std::uint32_t msize) {
   std::uint32_t count = 0;
   if (auto* r = std::get_if<tread>(&m))
     count = r->count;
   else if (auto* d = std::get_if<treaddir>(&m))
     count = d->count;
   else
-    return small_reply;
-  return std::min<std::size_t>(count, msize - rread_overhead) + rread_overhead;
+    return frame + small_reply;
+  return frame + std::min<std::size_t>(count, msize - rread_overhead) + rread_overhead;
 }
 
 template <class T>
@@ -194,22 +194,23 @@ void server::serve_frame(std::string_view one) {
   auto f = decode_t(one, msize_);
   if (!f) {
     complain(f.err().message);
-    return send_unowed(peek_tag(one), rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+    return send_unserved(peek_tag(one),
+                         rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
   }
   // A tag in flight names its request until the reply: a second request
-  // with it is refused here, so the reply counts off the first one's
-  // reserve, never this one's (the session refuses it alike).
-  if (owing_.count(f->tag) && !std::holds_alternative<tversion>(f->message)) {
+  // with it is refused here, so its refusal never counts off the first
+  // one's bytes (the session refuses it alike).
+  if (reserved_.count(f->tag) && !std::holds_alternative<tversion>(f->message)) {
     complain("9p: tag " + std::to_string(f->tag) + " is in use by a request in flight");
-    return send_unowed(f->tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
+    return send_unserved(f->tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::invalid))});
   }
-  std::size_t reserve = reserve_for(f->message, msize_);
-  owing_.emplace(f->tag, reserve);
-  owed_ += reserve;
+  std::size_t reserve = reserve_for(f->message, one.size(), msize_);
+  reserved_.emplace(f->tag, reserve);
+  in_flight_ += reserve;
   serve(f->tag, f->message);
 }
 
-void server::send_unowed(std::uint16_t tag, const rmessage& m) {
+void server::send_unserved(std::uint16_t tag, const rmessage& m) {
   if (!closing_) send_(tag, m);
 }
 
@@ -219,10 +220,10 @@ void server::version(std::uint16_t tag, const tversion& m) {
   ++generation_;
   ses_.reset();
   callers_.clear();
-  owing_.clear();  // the old session's requests are never answered
-  owed_ = 0;
-  owing_.emplace(tag, small_reply);  // this one is
-  owed_ = small_reply;
+  reserved_.clear();  // the old session's requests are never answered
+  in_flight_ = 0;
+  reserved_.emplace(tag, small_reply);  // this one is
+  in_flight_ = small_reply;
   if (m.version.substr(0, 8) != version_9p2000l) {
     complain("9p: version \"" + m.version + "\" is not 9P2000.L; answered \"unknown\"");
     versioned_ = false;

@@ -11,14 +11,15 @@
 // daemon hold the replies without bound. So replies waiting to go out are
 // bounded: over max_unsent bytes the stream is not read (the server cuts
 // no more frames, the kernel's buffer fills, the client's writes block)
-// until the client has taken enough of them. Replies still to come count
-// too: a request carried to another member, or parked on a channel, is
-// answered later, and a client could send thousands of 1 MiB reads before
-// the first reply is in. So the stream is not read either while the
-// replies waiting plus the most the requests in flight can bring
-// (server::owed) reach max_owed: a read counts its count. A client with
-// more than max_owed of reads parked at once must use more connections
-// (or smaller reads); its further requests wait for one of them.
+// until the client has taken enough of them. Requests in flight count
+// too: one carried to another member, or parked here, is answered later,
+// and meanwhile holds its bytes (a 1 MiB write to a full stdin) and may
+// bring back as many (a read of 1 MiB). A client could send thousands of
+// them before the first reply. So the stream is not read either while
+// the replies waiting plus what the requests in flight hold and may bring
+// (server::in_flight) reach max_in_flight. A client with more than that
+// parked at once must use more connections (or smaller reads and
+// writes); its further requests wait for one of them.
 // A peer link is exempt (serves_a_member): a member carries all its
 // callers' parked requests on one link and reads it at once.
 //
@@ -48,7 +49,7 @@ class connection : public std::enable_shared_from_this<connection> {
   using gone_handler = std::function<void(connection*, std::optional<error>)>;
 
   static constexpr std::size_t max_unsent = std::size_t{1} << 20;
-  static constexpr std::size_t max_owed = std::size_t{64} << 20;
+  static constexpr std::size_t max_in_flight = std::size_t{64} << 20;
 
   // Serves `space` on `stream` as `peer`, reading at once.
   static std::shared_ptr<connection> start(ns& space, caller peer,
@@ -61,8 +62,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // read or write has completed. Idempotent.
   void close() { end(std::nullopt); }
   bool closed() const { return closed_; }
-  // The peer is a member: replies still to come are not bounded.
-  void serves_a_member() { owed_bound_ = false; }
+  // The peer is a member: its requests in flight are not bounded.
+  void serves_a_member() { in_flight_bound_ = false; }
   // Names the peer in the log (server::name_for_log).
   void name_for_log(std::string name) { if (srv_) srv_->name_for_log(std::move(name)); }
 
@@ -76,7 +77,8 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   bool full() const {
     std::size_t unsent = pending_.size() + out_.size();
-    return unsent >= max_unsent || (owed_bound_ && srv_ && unsent + srv_->owed() >= max_owed);
+    return unsent >= max_unsent ||
+           (in_flight_bound_ && srv_ && unsent + srv_->in_flight() >= max_in_flight);
   }
   void read();
   bool feed(std::string_view bytes);
@@ -98,7 +100,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool write_posted_ = false;  // a write at the end of this loop turn
   bool reading_ = false;
   bool closed_ = false;
-  bool owed_bound_ = true;
+  bool in_flight_bound_ = true;
   std::uint64_t bytes_read_ = 0;
 };
 

@@ -61,12 +61,13 @@ class server {
   const session* current() const { return ses_.get(); }
   // Bytes read but not yet served: part of a frame, or frames held back.
   std::size_t buffered() const { return in_.size(); }
-  // The most the replies of the requests in flight (served, not yet
-  // answered) can come to: a read's or readdir's count and its header,
-  // small_reply for any other. A request parked on the owner, or carried
-  // to another member, is answered later, so the face bounds this too
-  // before it cuts more frames (connection.hpp).
-  std::size_t owed() const { return owed_; }
+  // The bytes the requests in flight (served, not yet answered) hold and
+  // may still bring: each its frame, and the most its reply can be (a
+  // read's or readdir's count and its header, small_reply for any other).
+  // A request parked here (a write to a full stdin, an open of an empty
+  // recv) or carried to another member is answered later, so the face
+  // bounds this too before it cuts more frames (connection.hpp).
+  std::size_t in_flight() const { return in_flight_; }
   static constexpr std::size_t small_reply = 256;  // Rwalk of 16 qids: 219
 
  private:
@@ -82,8 +83,8 @@ class server {
   reply<T> answer(std::uint16_t tag, std::function<rmessage(T&)> ok);
   reply<void> answer_void(std::uint16_t tag, rmessage ok);
   void send(std::uint16_t tag, const rmessage& m);
-  void send_unowed(std::uint16_t tag, const rmessage& m);  // a reply to a request never served
-  static std::size_t reserve_for(const tmessage& m, std::uint32_t msize);
+  void send_unserved(std::uint16_t tag, const rmessage& m);  // a reply to a request never served
+  static std::size_t reserve_for(const tmessage& m, std::size_t frame, std::uint32_t msize);
   void complain(const std::string& what);
 
   ns& space_;
@@ -99,8 +100,8 @@ class server {
   std::uint64_t complaints_ = 0;
   std::function<bool()> hold_;
   std::unordered_map<fid_t, caller> callers_;
-  std::unordered_map<std::uint16_t, std::size_t> owing_;  // tag in flight -> its reserve
-  std::size_t owed_ = 0;
+  std::unordered_map<std::uint16_t, std::size_t> reserved_;  // tag in flight -> its bytes
+  std::size_t in_flight_ = 0;
 };
 
 }  // namespace circuit::wire

@@ -1,16 +1,17 @@
-"""A client of the socket face that sends requests and never reads the
-replies (circuitd(8) --socket, circuit-wire(7)): the daemon stops reading
-it, others are served, and its memory stays bounded, also when the files
-it reads are another member's, whose replies come back later than its
-next requests do."""
+"""Clients of the socket face that send requests without end: one that
+never reads the replies, one whose writes park (circuitd(8) --socket,
+circuit-wire(7) TAGS). The daemon stops reading them, others are served,
+and its memory stays bounded, also when the files are another member's,
+whose replies come back later than the client's next requests do."""
+import json
 import os
 import struct
 import time
 import unittest
 
 import ninep
-from harness import read
-from ninep import NOTAG, O_RDONLY, Tattach, Tlopen, Tversion, Twalk, frame
+from harness import read, write
+from ninep import NOTAG, O_RDONLY, O_WRONLY, Tattach, Tlopen, Tversion, Twalk, frame
 from test_socket import SocketTest, daemon_rss_kib
 from test_store import program, sha
 from test_text import sanitized
@@ -20,14 +21,14 @@ KiB, MiB = 1024, 1 << 20
 READS = 60000  # each its own tag: fewer than 9P's 65535 tags
 
 
-class SlowReaders(SocketTest):
+class Floods(SocketTest):
     timeout = 120
 
     def serving(self):
         """The daemon whose socket the client speaks to."""
         return getattr(self.d, "via", self.d)
 
-    def opened(self, names):
+    def opened(self, names, mode=O_RDONLY):
         """A connection with msize 1 MiB and fid 1 open on /names."""
         c = self.conn()
         c.send(NOTAG, Tversion(MiB))
@@ -36,7 +37,7 @@ class SlowReaders(SocketTest):
         c.recv()
         c.send(2, Twalk(0, 1, names))
         self.assertEqual(c.recv().type, "walk")
-        c.send(3, Tlopen(1, O_RDONLY))
+        c.send(3, Tlopen(1, mode))
         self.assertEqual(c.recv().type, "lopen")
         return c
 
@@ -116,9 +117,52 @@ class SlowReaders(SocketTest):
         self.assertTrue(self.d.alive())
 
 
-class SlowReadersThroughAPeer(ThroughAPeer, SlowReaders):
-    """The same, with h1's files read through h2's socket: h2 carries each
-    read to h1 and its reply comes back after h2 has read the next ones."""
+    def test_writes_that_park_on_a_full_stdin_are_held_at_64_mib_in_flight(self):
+        # A process that never reads its stdin: each write of 1 MiB parks
+        # once the pipe and the worker's buffer are full, holding its
+        # bytes. 300 of them: unbounded, the daemon would hold 300 MiB.
+        os.mkdir(self.d.host("workers", "s"))
+        with open(self.d.host("workers", "s", "spec"), "w") as f:
+            f.write(json.dumps({"path": "/bin/sleep", "args": ["1000"]}))
+        big = self.opened(["h1", "workers", "s", "stdin"], O_WRONLY)
+        pids = {self.serving().proc.pid, self.d.proc.pid}  # through a peer, h1 holds what h2 carries
+        before = {p: daemon_rss_kib(p) for p in pids}
+        data = b"w" * (MiB - 64)
+        reqs = b"".join(frame(ninep.T["write"], tag, struct.pack("<IQI", 1, 0, len(data)) + data)
+                        for tag in range(10, 310))
+        big.sock.setblocking(False)
+        sent, stalled = 0, 0
+        while sent < len(reqs) and stalled < 200:
+            try:
+                sent += big.sock.send(reqs[sent:sent + MiB])
+                stalled = 0
+            except BlockingIOError:
+                stalled += 1
+                time.sleep(0.01)
+        self.assertLess(sent, len(reqs), "the daemon took 300 MiB of writes that park")
+        self.others_are_served()
+        time.sleep(1)
+        grown = {p: daemon_rss_kib(p) - before[p] for p in pids}
+        print("\nA client whose 300 writes of 1 MiB park: %.0f MiB taken, circuitd's RSS grew %s KiB"
+              % (sent / MiB, sorted(grown.values())))
+        for p in pids:
+            if not sanitized(p):  # ASan keeps freed memory in quarantine
+                self.assertLess(grown[p], 96 * KiB)
+        # Signalled, the process ends; the writes parked on it fail, the
+        # held ones are served (and fail), and the connection goes on.
+        write(self.d.host("workers", "s", "signal"), "KILL")
+        big.sock.setblocking(True)
+        big.sock.settimeout(10)
+        big.sock.sendall(reqs[sent:])
+        answered = {big.recv().tag for _ in range(300)}
+        self.assertEqual(answered, set(range(10, 310)))
+        self.assertTrue(self.d.alive())
+
+
+class FloodsThroughAPeer(ThroughAPeer, Floods):
+    """The same, with h1's files reached through h2's socket: h2 carries
+    each request to h1 and its reply comes back after h2 has read the next
+    ones."""
 
 
 if __name__ == "__main__":
