@@ -84,7 +84,14 @@ struct program::impl {
     socket_dir = tmpl;
     std::atexit(remove_socket);
     boost::system::error_code ec;
-    acceptor.open(unix_socket(), ec);
+    // Close-on-exec, and so is each connection accepted: a program that
+    // runs another must not hand it the daemon's connection to its files.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      ec.assign(errno, boost::system::system_category());
+    else
+      acceptor.assign(unix_socket(), fd, ec);
+    if (!ec) acceptor.non_blocking(true, ec);
     if (!ec) acceptor.bind(unix_socket::endpoint(sock), ec);
     if (!ec) acceptor.listen(64, ec);
     if (ec) return said("cannot serve at " + sock + ": " + ec.message());
@@ -108,9 +115,22 @@ struct program::impl {
     return false;
   }
 
+  // accept4(2) with SOCK_CLOEXEC where Asio's accept would take plain
+  // accept(2): the descriptor is never without close-on-exec.
   void accept() {
-    acceptor.async_accept([this](boost::system::error_code ec, unix_socket::socket s) {
+    acceptor.async_wait(unix_socket::acceptor::wait_read, [this](boost::system::error_code ec) {
       if (ec) return;
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+          accept();
+        return;
+      }
+      unix_socket::socket s(io);
+      if (s.assign(unix_socket(), fd, ec); ec) {
+        ::close(fd);
+        return accept();
+      }
       auto peer = peer_of(s.native_handle(), ++count);
       auto c = wire::connection::start(*space, std::move(peer), wire::unix_transport(std::move(s)),
                                        [this](wire::connection* c, std::optional<error>) { conns.erase(c); });

@@ -4,17 +4,15 @@
 // CIRCUIT_MOUNT set; CIRCUIT_SPAWN_HOST names the host to spawn on
 // (default: the daemon's own). Cases with hidden tags run alone, each from
 // its own integration test.
-#include <catch2/catch.hpp>
-#include <circuit/circuit.hpp>
-
-#include "files.hpp"
-
+#include <spawn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/describe.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <circuit/circuit.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -22,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "files.hpp"
 
 using namespace std::chrono_literals;
 
@@ -219,11 +219,17 @@ TEST_CASE("twenty workers spawned at once all give their own value", "[spawn]") 
 
 // Run by test_libcircuit.py, which kills this program once it says
 // "ready": its channel and its worker must go with it.
+// It also starts a child that outlives it, as system("helper &") does:
+// the child must not inherit the connections that hold what it made.
 TEST_CASE("a program killed while it holds a channel and a running worker", "[.die]") {
   circuit::runtime rt;
   auto ch = rt.make_chan<int>("doomed");
   auto w = rt.spawn(there(rt), fns::nap, 60000);
-  std::printf("ready %s %s\n", ch.path().c_str(), w.path().c_str());
+  pid_t child = 0;
+  const char* argv[] = {"sleep", "60", nullptr};
+  REQUIRE(::posix_spawn(&child, "/bin/sleep", nullptr, nullptr, const_cast<char**>(argv),
+                        environ) == 0);
+  std::printf("ready %s %s %d\n", ch.path().c_str(), w.path().c_str(), static_cast<int>(child));
   std::fflush(stdout);
   std::this_thread::sleep_for(60s);
 }

@@ -1,4 +1,6 @@
 // transport.cpp — the Unix stream socket under a client, and connecting one.
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -49,6 +51,21 @@ void client::connect_unix(asio::any_io_executor ex, std::string path, options op
   } catch (const std::exception&) {  // a path longer than sun_path
     asio::post(ex, [done, path] {
       done(make_error(errc::invalid, "9p: " + path + ": socket path too long"));
+    });
+    return;
+  }
+  // Close-on-exec from the start: a program that runs another (system,
+  // popen, a helper it leaves running) must not hand it its connection,
+  // which would then outlive the program, and with it all its leases hold.
+  boost::system::error_code ec;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    ec.assign(errno, boost::system::system_category());
+  else
+    socket->assign(asio::local::stream_protocol(), fd, ec);
+  if (ec) {
+    asio::post(ex, [done, path, ec] {
+      done(make_error(from_errno(ec.value()), "9p: " + path + ": " + ec.message()));
     });
     return;
   }
