@@ -7,6 +7,7 @@ import subprocess
 import unittest
 
 from harness import DaemonTest, read, write
+from through_a_peer import ThroughAPeer
 
 
 class Hostile(DaemonTest):
@@ -141,6 +142,11 @@ class Hostile(DaemonTest):
             self.assertErrno(errno.EINVAL, write, self.d.chan("b", "cap"), "bad%d" % i)
         self.assertIn("bad1999", read(self.d.chan("b", "error")).decode())
         os.rmdir(self.d.chan("b"))
+
+
+class HostileThroughAPeer(ThroughAPeer, Hostile):
+    """The same hostile input through h2's mount: h1 refuses it with the
+    same errno and words, and h2 carries it without harm."""
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import unittest
 
 from harness import DaemonTest, close_quietly, pids_whose_cmdline, read, write
 from test_workers import WorkerTest, fd_count, in_syscall
+from through_a_peer import ThroughAPeer
 
 POLLIN = select.POLLIN
 POLLOUT = select.POLLOUT
@@ -384,6 +385,14 @@ class InterruptedOpens(LifetimeTest):
             self.assertEqual(sender.wait(10), 0, sender.stderr.read())
             self.assertEqual((self.stat("c")["len"], self.stat("c")["received"]), (0, i + 1))
         self.assertTrue(self.d.alive())
+
+
+class RemovedElementsThroughAPeer(ThroughAPeer, RemovedElements):
+    """Files kept open across an rmdir on their owner, held through h2."""
+
+
+class InterruptedOpensThroughAPeer(ThroughAPeer, InterruptedOpens):
+    """SIGINT on opens parked on h1, through h2's mount."""
 
 
 if __name__ == "__main__":

@@ -393,5 +393,13 @@ if __name__ == "__main__":
 # while it waits there, hears what h1 took (a short count, or EINTR for
 # nothing), never EINTR for bytes that went in.
 
+class StdioThroughAPeer(ThroughAPeer, Stdio):
+    """A worker's stdio through h2's mount."""
+
+
+class DescendantsThroughAPeer(ThroughAPeer, Descendants):
+    """What a worker leaves behind, ended by calls made through h2."""
+
+
 class InterruptedStdinThroughAPeer(ThroughAPeer, InterruptedStdin):
     pass
