@@ -189,7 +189,7 @@ struct cluster_face::impl {
                                        served.erase(c);
                                      });
     c->name_for_log("cluster: link " + who + " (" + member + ")");
-    c->serves_a_member();  // its callers' parked reads must not hold the others'
+    c->carries_many_callers();  // its callers' parked reads must not hold the others'
     if (!c->closed()) served.emplace(c.get(), served_link{c, member, who});
   }
 

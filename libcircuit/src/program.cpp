@@ -134,6 +134,7 @@ struct program::impl {
       auto peer = peer_of(s.native_handle(), ++count);
       auto c = wire::connection::start(*space, std::move(peer), wire::unix_transport(std::move(s)),
                                        [this](wire::connection* c, std::optional<error>) { conns.erase(c); });
+      c->carries_many_callers();  // the daemon, for all who read goroutines/ and files/
       if (!c->closed()) conns.emplace(c.get(), c);
       accept();
     });

@@ -17,7 +17,8 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, DaemonTest, members, opened, pids_whose_cmdline, read
+from harness import ROOT, DaemonTest, members, opened, pids_whose_cmdline, read, write
+from ninep import NOTAG, O_RDWR, Conn, Tattach, Tlopen, Tread, Tversion, Twalk, Twrite
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_netns import HostsInNamespaces
@@ -132,6 +133,40 @@ class GoroutinesFromTheShell(DaemonTest):
         self.assertTrue(out.endswith('{"value":"got 7"}'), out)
         self.sh("echo cancel > workers/w/goroutines/1/ctl")
         self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+
+    def test_eighty_calls_parked_in_a_program_with_1_mib_reads_do_not_hold_the_next(self):
+        # Each call's read of its result is carried to the program with its
+        # count; the daemon's one connection to the program carries them
+        # all, so parked reads must not stop it (connection.hpp).
+        self.start_program()
+        os.mkdir(self.d.chan("later"))
+        call = b'{"fn":"park","args":["/h1/channels/later"]}'
+        conns = []
+        for i in range(80):
+            if i % 8 == 0:  # a socket client holds at most 64 MiB of reads in flight
+                c = Conn(self.d.sock)
+                self.addCleanup(c.close)
+                c.send(NOTAG, Tversion(1 << 20))
+                c.recv()
+                c.send(1, Tattach(0))
+                c.recv()
+                conns.append(c)
+            fid = 10 + i
+            c.send(2, Twalk(0, fid, ["h1", "workers", "w", "goroutines", "go"]))
+            self.assertEqual(c.recv().type, "walk")
+            c.send(3, Tlopen(fid, O_RDWR))
+            r = c.recv()
+            self.assertEqual(r.type, "lopen", "call %d: errno %s; %s" % (i, getattr(r, "errno", None), self.d.log()[-300:]))
+            c.send(4, Twrite(fid, 0, call))
+            self.assertEqual(c.recv().type, "write")
+            c.send(100 + i, Tread(fid, len(call), 1 << 20))  # parks until park returns
+        self.wait_for(lambda: len(os.listdir(self.d.host("workers", "w", "goroutines"))) >= 80 + 4,
+                      "80 goroutines parked")
+        self.assertEqual(self.go('{"fn":"cube","args":[5]}'), b'{"value":125}')
+        for _ in range(80):
+            write(self.d.chan("later", "send"), b"1")
+        got = sorted(r.tag for c in conns for r in [c.recv() for _ in range(8)])
+        self.assertEqual(got, list(range(100, 180)))
 
     def test_a_shell_lists_inspects_starts_and_cancels_goroutines(self):
         self.start_program()

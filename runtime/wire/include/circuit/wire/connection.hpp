@@ -20,8 +20,11 @@
 // (server::in_flight) reach max_in_flight. A client with more than that
 // parked at once must use more connections (or smaller reads and
 // writes); its further requests wait for one of them.
-// A peer link is exempt (serves_a_member): a member carries all its
-// callers' parked requests on one link and reads it at once.
+// A peer that carries many callers' requests on one connection, and
+// reads it at once, is exempt (carries_many_callers): a member's link,
+// the daemon's connection to a program's own files. Its callers' parked
+// requests must not hold the others'; each caller is bounded where it
+// came in.
 //
 // A stream that ends inside a frame ends the connection with why (the
 // face logs it): a peer that stops halfway is not mistaken for one that
@@ -62,8 +65,9 @@ class connection : public std::enable_shared_from_this<connection> {
   // read or write has completed. Idempotent.
   void close() { end(std::nullopt); }
   bool closed() const { return closed_; }
-  // The peer is a member: its requests in flight are not bounded.
-  void serves_a_member() { in_flight_bound_ = false; }
+  // The peer carries many callers' requests (a member, the daemon): its
+  // requests in flight are not bounded.
+  void carries_many_callers() { in_flight_bound_ = false; }
   // Names the peer in the log (server::name_for_log).
   void name_for_log(std::string name) { if (srv_) srv_->name_for_log(std::move(name)); }
 
