@@ -11,7 +11,7 @@ import unittest
 
 import ninep
 from harness import read, write
-from ninep import NOTAG, O_RDONLY, O_WRONLY, Tattach, Tlopen, Tversion, Twalk, frame
+from ninep import NOTAG, O_RDONLY, O_WRONLY, Tattach, Tlopen, Tread, Tversion, Twalk, frame
 from test_socket import SocketTest, daemon_rss_kib
 from test_store import program, sha
 from test_text import sanitized
@@ -157,6 +157,35 @@ class Floods(SocketTest):
         answered = {big.recv().tag for _ in range(300)}
         self.assertEqual(answered, set(range(10, 310)))
         self.assertTrue(self.d.alive())
+
+
+class Relays(SocketTest):
+    """A daemon that mounted this one's socket (circuit(4) ctl mount)
+    carries all its callers on one connection, as root attaching for each
+    (n_uname): their parked reads must not hold one another."""
+
+    def test_eighty_parked_reads_of_1_mib_from_a_relay_do_not_hold_its_next_requests(self):
+        os.mkdir(self.d.host("workers", "s"))
+        with open(self.d.host("workers", "s", "spec"), "w") as f:
+            f.write(json.dumps({"path": "/bin/sh", "args": ["-c", "read x; echo $x"]}))
+        c = self.conn()
+        c.send(NOTAG, Tversion(MiB))
+        c.recv()
+        c.send(1, Tattach(0, "relay-session", "", 0))  # root, for uid 0: as wire::mount attaches
+        self.assertEqual(c.recv().type, "attach")
+        for i in range(80):
+            fid = 10 + i
+            c.send(2, Twalk(0, fid, ["h1", "workers", "s", "stdout"]))
+            self.assertEqual(c.recv().type, "walk")
+            c.send(3, Tlopen(fid, O_RDONLY))
+            self.assertEqual(c.recv().type, "lopen")
+            c.send(100 + i, Tread(fid, 0, MiB))  # parks until the process writes or ends
+        c.send(4, Twalk(0, 5, ["h1", "help"]))
+        r = c.recv()
+        self.assertEqual((r.tag, r.type), (4, "walk"))
+        write(self.d.host("workers", "s", "stdin"), b"go\n")
+        got = {c.recv().tag for _ in range(80)}
+        self.assertEqual(got, set(range(100, 180)))
 
 
 class FloodsThroughAPeer(ThroughAPeer, Floods):

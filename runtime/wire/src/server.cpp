@@ -254,6 +254,7 @@ void server::attach(std::uint16_t tag, const tattach& m) {
     static_cast<principal&>(c) = std::move(*p);
   }
   if (speaks_for && (m.n_uname != 0 || !m.uname.empty())) c.key = forwarded_key(peer_.key, m.n_uname, m.uname);
+  relays_ = relays_ || speaks_for;
   callers_[m.fid] = c;
   fid_t fid = m.fid;
   ses_->attach(c, tag, fid, [this, tag, fid, gen = generation_](result<attr> r) {

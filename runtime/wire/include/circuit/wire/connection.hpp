@@ -21,10 +21,11 @@
 // parked at once must use more connections (or smaller reads and
 // writes); its further requests wait for one of them.
 // A peer that carries many callers' requests on one connection, and
-// reads it at once, is exempt (carries_many_callers): a member's link,
-// the daemon's connection to a program's own files. Its callers' parked
-// requests must not hold the others'; each caller is bounded where it
-// came in.
+// reads it at once, is exempt: a member's link and the daemon's
+// connection to a program's own files (carries_many_callers), and a
+// connection where root attached as another caller (server::relays: a
+// daemon that mounted this one's socket). Its callers' parked requests
+// must not hold the others'; each caller is bounded where it came in.
 //
 // A stream that ends inside a frame ends the connection with why (the
 // face logs it): a peer that stops halfway is not mistaken for one that
@@ -81,8 +82,8 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   bool full() const {
     std::size_t unsent = pending_.size() + out_.size();
-    return unsent >= max_unsent ||
-           (in_flight_bound_ && srv_ && unsent + srv_->in_flight() >= max_in_flight);
+    return unsent >= max_unsent || (in_flight_bound_ && srv_ && !srv_->relays() &&
+                                    unsent + srv_->in_flight() >= max_in_flight);
   }
   void read();
   bool feed(std::string_view bytes);

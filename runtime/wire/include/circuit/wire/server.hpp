@@ -68,6 +68,9 @@ class server {
   // recv) or carried to another member is answered later, so the face
   // bounds this too before it cuts more frames (connection.hpp).
   std::size_t in_flight() const { return in_flight_; }
+  // Whether root has attached here as another caller (n_uname): a
+  // daemon's mount or link, carrying many callers on this connection.
+  bool relays() const { return relays_; }
   static constexpr std::size_t small_reply = 256;  // Rwalk of 16 qids: 219
 
  private:
@@ -102,6 +105,7 @@ class server {
   std::unordered_map<fid_t, caller> callers_;
   std::unordered_map<std::uint16_t, std::size_t> reserved_;  // tag in flight -> its bytes
   std::size_t in_flight_ = 0;
+  bool relays_ = false;
 };
 
 }  // namespace circuit::wire
