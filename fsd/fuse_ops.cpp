@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "circuit/core/access.hpp"
 #include "circuit/core/errno_map.hpp"
 #include "fuse_face.hpp"
 #include "fuse_fids.hpp"
@@ -97,12 +98,21 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 // Only asked when the kernel does not check modes itself (no
-// default_permissions): `[ -w file ]` then asks the core.
+// default_permissions): `[ -w file ]` then asks the core. Below a mount
+// (another member's file) 9P has no access call: the owner's attributes,
+// asked for as the caller, are judged by the same rule, as v9fs judges.
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   fuse_face& f = face(req);
   auto fid = inode_fid(f, ino);
   if (!fid) return (void)fuse_reply_err(req, ENOENT);
-  reply_status(req, f.ses().access(caller_of(req), *fid, mask));
+  caller who = caller_of(req);
+  if (!f.ses().below_mount(*fid)) return reply_status(req, f.ses().access(who, *fid, mask));
+  serve<attr>(
+      req, [&](tag_t tag, auto done) { f.ses().getattr(who, tag, *fid, done); },
+      [who, mask, ino](fuse_req_t req, result<attr> a) {
+        if (!a) return (void)fuse_reply_err(req, cached_errno(req, ino, a.err(), false));
+        fuse_reply_err(req, permits(who, *a, mask) ? 0 : EACCES);
+      });
 }
 
 void op_refuse(fuse_req_t req, fuse_ino_t parent, const char* name, const char* what) {

@@ -14,6 +14,7 @@ import tempfile
 import unittest
 
 from harness import CIRCUITD, Daemon, DaemonTest, read, write
+from through_a_peer import ThroughAPeer
 
 GROUP = "circuit-g"
 MAKER, MEMBER, STRANGER = "circuit-u1", "circuit-u2", "circuit-u3"
@@ -357,6 +358,19 @@ class AllowedGroupCoreOnly(AllowedGroup):
 
     daemon_args = ("--allow-group", GROUP, "--no-kernel-checks")
     core_only = True
+
+
+@needs_root
+class AllowedGroupThroughAPeer(ThroughAPeer, AllowedGroup):
+    """The same users on h1's files through h2's mount: h2 forwards each
+    caller's uid, h1 applies its rules to it, and h2 keeps a stranger out
+    as well."""
+
+
+@needs_root
+class AllowedGroupCoreOnlyThroughAPeer(ThroughAPeer, AllowedGroupCoreOnly):
+    """The same without the kernel's checks: `test -r` and `test -w` on
+    h1's files through h2 judge h1's attributes, asked for as the caller."""
 
 
 class ThroughAMount:
