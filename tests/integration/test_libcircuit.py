@@ -23,6 +23,7 @@ from harness import wait_until as wait_for
 from test_cluster import ClusterTest
 from test_netns import HostsInNamespaces
 from test_permissions import GROUP, MAKER, PermissionTest, needs_root
+from through_a_peer import ThroughAPeer
 
 BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
 CHAN_TEST = os.environ.get("LIBCIRCUIT_TEST", os.path.join(BUILD, "tests/libcircuit_test"))
@@ -192,6 +193,11 @@ class GoroutinesFromTheShell(DaemonTest):
         # Its files went with it.
         self.assertFalse(os.path.exists(self.d.host("workers", "w", "goroutines")))
         self.assertEqual(json.loads(read(self.d.chan("c", "stat")))["received"], 0)
+
+
+class GoroutinesFromTheShellThroughAPeer(ThroughAPeer, GoroutinesFromTheShell):
+    """The same from h2's mount and socket: each call is carried to h1,
+    which carries it to the program's own files."""
 
 
 @needs_root

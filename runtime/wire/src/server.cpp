@@ -320,18 +320,24 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
                     return rwrite{static_cast<std::uint32_t>(n)};
                   }));
         } else if constexpr (std::is_same_v<M, tclunk>) {
+          // The fid is the client's to reuse once the clunk is sent (9P),
+          // and a walk pipelined behind it may name it as its newfid: it
+          // is unbound now, not at the answer, which would unbind the new
+          // walk's caller (whose requests would then run as this peer).
           fid_t fid = m.fid;
-          s.clunk(who(fid), tag, fid, [this, tag, fid, gen = generation_](result<void> r) {
+          caller c = who(fid);
+          unbind(fid);
+          s.clunk(c, tag, fid, [this, tag, gen = generation_](result<void> r) {
             if (gen != generation_) return;
-            unbind(fid);
             if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
             send(tag, rclunk{});
           });
         } else if constexpr (std::is_same_v<M, tremove>) {
-          fid_t fid = m.fid;
-          s.remove(who(fid), tag, fid, [this, tag, fid, gen = generation_](result<void> r) {
+          fid_t fid = m.fid;  // as a clunk: unbound now
+          caller c = who(fid);
+          unbind(fid);
+          s.remove(c, tag, fid, [this, tag, gen = generation_](result<void> r) {
             if (gen != generation_) return;
-            unbind(fid);
             if (!r) return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
             send(tag, rremove{});
           });
