@@ -143,40 +143,67 @@ TEST_CASE(
   CHECK(r.srv.in_flight() == 0);
 }
 
-TEST_CASE("a fid reused by a walk behind its pending clunk belongs to the walk's caller") {
-  // A member's link carries many callers (root attaching as each): a fid
-  // its client clunked may be walked to again at once, while the clunk
-  // still waits here behind a parked open on that fid.
+// A relay's connection (root attaching as each caller, as a member's link
+// does) with callers a (fid 1) and b (fid 2), and in channels/ of h1 a
+// channel c whose recv a has open, parked (fid 12, tag 6): the requests
+// behind it on fid 12 wait.
+struct relay_rig {
   ns space{config{.host = "h1"}, make_tree};
   std::map<std::uint16_t, rmessage> got;
   server srv{space, caller{},
-             [&](std::uint16_t tag, const rmessage& m) { got.insert_or_assign(tag, m); }};
-  auto feed = [&](std::uint16_t tag, tmessage m) { REQUIRE(srv.feed(encode(tag, m))); };
-  feed(notag, tversion{1 << 20, "9P2000.L"});
-  feed(1, tattach{1, nofid, "session-a", "", 0});
-  feed(2, tattach{2, nofid, "session-b", "", 0});
-  feed(3, twalk{1, 10, {"h1", "channels"}});
-  feed(4, tmkdir{10, "c", 0700, 0});
-  feed(5, twalk{10, 11, {"c", "recv"}});
-  feed(6, tlopen{11, o_rdonly});              // parks: no sender
-  feed(7, tclunk{11});                        // waits behind it
-  feed(8, twalk{2, 11, {"h1", "channels"}});  // b's, with a's fid number
-  CHECK(got.count(7) == 0);
-  feed(9, tflush{6});  // the open ends; the clunk, then the walk, go on
-  REQUIRE(got.count(8) == 1);
-  REQUIRE(std::holds_alternative<rwalk>(got[8]));
-  // A refusal on fid 11 is b's: b reads it in error, a does not.
-  feed(10, tmkdir{11, "no/slash", 0700, 0});
-  REQUIRE(std::holds_alternative<rlerror>(got[10]));
-  auto words = [&](fid_t from, fid_t fid, std::uint16_t tag) {
+             [this](std::uint16_t tag, const rmessage& m) { got.insert_or_assign(tag, m); }};
+  void feed(std::uint16_t tag, tmessage m) { REQUIRE(srv.feed(encode(tag, m))); }
+  relay_rig() {
+    feed(notag, tversion{1 << 20, "9P2000.L"});
+    feed(1, tattach{1, nofid, "session-a", "", 0});
+    feed(2, tattach{2, nofid, "session-b", "", 0});
+    feed(3, twalk{1, 10, {"h1", "channels"}});
+    feed(4, tmkdir{10, "c", 0700, 0});
+    feed(5, twalk{10, 12, {"c", "recv"}});
+    feed(6, tlopen{12, o_rdonly});  // parks: no sender
+  }
+  // Refused on `fid` (a directory): whose error file says so.
+  void refuse(fid_t fid) {
+    feed(50, tmkdir{fid, "no/slash", 0700, 0});
+    REQUIRE(std::holds_alternative<rlerror>(got[50]));
+  }
+  // What `from`'s caller reads in channels/error.
+  std::string words(fid_t from, fid_t fid, std::uint16_t tag) {
     feed(tag, twalk{from, fid, {"h1", "channels", "error"}});
     feed(tag + 1, tlopen{fid, o_rdonly});
     feed(tag + 2, tread{fid, 0, 4096});
     auto* r = std::get_if<rread>(&got[tag + 2]);
     return r ? r->data : std::string("(no rread)");
-  };
-  std::string b = words(2, 20, 20), a = words(1, 21, 30);
+  }
+};
+
+TEST_CASE("a fid reused by a walk behind its pending clunk belongs to the walk's caller") {
+  // A fid the relay's client clunked may be walked to again at once,
+  // while the clunk still waits here behind a parked open on that fid.
+  relay_rig r;
+  r.feed(7, tclunk{12});                        // waits behind the open
+  r.feed(8, twalk{2, 12, {"h1", "channels"}});  // b's, with a's fid number
+  CHECK(r.got.count(7) == 0);
+  r.feed(9, tflush{6});  // the open ends; the clunk, then the walk, go on
+  REQUIRE(std::holds_alternative<rwalk>(r.got[8]));
+  r.refuse(12);  // b's: b reads it in error, a does not
+  std::string b = r.words(2, 20, 20), a = r.words(1, 21, 30);
   INFO("b: " << b << " a: " << a);
   CHECK(b.find("name has the character '/'") != std::string::npos);
   CHECK(a.find("name has the character") == std::string::npos);
+}
+
+TEST_CASE("a walk that fails late does not unbind the fid another walk reused since") {
+  // The client clunked the walk's newfid behind it (pipelined) and walked
+  // to that fid number again before the first walk was answered.
+  relay_rig r;
+  r.feed(7, twalk{12, 11, {"nothing"}});  // a's; waits behind the open, then fails
+  r.feed(8, tclunk{11});
+  r.feed(9, twalk{2, 11, {"h1", "channels"}});  // b's, with the same fid number
+  CHECK(r.got.count(7) == 0);
+  r.feed(10, tflush{6});
+  REQUIRE(std::holds_alternative<rlerror>(r.got[7]));
+  REQUIRE(std::holds_alternative<rwalk>(r.got[9]));
+  r.refuse(11);
+  CHECK(r.words(2, 20, 20).find("name has the character '/'") != std::string::npos);
 }

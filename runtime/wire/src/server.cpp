@@ -143,11 +143,6 @@ reply<void> server::answer_void(std::uint16_t tag, rmessage ok) {
   };
 }
 
-const caller& server::who(fid_t fid) const {
-  auto it = callers_.find(fid);
-  return it == callers_.end() ? peer_ : it->second;
-}
-
 result<void> server::feed(std::string_view bytes) {
   // First what in_ holds: frames held back, or the start of one, which
   // takes from `bytes` only the bytes it lacks (a 64 KiB write split
@@ -255,12 +250,12 @@ void server::attach(std::uint16_t tag, const tattach& m) {
   }
   if (speaks_for && (m.n_uname != 0 || !m.uname.empty())) c.key = forwarded_key(peer_.key, m.n_uname, m.uname);
   relays_ = relays_ || speaks_for;
-  callers_[m.fid] = c;
   fid_t fid = m.fid;
-  ses_->attach(c, tag, fid, [this, tag, fid, gen = generation_](result<attr> r) {
+  std::uint64_t serial = bind_as(fid, c);
+  ses_->attach(c, tag, fid, [this, tag, fid, serial, gen = generation_](result<attr> r) {
     if (gen != generation_) return;
     if (!r) {
-      callers_.erase(fid);
+      unbind_if(fid, serial);
       return send(tag, rlerror{static_cast<std::uint32_t>(to_errno(r.err().code))});
     }
     send(tag, rattach{qid_of(*r)});
@@ -289,17 +284,18 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
           // newfid is the walking caller's at once: requests pipelined
           // behind the walk name it before its answer, and run as that
           // caller (an attach's uid), never as the connection's peer.
-          bool early = newfid != fid && !callers_.count(newfid) && callers_.count(fid);
-          if (early) bind(newfid, fid);
-          auto answered = answer<std::vector<attr>>(tag, [this, newfid, asked, early](std::vector<attr>& as) -> rmessage {
-            if (early && as.size() != asked) unbind(newfid);
-            rwalk r;
-            for (auto& a : as) r.wqids.push_back(qid_of(a));
-            return r;
-          });
+          std::uint64_t early = newfid != fid && !callers_.count(newfid) ? bind(newfid, fid) : 0;
+          auto answered = answer<std::vector<attr>>(
+              tag, [this, newfid, asked, early](std::vector<attr>& as) -> rmessage {
+                if (early && as.size() != asked) unbind_if(newfid, early);
+                rwalk r;
+                for (auto& a : as) r.wqids.push_back(qid_of(a));
+                return r;
+              });
           s.walk(who(fid), tag, fid, newfid, std::move(m.wnames), walk_needs::qids,
-                 [this, answered, newfid, early, gen = generation_](result<std::vector<attr>> r) mutable {
-                   if (!r && early && gen == generation_) unbind(newfid);
+                 [this, answered, newfid, early,
+                  gen = generation_](result<std::vector<attr>> r) mutable {
+                   if (!r && early && gen == generation_) unbind_if(newfid, early);
                    answered(std::move(r));
                  });
         } else if constexpr (std::is_same_v<M, tlopen>) {

@@ -80,8 +80,13 @@ class server {
   void attach(std::uint16_t tag, const tattach& m);
   // The caller of a request on `fid`: the principal its attach gave.
   const caller& who(fid_t fid) const;
-  void bind(fid_t newfid, fid_t from) { if (auto it = callers_.find(from); it != callers_.end()) callers_[newfid] = it->second; }
+  // A fid's caller, bound when a request names the fid first (an attach,
+  // a walk's newfid), with a serial: an answer that comes later undoes
+  // only its own binding, never that of a walk that reused the fid since.
+  std::uint64_t bind_as(fid_t fid, caller c);
+  std::uint64_t bind(fid_t newfid, fid_t from);  // 0 if `from` has none
   void unbind(fid_t fid) { callers_.erase(fid); }
+  void unbind_if(fid_t fid, std::uint64_t serial);
   template <class T>
   reply<T> answer(std::uint16_t tag, std::function<rmessage(T&)> ok);
   reply<void> answer_void(std::uint16_t tag, rmessage ok);
@@ -102,7 +107,12 @@ class server {
   std::string name_ = "client";
   std::uint64_t complaints_ = 0;
   std::function<bool()> hold_;
-  std::unordered_map<fid_t, caller> callers_;
+  struct bound {
+    caller who;
+    std::uint64_t serial = 0;
+  };
+  std::unordered_map<fid_t, bound> callers_;
+  std::uint64_t serials_ = 0;
   std::unordered_map<std::uint16_t, std::size_t> reserved_;  // tag in flight -> its bytes
   std::size_t in_flight_ = 0;
   bool relays_ = false;
