@@ -57,8 +57,9 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
   return std::shared_ptr<remote>(std::make_shared<wire::mount>(cl, name + " at " + socket, deadline));
 }
 
-void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& name,
-                std::vector<std::string> tops, std::chrono::milliseconds deadline,
+void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& via,
+                const std::string& name, std::vector<std::string> tops,
+                std::chrono::milliseconds deadline,
                 std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done) {
   using unix_socket = boost::asio::local::stream_protocol;
   unix_socket::socket s(io);
@@ -67,7 +68,7 @@ void dial_async(boost::asio::io_context& io, const std::string& socket, const st
   if (!ec) s.non_blocking(true, ec);
   // A Unix connect either completes at once or, when the server's backlog
   // is full, would wait: refused then.
-  if (!ec) s.connect(unix_socket::endpoint(socket), ec);
+  if (!ec) s.connect(unix_socket::endpoint(via), ec);
   if (ec) return done(make_error(errc::host_unreachable, "serve: " + socket + ": " + ec.message()));
   ::fcntl(s.native_handle(), F_SETFD, FD_CLOEXEC);
   wire::client::options opts;

@@ -27,8 +27,11 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
 // `done` with the remotes or the failure (within `deadline`). For a
 // worker's program (`name`, its directory): once its connection ends,
 // every request on its files fails with ENOENT, as on a removed element's.
-void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& name,
-                std::vector<std::string> tops, std::chrono::milliseconds deadline,
+// It connects to `via`, the same socket held open (/proc/self/fd/N),
+// before it returns; `socket` is the name its words give.
+void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& via,
+                const std::string& name, std::vector<std::string> tops,
+                std::chrono::milliseconds deadline,
                 std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done);
 
 }  // namespace circuit::fsd

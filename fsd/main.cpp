@@ -224,10 +224,11 @@ int serve(int argc, char** argv) {
     if (!r) return r.err();
     return add_mount(space, name, *r);
   };
-  space.cfg().dial = [&](const std::string& socket, const std::string& name, std::vector<std::string> tops,
+  space.cfg().dial = [&](const std::string& socket, const std::string& via, const std::string& name,
+                         std::vector<std::string> tops,
                          std::function<void(result<config::remotes>)> done) {
-    fsd::dial_async(io, socket, name, std::move(tops), std::chrono::milliseconds(fl.remote_deadline_ms),
-                    std::move(done));
+    fsd::dial_async(io, socket, via, name, std::move(tops),
+                    std::chrono::milliseconds(fl.remote_deadline_ms), std::move(done));
   };
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);

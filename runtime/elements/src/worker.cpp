@@ -1,7 +1,7 @@
 #include "worker.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
@@ -9,10 +9,10 @@
 #include <csignal>
 
 #include "child.hpp"
-#include "host.hpp"
 #include "circuit/core/namespace.hpp"
-#include "signals.hpp"
+#include "host.hpp"
 #include "mount_point.hpp"
+#include "signals.hpp"
 #include "workers.hpp"
 
 namespace circuit {
@@ -132,16 +132,27 @@ result<void> worker::serve(const std::string& socket) {
   if (dialing_ || !served_.empty()) return make_error(errc::busy, "serve: worker " + path() + " serves already");
   if (!space().cfg().dial) return make_error(errc::not_supported, "serve: this daemon makes no mounts");
   // The daemon connects as root: only to a socket of the worker's own user.
+  // The socket is held (O_PATH) from the check to the connect, which goes
+  // through /proc/self/fd: a path changed in between (a link swapped in)
+  // cannot take the daemon to another user's socket.
   struct stat st {};
-  if (socket.empty() || socket[0] != '/' || ::lstat(socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+  int fd = socket.empty() || socket[0] != '/'
+               ? -1
+               : ::open(socket.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    if (fd >= 0) ::close(fd);
     return make_error(errc::invalid, "serve: " + socket + " is not the absolute path of a socket");
-  if (maker().uid != 0 && st.st_uid != maker().uid)
+  }
+  if (maker().uid != 0 && st.st_uid != maker().uid) {
+    ::close(fd);
     return make_error(errc::access, "serve: " + socket + " belongs to uid " + std::to_string(st.st_uid) +
                                         ", not to the worker's user " + std::to_string(maker().uid));
+  }
   dialing_ = true;
   std::weak_ptr<dir> self = weak_from_this();
   std::vector<std::string> tops(std::begin(served_dirs), std::end(served_dirs));
-  space().cfg().dial(socket, path(), tops, [self, socket](result<config::remotes> r) {
+  std::string held = "/proc/self/fd/" + std::to_string(fd);
+  space().cfg().dial(socket, held, path(), tops, [self, socket](result<config::remotes> r) {
     auto d = self.lock();
     if (!d) return;
     auto& w = static_cast<worker&>(*d);
@@ -154,6 +165,7 @@ result<void> worker::serve(const std::string& socket) {
     }
     w.space().log("serve: worker " + w.path() + " shows the files of its program at " + socket);
   });
+  ::close(fd);  // dial connected before it returned
   return {};
 }
 

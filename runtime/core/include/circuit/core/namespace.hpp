@@ -64,13 +64,15 @@ struct config {
   // Host ctl "mount SOCKET NAME": show at /NAME the tree of the 9P server
   // at SOCKET (the face connects; remote.hpp). Unset: mounts are refused.
   std::function<result<void>(const std::string& socket, const std::string& name)> mount;
-  // Connects to the 9P server at SOCKET and gives, over that one
-  // connection, a remote for each directory of `tops` below its root, or
-  // the failure, later (a worker's `serve`): the loop never waits for the
-  // server. Unset: refused.
+  // Connects to the 9P server at SOCKET, through the path `via` (the same
+  // socket, held open: /proc/self/fd/N, valid only until dial returns, so
+  // it connects before it returns), and gives, over that one connection, a
+  // remote for each directory of `tops` below its root, or the failure,
+  // later (a worker's `serve`): the loop never waits for the server.
+  // Unset: refused.
   using remotes = std::vector<std::shared_ptr<remote>>;
-  std::function<void(const std::string& socket, const std::string& name, std::vector<std::string> tops,
-                     std::function<void(result<remotes>)> done)>
+  std::function<void(const std::string& socket, const std::string& via, const std::string& name,
+                     std::vector<std::string> tops, std::function<void(result<remotes>)> done)>
       dial;
   // Workers' children are libuv handles on this loop; after touching them
   // the runtime calls uv_kick so the loop owner runs libuv soon.
