@@ -64,8 +64,9 @@ void cluster_face::impl::speak_9p(const std::string& name, std::shared_ptr<clust
       auto it = peers.find(name);
       if (it == peers.end() || it->second.client != cl) return;
       if (!v) return;  // on_drop follows
-      auto m = std::make_shared<wire::mount>(cl, name + " at " + it->second.address, opts.remote_deadline,
-                                             std::vector<std::string>{name});
+      auto m = std::make_shared<wire::mount>(cl, name + " at " + it->second.address,
+                                             opts.remote_deadline, std::vector<std::string>{name},
+                                             &space.memory());
       it->second.dir->set_link(m);
       member_event(space, name, "");  // entries reached over the old link go
     });

@@ -30,7 +30,8 @@ result<std::string> read_frame(int fd) {
 }  // namespace
 
 result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::string& socket,
-                                     const std::string& name, std::chrono::milliseconds deadline) {
+                                     const std::string& name, std::chrono::milliseconds deadline,
+                                     budget& held) {
   using unix_socket = boost::asio::local::stream_protocol;
   unix_socket::socket s(io);
   boost::system::error_code ec;
@@ -54,12 +55,13 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
   wire::client::options opts;
   opts.msize = v->msize;
   auto cl = wire::client::make(io.get_executor(), wire::unix_transport(std::move(s)), opts);
-  return std::shared_ptr<remote>(std::make_shared<wire::mount>(cl, name + " at " + socket, deadline));
+  return std::shared_ptr<remote>(std::make_shared<wire::mount>(cl, name + " at " + socket, deadline,
+                                                               std::vector<std::string>{}, &held));
 }
 
 void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& via,
                 const std::string& name, std::vector<std::string> tops,
-                std::chrono::milliseconds deadline,
+                std::chrono::milliseconds deadline, budget& held,
                 std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done) {
   using unix_socket = boost::asio::local::stream_protocol;
   unix_socket::socket s(io);
@@ -76,7 +78,8 @@ void dial_async(boost::asio::io_context& io, const std::string& socket, const st
   // The program ended (or its worker was removed): its files are gone.
   opts.lost = make_error(errc::not_found, name + ": the program ended: its goroutines and files are gone");
   auto cl = wire::client::make(io.get_executor(), wire::unix_transport(std::move(s)), opts);
-  cl->version([cl, name, socket, tops = std::move(tops), deadline, done = std::move(done)](result<std::uint32_t> msize) {
+  cl->version([cl, name, socket, tops = std::move(tops), deadline, &held,
+               done = std::move(done)](result<std::uint32_t> msize) {
     if (!msize) {
       cl->close();
       return done(make_error(msize.err().code, "serve: " + socket + ": " + msize.err().message));
@@ -85,7 +88,7 @@ void dial_async(boost::asio::io_context& io, const std::string& socket, const st
     std::vector<std::shared_ptr<remote>> out;
     for (auto& top : tops)
       out.push_back(std::make_shared<wire::mount>(cl, name + "/" + top + " at " + socket, deadline,
-                                                  std::vector<std::string>{top}));
+                                                  std::vector<std::string>{top}, &held));
     done(std::move(out));
   });
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "circuit/core/budget.hpp"
 #include "circuit/core/error.hpp"
 #include "circuit/core/remote.hpp"
 
@@ -18,8 +19,10 @@ namespace circuit::fsd {
 // Connects and negotiates the version at once (a server that does not
 // answer within `deadline` is refused), so the ctl write that asks for the
 // mount fails if it cannot be made.
+// The listings of its directories are held against `held` (mount.hpp).
 result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::string& socket,
-                                     const std::string& name, std::chrono::milliseconds deadline);
+                                     const std::string& name, std::chrono::milliseconds deadline,
+                                     budget& held);
 
 // The same without waiting, for a remote per directory of `tops` below the
 // server's root, over one connection: connects (a server whose backlog is
@@ -31,7 +34,7 @@ result<std::shared_ptr<remote>> dial(boost::asio::io_context& io, const std::str
 // before it returns; `socket` is the name its words give.
 void dial_async(boost::asio::io_context& io, const std::string& socket, const std::string& via,
                 const std::string& name, std::vector<std::string> tops,
-                std::chrono::milliseconds deadline,
+                std::chrono::milliseconds deadline, budget& held,
                 std::function<void(result<std::vector<std::shared_ptr<remote>>>)> done);
 
 }  // namespace circuit::fsd

@@ -220,7 +220,8 @@ int serve(int argc, char** argv) {
   };
   face.on_unmounted = [&] { shutdown("unmounted"); };
   space.cfg().mount = [&](const std::string& socket, const std::string& name) -> result<void> {
-    auto r = fsd::dial(io, socket, name, std::chrono::milliseconds(fl.remote_deadline_ms));
+    auto r = fsd::dial(io, socket, name, std::chrono::milliseconds(fl.remote_deadline_ms),
+                       space.memory());
     if (!r) return r.err();
     return add_mount(space, name, *r);
   };
@@ -228,7 +229,7 @@ int serve(int argc, char** argv) {
                          std::vector<std::string> tops,
                          std::function<void(result<config::remotes>)> done) {
     fsd::dial_async(io, socket, via, name, std::move(tops),
-                    std::chrono::milliseconds(fl.remote_deadline_ms), std::move(done));
+                    std::chrono::milliseconds(fl.remote_deadline_ms), space.memory(), std::move(done));
   };
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);

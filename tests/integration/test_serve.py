@@ -2,6 +2,7 @@
 root: circuitd connects as root, so only to a socket of the worker's own
 user, and a path that changes under it must not take it elsewhere. Real
 users (setpriv), real sockets; needs root, as CI is."""
+import errno
 import json
 import os
 import pwd
@@ -13,6 +14,9 @@ import tempfile
 import threading
 import time
 
+from harness import DaemonTest, read, write
+from lying_server import LyingServer
+from ninep import O_RDONLY, Client, Tread
 from test_permissions import GROUP, MAKER, MEMBER, PermissionTest, as_user, needs_root
 from through_a_peer import ThroughAPeer
 
@@ -127,6 +131,76 @@ out["seen"] = seen
 @needs_root
 class ServeAsAUserThroughAPeer(ThroughAPeer, ServeAsAUser):
     """The same `serve` written through h2's mount: h1 checks and connects."""
+
+
+class LyingPrograms(DaemonTest):
+    """A worker's program that lies to its daemon, which reads it as root:
+    a listing without end, a read or a walk that gives more than was asked.
+    Each open or read fails with its errno; the daemon holds no more than
+    its --max-memory for it, gives that back, and serves everyone else."""
+
+    daemon_args = ("--max-memory", str(8 << 20))
+
+    def serve(self, how):
+        tmp = tempfile.mkdtemp(prefix="circuit-lying-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = LyingServer(os.path.join(tmp, "9p"), how)
+        self.addCleanup(srv.close)
+        w = self.d.host("workers", "w")
+        os.mkdir(w)
+        write(w + "/spec", json.dumps({"path": "/bin/sleep", "args": ["60"]}))
+        self.addCleanup(lambda: self.d.alive() and write_quietly(w + "/ctl", "kill"))
+        write(w + "/ctl", "serve " + srv.sock.getsockname())
+        deadline = time.monotonic() + 10
+        while "goroutines" not in os.listdir(w):
+            self.assertLess(time.monotonic(), deadline, "the program's files never showed")
+            time.sleep(0.05)
+        return w, srv
+
+    def rss_kib(self):
+        with open(f"/proc/{self.d.proc.pid}/status") as f:
+            return int(f.read().split("VmRSS:")[1].split()[0])
+
+    def still_serves(self, w):
+        """The program's honest files still read, and a message of 6 MiB
+        (of the 8 MiB the daemon may hold) still goes through a channel."""
+        self.assertEqual(read(w + "/files/x"), b"yyyyy")
+        c = self.d.chan("after")
+        os.mkdir(c)
+        write(c + "/cap", "1")
+        big = b"m" * (6 << 20)
+        write(c + "/send", big)
+        self.assertEqual(read(c + "/recv"), big)
+
+    def test_a_listing_without_end_fails_the_open_with_enomem_past_max_memory_and_gives_it_back(self):
+        w, srv = self.serve("endless")
+        before = self.rss_kib()
+        for _ in range(3):
+            self.assertErrno(errno.ENOMEM, os.listdir, w + "/goroutines")
+        self.assertGreater(srv.readdirs, 10)
+        self.assertLess(self.rss_kib() - before, 64 << 10)  # KiB: the bound, not the server, sets it
+        self.still_serves(w)
+
+    def test_a_read_answered_with_more_than_was_asked_fails_with_eio(self):
+        w, _ = self.serve("long read")
+        fd = os.open(w + "/files/x", os.O_RDONLY)
+        try:
+            self.assertErrno(errno.EIO, os.read, fd, 100)
+        finally:
+            os.close(fd)
+        # A 9P client of the socket is not given the 101 bytes either.
+        c = Client(self.d.sock)
+        self.addCleanup(c.close)
+        fid = c.open("h1/workers/w/files/x", O_RDONLY)
+        r = c.call(Tread(fid, 0, 100))
+        self.assertEqual((r.type, getattr(r, "errno", None)), ("lerror", errno.EIO), r)
+        self.assertTrue(self.d.alive())
+
+    def test_a_walk_answered_with_more_qids_than_names_fails_with_eio(self):
+        w, _ = self.serve("long walk")
+        self.assertErrno(errno.EIO, os.stat, w + "/files/x")
+        self.assertEqual(os.listdir(w + "/files"), ["x"])
+        self.assertTrue(self.d.alive())
 
 
 def write_quietly(path, data):

@@ -27,10 +27,19 @@ std::uint16_t mounts_made = 0;  // the loop thread's: numbers the mounts' inos
 }  // namespace
 
 mount::mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline,
-             std::vector<std::string> top)
-    : cl_(std::move(cl)), name_(std::move(name)), deadline_(deadline), top_(std::move(top)), id_(++mounts_made) {}
+             std::vector<std::string> top, budget* held)
+    : cl_(std::move(cl)),
+      name_(std::move(name)),
+      deadline_(deadline),
+      top_(std::move(top)),
+      id_(++mounts_made),
+      held_(held) {}
 
-mount::~mount() { cl_->close(); }
+mount::~mount() {
+  cl_->close();
+  if (held_)
+    for (auto& [fid, l] : listings_) held_->give(l.bytes);
+}
 
 // A local ino: remote_ino_bit, this mount's number in bits 40-55, and the
 // server's qid.path in the low 40 bits, with no table, so the memory does
@@ -41,6 +50,8 @@ std::uint64_t mount::ino_of(std::uint64_t path) {
   constexpr std::uint64_t low = (std::uint64_t{1} << 40) - 1, mapped = std::uint64_t{1} << 56;
   std::uint64_t prefix = remote_ino_bit | std::uint64_t{id_} << 40;
   if (path <= low) return prefix | path;
+  if (inos_.size() >= max_mapped_inos && !inos_.count(path))  // a server that names without end
+    return prefix | mapped | (std::hash<std::uint64_t>()(path) & low);
   auto [it, fresh] = inos_.try_emplace(path, 0);
   if (fresh) it->second = prefix | mapped | (next_ino_++ & low);
   return it->second;
@@ -82,44 +93,9 @@ void mount::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
       if (!r) return done->complete(r.err());
       attr a = self->attr_of(r->qid);
       if (!a.is_dir) return done->complete(a);
-      auto listing = std::make_shared<std::vector<dir_entry>>();
-      auto more = std::make_shared<std::function<void(std::uint64_t)>>();
-      *more = [self, done, fid, a, listing, more](std::uint64_t offset) {
-        self->cl_->set_deadline(std::chrono::duration_cast<client::duration>(self->deadline_));
-        self->cl_->readdir(fid, offset, self->cl_->msize() - rread_overhead,
-                           [self, done, fid, a, listing, more](result<std::vector<dirent>> r) {
-                             if (done->done()) {
-                               *more = nullptr;
-                               return;
-                             }
-                             if (!r) {
-                               *more = nullptr;
-                               return done->complete(r.err());
-                             }
-                             if (r->empty()) {
-                               self->listings_[fid] = std::move(*listing);
-                               *more = nullptr;  // the cycle ends here
-                               return done->complete(a);
-                             }
-                             for (auto& e : *r)
-                               if (e.name != "." && e.name != "..")
-                                 listing->push_back(dir_entry{e.name, self->attr_of(e.qid)});
-                             (*more)(r->back().offset);
-                           });
-        self->cl_->set_deadline(client::duration::zero());
-      };
-      (*more)(0);
+      self->read_listing(fid, a, done);
     });
   });
-}
-
-void mount::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) {
-  auto it = listings_.find(fid);
-  if (it == listings_.end())
-    return done->complete(make_error(errc::bad_fid, "readdir: not an open directory of " + name_));
-  std::vector<dir_entry> out;
-  for (std::uint64_t i = index; i < it->second.size(); ++i) out.push_back(it->second[i]);
-  done->complete(std::move(out));
 }
 
 // A read or write that is cancelled completes with the owner's answer:
@@ -203,7 +179,7 @@ void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
   // behind an open still going goes at once (pipelined: it is served after).
   if (auto o = opening_.find(fid); o != opening_.end() && o->second->done())
     return (void)clunk_after_open_.insert_or_assign(fid, std::move(done));
-  listings_.erase(fid);
+  drop_listing(fid);
   forget(fid);
   if (undone_.erase(fid)) return remove(fid, done);
   forward(done, true, [&] {
@@ -214,7 +190,7 @@ void mount::clunk(std::uint32_t fid, op_ptr<void> done) {
 }
 
 void mount::remove(std::uint32_t fid, op_ptr<void> done) {
-  listings_.erase(fid);
+  drop_listing(fid);
   forget(fid);
   undone_.erase(fid);
   forward(done, true, [&] {

@@ -30,7 +30,15 @@ handler<rmessage> client::expect(handler<T> done, F take) {
 
 namespace {
 auto nothing = [](const auto&) {};
+
+// A reply that gives more than was asked for: the server is wrong, and
+// what it gave is not passed on.
+error lied(const char* what, std::size_t asked, const char* of, std::size_t got, const char* in) {
+  return make_error(errc::io, std::string("9p: the server answered a ") + what + " of " +
+                                  std::to_string(asked) + " " + of + " with " +
+                                  std::to_string(got) + " " + in);
 }
+}  // namespace
 
 void client::version(handler<std::uint32_t> done) {
   auto self = shared_from_this();
@@ -63,8 +71,12 @@ void client::walk(std::uint32_t fid, std::uint32_t newfid, std::vector<std::stri
       done(make_error(errc::invalid, "9p: a walk of more than 16 names"));
     });
   }
+  std::size_t asked = names.size();
   request(twalk{fid, newfid, std::move(names)},
-          expect<rwalk>(std::move(done), [](const rwalk& r) { return r.wqids; }));
+          expect<rwalk>(std::move(done), [asked](const rwalk& r) -> result<std::vector<qid>> {
+            if (r.wqids.size() > asked) return lied("walk", asked, "names", r.wqids.size(), "qids");
+            return r.wqids;
+          }));
 }
 
 void client::lopen(std::uint32_t fid, std::uint32_t flags, handler<rlopen> done) {
@@ -75,7 +87,10 @@ void client::read(std::uint32_t fid, std::uint64_t offset, std::uint32_t count,
                   handler<std::string> done) {
   count = std::min(count, msize_ - rread_overhead);
   request(tread{fid, offset, count},
-          expect<rread>(std::move(done), [](const rread& r) { return r.data; }));
+          expect<rread>(std::move(done), [count](const rread& r) -> result<std::string> {
+            if (r.data.size() > count) return lied("read", count, "bytes", r.data.size(), "bytes");
+            return r.data;
+          }));
 }
 
 void client::write(std::uint32_t fid, std::uint64_t offset, std::string data,
@@ -120,10 +135,12 @@ void client::readdir(std::uint32_t fid, std::uint64_t offset, std::uint32_t coun
                      handler<std::vector<dirent>> done) {
   count = std::min(count, msize_ - rread_overhead);
   request(treaddir{fid, offset, count},
-          [done = std::move(done)](result<rmessage> r) {
+          [count, done = std::move(done)](result<rmessage> r) {
             if (!r) return done(r.err());
             auto* d = std::get_if<rreaddir>(&*r);
             if (!d) return done(make_error(errc::invalid, "9p: an answer to Treaddir that is not Rreaddir"));
+            if (d->data.size() > count)
+              return done(lied("readdir", count, "bytes", d->data.size(), "bytes"));
             done(decode_dirents(d->data));
           });
 }

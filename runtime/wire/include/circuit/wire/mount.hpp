@@ -20,6 +20,13 @@
 // A cancel (FUSE INTERRUPT, a flush on the wire) flushes the remote
 // request; the remote's reply, if it wins, is reported.
 //
+// The server may be a user's program (a worker's `serve`), read by root:
+// what it answers is bounded here. A directory's listing, read whole at
+// its open, holds its bytes against `held` (circuitd's --max-memory) and
+// has at most max_listing entries; past either its open fails (ENOMEM,
+// EFBIG) with words. Inode numbers for qid.paths too wide to carry are
+// kept in a table of at most max_mapped_inos; past it they are hashed.
+//
 // Thread safety: the loop thread (the client's executor).
 #pragma once
 
@@ -30,6 +37,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "circuit/core/budget.hpp"
 #include "circuit/core/remote.hpp"
 #include "circuit/wire/client.hpp"
 
@@ -39,12 +47,15 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
  public:
   // Past this many attaches, a new one clunks those no fid comes from.
   static constexpr std::size_t max_attaches = 64;
+  static constexpr std::size_t max_listing = std::size_t{1} << 20;
+  static constexpr std::size_t max_mapped_inos = std::size_t{1} << 20;
 
   // `cl` has negotiated its version already. `name` is for messages.
   // `top`: the subtree starts there, below the server's root (a cluster
   // member's directory is its host's: {"h2"}); empty, at the root.
+  // `held`: the bytes of listings are taken from it (none: unbounded).
   mount(std::shared_ptr<client> cl, std::string name, std::chrono::milliseconds deadline,
-        std::vector<std::string> top = {});
+        std::vector<std::string> top = {}, budget* held = nullptr);
   ~mount() override;
 
   std::string name() const override { return name_; }
@@ -99,7 +110,15 @@ class mount final : public remote, public std::enable_shared_from_this<mount> {
   std::uint16_t id_;  // numbers this mount's inos (ino_of)
   std::unordered_map<std::uint64_t, std::uint64_t> inos_;  // qid.paths over 40 bits -> local ino
   std::uint64_t next_ino_ = 1;
-  std::unordered_map<std::uint32_t, std::vector<dir_entry>> listings_;  // open directories
+  // Open directories: each one's entries and the bytes taken for them.
+  struct listing {
+    std::vector<dir_entry> entries;
+    std::size_t bytes = 0;
+  };
+  std::unordered_map<std::uint32_t, listing> listings_;
+  budget* held_;
+  void read_listing(std::uint32_t fid, attr a, op_ptr<attr> done);  // mount_listing.cpp
+  void drop_listing(std::uint32_t fid);
   // Opens a cancel completed while the server's reply was on its way; a
   // reply that opened the file after all is undone at the fid's clunk
   // (remove: a message it took goes back).
