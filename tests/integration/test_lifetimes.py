@@ -9,6 +9,7 @@ import select
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -385,6 +386,22 @@ class InterruptedOpens(LifetimeTest):
             self.assertEqual(sender.wait(10), 0, sender.stderr.read())
             self.assertEqual((self.stat("c")["len"], self.stat("c")["received"]), (0, i + 1))
         self.assertTrue(self.d.alive())
+
+
+    def test_a_receiver_killed_by_sigint_after_reading_every_byte_keeps_the_message(self):
+        """It died before it read the end of file, but it had the message:
+        it is not put back for another receiver to get a second time."""
+        os.mkdir(self.chan("k"))
+        write(self.chan("k", "cap"), "1")
+        write(self.chan("k", "send"), "once")
+        code = ("import os, signal, sys\n"
+                "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+                "sys.stdout.write(os.read(fd, 4).decode()); sys.stdout.flush()\n"
+                "os.kill(os.getpid(), signal.SIGINT)\n")
+        r = subprocess.run([sys.executable, "-c", code, self.chan("k", "recv")], capture_output=True, timeout=20)
+        self.assertEqual((r.returncode, r.stdout), (-signal.SIGINT, b"once"), r.stderr)
+        self.wait_for(lambda: self.stat("k")["received"] == 1 or self.stat("k")["len"] == 1, "the message to settle")
+        self.assertEqual((self.stat("k")["len"], self.stat("k")["received"]), (0, 1))
 
 
 class RemovedElementsThroughAPeer(ThroughAPeer, RemovedElements):

@@ -336,7 +336,10 @@ error session::aborted_error(const char* call) {
 bool session::abortable(fid_t fid) const {
   auto it = fids_.find(fid);
   if (it == fids_.end()) return false;
-  if (it->second.rt) return it->second.open && !it->second.aborted;
+  // An open for reading only made nothing there: its close commits, so a
+  // receive that had every byte keeps its message, as on the owner.
+  if (it->second.rt)
+    return it->second.open && !it->second.aborted && (it->second.flags & O_ACCMODE) != O_RDONLY;
   return it->second.file && space_.abortable(*it->second.file);
 }
 
