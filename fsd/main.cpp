@@ -229,7 +229,8 @@ int serve(int argc, char** argv) {
                          std::vector<std::string> tops,
                          std::function<void(result<config::remotes>)> done) {
     fsd::dial_async(io, socket, via, name, std::move(tops),
-                    std::chrono::milliseconds(fl.remote_deadline_ms), space.memory(), std::move(done));
+                    std::chrono::milliseconds(fl.remote_deadline_ms), space.memory(),
+                    std::move(done));
   };
   space.cfg().entry_changed = [&](std::uint64_t parent, const std::string& name) {
     face.invalidate(parent, name);

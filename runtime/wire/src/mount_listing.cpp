@@ -22,31 +22,32 @@ void mount::read_listing(std::uint32_t fid, attr a, op_ptr<attr> done) {
   };
   *more = [self, done, fid, a, got, more, fail](std::uint64_t offset) {
     self->cl_->set_deadline(std::chrono::duration_cast<client::duration>(self->deadline_));
-    self->cl_->readdir(fid, offset, self->cl_->msize() - rread_overhead,
-                       [self, done, fid, a, got, more, fail](result<std::vector<dirent>> r) {
-                         if (done->done()) return fail(make_error(errc::interrupted, "cancelled"));
-                         if (!r) return fail(r.err());
-                         if (r->empty()) {
-                           self->listings_[fid] = std::move(*got);
-                           *more = nullptr;
-                           return done->complete(a);
-                         }
-                         std::size_t bytes = 0;
-                         for (auto& e : *r) bytes += sizeof(dir_entry) + e.name.size();
-                         if (got->entries.size() + r->size() > max_listing)
-                           return fail(make_error(errc::too_big, self->name_ + ": a listing of over " +
-                                                                     std::to_string(max_listing) + " entries"));
-                         if (self->held_ && !self->held_->take(bytes))
-                           return fail(make_error(errc::no_memory, self->name_ + ": a listing of " +
-                                                                       std::to_string(got->entries.size()) +
-                                                                       " entries and more: circuitd holds its "
-                                                                       "--max-memory of bytes now"));
-                         got->bytes += bytes;
-                         for (auto& e : *r)
-                           if (e.name != "." && e.name != "..")
-                             got->entries.push_back(dir_entry{e.name, self->attr_of(e.qid)});
-                         (*more)(r->back().offset);
-                       });
+    self->cl_->readdir(
+        fid, offset, self->cl_->msize() - rread_overhead,
+        [self, done, fid, a, got, more, fail](result<std::vector<dirent>> r) {
+          if (done->done()) return fail(make_error(errc::interrupted, "cancelled"));
+          if (!r) return fail(r.err());
+          if (r->empty()) {
+            self->listings_[fid] = std::move(*got);
+            *more = nullptr;
+            return done->complete(a);
+          }
+          std::size_t bytes = 0;
+          for (auto& e : *r) bytes += sizeof(dir_entry) + e.name.size();
+          if (got->entries.size() + r->size() > max_listing)
+            return fail(make_error(errc::too_big, self->name_ + ": a listing of over " +
+                                                      std::to_string(max_listing) + " entries"));
+          if (self->held_ && !self->held_->take(bytes))
+            return fail(make_error(errc::no_memory, self->name_ + ": a listing of " +
+                                                        std::to_string(got->entries.size()) +
+                                                        " entries and more: circuitd holds its "
+                                                        "--max-memory of bytes now"));
+          got->bytes += bytes;
+          for (auto& e : *r)
+            if (e.name != "." && e.name != "..")
+              got->entries.push_back(dir_entry{e.name, self->attr_of(e.qid)});
+          (*more)(r->back().offset);
+        });
     self->cl_->set_deadline(client::duration::zero());
   };
   (*more)(0);

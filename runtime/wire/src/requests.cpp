@@ -134,15 +134,15 @@ void client::getattr(std::uint32_t fid, std::uint64_t mask, handler<rgetattr> do
 void client::readdir(std::uint32_t fid, std::uint64_t offset, std::uint32_t count,
                      handler<std::vector<dirent>> done) {
   count = std::min(count, msize_ - rread_overhead);
-  request(treaddir{fid, offset, count},
-          [count, done = std::move(done)](result<rmessage> r) {
-            if (!r) return done(r.err());
-            auto* d = std::get_if<rreaddir>(&*r);
-            if (!d) return done(make_error(errc::invalid, "9p: an answer to Treaddir that is not Rreaddir"));
-            if (d->data.size() > count)
-              return done(lied("readdir", count, "bytes", d->data.size(), "bytes"));
-            done(decode_dirents(d->data));
-          });
+  request(treaddir{fid, offset, count}, [count, done = std::move(done)](result<rmessage> r) {
+    if (!r) return done(r.err());
+    auto* d = std::get_if<rreaddir>(&*r);
+    if (!d)
+      return done(make_error(errc::invalid, "9p: an answer to Treaddir that is not Rreaddir"));
+    if (d->data.size() > count)
+      return done(lied("readdir", count, "bytes", d->data.size(), "bytes"));
+    done(decode_dirents(d->data));
+  });
 }
 
 void client::fsync(std::uint32_t fid, handler<void> done) {
