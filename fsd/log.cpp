@@ -2,6 +2,7 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -22,6 +23,23 @@ void log_line(std::string_view line) {
   if (line.size() > max_log_line) {
     cut = cut_text(std::string(line), max_log_line);
     line = cut;
+  }
+  // One event, one line: a control character a caller put in a name it
+  // gave (a socket's path, say) is shown, never obeyed, so nobody can
+  // write a line that looks like the daemon's.
+  std::string shown;
+  if (std::any_of(line.begin(), line.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    for (unsigned char c : line) {
+      if (c < 0x20 || c == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        shown += buf;
+      } else {
+        shown += static_cast<char>(c);
+      }
+    }
+    line = shown;
   }
   timeval tv;
   gettimeofday(&tv, nullptr);

@@ -93,6 +93,20 @@ class Negotiation(SocketTest):
         r = c.recv()
         self.assertEqual((r.type, r.tag, r.errno), ("lerror", 1, errno.EINVAL))
 
+    def test_a_version_with_a_newline_and_terminal_controls_is_one_line_of_the_log(self):
+        # Any local user may connect and send Tversion: what it names must
+        # not become a line of the daemon's own, nor rewrite one on a
+        # terminal that follows the log (a carriage return, erase-line).
+        c = self.conn()
+        c.send(NOTAG, Tversion(65536, "x\n2026-12-01T11:00:00.000 circuitd[h1]: FORGED\r\x1b[2K"))
+        self.assertEqual(c.recv().version, "unknown")
+        self.wait_for(lambda: "is not 9P2000.L" in self.d.log(), "the complaint to be logged")
+        lines = self.d.log().splitlines()
+        self.assertEqual([l for l in lines if l.startswith("2026-12-01T11:00:00.000") or "\r" in l or "\x1b" in l],
+                         [])
+        self.assertTrue(any('"x\\x0a2026-12-01T11:00:00.000 circuitd[h1]: FORGED\\x0d\\x1b[2K"' in l
+                            for l in lines), lines)
+
     def test_tauth_is_refused_with_enoent(self):
         c = self.client(attach=False)
         r = c.call(Tauth(7, "root", "ctl"))
