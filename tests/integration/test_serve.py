@@ -203,6 +203,11 @@ class LyingPrograms(DaemonTest):
         self.assertTrue(self.d.alive())
 
 
+class LyingProgramsThroughAPeer(ThroughAPeer, LyingPrograms):
+    """The same lies read through h2's mount and socket: h1 refuses them,
+    and h2 passes on only h1's refusals."""
+
+
 def write_quietly(path, data):
     try:
         with open(path, "w") as f:
