@@ -2,24 +2,26 @@
 // tests/integration/test_libcircuit.py, which starts the daemon and sets
 // CIRCUIT_SOCKET (its socket) and CIRCUIT_MOUNT (its mount, to check what
 // the library did from the files' side).
-#include <catch2/catch.hpp>
-#include <circuit/circuit.hpp>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
-#include "files.hpp"
-
+#include <atomic>
 #include <boost/describe.hpp>
-#include <csignal>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <circuit/circuit.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
+
+#include "files.hpp"
 
 using namespace std::chrono_literals;
 
@@ -287,4 +289,41 @@ TEST_CASE("without a daemon the runtime says so") {
     CHECK(std::string(e.what()).find("cannot reach the daemon") != std::string::npos);
     CHECK(std::string(e.what()).find("/nonexistent/circuit.sock") != std::string::npos);
   }
+}
+
+namespace {
+std::atomic<long> alarms{0};
+extern "C" void count_alarm(int) { alarms.fetch_add(1, std::memory_order_relaxed); }
+}  // namespace
+
+// A program with an interval timer (a profiler, a watchdog): signals land
+// in the middle of every call, and no handler restarts a system call.
+TEST_CASE("calls go on while signals land in them, with a handler that restarts nothing") {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = count_alarm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: an interrupted call fails with EINTR
+  REQUIRE(sigaction(SIGALRM, &sa, &old) == 0);
+  itimerval every{{0, 200}, {0, 200}}, off{};
+  REQUIRE(setitimer(ITIMER_REAL, &every, nullptr) == 0);
+  std::string failure;
+  try {
+    circuit::runtime rt;
+    auto ch = rt.make_chan<int>("", 1);
+    auto waits = rt.make_chan<int>();
+    for (int i = 0; i < 2000; ++i) {
+      ch.send(i);
+      if (ch.recv() != i) throw std::runtime_error("a value came back changed");
+    }
+    // A call that waits: its deadline, not a signal, ends it.
+    double t = seconds([&] { CHECK_THROWS_AS(waits.recv(300ms), circuit::timeout); });
+    CHECK(t >= 0.3);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  setitimer(ITIMER_REAL, &off, nullptr);
+  sigaction(SIGALRM, &old, nullptr);
+  CHECK(failure == "");
+  CHECK(alarms.load() > 100);  // they did land
 }
