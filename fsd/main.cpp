@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -12,19 +13,19 @@
 #include <cstdio>
 #include <functional>
 
+#include "circuit/cluster/key.hpp"
 #include "circuit/core/namespace.hpp"
 #include "circuit/elements/reaper.hpp"
 #include "circuit/elements/tree.hpp"
-#include "circuit/cluster/key.hpp"
 #include "circuit/wire/spin.hpp"
 #include "cluster_face.hpp"
+#include "dial.hpp"
 #include "flags.hpp"
 #include "fuse_face.hpp"
 #include "keygen.hpp"
-#include "dial.hpp"
-#include "socket_face.hpp"
 #include "log.hpp"
 #include "loop_clock.hpp"
+#include "socket_face.hpp"
 #include "uv_driver.hpp"
 
 using namespace circuit;
@@ -118,6 +119,15 @@ int serve(int argc, char** argv) {
   cfg.keep_workers = fl.keep_workers;
   cfg.cgroups = fl.cgroups;
   cfg.reaper = beside_self(reaper::program);
+  // Each worker, connection and mount takes descriptors: the daemon may use
+  // as many as its hard limit allows (a soft limit of 1024, systemd's, is
+  // some 170 workers). Its workers start with the limits it was given.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    cfg.worker_nofile_soft = lim.rlim_cur;
+    cfg.worker_nofile_hard = lim.rlim_max;
+    rlimit raised{lim.rlim_max, lim.rlim_max};
+    ::setrlimit(RLIMIT_NOFILE, &raised);
+  }
   cfg.host = fl.name;
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;

@@ -1,14 +1,15 @@
 #include "socket_face.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <fcntl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
@@ -86,13 +87,26 @@ struct socket_face::impl {
   std::uint64_t count = 0;
   bool stopped = false;
 
+  // Out of descriptors (EMFILE, ENFILE), say: a connection that waits to
+  // be accepted keeps the socket readable, so accepting again at once would
+  // spin and log without end. The face waits a little, says so once, and
+  // says when it accepts again.
+  asio::steady_timer pause{io};
+  bool failing = false;
+
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, unix_socket::socket s) {
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped) return;
-        log_line("socket: accept: " + ec.message());
-        return accept();
+        if (!failing) log_line("socket: accept: " + ec.message() + "; trying again every 100 ms");
+        failing = true;
+        pause.expires_after(std::chrono::milliseconds(100));
+        return pause.async_wait([this](boost::system::error_code ec) {
+          if (!ec && !stopped) accept();
+        });
       }
+      if (failing) log_line("socket: accepting connections again");
+      failing = false;
       close_on_exec(s.native_handle());
       auto peer = peer_of(s.native_handle(), ++count);
       auto c = wire::connection::start(space, std::move(peer), wire::unix_transport(std::move(s)),
@@ -148,6 +162,7 @@ void socket_face::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   boost::system::error_code ignored;
+  impl_->pause.cancel();
   if (impl_->acceptor.is_open()) {
     impl_->acceptor.close(ignored);
     ::unlink(path_.c_str());

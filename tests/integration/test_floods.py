@@ -5,12 +5,14 @@ and its memory stays bounded, also when the files are another member's,
 whose replies come back later than the client's next requests do."""
 import json
 import os
+import resource
+import socket
 import struct
 import time
 import unittest
 
 import ninep
-from harness import read, write
+from harness import Daemon, read, write
 from ninep import NOTAG, O_RDONLY, O_WRONLY, Tattach, Tlopen, Tread, Tversion, Twalk, frame
 from test_socket import SocketTest, daemon_rss_kib
 from test_store import program, sha
@@ -186,6 +188,53 @@ class Relays(SocketTest):
         write(self.d.host("workers", "s", "stdin"), b"go\n")
         got = {c.recv().tag for _ in range(80)}
         self.assertEqual(got, set(range(100, 180)))
+
+
+class OutOfDescriptors(SocketTest):
+    """Connections without end, from anyone (connecting needs no
+    permission): once the daemon has no descriptor left for the next, it
+    neither spins nor floods its log, and accepts again when some close."""
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.d.proc.pid) as f:
+            return sum(map(int, f.read().rsplit(")", 1)[1].split()[11:13]))
+
+    def test_a_daemon_out_of_descriptors_waits_and_accepts_again_when_some_close(self):
+        pid = self.d.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir("/proc/%d/fd" % pid)) + 20, hard))
+        self.addCleanup(lambda: self.d.alive() and resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard)))
+        held = []
+        for _ in range(40):  # the kernel queues what the daemon cannot take
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.d.sock)
+            held.append(s)
+        self.wait_for(lambda: "socket: accept: Too many open files" in self.d.log(), "the daemon to run out")
+        before = self.cpu_ticks()
+        time.sleep(1)
+        self.assertLess(self.cpu_ticks() - before, 20)  # of 100 a second: not spinning
+        self.assertEqual(self.d.log().count("socket: accept:"), 1)
+        for s in held:
+            s.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        c = self.client()  # version and attach: served again
+        self.assertEqual(c.read_file("h1/help")[:4], read(self.d.host("help"))[:4])
+        self.wait_for(lambda: "socket: accepting connections again" in self.d.log(), "the daemon to say so")
+
+    def test_the_daemon_takes_its_hard_descriptor_limit_and_its_workers_start_with_the_soft_one(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.assertGreater(hard, 512, "this machine's hard limit is too low for the test")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # systemd gives services 1024
+        try:
+            d = Daemon(name="h1")
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.addCleanup(d.cleanup)
+        self.assertEqual(resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE), (hard, hard))
+        w = d.host("workers", "w")
+        os.mkdir(w)
+        write(w + "/spec", json.dumps({"path": "/bin/sh", "args": ["-c", "ulimit -Sn; ulimit -Hn"]}))
+        self.assertEqual(read(w + "/stdout"), b"256\n%d\n" % hard)
 
 
 class FloodsThroughAPeer(ThroughAPeer, Floods):

@@ -134,6 +134,8 @@ result<child*> child::spawn(worker& w, const spec& s, uv_loop_t* loop) {
   std::vector<std::string> env{"CIRCUIT_HOST=" + cfg.host, "CIRCUIT_WORKER=" + w.path()};
   if (!cfg.socket.empty()) env.push_back("CIRCUIT_SOCKET=" + cfg.socket);
   req.env_extra = &env;
+  req.nofile_soft = cfg.worker_nofile_soft;
+  req.nofile_hard = cfg.worker_nofile_hard;
   auto st = start_process(req);
   for (int fd : theirs) ::close(fd);
   if (!st) {

@@ -1,11 +1,12 @@
 #include "start.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct start_args {
   int fds[3];
   int cgroup_procs;
   int keep_fd;           // stays open across the exec (the reaper's report pipe)
+  rlimit nofile;         // RLIMIT_NOFILE to execute with; soft 0: as is
   bool as_user;
   uid_t uid;
   gid_t gid;
@@ -75,6 +77,8 @@ __attribute__((no_sanitize("address"))) int child_main(void* p) {
   // (Made by clone3 into its group already, the child need not move.)
   if (a->cgroup_procs >= 0 && syscall(SYS_write, a->cgroup_procs, "0", 1) != 1) a->group_error = errno;
   if (syscall(SYS_setsid) < 0) fail(a, "setsid");
+  if (a->nofile.rlim_cur && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, nullptr) != 0)
+    fail(a, "descriptor limit");
   if (a->keep_fd >= 0 && syscall(SYS_fcntl, a->keep_fd, F_SETFD, 0) != 0) fail(a, "report pipe");
   for (int i = 0; i < 3; ++i)
     if (syscall(SYS_dup3, a->fds[i], i, 0) < 0) fail(a, "dup");
@@ -239,6 +243,8 @@ result<started> start_direct(const start_request& r, int report_w) {
   start_args a{};
   a.path = r.reaper ? r.reaper : s.path.c_str();
   a.keep_fd = report_w;
+  a.nofile.rlim_cur = static_cast<rlim_t>(r.nofile_soft);
+  a.nofile.rlim_max = static_cast<rlim_t>(r.nofile_hard);
   a.argv = argv.data();
   a.envp = envp.data();
   a.dir = s.dir.empty() ? nullptr : s.dir.c_str();

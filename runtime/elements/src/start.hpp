@@ -41,6 +41,8 @@ struct start_request {
   // "NAME=VALUE" added to the environment (the spec's, else the daemon's),
   // replacing a variable of the same name there.
   const std::vector<std::string>* env_extra = nullptr;
+  // RLIMIT_NOFILE to start with (config::worker_nofile_*); soft 0: as is.
+  std::uint64_t nofile_soft = 0, nofile_hard = 0;
 };
 
 struct started {

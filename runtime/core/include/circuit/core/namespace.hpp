@@ -89,6 +89,10 @@ struct config {
   // neither, a worker's processes are tracked by its process group only.
   bool cgroups = true;
   std::string reaper;
+  // The descriptor limit (RLIMIT_NOFILE, soft and hard) workers start
+  // with: what circuitd was started with, before it raised its own soft
+  // limit to the hard one. 0: as the daemon's.
+  std::uint64_t worker_nofile_soft = 0, worker_nofile_hard = 0;
   // An entry appeared in or left directory `parent_ino` (an element made
   // or removed): faces with caches drop what they cached of it.
   std::function<void(std::uint64_t parent_ino, const std::string& name)> entry_changed;
