@@ -71,7 +71,9 @@ const flag_row rows[] = {
        f.name = v;
        return bool(ok);
      }},
-    {"--mount", "DIR", "where to mount the namespace (default: /circuit); must exist; or /dev/fd/N, a FUSE mount made for us",
+    {"--mount", "DIR",
+     "where to mount the namespace (default: /circuit); must exist; or /dev/fd/N, a FUSE mount "
+     "made for us",
      [](flags& f, const std::string& v, std::string&) {
        f.mount = v;
        return true;
@@ -87,7 +89,8 @@ const flag_row rows[] = {
        return true;
      }},
     {"--store", "DIR",
-     "keep bin/'s binaries in DIR, made 0711 if missing (default: /var/lib/circuit/NAME/bin; none: no store)",
+     "keep bin/'s binaries in DIR, made 0711 if missing (default: /var/lib/circuit/NAME/bin; none: "
+     "no store)",
      [](flags& f, const std::string& v, std::string& why) {
        if (v.empty() || (v != "none" && v[0] != '/')) {
          why = "--store needs an absolute path (or none), not \"" + v + "\"";
@@ -99,7 +102,9 @@ const flag_row rows[] = {
     {"--store-bound", "BYTES",
      "past this many bytes of binaries, bin/ removes those nobody uses, least recently used first "
      "(default: 4294967296, 4 GiB)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::store_bound>("--store-bound", f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::store_bound>("--store-bound", f, v, why);
+     }},
     {"--store-max-binary", "BYTES", "the largest binary bin/ takes (default: 1073741824, 1 GiB)",
      [](flags& f, const std::string& v, std::string& why) {
        return count<&flags::store_max_binary>("--store-max-binary", f, v, why);
@@ -118,43 +123,77 @@ const flag_row rows[] = {
        f.key = v;
        return true;
      }},
-    {"--listen", "HOST:PORT", "join a cluster: peer links (TLS) and gossip (UDP) on this address; needs --key",
+    {"--listen", "HOST:PORT",
+     "join a cluster: peer links (TLS) and gossip (UDP) on this address; needs --key",
      [](flags& f, const std::string& v, std::string&) {
        f.listen = v;
        return true;
      }},
-    {"--join", "HOST:PORT", "a member to join through (repeat for more); tried again until one answers",
+    {"--join", "HOST:PORT",
+     "a member to join through (repeat for more); tried again until one answers",
      [](flags& f, const std::string& v, std::string&) {
        f.join.push_back(v);
        return true;
      }},
     {"--link-timeout", "SECONDS",
      "how long a request waits for a link to a live member before EHOSTUNREACH (default: 3)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::link_timeout>("--link-timeout", 0.01, 3600, f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::link_timeout>("--link-timeout", 0.01, 3600, f, v, why);
+     }},
     {"--forget-after", "SECONDS", "how long a member declared down stays listed (default: 60)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::forget_after>("--forget-after", 0, 86400, f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::forget_after>("--forget-after", 0, 86400, f, v, why);
+     }},
     {"--probe-interval", "SECONDS", "how often this member probes another (default: 0.5)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::probe_interval>("--probe-interval", 0.01, 60, f, v, why); }},
-    {"--probe-timeout", "SECONDS", "how long a probe waits for its ack before indirect probes (default: 0.2)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::probe_timeout>("--probe-timeout", 0.001, 60, f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::probe_interval>("--probe-interval", 0.01, 60, f, v, why);
+     }},
+    {"--probe-timeout", "SECONDS",
+     "how long a probe waits for its ack before indirect probes (default: 0.2)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::probe_timeout>("--probe-timeout", 0.001, 60, f, v, why);
+     }},
     {"--suspicion-floor", "SECONDS",
      "a suspected member is declared down no sooner than this (default: 1)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::suspicion_floor>("--suspicion-floor", 0, 600, f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::suspicion_floor>("--suspicion-floor", 0, 600, f, v, why);
+     }},
     {"--gossip-interval", "SECONDS", "how often updates are gossiped (default: 0.1)",
-     [](flags& f, const std::string& v, std::string& why) { return seconds<&flags::gossip_interval>("--gossip-interval", 0.001, 60, f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return seconds<&flags::gossip_interval>("--gossip-interval", 0.001, 60, f, v, why);
+     }},
     {"--max-message", "BYTES", "largest channel message (default: 67108864, 64 MiB)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_message, std::uint64_t{1} << 32>("--max-message", f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::max_message, std::uint64_t{1} << 32>("--max-message", f, v, why);
+     }},
     {"--max-memory", "BYTES",
-     "message and stdin bytes the daemon holds at most (default: a quarter of the machine's memory)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_memory>("--max-memory", f, v, why); }},
+     "message and stdin bytes the daemon holds at most (default: a quarter of the machine's "
+     "memory)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::max_memory>("--max-memory", f, v, why);
+     }},
     {"--max-fids", "N",
-     "walked files (9P fids) one user other than root may hold at once, over all sessions (default: 262144)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::max_fids, std::uint64_t{1} << 32>("--max-fids", f, v, why); }},
+     "walked files (9P fids) one user other than root may hold at once, over all sessions "
+     "(default: 262144)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::max_fids, std::uint64_t{1} << 32>("--max-fids", f, v, why);
+     }},
+    {"--max-connections", "N",
+     "connections to --socket one user other than root may hold at once (default: 1024)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::max_connections, std::uint64_t{1} << 32>("--max-connections", f, v,
+                                                                     why);
+     }},
     {"--spin", "MICROSECONDS",
-     "while requests come quickly, poll this long for the next before sleeping; 0: never poll (default: 100)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::spin_us, 1000>("--spin", f, v, why); }},
+     "while requests come quickly, poll this long for the next before sleeping; 0: never poll "
+     "(default: 100)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::spin_us, 1000>("--spin", f, v, why);
+     }},
     {"--grace", "SECONDS", "time a stopped worker gets between SIGTERM and SIGKILL (default: 5)",
-     [](flags& f, const std::string& v, std::string& why) { return count<&flags::grace, 3600>("--grace", f, v, why); }},
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::grace, 3600>("--grace", f, v, why);
+     }},
     {"--allow-group", "GROUP",
      "let the members of GROUP (name or number) use the mount; needs root (default: "
      "root and the daemon's user only)",
@@ -166,14 +205,16 @@ const flag_row rows[] = {
        return true;
      }},
     {"--no-cgroups", nullptr,
-     "track workers' processes with a reaper per worker, as where no cgroup can be made (for tests)",
+     "track workers' processes with a reaper per worker, as where no cgroup can be made (for "
+     "tests)",
      [](flags& f, const std::string&, std::string&) {
        f.cgroups = false;
        return true;
      }},
     {"--keep-workers", nullptr, "leave workers running when circuitd stops (default: stop them)",
      [](flags& f, const std::string&, std::string&) { return f.keep_workers = true; }},
-    {"--debug", nullptr, "log every FUSE request (libfuse's trace) and every EAGAIN of a try-operation",
+    {"--debug", nullptr,
+     "log every FUSE request (libfuse's trace) and every EAGAIN of a try-operation",
      [](flags& f, const std::string&, std::string&) { return f.debug = true; }},
     {"--help", nullptr, "print this text and exit",
      [](flags& f, const std::string&, std::string&) { return f.help = true; }},

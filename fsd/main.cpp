@@ -141,7 +141,7 @@ int serve(int argc, char** argv) {
   cfg.store_max_binary = fl.store_max_binary;
   ns space(std::move(cfg), make_tree);
   fsd::fuse_face face(io, space, fl.mount, fl.debug, fl.kernel_checks);
-  fsd::socket_face sock(io, space, fl.socket);
+  fsd::socket_face sock(io, space, fl.socket, fl.max_connections);
   std::unique_ptr<fsd::cluster_face> members;
   if (!fl.listen.empty()) {
     auto key = cluster::load_key(fl.key);

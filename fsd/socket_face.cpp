@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <unordered_set>
 #include <vector>
 
 #include "circuit/wire/connection.hpp"
@@ -93,6 +94,28 @@ struct socket_face::impl {
   // says when it accepts again.
   asio::steady_timer pause{io};
   bool failing = false;
+  // Connections per user (not root's, not the daemon's own), and the users
+  // told at their bound, said once until they are under it again.
+  std::size_t max_per_user = 0;
+  std::unordered_map<uid_t, std::size_t> per_user;
+  std::unordered_set<uid_t> said;
+
+  // Counts a connection of `uid`; false when it is one too many.
+  bool admit(uid_t uid) {
+    if (uid == 0 || uid == ::geteuid()) return true;
+    auto& n = per_user[uid];
+    if (n < max_per_user) return ++n, true;
+    if (said.insert(uid).second)
+      log_line("socket: uid " + std::to_string(uid) + " holds " + std::to_string(n) +
+               " connections, its most (--max-connections); more are closed as they come");
+    return false;
+  }
+  void let_go(uid_t uid) {
+    auto it = per_user.find(uid);
+    if (it == per_user.end()) return;
+    said.erase(uid);
+    if (--it->second == 0) per_user.erase(it);
+  }
 
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, unix_socket::socket s) {
@@ -109,19 +132,29 @@ struct socket_face::impl {
       failing = false;
       close_on_exec(s.native_handle());
       auto peer = peer_of(s.native_handle(), ++count);
-      auto c = wire::connection::start(space, std::move(peer), wire::unix_transport(std::move(s)),
-                                       [this](wire::connection* c, std::optional<error> why) {
-                                         if (why) log_line("socket: " + why->message + "; closing the connection");
-                                         conns.erase(c);
-                                       });
+      uid_t uid = peer.uid;
+      if (!admit(uid)) {
+        s.close(ec);
+        return accept();
+      }
+      auto c = wire::connection::start(
+          space, std::move(peer), wire::unix_transport(std::move(s)),
+          [this, uid](wire::connection* c, std::optional<error> why) {
+            if (why) log_line("socket: " + why->message + "; closing the connection");
+            let_go(uid);
+            conns.erase(c);
+          });
       if (!c->closed()) conns.emplace(c.get(), c);
       accept();
     });
   }
 };
 
-socket_face::socket_face(asio::io_context& io, ns& space, std::string path)
-    : impl_(std::make_unique<impl>(io, space)), path_(std::move(path)) {}
+socket_face::socket_face(asio::io_context& io, ns& space, std::string path,
+                         std::size_t max_per_user)
+    : impl_(std::make_unique<impl>(io, space)), path_(std::move(path)) {
+  impl_->max_per_user = max_per_user;
+}
 
 socket_face::~socket_face() { stop(); }
 

@@ -23,7 +23,9 @@ namespace circuit::fsd {
 
 class socket_face {
  public:
-  socket_face(boost::asio::io_context& io, ns& space, std::string path);
+  // A user other than root (and the daemon's own) may hold at most
+  // `max_per_user` connections at once; more are closed as they come.
+  socket_face(boost::asio::io_context& io, ns& space, std::string path, std::size_t max_per_user);
   ~socket_face();
 
   // Makes the socket's directory (0755) if it is missing, and listens.

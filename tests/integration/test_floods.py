@@ -15,6 +15,7 @@ import ninep
 from harness import Daemon, read, write
 from ninep import NOTAG, O_RDONLY, O_WRONLY, Tattach, Tlopen, Tread, Tversion, Twalk, frame
 from test_socket import SocketTest, daemon_rss_kib
+from test_permissions import STRANGER, as_user, ensure_users, needs_root
 from test_store import program, sha
 from test_text import sanitized
 from through_a_peer import ThroughAPeer
@@ -235,6 +236,53 @@ class OutOfDescriptors(SocketTest):
         os.mkdir(w)
         write(w + "/spec", json.dumps({"path": "/bin/sh", "args": ["-c", "ulimit -Sn; ulimit -Hn"]}))
         self.assertEqual(read(w + "/stdout"), b"256\n%d\n" % hard)
+
+
+@needs_root
+class ConnectionsPerUser(SocketTest):
+    """Connecting takes no permission: a user other than root may hold at
+    most --max-connections at once; more are closed as they come."""
+
+    daemon_args = ("--max-connections", "8")
+
+    def setUp(self):
+        super().setUp()
+        os.chmod(self.d.dir, 0o755)  # the stranger must reach the socket
+
+    def test_a_user_past_the_bound_is_closed_at_once_and_others_and_root_are_served(self):
+        ensure_users()
+        out = as_user(STRANGER, f"""
+import socket, struct
+held, closed = [], 0
+for _ in range(12):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect({self.d.sock!r})
+    s.settimeout(5)
+    s.sendall(struct.pack("<IBHIH", 19, 100, 0xFFFF, 65536, 8) + b"9P2000.L")
+    try:
+        got = s.recv(64)
+    except OSError:
+        got = b""
+    if got:
+        held.append(s)
+    else:
+        closed += 1
+out["served"], out["closed"] = len(held), closed
+""")
+        self.assertEqual(out, {"served": 8, "closed": 4})
+        self.assertEqual(self.d.log().count("holds 8 connections, its most (--max-connections)"), 1)
+        # Root is not bounded, and a connection of the stranger's that ends
+        # gives its place back (the process above has ended: all of them).
+        conns = [self.client() for _ in range(12)]
+        self.assertEqual(len(conns), 12)
+        self.wait_for(lambda: as_user(STRANGER, f"""
+import socket, struct
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect({self.d.sock!r})
+s.settimeout(5)
+s.sendall(struct.pack("<IBHIH", 19, 100, 0xFFFF, 65536, 8) + b"9P2000.L")
+out["got"] = len(s.recv(64))
+""")["got"] > 0, "the stranger's places to come back")
 
 
 class FloodsThroughAPeer(ThroughAPeer, Floods):
