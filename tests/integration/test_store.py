@@ -299,6 +299,36 @@ class Limits(StoreTest):
             close_quietly(fd)
         self.assertEqual(self.listed(), [])
 
+    def test_uploads_held_open_together_take_at_most_the_bound_and_a_write_past_it_is_enospc(self):
+        # Names that no content will match: a neighbour filling the disk.
+        names = ["%064x" % (0xbad0 + i) for i in range(4)]
+        fds = [self.upload(n, [b"x" * 60000], close=False) for n in names[:3]]
+        self.addCleanup(lambda: [close_quietly(fd) for fd in fds])
+        self.assertEqual(json.loads(read(os.path.join(self.bin, "stat")))["uploading"], 180000)
+        with self.assertRaises(OSError) as e:
+            os.write(fds[0], b"y" * 30000)
+        self.assertEqual(e.exception.errno, errno.ENOSPC)
+        self.assertIn("bin: the uploads under way hold 180000 bytes; 30000 more would pass the store's bound "
+                      "(--store-bound 200000)", self.bin_error())
+        fds.append(os.open(os.path.join(self.bin, names[3]), os.O_WRONLY | os.O_CREAT, 0o755))
+        with self.assertRaises(OSError) as e:
+            os.write(fds[3], b"z" * 30000)
+        self.assertEqual(e.exception.errno, errno.ENOSPC)
+        os.write(fds[3], b"z" * 20000)  # what fits is taken
+        self.assertEqual(os.stat(os.path.join(self.bin, names[0])).st_size, 60000)  # none of the refused write
+        # An upload that ends gives its bytes back; a real binary then goes in.
+        with self.assertRaises(OSError):
+            os.close(fds.pop(0))  # not its name: EIO, and not kept
+        path, name = self.app("after")
+        self.sh("cp %s bin/%s" % (path, name))
+        self.assertIn(name, self.listed())
+        for fd in fds:
+            close_quietly(fd)
+        fds.clear()
+        st = json.loads(read(os.path.join(self.bin, "stat")))
+        self.assertEqual((st["uploading"], list(st["binaries"])), (0, [name]))
+        self.assertEqual(self.on_disk(), [name])
+
     def test_past_the_bound_the_least_recently_used_go_and_binaries_in_use_stay(self):
         # Four binaries of 60000 bytes each; the bound keeps three.
         names = {}

@@ -28,6 +28,7 @@ const char* errc_name(errc code) {
     case errc::timed_out: return "timed out";
     case errc::host_unreachable: return "host unreachable";
     case errc::bad_fid: return "bad fid";
+    case errc::no_space: return "no space";
   }
   return "unknown";
 }

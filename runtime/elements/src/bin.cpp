@@ -163,8 +163,19 @@ result<std::unique_ptr<incoming>> bin::begin(const caller& who, std::string_view
   return in;
 }
 
+result<void> bin::room(std::size_t bytes) const {
+  std::uint64_t bound = space().cfg().store_bound;
+  if (uploading_ + bytes <= bound) return {};
+  return make_error(errc::no_space, "bin: the uploads under way hold " +
+                                        std::to_string(uploading_) + " bytes; " +
+                                        std::to_string(bytes) +
+                                        " more would pass the store's bound (--store-bound " +
+                                        std::to_string(bound) + "): finish or close them, or wait");
+}
+
 void bin::wrote(const std::string& name, std::uint64_t size, std::size_t bytes) {
   received_ += bytes;
+  uploading_ += bytes;
   auto it = entries_.find(name);
   if (it != entries_.end() && !it->second.stored) it->second.size = std::max(it->second.size, size);
 }
@@ -177,6 +188,7 @@ result<void> bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who
   --e.writers;
   result<void> r = keep ? in->commit(dir_fd_) : result<void>(make_error(errc::interrupted, "aborted"));
   std::uint64_t size = in->size();
+  uploading_ -= std::min(uploading_, size);
   in.reset();
   if (r) {
     if (!e.stored) {

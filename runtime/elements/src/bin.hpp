@@ -15,7 +15,10 @@
 //    processes live; last_use is when it was last stored or started (kept
 //    as the file's mtime, so it outlives a restart).
 //  - Past --store-bound bytes, binaries nobody uses or writes go, least
-//    recently used first, never the one just stored.
+//    recently used first, never the one just stored. The uploads under
+//    way together hold at most --store-bound bytes too: a write past it
+//    fails with ENOSPC (room), so the store's disk use stays below twice
+//    the bound whoever holds uploads open.
 //  - unlink(2) removes one: its owner (who stored it first), the daemon's
 //    user or root; EBUSY while a worker uses it.
 //
@@ -97,6 +100,10 @@ class bin final : public dir {
 
   // For the handles (bin_files.cpp).
   result<std::unique_ptr<incoming>> begin(const caller& who, std::string_view name);
+  // Whether uploads under way may take `bytes` more: together they hold
+  // at most --store-bound (errc::no_space past it, in words), so holding
+  // many uploads open cannot fill the disk.
+  result<void> room(std::size_t bytes) const;
   // An upload of `name` took `bytes` more; it has `size` now.
   void wrote(const std::string& name, std::uint64_t size, std::size_t bytes);
   // An upload's end: committed when `keep` and its content is its name;
@@ -107,6 +114,7 @@ class bin final : public dir {
   const std::map<std::string, entry, std::less<>>& entries() const { return entries_; }
   std::string stat() const;
   std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t uploading() const { return uploading_; }
   std::uint64_t stored_count() const { return stored_count_; }
   std::uint64_t evicted() const { return evicted_; }
   std::uint64_t received() const { return received_; }
@@ -129,6 +137,7 @@ class bin final : public dir {
   std::map<std::string, entry, std::less<>> entries_;
   std::unordered_map<std::uint64_t, std::string> by_id_;
   std::uint64_t bytes_ = 0;        // of the stored binaries
+  std::uint64_t uploading_ = 0;    // written by the uploads under way
   std::uint64_t stored_count_ = 0, evicted_ = 0, received_ = 0;
   std::uint64_t uses_ = 0;         // counts uses and stores: entry::recency
   void used(entry& e);

@@ -37,6 +37,8 @@ class upload_handle final : public handle {
   result<std::size_t> write(const caller& who, std::uint64_t off, std::string_view data) override {
     last_ = who;
     if (!in_) return stored();
+    if (off == in_->size())  // else the write is refused for its offset
+      if (auto ok = store_->room(data.size()); !ok) return ok.err();
     auto n = in_->write(off, data);
     if (n) store_->wrote(in_->name(), in_->size(), *n);
     return n;
@@ -154,8 +156,9 @@ std::string_view bin::about() const {
          "with cat; stat(2) gives its size. A worker spec may name\n"
          "\"binary\": SHA instead of \"path\"; the worker then counts as a user\n"
          "of the binary while its processes live. Past the bound, binaries\n"
-         "nobody uses or writes go, least recently used first. rm removes one\n"
-         "(its owner or root; not while a worker uses it).";
+         "nobody uses or writes go, least recently used first; the uploads under\n"
+         "way together take at most the bound too (a write past it: ENOSPC). rm\n"
+         "removes one (its owner or root; not while a worker uses it).";
 }
 
 std::string_view bin::example() const {

@@ -18,29 +18,30 @@ namespace circuit {
 
 enum class errc : std::uint16_t {
   ok = 0,
-  not_found = 1,      // no such file, element or host: check the path
-  invalid = 2,        // malformed input: fix the input, the message names it
-  exists = 3,         // the name is taken: pick another or remove the old one
-  busy = 4,           // the element is in use or already set up: wait or stop it
-  would_block = 5,    // a try-operation found nothing ready: retry later
-  closed = 6,         // the channel is closed (or the peer end is gone)
-  interrupted = 7,    // the caller cancelled (Ctrl-C, cancel, closed connection)
-  too_big = 8,        // over a configured size limit: send less or raise it
-  out_of_range = 9,   // a number outside what is allowed
-  not_dir = 10,       // a directory was expected
-  is_dir = 11,        // a file was expected
-  not_permitted = 12, // the operation does not exist on this file or directory
-  access = 13,        // the file is not open for that (read-only, write-only)
-  host_down = 14,     // the host that owns the path is down
-  removed = 15,       // the element went away while the call waited
-  bad_state = 16,     // the call does not fit the element's state now
-  io = 17,            // an operating system call failed: see the message
-  no_process = 18,    // the worker has no running process: start it first
-  no_memory = 19,     // the daemon's memory budget (--max-memory) is spent: read, or send less
-  not_supported = 20, // the protocol operation is not served here: use another
-  timed_out = 21,     // a server did not answer within its deadline: retry, or check it
-  host_unreachable = 22, // the link to the host failed though it may be up: retry
-  bad_fid = 23,       // the request names a fid the session does not have: a client bug
+  not_found = 1,          // no such file, element or host: check the path
+  invalid = 2,            // malformed input: fix the input, the message names it
+  exists = 3,             // the name is taken: pick another or remove the old one
+  busy = 4,               // the element is in use or already set up: wait or stop it
+  would_block = 5,        // a try-operation found nothing ready: retry later
+  closed = 6,             // the channel is closed (or the peer end is gone)
+  interrupted = 7,        // the caller cancelled (Ctrl-C, cancel, closed connection)
+  too_big = 8,            // over a configured size limit: send less or raise it
+  out_of_range = 9,       // a number outside what is allowed
+  not_dir = 10,           // a directory was expected
+  is_dir = 11,            // a file was expected
+  not_permitted = 12,     // the operation does not exist on this file or directory
+  access = 13,            // the file is not open for that (read-only, write-only)
+  host_down = 14,         // the host that owns the path is down
+  removed = 15,           // the element went away while the call waited
+  bad_state = 16,         // the call does not fit the element's state now
+  io = 17,                // an operating system call failed: see the message
+  no_process = 18,        // the worker has no running process: start it first
+  no_memory = 19,         // the daemon's memory budget (--max-memory) is spent: read, or send less
+  not_supported = 20,     // the protocol operation is not served here: use another
+  timed_out = 21,         // a server did not answer within its deadline: retry, or check it
+  host_unreachable = 22,  // the link to the host failed though it may be up: retry
+  bad_fid = 23,           // the request names a fid the session does not have: a client bug
+  no_space = 24,  // a disk bound is reached (the binary store's): finish or remove something
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).
