@@ -178,6 +178,12 @@ const flag_row rows[] = {
      [](flags& f, const std::string& v, std::string& why) {
        return count<&flags::max_fids, std::uint64_t{1} << 32>("--max-fids", f, v, why);
      }},
+    {"--max-elements", "N",
+     "elements (channels, workers, selections) one user other than root may have made here at "
+     "once (default: 65536)",
+     [](flags& f, const std::string& v, std::string& why) {
+       return count<&flags::max_elements, std::uint64_t{1} << 32>("--max-elements", f, v, why);
+     }},
     {"--max-connections", "N",
      "connections to --socket one user other than root may hold at once (default: 1024)",
      [](flags& f, const std::string& v, std::string& why) {

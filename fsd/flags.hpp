@@ -20,6 +20,7 @@ struct flags {
   std::size_t max_memory = 0;           // --max-memory; parse_flags sets the default
   std::size_t max_fids = std::size_t{1} << 18;  // --max-fids
   std::size_t max_connections = 1024;           // --max-connections
+  std::size_t max_elements = std::size_t{1} << 16;  // --max-elements
   std::uint64_t spin_us = 100;          // --spin: microseconds of polling before sleeping (wire::default_spin_window)
   double grace = 5;                     // --grace: seconds from TERM to KILL
   long remote_deadline_ms = 5000;       // --remote-deadline: a mount's server must answer within it

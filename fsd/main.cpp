@@ -132,6 +132,7 @@ int serve(int argc, char** argv) {
   cfg.max_message = fl.max_message;
   cfg.max_memory = fl.max_memory;
   cfg.max_fids = fl.max_fids;
+  cfg.max_elements = fl.max_elements;
   cfg.allow_group = fl.allow_group;
   cfg.log = [](std::string_view line) { fsd::log_line(line); };
   cfg.log_routine = fl.debug;

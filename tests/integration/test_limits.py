@@ -1,7 +1,9 @@
-"""Bounds a user of the daemon cannot pass (circuitd(8) --max-fids): a
-member of the allowed group who walks without end is refused with ENOMEM
-and words, over all their sessions, and gets room back as fids go; root is
-not bounded. Real users (setpriv) on the daemon's socket. Needs root."""
+"""Bounds a user of the daemon cannot pass (circuitd(8) --max-fids,
+--max-elements): a member of the allowed group who walks without end is
+refused with ENOMEM and words, over all their sessions, and gets room back
+as fids go; one who makes elements without end is refused with EDQUOT and
+words, and gets room back as they are removed; root is not bounded. Real
+users (setpriv) on the daemon's socket and mount. Needs root."""
 import json
 import os
 import pwd
@@ -10,7 +12,7 @@ import sys
 
 import ninep
 from test_cluster import UsersClusterTest
-from test_permissions import GROUP, MAKER, PermissionTest, as_user, needs_root
+from test_permissions import GROUP, MAKER, MEMBER, PermissionTest, as_user, needs_root
 
 BOUND = 20
 
@@ -121,3 +123,64 @@ class FidBoundAcrossMembers(UsersClusterTest):
         # walk; the next stops at h1's directory on h2 (a partial walk).
         self.assertEqual((out["made"], out["short"]), (BOUND - 1, 1))
         self.assertIn("fids: uid %d holds %d walked files here" % (pwd.getpwnam(MAKER).pw_uid, BOUND), out["error"])
+
+
+ELEMENTS = 5
+
+# Run as MAKER: makes channels (and a worker) in `h` until refused.
+MAKE = r"""
+h = {h!r}
+made = []
+for i in range({n}):
+    r = attempt(os.mkdir, h + "/channels/c%d" % i)
+    if r != "ok":
+        out["refused"] = r
+        break
+    made.append(i)
+out["made"] = len(made)
+out["error"] = rd(h + "/channels/error")
+out["worker"] = attempt(os.mkdir, h + "/workers/w")
+"""
+
+
+@needs_root
+class ElementBound(PermissionTest):
+    daemon_args = ("--allow-group", GROUP, "--max-elements", str(ELEMENTS))
+
+    def test_a_user_who_makes_elements_without_end_is_refused_with_edquot_and_words_then_gets_room_back(self):
+        h = self.d.host()
+        out = as_user(MAKER, MAKE.format(h=h, n=3 * ELEMENTS))
+        self.assertEqual((out["made"], out["refused"], out["worker"]), (ELEMENTS, "EDQUOT", "EDQUOT"))
+        self.assertIn("mkdir: /h1/channels: uid %d has made %d elements here, the most one user may "
+                      "(circuitd --max-elements); remove some" % (pwd.getpwnam(MAKER).pw_uid, ELEMENTS), out["error"])
+        # The bound is each user's: another member and root make theirs.
+        self.assertEqual(as_user(MEMBER, f'out["m"] = attempt(os.mkdir, {h + "/channels/m"!r})'), {"m": "ok"})
+        for i in range(3 * ELEMENTS):
+            os.mkdir(os.path.join(h, "channels", "root%d" % i))
+        # A removed element gives its place back at once, even while a file
+        # of it is still open (kept open across rmdir).
+        out = as_user(MAKER, f"""
+h = {h!r}
+fd = os.open(h + "/channels/c0/stat", os.O_RDONLY)
+out["rmdir"] = attempt(os.rmdir, h + "/channels/c0")
+out["again"] = attempt(os.mkdir, h + "/channels/again")
+out["next"] = attempt(os.mkdir, h + "/channels/next")
+os.close(fd)
+""")
+        self.assertEqual(out, {"rmdir": "ok", "again": "ok", "next": "EDQUOT"})
+
+
+@needs_root
+class ElementBoundAcrossMembers(UsersClusterTest):
+    """h1 counts the elements a user makes through h2 against that user."""
+
+    def member(self, i, extra=()):
+        return super().member(i, tuple(extra) + (("--max-elements", str(ELEMENTS)) if i == 0 else ()))
+
+    def test_a_users_mkdirs_through_a_member_count_on_the_owner_and_stop_there_with_edquot(self):
+        out = as_user(MAKER, MAKE.format(h=self.at(1, "h1"), n=3 * ELEMENTS))
+        self.assertEqual((out["made"], out["refused"], out["worker"]), (ELEMENTS, "EDQUOT", "EDQUOT"))
+        self.assertIn("the most one user may (circuitd --max-elements)", out["error"])
+        # Nothing was counted on h2, whose own channels the user still makes.
+        self.assertEqual(as_user(MAKER, f'out["h2"] = attempt(os.mkdir, {self.at(1, "h2", "channels", "x")!r})'),
+                         {"h2": "ok"})

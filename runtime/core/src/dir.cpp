@@ -60,7 +60,16 @@ dir::dir(ns& space, dir* parent, std::string name)
       id_(space.enroll(this)),
       maker_(parent ? parent->maker() : space.cfg().daemon) {}
 
-dir::~dir() { space_.forget(id_); }
+dir::~dir() {
+  if (counted_) space_.count_element(*counted_, -1);
+  space_.forget(id_);
+}
+
+void dir::count_for(uid_t uid) {
+  if (counted_) return;
+  counted_ = uid;
+  space_.count_element(uid, 1);
+}
 
 std::string dir::path() const {
   if (!parent_) return "/";

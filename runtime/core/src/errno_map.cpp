@@ -36,6 +36,7 @@ constexpr row table[] = {
     {errc::host_unreachable, EHOSTUNREACH},
     {errc::bad_fid, EBADF},
     {errc::no_space, ENOSPC},
+    {errc::over_quota, EDQUOT},
 };
 
 }  // namespace

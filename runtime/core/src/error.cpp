@@ -29,6 +29,7 @@ const char* errc_name(errc code) {
     case errc::host_unreachable: return "host unreachable";
     case errc::bad_fid: return "bad fid";
     case errc::no_space: return "no space";
+    case errc::over_quota: return "over quota";
   }
   return "unknown";
 }

@@ -201,8 +201,10 @@ result<attr> ns::mkdir(const caller& who, std::uint64_t parent, std::string_view
   if (entry(d, name))
     return fail(make_error(errc::exists, "mkdir: " + std::string(name) + " already exists in " +
                                              d.path()));
+  if (auto ok = may_make(who, d); !ok) return fail(ok.err());
   auto made = d.make(who, name);
   if (!made) return fail(made.err());
+  made.value()->count_for(who.uid);
   return attr_of(*made.value(), 0);
 }
 
@@ -249,6 +251,23 @@ result<void> ns::may_take_fid(const principal& who) const {
   return make_error(errc::no_memory, "fids: uid " + std::to_string(who.uid) + " holds " + std::to_string(it->second) +
                                          " walked files here, the most one user may (circuitd --max-fids); "
                                          "close files, or end the sessions that hold them");
+}
+
+result<void> ns::may_make(const principal& who, const dir& in) const {
+  if (who.uid == 0) return {};
+  auto it = elements_of_.find(who.uid);
+  if (it == elements_of_.end() || it->second < cfg_.max_elements) return {};
+  return make_error(errc::over_quota,
+                    "mkdir: " + in.path() + ": uid " + std::to_string(who.uid) + " has made " +
+                        std::to_string(it->second) +
+                        " elements here, the most one user may (circuitd --max-elements); "
+                        "remove some");
+}
+
+void ns::count_element(uid_t uid, long d) {
+  auto& n = elements_of_[uid];
+  n += d;
+  if (n == 0) elements_of_.erase(uid);
 }
 
 void ns::count_fid(uid_t uid, long d) {

@@ -256,6 +256,9 @@ class dir : public std::enable_shared_from_this<dir> {
   // files, and a worker runs as it.
   const principal& maker() const { return maker_; }
   void set_maker(principal p) { maker_ = std::move(p); }
+  // Counts this element against `uid`'s --max-elements until it is
+  // destroyed (ns::mkdir, once made).
+  void count_for(uid_t uid);
 
  private:
   ns& space_;
@@ -263,6 +266,7 @@ class dir : public std::enable_shared_from_this<dir> {
   std::string name_;
   std::uint64_t id_;
   principal maker_;
+  std::optional<uid_t> counted_;  // whose element it is (count_for)
 };
 
 // Names are [A-Za-z0-9._-]{1,64}, not "." or "..". Returns a message

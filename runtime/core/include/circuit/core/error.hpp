@@ -41,7 +41,8 @@ enum class errc : std::uint16_t {
   timed_out = 21,         // a server did not answer within its deadline: retry, or check it
   host_unreachable = 22,  // the link to the host failed though it may be up: retry
   bad_fid = 23,           // the request names a fid the session does not have: a client bug
-  no_space = 24,  // a disk bound is reached (the binary store's): finish or remove something
+  no_space = 24,          // a disk bound (the binary store's) is reached: finish or remove some
+  over_quota = 25,        // the caller made as many elements as one user may: remove some
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).

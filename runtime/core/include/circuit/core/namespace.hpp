@@ -50,6 +50,10 @@ struct config {
   // Fids (walked files) one uid other than root holds at once, over all
   // sessions (--max-fids): about 200 bytes each.
   std::size_t max_fids = std::size_t{1} << 18;
+  // Elements (channels, workers, selections: what mkdir makes) one uid
+  // other than root has made and not yet removed (--max-elements): about
+  // 700 bytes each, more once used.
+  std::size_t max_elements = std::size_t{1} << 16;
   // The binary store, bin/ (--store): its directory (empty: none), the
   // bytes it keeps before it evicts binaries nobody uses (--store-bound),
   // and the largest binary it takes (--store-max-binary).
@@ -217,6 +221,11 @@ class ns {
   // without end cannot take the daemon's memory.
   result<void> may_take_fid(const principal& who) const;
   void count_fid(uid_t uid, long d);
+  // Elements are counted by the uid whose mkdir made them, until they are
+  // destroyed: a user other than root may have cfg().max_elements, so one
+  // who makes directories without end cannot take the daemon's memory.
+  result<void> may_make(const principal& who, const dir& in) const;
+  void count_element(uid_t uid, long d);
   void count_requests(long d) { requests_ += d; }
   void abandon(open_file* f) {
     open_.erase(f);
@@ -296,6 +305,7 @@ class ns {
   std::unordered_set<open_file*> open_;
   std::size_t sessions_ = 0, fids_ = 0, requests_ = 0;
   std::unordered_map<uid_t, std::size_t> fids_of_;  // by uid, those holding any
+  std::unordered_map<uid_t, std::size_t> elements_of_;  // by uid, those with any
   std::shared_ptr<dir> root_;
 };
 
