@@ -123,6 +123,8 @@ const stat_field<bin> bin_stat[] = {
        return json(std::move(o));
      }},
     {"bytes", "bytes of the binaries stored", [](const bin& b) { return json(b.bytes()); }},
+    {"uploading", "bytes written by the uploads under way; together at most the bound (ENOSPC past it)",
+     [](const bin& b) { return json(b.uploading()); }},
     {"bound", "past this many bytes, binaries nobody uses go, least recently used first (--store-bound)",
      [](const bin& b) { return json(b.space().cfg().store_bound); }},
     {"max_binary", "the largest binary taken, bytes (--store-max-binary)",
