@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -117,15 +119,33 @@ struct program::impl {
 
   // accept4(2) with SOCK_CLOEXEC where Asio's accept would take plain
   // accept(2): the descriptor is never without close-on-exec.
+  // Out of descriptors (EMFILE, ENFILE) or memory, the daemon's connection
+  // waits in the backlog and keeps the socket readable: accepting again at
+  // once would spin, and giving up would leave the daemon's handshake
+  // unanswered and the program without files for good. It tries again
+  // every 100 ms, saying so once on stderr.
+  asio::steady_timer pause{io};
+  bool failing = false;
   void accept() {
     acceptor.async_wait(unix_socket::acceptor::wait_read, [this](boost::system::error_code ec) {
       if (ec) return;
       int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-          accept();
-        return;
+          return accept();
+        if (!failing)
+          std::fprintf(stderr,
+                       "circuit: the program's files wait: accept: %s; trying again every 100 ms\n",
+                       std::strerror(errno));
+        failing = true;
+        pause.expires_after(std::chrono::milliseconds(100));
+        return pause.async_wait([this](boost::system::error_code ec) {
+          if (!ec) accept();
+        });
       }
+      if (failing)
+        std::fprintf(stderr, "circuit: the program's files are served: accept works again\n");
+      failing = false;
       unix_socket::socket s(io);
       if (s.assign(unix_socket(), fd, ec); ec) {
         ::close(fd);

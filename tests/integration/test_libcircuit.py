@@ -27,6 +27,7 @@ from through_a_peer import ThroughAPeer
 
 BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
 CHAN_TEST = os.environ.get("LIBCIRCUIT_TEST", os.path.join(BUILD, "tests/libcircuit_test"))
+FAIL_ACCEPT = os.environ.get("FAIL_ACCEPT", os.path.join(BUILD, "tests/libfail_accept.so"))
 
 
 class Calls(DaemonTest):
@@ -58,14 +59,34 @@ class GoroutinesFromTheShell(DaemonTest):
 
     timeout = 60
 
-    def start_program(self):
+    def start_program(self, env=None):
         os.mkdir(self.d.chan("c"))
         spec = {"path": os.path.realpath(CHAN_TEST), "args": ["--circuit-run", "park", '["/h1/channels/c"]']}
+        if env is not None:
+            spec["env"] = env
         os.mkdir(self.d.host("workers", "w"))
         with open(self.d.host("workers", "w", "spec"), "w") as f:
             f.write(json.dumps(spec))
         self.wait_for(lambda: os.path.exists(self.d.host("workers", "w", "goroutines", "1", "stat")),
                       "the program's goroutines to appear", timeout=10)
+
+    def test_a_program_out_of_descriptors_serves_its_files_once_it_has_some(self):
+        # Its first three accepts fail with EMFILE (a preload), as in a
+        # program at its descriptor limit when its daemon connects. Giving
+        # up would leave the daemon's handshake unanswered and the program
+        # without files for good; it tries again every 100 ms.
+        # In an ASan build the preload comes before ASan's runtime, which
+        # it allows when told.
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        self.start_program(["PATH=" + os.environ.get("PATH", "/usr/bin:/bin"), "ASAN_OPTIONS=" + asan,
+                            "LD_PRELOAD=" + FAIL_ACCEPT, "FAIL_ACCEPTS=3"])
+        self.assertEqual(self.go('{"fn":"cube","args":[3]}'), b'{"value":27}')
+        self.sh("echo cancel > workers/w/goroutines/1/ctl")
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+        err = self.sh("cat workers/w/stderr").stdout  # whole once the program ended
+        self.assertEqual(err.count(b"circuit: the program's files wait: accept: Too many open files; "
+                                   b"trying again every 100 ms\n"), 1, err)
+        self.assertIn(b"circuit: the program's files are served: accept works again\n", err)
 
     def go(self, call):
         """A call written to go and its result read, on one open."""
