@@ -2,12 +2,14 @@
 cp, cmp and shells on a real mount, binaries run by a worker spec's
 "binary", content that is not its name refused with EIO and its words in
 `error`, writers that are killed or out of order, two writers at once,
-another user of --allow-group, eviction past --store-bound, the 9P
+another user of --allow-group, eviction past --store-bound, one user's
+uploads held to half of it, the 9P
 socket's Tlcreate, and a binary copied into h2's store from h1's mount."""
 import errno
 import hashlib
 import json
 import os
+import pwd
 import signal
 import stat
 import subprocess
@@ -19,7 +21,7 @@ import ninep
 from harness import DaemonTest, close_quietly, errno_of, opened, read, write
 from harness import wait_until as wait_for
 from test_cluster import ClusterTest
-from test_permissions import GROUP, MAKER, MEMBER, STRANGER, PermissionTest, as_user, needs_root
+from test_permissions import GROUP, MAKER, MEMBER, PRELUDE, STRANGER, PermissionTest, as_user, needs_root
 from through_a_peer import ThroughAPeer
 
 
@@ -394,6 +396,83 @@ out["read"] = attempt(rd, {b + "/" + name!r})
         self.assertEqual(out, {"rm": "ok"})
 
 
+@needs_root
+class UploadShares(PermissionTest):
+    """A user other than root holds at most half of --store-bound in
+    uploads under way: one who holds uploads open and never finishes them
+    cannot keep another member's binary out."""
+
+    daemon_args = ("--allow-group", GROUP, "--store-max-binary", "100000", "--store-bound", "200000")
+
+    def hold_uploads(self, user, sizes):
+        """`user`'s process: uploads of names no content matches, `sizes`
+        bytes each, held open; then one byte more on the first. Returns the
+        process (it closes them all when its stdin closes) and what it saw."""
+        b = self.d.host("bin")
+        code = PRELUDE + f"""
+fds = []
+for i, n in enumerate({sizes!r}):
+    fds.append(os.open({b!r} + "/%064x" % (0xbad0 + i), os.O_WRONLY | os.O_CREAT, 0o755))
+    os.write(fds[-1], b"x" * n)
+out["more"] = attempt(os.write, fds[0], b"y")
+out["error"] = rd({b + "/error"!r})
+print(json.dumps(out), flush=True)
+sys.stdin.read()
+for fd in fds:
+    attempt(os.close, fd)
+"""
+        pw = pwd.getpwnam(user)
+        p = subprocess.Popen(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--init-groups",
+                              sys.executable, "-c", code], cwd="/", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        def end():
+            p.kill()
+            p.wait(timeout=10)
+            p.stdin.close()
+            p.stdout.close()
+        self.addCleanup(end)
+        line = p.stdout.readline()
+        self.assertTrue(line, "%s's uploads ended early" % user)
+        return p, json.loads(line)
+
+    def uploading(self):
+        return json.loads(read(self.d.host("bin", "stat")))["uploading"]
+
+    def test_one_users_uploads_held_open_stop_at_half_the_bound_and_another_member_still_stores(self):
+        holder, saw = self.hold_uploads(MAKER, [60000, 40000])
+        self.assertEqual(saw["more"], "EDQUOT")
+        self.assertIn("bin: the uploads of uid %d under way hold 100000 bytes; 1 more would pass a user's share, "
+                      "half the store's bound (--store-bound 200000): finish or close them" % self.u1.pw_uid,
+                      saw["error"])
+        self.assertEqual(self.uploading(), 100000)  # none of the refused byte
+        data = program("/bin/true", "share")
+        self.assertLess(len(data), 100000)
+        src = os.path.join(self.d.dir, "true-copy")
+        with open(src, "wb") as f:
+            f.write(data)
+        os.chmod(src, 0o755)
+        name = sha(data)
+        out = as_user(MEMBER, f"""
+import subprocess
+out["cp"] = subprocess.run(["cp", {src!r}, {self.d.host("bin", name)!r}]).returncode
+""")
+        self.assertEqual(out, {"cp": 0})
+        self.assertIn(name, os.listdir(self.d.host("bin")))
+        # root is held by the whole bound only
+        fd = os.open(self.d.host("bin", "%064x" % 0xbee0), os.O_WRONLY | os.O_CREAT, 0o755)
+        self.addCleanup(close_quietly, fd)
+        os.write(fd, b"r" * 90000)
+        with self.assertRaises(OSError) as e:
+            os.write(fd, b"r" * 20000)
+        self.assertEqual(e.exception.errno, errno.ENOSPC)
+        close_quietly(fd)
+        # The holder's uploads end with its descriptors: its share is free again.
+        holder.stdin.close()
+        self.assertEqual(holder.wait(timeout=20), 0)
+        wait_for(lambda: self.uploading() == 0, "the uploads to end")
+        _, saw = self.hold_uploads(MAKER, [99999])
+        self.assertEqual(saw["more"], "ok")
+
+
 class AcrossHosts(ClusterTest):
     """A binary copied from h1's mount into h2's store, run there."""
 
@@ -448,4 +527,8 @@ class StoreThroughAPeer(ThroughAPeer, Store):
 
 
 class AnotherUserThroughAPeer(ThroughAPeer, AnotherUser):
+    pass
+
+
+class UploadSharesThroughAPeer(ThroughAPeer, UploadShares):
     pass

@@ -154,6 +154,7 @@ result<std::unique_ptr<incoming>> bin::begin(const caller& who, std::string_view
     if (fresh) entries_.erase(it);
     return in.err();
   }
+  (*in)->uploader = who.uid;
   if (fresh) {
     it->second.id = space().enroll_file(*this);
     it->second.owner = who.uid;
@@ -163,21 +164,32 @@ result<std::unique_ptr<incoming>> bin::begin(const caller& who, std::string_view
   return in;
 }
 
-result<void> bin::room(std::size_t bytes) const {
+result<void> bin::room(const incoming& in, std::size_t bytes) const {
   std::uint64_t bound = space().cfg().store_bound;
-  if (uploading_ + bytes <= bound) return {};
-  return make_error(errc::no_space, "bin: the uploads under way hold " +
-                                        std::to_string(uploading_) + " bytes; " +
-                                        std::to_string(bytes) +
-                                        " more would pass the store's bound (--store-bound " +
-                                        std::to_string(bound) + "): finish or close them, or wait");
+  if (uploading_ + bytes > bound)
+    return make_error(errc::no_space, "bin: the uploads under way hold " + std::to_string(uploading_) + " bytes; " +
+                                          std::to_string(bytes) +
+                                          " more would pass the store's bound (--store-bound " +
+                                          std::to_string(bound) + "): finish or close them, or wait");
+  if (in.uploader == 0) return {};
+  auto it = uploading_by_.find(in.uploader);
+  std::uint64_t mine = it == uploading_by_.end() ? 0 : it->second;
+  if (mine + bytes <= bound / 2) return {};
+  return make_error(errc::over_quota, "bin: the uploads of uid " + std::to_string(in.uploader) +
+                                          " under way hold " + std::to_string(mine) + " bytes; " +
+                                          std::to_string(bytes) +
+                                          " more would pass a user's share, half the store's bound "
+                                          "(--store-bound " +
+                                          std::to_string(bound) + "): finish or close them");
 }
 
-void bin::wrote(const std::string& name, std::uint64_t size, std::size_t bytes) {
+void bin::wrote(const incoming& in, std::size_t bytes) {
   received_ += bytes;
   uploading_ += bytes;
-  auto it = entries_.find(name);
-  if (it != entries_.end() && !it->second.stored) it->second.size = std::max(it->second.size, size);
+  uploading_by_[in.uploader] += bytes;
+  auto it = entries_.find(in.name());
+  if (it != entries_.end() && !it->second.stored)
+    it->second.size = std::max(it->second.size, in.size());
 }
 
 result<void> bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who) {
@@ -189,6 +201,10 @@ result<void> bin::end(std::unique_ptr<incoming> in, bool keep, const caller* who
   result<void> r = keep ? in->commit(dir_fd_) : result<void>(make_error(errc::interrupted, "aborted"));
   std::uint64_t size = in->size();
   uploading_ -= std::min(uploading_, size);
+  if (auto by = uploading_by_.find(in->uploader); by != uploading_by_.end()) {
+    by->second -= std::min(by->second, size);
+    if (by->second == 0) uploading_by_.erase(by);
+  }
   in.reset();
   if (r) {
     if (!e.stored) {

@@ -18,7 +18,9 @@
 //    recently used first, never the one just stored. The uploads under
 //    way together hold at most --store-bound bytes too: a write past it
 //    fails with ENOSPC (room), so the store's disk use stays below twice
-//    the bound whoever holds uploads open.
+//    the bound whoever holds uploads open. A user other than root holds
+//    at most half of it (EDQUOT past that), so one who holds uploads open
+//    and never finishes them cannot keep the others' binaries out.
 //  - unlink(2) removes one: its owner (who stored it first), the daemon's
 //    user or root; EBUSY while a worker uses it.
 //
@@ -100,12 +102,13 @@ class bin final : public dir {
 
   // For the handles (bin_files.cpp).
   result<std::unique_ptr<incoming>> begin(const caller& who, std::string_view name);
-  // Whether uploads under way may take `bytes` more: together they hold
-  // at most --store-bound (errc::no_space past it, in words), so holding
-  // many uploads open cannot fill the disk.
-  result<void> room(std::size_t bytes) const;
-  // An upload of `name` took `bytes` more; it has `size` now.
-  void wrote(const std::string& name, std::uint64_t size, std::size_t bytes);
+  // Whether the upload `in` may take `bytes` more: the uploads under way
+  // together hold at most --store-bound (errc::no_space past it, in
+  // words), so holding many open cannot fill the disk; those of one user
+  // other than root at most half of it (errc::over_quota).
+  result<void> room(const incoming& in, std::size_t bytes) const;
+  // The upload `in` took `bytes` more.
+  void wrote(const incoming& in, std::size_t bytes);
   // An upload's end: committed when `keep` and its content is its name;
   // the reason it was not goes to `who`'s error file, and is returned. No `who`: an open
   // dropped as the daemon ends (nothing is told to anyone).
@@ -138,6 +141,7 @@ class bin final : public dir {
   std::unordered_map<std::uint64_t, std::string> by_id_;
   std::uint64_t bytes_ = 0;        // of the stored binaries
   std::uint64_t uploading_ = 0;    // written by the uploads under way
+  std::map<uid_t, std::uint64_t> uploading_by_;  // the same by uploader, without those at 0
   std::uint64_t stored_count_ = 0, evicted_ = 0, received_ = 0;
   std::uint64_t uses_ = 0;         // counts uses and stores: entry::recency
   void used(entry& e);

@@ -38,9 +38,9 @@ class upload_handle final : public handle {
     last_ = who;
     if (!in_) return stored();
     if (off == in_->size())  // else the write is refused for its offset
-      if (auto ok = store_->room(data.size()); !ok) return ok.err();
+      if (auto ok = store_->room(*in_, data.size()); !ok) return ok.err();
     auto n = in_->write(off, data);
-    if (n) store_->wrote(in_->name(), in_->size(), *n);
+    if (n) store_->wrote(*in_, *n);
     return n;
   }
   result<void> flush(const caller& who) override {
@@ -123,7 +123,9 @@ const stat_field<bin> bin_stat[] = {
        return json(std::move(o));
      }},
     {"bytes", "bytes of the binaries stored", [](const bin& b) { return json(b.bytes()); }},
-    {"uploading", "bytes written by the uploads under way; together at most the bound (ENOSPC past it)",
+    {"uploading",
+     "bytes written by the uploads under way; together at most the bound (ENOSPC past it), "
+     "those of a user other than root at most half of it (EDQUOT)",
      [](const bin& b) { return json(b.uploading()); }},
     {"bound", "past this many bytes, binaries nobody uses go, least recently used first (--store-bound)",
      [](const bin& b) { return json(b.space().cfg().store_bound); }},
@@ -159,7 +161,8 @@ std::string_view bin::about() const {
          "\"binary\": SHA instead of \"path\"; the worker then counts as a user\n"
          "of the binary while its processes live. Past the bound, binaries\n"
          "nobody uses or writes go, least recently used first; the uploads under\n"
-         "way together take at most the bound too (a write past it: ENOSPC). rm\n"
+         "way together take at most the bound too (a write past it: ENOSPC), and\n"
+         "those of one user other than root at most half of it (EDQUOT). rm\n"
          "removes one (its owner or root; not while a worker uses it).";
 }
 

@@ -11,6 +11,8 @@
 // Thread safety: the loop thread (one upload is one open of the file).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +40,8 @@ class incoming {
   result<std::string> read(std::uint64_t off, std::size_t size) const;
   std::uint64_t size() const { return size_; }
   const std::string& name() const { return name_; }
+  // Who opened it: the store counts its bytes against their share.
+  uid_t uploader = 0;
 
   // Whether the bytes so far are the name's: nothing, or errc::io with
   // "bin: content is sha256 X (N bytes), not its name Y".
