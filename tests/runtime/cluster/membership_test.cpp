@@ -263,6 +263,32 @@ TEST_CASE("a down member is forgotten after forget_after, with a leave", "[clust
   for (auto h : {"h1", "h2", "h3"}) CHECK(c.net.at(h).find("h4") == nullptr);
 }
 
+TEST_CASE("stale gossip of a forgotten member does not bring it back; its restart does", "[cluster]") {
+  simnet::options o;
+  o.tm.forget_after = 10s;
+  testnet c(o);
+  c.start(4);
+  member old = *c.net.at("h1").find("h4");
+  c.net.crash("h4");
+  c.clk.advance(19s);
+  REQUIRE(c.count("leave h4") == 3);
+  // Replayed news of it, as gossip still in flight or a packet sent again:
+  // its last alive, and a suspicion of it, at its last incarnation.
+  auto joins = c.count("join h4");
+  auto events = c.events.size();
+  c.net.inject("h2", "h1",
+               wire::encode({wire::alive{old.name, old.id, old.address, old.incarnation},
+                             wire::suspect{old.name, old.incarnation, "h3"}}));
+  c.clk.advance(1s);
+  CHECK(c.net.at("h1").find("h4") == nullptr);
+  CHECK(c.events.size() == events);
+  // A daemon started again under the name (a new id) is a member again.
+  c.net.spawn("h4", {"h2"});
+  c.clk.advance(5s);
+  CHECK(c.count("join h4") == joins + 3);
+  CHECK(c.holding("h4", state::alive, 4) == 3);
+}
+
 TEST_CASE("malformed packets and exchanges are counted and ignored", "[cluster]") {
   testnet c;
   c.start(3);
