@@ -12,8 +12,9 @@ import unittest
 from harness import ROOT, CIRCUITD, DaemonTest, read
 
 EXAMPLES = os.path.join(ROOT, "shell-examples")
+BUILD = os.environ.get("CIRCUIT_BUILD", os.path.join(ROOT, "build"))
 MAN = os.path.join(ROOT, "man")
-REQUIRED = ["producer-consumer.sh", "rendezvous.sh", "errors.sh", "run-command.sh", "supervisor.sh"]
+REQUIRED = ["producer-consumer.sh", "rendezvous.sh", "errors.sh", "run-command.sh", "supervisor.sh", "goroutines.sh"]
 
 
 def scripts():
@@ -71,7 +72,9 @@ def tagged(roff, word):
 class Examples(DaemonTest):
     def run_script(self, path, *args):
         t0 = time.monotonic()
-        r = subprocess.run(["sh", path, self.d.mnt, *args], cwd=self.d.dir,
+        # goroutines.sh runs libcircuit's example program, as built here.
+        env = dict(os.environ, SERVICE=os.path.join(BUILD, "examples", "service"))
+        r = subprocess.run(["sh", path, self.d.mnt, *args], cwd=self.d.dir, env=env,
                            capture_output=True, timeout=30)
         return r, time.monotonic() - t0
 
