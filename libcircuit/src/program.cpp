@@ -3,6 +3,7 @@
 // private directory, one 9P connection per client (the daemon).
 #include "program.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,27 +79,40 @@ struct program::impl {
 
   // On the server thread: the socket in a private directory, then, in a
   // worker, `serve SOCKET` to its ctl, so its daemon shows the tree there.
-  // A failure is said on stderr: the program goes on without its files.
+  // A step that fails for want of descriptors or memory (a program at its
+  // limit as it starts) is tried again every 100 ms, said once on stderr;
+  // another failure is said, and the program goes on without its files.
+  // Returns false then.
   bool listen() {
     char tmpl[] = "/tmp/circuit-program-XXXXXX";
     if (!::mkdtemp(tmpl)) return said(std::string("cannot make a directory for its socket: ") + std::strerror(errno));
     sock = std::string(tmpl) + "/9p";
     socket_dir = tmpl;
     std::atexit(remove_socket);
-    boost::system::error_code ec;
-    // Close-on-exec, and so is each connection accepted: a program that
-    // runs another must not hand it the daemon's connection to its files.
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      ec.assign(errno, boost::system::system_category());
-    else
+    return next_step();
+  }
+  // The steps not yet done, in order; false when one failed for good.
+  bool next_step() {
+    if (!acceptor.is_open()) {
+      // Close-on-exec, and so is each connection accepted: a program that
+      // runs another must not hand it the daemon's connection to its files.
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0)
+        return again_or_said(errno,
+                             "cannot serve at " + sock + ": socket: " + std::strerror(errno));
+      boost::system::error_code ec;
       acceptor.assign(unix_socket(), fd, ec);
-    if (!ec) acceptor.non_blocking(true, ec);
-    if (!ec) acceptor.bind(unix_socket::endpoint(sock), ec);
-    if (!ec) acceptor.listen(64, ec);
-    if (ec) return said("cannot serve at " + sock + ": " + ec.message());
-    ::chmod(sock.c_str(), 0600);
-    accept();
+      if (!ec) acceptor.non_blocking(true, ec);
+      if (!ec) acceptor.bind(unix_socket::endpoint(sock), ec);
+      if (!ec) acceptor.listen(64, ec);
+      if (ec) {
+        acceptor.close(ec);  // the next try starts again from a new socket
+        ::unlink(sock.c_str());
+        return again_or_said(ec.value(), "cannot serve at " + sock + ": " + ec.message());
+      }
+      ::chmod(sock.c_str(), 0600);
+      accept();
+    }
     if (const char* w = std::getenv("CIRCUIT_WORKER")) {
       auto names = wire::split_path(w);
       names.push_back("ctl");
@@ -106,16 +120,35 @@ struct program::impl {
         auto& s = rt->session();
         if (auto r = s.conn().put(names, "serve " + sock + "\n"); !r)
           return said(std::string(w) + "/ctl: serve: " + r.err().message);
+      } catch (const exception& e) {
+        std::string words = e.what();
+        if (words.rfind("circuit: ", 0) == 0) words = words.substr(9);
+        return again_or_said(e.errnum(), words);
       } catch (const std::exception& e) {
         return said(e.what());
       }
     }
+    if (listen_waited) std::fprintf(stderr, "circuit: the program's files are served now\n");
+    return true;
+  }
+  bool again_or_said(int err, const std::string& why) {
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) return said(why);
+    if (!listen_waited)
+      std::fprintf(stderr, "circuit: the program's files wait: %s; trying again every 100 ms\n",
+                   why.c_str());
+    listen_waited = true;
+    listen_pause.expires_after(std::chrono::milliseconds(100));
+    listen_pause.async_wait([this](boost::system::error_code ec) {
+      if (!ec && !next_step()) io.stop();
+    });
     return true;
   }
   static bool said(const std::string& why) {
     std::fprintf(stderr, "circuit: the program's files are not served: %s\n", why.c_str());
     return false;
   }
+  asio::steady_timer listen_pause{io};
+  bool listen_waited = false;
 
   // accept4(2) with SOCK_CLOEXEC where Asio's accept would take plain
   // accept(2): the descriptor is never without close-on-exec.
@@ -189,6 +222,8 @@ void program::start(runtime& rt, const std::string& main_fn) {
   im->main = goroutines::all().enter(main_fn);
   impl_ = im;
   std::thread([im] {
+    // Named as top -H and /proc/PID/task/*/comm show it.
+    pthread_setname_np(pthread_self(), "circuit-files");
     if (!im->listen()) return;
     // The daemon's requests, polling for the next while they come quickly
     // (circuit/wire/spin.hpp), as the program's own calls do.

@@ -15,8 +15,11 @@ session::session(const std::string& socket) {
   if (!c) {
     std::string words = c.err().message;
     if (words.rfind("9p: ", 0) == 0) words = words.substr(4);
-    throw_error(to_errno(c.err().code), "circuit: cannot reach the daemon: " + words +
-                                            " (is circuitd running? set CIRCUIT_SOCKET to its --socket)");
+    // Out of descriptors or memory, the program is at fault, not the socket.
+    bool ours = c.err().code == errc::no_descriptors || c.err().code == errc::no_memory;
+    throw_error(to_errno(c.err().code),
+                "circuit: cannot reach the daemon: " + words +
+                    (ours ? "" : " (is circuitd running? set CIRCUIT_SOCKET to its --socket)"));
   }
   c_ = std::move(*c);
 }

@@ -88,6 +88,35 @@ class GoroutinesFromTheShell(DaemonTest):
                                    b"trying again every 100 ms\n"), 1, err)
         self.assertIn(b"circuit: the program's files are served: accept works again\n", err)
 
+    def start_out_of_descriptors(self, env):
+        """The program with the preload of the test above set by `env`; its
+        stderr once it ended, after a call and the cancel of its main."""
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        self.start_program(["PATH=" + os.environ.get("PATH", "/usr/bin:/bin"), "ASAN_OPTIONS=" + asan,
+                            "LD_PRELOAD=" + FAIL_ACCEPT, *env])
+        self.assertEqual(self.go('{"fn":"cube","args":[3]}'), b'{"value":27}')
+        self.sh("echo cancel > workers/w/goroutines/1/ctl")
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+        return self.sh("cat workers/w/stderr").stdout
+
+    def test_a_program_out_of_descriptors_as_it_starts_makes_its_socket_once_it_has_some(self):
+        # The socket(2) of its socket for the daemon fails with EMFILE
+        # twice (the preload, on the thread that serves its files), as in a
+        # program at its descriptor limit as it starts.
+        err = self.start_out_of_descriptors(["FAIL_SOCKETS=2"])
+        self.assertEqual(len(re.findall(rb"circuit: the program's files wait: cannot serve at /tmp/circuit-program-"
+                                        rb"\w+/9p: socket: Too many open files; trying again every 100 ms\n", err)), 1,
+                         err)
+        self.assertIn(b"circuit: the program's files are served now\n", err)
+
+    def test_a_program_out_of_descriptors_as_it_starts_asks_its_daemon_to_serve_once_it_has_some(self):
+        # Its socket is made; its connection to the daemon, to write
+        # `serve` to its worker's ctl, fails twice.
+        err = self.start_out_of_descriptors(["FAIL_SOCKETS_AFTER=1", "FAIL_SOCKETS=2"])
+        self.assertEqual(len(re.findall(rb"circuit: the program's files wait: cannot reach the daemon: /\S+/sock: "
+                                        rb"Too many open files; trying again every 100 ms\n", err)), 1, err)
+        self.assertIn(b"circuit: the program's files are served now\n", err)
+
     def go(self, call):
         """A call written to go and its result read, on one open."""
         return self.sh("exec 3<>workers/w/goroutines/go; printf '%%s' '%s' >&3 && cat <&3" % call,

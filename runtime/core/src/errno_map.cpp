@@ -37,6 +37,8 @@ constexpr row table[] = {
     {errc::bad_fid, EBADF},
     {errc::no_space, ENOSPC},
     {errc::over_quota, EDQUOT},
+    {errc::no_descriptors, EMFILE},
+    {errc::no_descriptors, ENFILE},  // from_errno only: to_errno gives the first
 };
 
 }  // namespace

@@ -30,6 +30,7 @@ const char* errc_name(errc code) {
     case errc::bad_fid: return "bad fid";
     case errc::no_space: return "no space";
     case errc::over_quota: return "over quota";
+    case errc::no_descriptors: return "no descriptors";
   }
   return "unknown";
 }

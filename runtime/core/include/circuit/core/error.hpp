@@ -43,6 +43,7 @@ enum class errc : std::uint16_t {
   bad_fid = 23,           // the request names a fid the session does not have: a client bug
   no_space = 24,          // a disk bound (the binary store's) is reached: finish or remove some
   over_quota = 25,        // the caller made as many elements as one user may: remove some
+  no_descriptors = 26,    // a process is out of file descriptors (EMFILE, ENFILE): close some
 };
 
 // A short name for the code, for logs ("invalid", "closed", ...).
