@@ -81,8 +81,8 @@ struct program::impl {
   // worker, `serve SOCKET` to its ctl, so its daemon shows the tree there.
   // A step that fails for want of descriptors or memory (a program at its
   // limit as it starts) is tried again every 100 ms, said once on stderr;
-  // another failure is said, and the program goes on without its files.
-  // Returns false then.
+  // another failure is said, and the program goes on without its files
+  // (not_served says why). Returns false then.
   bool listen() {
     char tmpl[] = "/tmp/circuit-program-XXXXXX";
     if (!::mkdtemp(tmpl)) return said(std::string("cannot make a directory for its socket: ") + std::strerror(errno));
@@ -139,14 +139,16 @@ struct program::impl {
     listen_waited = true;
     listen_pause.expires_after(std::chrono::milliseconds(100));
     listen_pause.async_wait([this](boost::system::error_code ec) {
-      if (!ec && !next_step()) io.stop();
+      if (!ec) next_step();
     });
     return true;
   }
-  static bool said(const std::string& why) {
+  bool said(const std::string& why) {
     std::fprintf(stderr, "circuit: the program's files are not served: %s\n", why.c_str());
+    not_served = why;
     return false;
   }
+  std::string not_served;  // why, once that is so (the server's thread)
   asio::steady_timer listen_pause{io};
   bool listen_waited = false;
 
@@ -224,7 +226,9 @@ void program::start(runtime& rt, const std::string& main_fn) {
   std::thread([im] {
     // Named as top -H and /proc/PID/task/*/comm show it.
     pthread_setname_np(pthread_self(), "circuit-files");
-    if (!im->listen()) return;
+    // It runs its loop even when the files are not served, so that a call
+    // that waits on the loop (serve) is answered.
+    im->listen();
     // The daemon's requests, polling for the next while they come quickly
     // (circuit/wire/spin.hpp), as the program's own calls do.
     wire::spinner spin(wire::spin_window_from_env("CIRCUIT_SPIN", wire::default_spin_window));
@@ -241,7 +245,12 @@ void program::serve(served_file f) {
   }
   if (!im) throw_error(EINVAL, "serve: the program serves no files before its runtime starts");
   std::promise<result<void>> done;
-  asio::post(im->io, [&] { done.set_value(add_served_file(*im->space, std::move(f))); });
+  asio::post(im->io, [&] {
+    if (!im->not_served.empty())
+      return done.set_value(
+          make_error(errc::io, "serve: the program's files are not served: " + im->not_served));
+    done.set_value(add_served_file(*im->space, std::move(f)));
+  });
   auto r = done.get_future().get();
   if (!r) throw_error(to_errno(r.err().code), r.err().message);
 }

@@ -117,6 +117,25 @@ class GoroutinesFromTheShell(DaemonTest):
                                         rb"Too many open files; trying again every 100 ms\n", err)), 1, err)
         self.assertIn(b"circuit: the program's files are served now\n", err)
 
+    def test_a_program_whose_files_cannot_be_served_says_why_at_serve_and_does_not_hang(self):
+        # Its socket(2) is refused for good (EACCES, the preload): the
+        # files thread says so, and a function's rt.serve, which waits on
+        # that thread, throws those words where it waited for ever.
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        os.mkdir(self.d.chan("c"))
+        os.mkdir(self.d.host("workers", "w"))
+        spec = {"path": os.path.realpath(CHAN_TEST), "args": ["--circuit-run", "counter", '["/h1/channels/c"]'],
+                "env": ["PATH=" + os.environ.get("PATH", "/usr/bin:/bin"), "ASAN_OPTIONS=" + asan,
+                        "LD_PRELOAD=" + FAIL_ACCEPT, "FAIL_SOCKETS=1000", "FAIL_SOCKETS_ERRNO=%d" % errno.EACCES]}
+        with open(self.d.host("workers", "w", "spec"), "w") as f:
+            f.write(json.dumps(spec))
+        self.assertNotEqual(self.sh("cat workers/w/wait", timeout=30).stdout, b"")
+        result = self.sh("cat workers/w/result").stdout
+        self.assertRegex(result, rb"serve: the program's files are not served: cannot serve at "
+                                 rb"/tmp/circuit-program-\w+/9p: socket: Permission denied")
+        self.assertIn(b"circuit: the program's files are not served: cannot serve at ",
+                      self.sh("cat workers/w/stderr").stdout)
+
     def go(self, call):
         """A call written to go and its result read, on one open."""
         return self.sh("exec 3<>workers/w/goroutines/go; printf '%%s' '%s' >&3 && cat <&3" % call,

@@ -2,9 +2,9 @@
 // accept4(2) in the process fail with EMFILE, as they do in a program
 // out of descriptors; and on the thread of a libcircuit program that
 // serves its files (named circuit-files), after $FAIL_SOCKETS_AFTER calls
-// of socket(2) that work, the next $FAIL_SOCKETS fail so. The rest are
-// the real calls. Built without sanitizers, so that it can be preloaded
-// into any build of a program.
+// of socket(2) that work, the next $FAIL_SOCKETS fail so (or with errno
+// $FAIL_SOCKETS_ERRNO). The rest are the real calls. Built without
+// sanitizers, so that it can be preloaded into any build of a program.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -41,7 +41,7 @@ extern "C" int socket(int domain, int type, int protocol) {
   if (std::strcmp(name, "circuit-files") == 0) {
     int n = sockets.fetch_add(1) - count("FAIL_SOCKETS_AFTER");
     if (n >= 0 && n < count("FAIL_SOCKETS")) {
-      errno = EMFILE;
+      errno = count("FAIL_SOCKETS_ERRNO") ? count("FAIL_SOCKETS_ERRNO") : EMFILE;
       return -1;
     }
   }
