@@ -244,14 +244,21 @@ void program::serve(served_file f) {
     im = impl_;
   }
   if (!im) throw_error(EINVAL, "serve: the program serves no files before its runtime starts");
-  std::promise<result<void>> done;
-  asio::post(im->io, [&] {
+  auto add = [im, &f]() -> result<void> {
     if (!im->not_served.empty())
-      return done.set_value(
-          make_error(errc::io, "serve: the program's files are not served: " + im->not_served));
-    done.set_value(add_served_file(*im->space, std::move(f)));
-  });
-  auto r = done.get_future().get();
+      return make_error(errc::io, "serve: the program's files are not served: " + im->not_served);
+    return add_served_file(*im->space, std::move(f));
+  };
+  // On the server's thread (a served file's read or write serving another
+  // file) it is done there: waiting for that thread would wait for ever.
+  result<void> r = result<void>{};
+  if (im->io.get_executor().running_in_this_thread()) {
+    r = add();
+  } else {
+    std::promise<result<void>> done;
+    asio::post(im->io, [&] { done.set_value(add()); });
+    r = done.get_future().get();
+  }
   if (!r) throw_error(to_errno(r.err().code), r.err().message);
 }
 

@@ -51,6 +51,19 @@ void counter(circuit::chan<int> done) {
 }
 CIRCUIT_REGISTER(counter);
 
+// Serves files/maker, whose writes each name a file it serves too (its
+// read: "I am NAME"), from the file server's own thread, until `done`.
+void maker(circuit::chan<int> done) {
+  circuit::runtime::current().serve(
+      "maker", [] { return std::string("write a name\n"); },
+      [](std::string_view s) {
+        std::string name(s.substr(0, s.find('\n')));
+        circuit::runtime::current().serve(name, [name] { return "I am " + name + "\n"; });
+      });
+  done.recv();
+}
+CIRCUIT_REGISTER(maker);
+
 }  // namespace gofns
 
 namespace {
@@ -168,6 +181,19 @@ TEST_CASE("a program's own files are served in its worker directory", "[go]") {
   w.wait(30s);
 }
 
+TEST_CASE("a served file's write may serve another file", "[go]") {
+  // It runs on the file server's thread, which serve would wait for.
+  circuit::runtime rt;
+  auto done = rt.make_chan<int>("", 1);
+  auto w = rt.spawn(there(rt), gofns::maker, done);
+  std::string files = mount() + w.path() + "/files/";
+  REQUIRE(appears(files + "maker"));
+  put(files + "maker", "extra\n");
+  REQUIRE(appears(files + "extra"));
+  CHECK(slurp(files + "extra") == "I am extra\n");
+  done.send(1);
+  w.wait(30s);
+}
 
 TEST_CASE("a goroutine's wait gives worker_died when its program is killed", "[go]") {
   circuit::runtime rt;

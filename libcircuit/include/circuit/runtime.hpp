@@ -114,8 +114,9 @@ class runtime {
   // Serves a file of this program at files/NAME of its worker directory:
   // `read` gives its content at each open, `write` takes each write (an
   // exception refuses it, with its words). They run on the program's file
-  // server's thread. At most 32 files. Throws circuit::exception EIO, with
-  // why, when the program's files are not served.
+  // server's thread, and may serve other files. At most 32 files. Throws
+  // circuit::exception EIO, with why, when the program's files are not
+  // served.
   void serve(const std::string& name, std::function<std::string()> read,
              std::function<void(std::string_view)> write = {});
 
