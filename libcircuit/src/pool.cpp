@@ -2,9 +2,12 @@
 #include "pool.hpp"
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 namespace circuit::detail {
 
@@ -13,7 +16,8 @@ namespace {
 struct pool {
   std::mutex mu;
   std::condition_variable work;
-  std::deque<std::function<void()>> tasks;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> tasks;  // numbered
+  std::uint64_t next = 0;
   std::size_t idle = 0;  // threads waiting for a task
 };
 
@@ -31,7 +35,7 @@ void serve(pool& p) {
     bool got = p.work.wait_for(lk, idle_for, [&p] { return !p.tasks.empty(); });
     --p.idle;
     if (!got) return;
-    auto fn = std::move(p.tasks.front());
+    auto fn = std::move(p.tasks.front().second);
     p.tasks.pop_front();
     lk.unlock();
     fn();
@@ -42,17 +46,35 @@ void serve(pool& p) {
 
 }  // namespace
 
-void run_on_a_thread(std::function<void()> fn) {
+std::optional<std::string> run_on_a_thread(std::function<void()> fn) {
   pool& p = the_pool();
   bool idle;
+  std::uint64_t mine;
   {
     std::lock_guard lk(p.mu);
-    p.tasks.push_back(std::move(fn));
+    mine = p.next++;
+    p.tasks.emplace_back(mine, std::move(fn));
     // Each waiting task has an idle thread of its own to take it.
     idle = p.idle >= p.tasks.size();
   }
-  if (idle) return p.work.notify_one();  // unlocked: the thread it wakes takes the lock at once
-  std::thread([&p] { serve(p); }).detach();
+  if (idle) {
+    p.work.notify_one();  // unlocked: the thread it wakes takes the lock at once
+    return std::nullopt;
+  }
+  try {
+    std::thread([&p] { serve(p); }).detach();
+    return std::nullopt;
+  } catch (const std::system_error& e) {
+    // No thread: the task is taken back, unless a thread that came idle
+    // meanwhile took it (then it runs).
+    std::lock_guard lk(p.mu);
+    for (auto it = p.tasks.begin(); it != p.tasks.end(); ++it)
+      if (it->first == mine) {
+        p.tasks.erase(it);
+        return std::string(e.what());
+      }
+    return std::nullopt;
+  }
 }
 
 }  // namespace circuit::detail

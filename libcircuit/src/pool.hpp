@@ -10,12 +10,16 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
 
 namespace circuit::detail {
 
 inline constexpr std::chrono::seconds idle_for{10};
 
-// Runs `fn` on an idle thread of the pool, or on a new one.
-void run_on_a_thread(std::function<void()> fn);
+// Runs `fn` on an idle thread of the pool, or on a new one. When no
+// thread can be made (EAGAIN: the process's thread or memory limit),
+// `fn` does not run, and why is returned.
+[[nodiscard]] std::optional<std::string> run_on_a_thread(std::function<void()> fn);
 
 }  // namespace circuit::detail

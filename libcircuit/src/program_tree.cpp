@@ -41,10 +41,12 @@ std::string slice(const std::string& s, std::uint64_t off, std::size_t size) {
 }
 
 // Runs `fn` (registered) with `args` on a thread of its own (pool.hpp), a
-// goroutine; its result goes to `call` on the loop.
-void start_goroutine(boost::asio::io_context& io, std::shared_ptr<go_call> call, std::string fn,
-                     invoker run, std::string args) {
-  run_on_a_thread([&io, call, fn = std::move(fn), run, args = std::move(args)] {
+// goroutine; its result goes to `call` on the loop. Why it cannot, when
+// no thread can be made.
+std::optional<std::string> start_goroutine(boost::asio::io_context& io,
+                                           std::shared_ptr<go_call> call, std::string fn,
+                                           invoker run, std::string args) {
+  return run_on_a_thread([&io, call, fn = std::move(fn), run, args = std::move(args)] {
     auto g = goroutines::all().enter(fn);
     boost::json::object out;
     try {
@@ -94,7 +96,14 @@ class go_handle final : public handle {
     invoker run = invoker_of(name);
     if (!run) return make_error(errc::not_found, "go: no function " + quote(name) + " is registered in this program");
     call_ = std::make_shared<go_call>();
-    start_goroutine(io_, call_, name, run, args ? boost::json::serialize(*args) : "[]");
+    if (auto why =
+            start_goroutine(io_, call_, name, run, args ? boost::json::serialize(*args) : "[]")) {
+      call_.reset();  // nothing runs: the open may take a call again
+      return make_error(errc::would_block, "go: no thread for " + name +
+                                               " (the program is at its limit of "
+                                               "threads or memory: " +
+                                               *why + "); nothing ran, try again later");
+    }
     return data.size();
   }
 

@@ -136,6 +136,32 @@ class GoroutinesFromTheShell(DaemonTest):
         self.assertIn(b"circuit: the program's files are not served: cannot serve at ",
                       self.sh("cat workers/w/stderr").stdout)
 
+    def test_a_call_with_no_thread_to_run_on_is_refused_with_words_and_nothing_runs(self):
+        # The program cannot make a thread (the preload: pthread_create on
+        # its files thread fails with EAGAIN, as at its thread or memory
+        # limit). Thrown out of the server, that ended the program.
+        asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        self.start_program(["PATH=" + os.environ.get("PATH", "/usr/bin:/bin"), "ASAN_OPTIONS=" + asan,
+                            "LD_PRELOAD=" + FAIL_ACCEPT, "FAIL_THREADS=1"])
+        os.mkdir(self.d.chan("later"))
+        write(self.d.chan("later", "cap"), "1")
+        g = "workers/w/goroutines"
+        with opened(self.d.host(g, "go"), os.O_RDWR) as fd:
+            with self.assertRaises(OSError) as e:
+                os.write(fd, b'{"fn":"park","args":["/h1/channels/later"]}')
+        self.assertEqual(e.exception.errno, errno.EAGAIN)
+        said = read(self.d.host(g, "error"))
+        self.assertIn(b"go: no thread for park (the program is at its limit of threads or memory: ", said)
+        self.assertIn(b"); nothing ran, try again later", said)
+        # Nothing took the message a park would have.
+        write(self.d.chan("later", "send"), "7")
+        self.assertEqual(self.sh("ls %s" % g).stdout, b"1\nerror\ngo\nhelp\n")
+        self.assertEqual(read(self.d.chan("later", "recv")), b"7")
+        # The program lives, and the next call has its thread.
+        self.assertEqual(self.go('{"fn":"cube","args":[3]}'), b'{"value":27}')
+        self.sh("echo cancel > %s/1/ctl" % g)
+        self.assertEqual(self.sh("cat workers/w/wait").stdout, b'{"exit":0}\n')
+
     def go(self, call):
         """A call written to go and its result read, on one open."""
         return self.sh("exec 3<>workers/w/goroutines/go; printf '%%s' '%s' >&3 && cat <&3" % call,
