@@ -2,6 +2,9 @@
 #include "circuit/errors.hpp"
 
 #include <cerrno>
+#include <exception>
+
+#include "session.hpp"
 
 namespace circuit {
 
@@ -20,5 +23,19 @@ void throw_error(int errnum, const std::string& words) {
     default: throw exception(errnum, words);
   }
 }
+
+namespace detail {
+
+std::string thrown_words() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "it threw a value that is not a std::exception";
+  }
+}
+
+}  // namespace detail
 
 }  // namespace circuit

@@ -21,6 +21,7 @@
 #include "goroutines.hpp"
 #include "pool.hpp"
 #include "program.hpp"
+#include "session.hpp"
 
 namespace circuit::detail {
 
@@ -52,8 +53,8 @@ std::optional<std::string> start_goroutine(boost::asio::io_context& io,
     try {
       decoding with(program::get().runtime_of());
       out["value"] = boost::json::parse(run(args));
-    } catch (const std::exception& e) {
-      out["error"] = fn + " on " + program::get().host() + ": " + e.what();
+    } catch (...) {
+      out["error"] = fn + " on " + program::get().host() + ": " + thrown_words();
     }
     goroutines::all().leave(g);
     boost::asio::post(io, [call, text = boost::json::serialize(out)] {
@@ -276,8 +277,8 @@ class served_handle final : public handle {
   result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
     try {
       f_.write(data);
-    } catch (const std::exception& e) {
-      return make_error(errc::invalid, f_.name + ": " + e.what());
+    } catch (...) {
+      return make_error(errc::invalid, f_.name + ": " + thrown_words());
     }
     return data.size();
   }
@@ -321,8 +322,8 @@ class files_dir final : public dir {
     if (f.read) {
       try {
         text = f.read();
-      } catch (const std::exception& e) {
-        return done->complete(make_error(errc::io, f.name + ": " + e.what()));
+      } catch (...) {
+        return done->complete(make_error(errc::io, f.name + ": " + thrown_words()));
       }
     }
     done->complete(handle_ptr(new served_handle(f, std::move(text))));

@@ -74,6 +74,10 @@ std::optional<std::string> value_of(const std::string& result);
 // "WHO died of signal KILL WHEN".
 [[noreturn]] void worker_ended(const std::string& who, const std::string& status, const std::string& when);
 
+// In a catch block: the words of what was thrown (what() of a
+// std::exception, and says so for anything else).
+std::string thrown_words();
+
 // "/h1/channels/a" as names, refusing what is not an absolute path of
 // names (throws circuit::exception EINVAL with words).
 std::vector<std::string> names_of(const std::string& path, const char* what);

@@ -181,8 +181,8 @@ void runtime::run_spawned(const std::string& fn, const std::string& args) {
     detail::decoding with(this);
     auto v = run(args);
     out["value"] = boost::json::parse(v);
-  } catch (const std::exception& e) {
-    out["error"] = fn + " on " + host() + ": " + e.what();
+  } catch (...) {
+    out["error"] = fn + " on " + host() + ": " + detail::thrown_words();
     code = 1;
   }
   std::fflush(stdout);

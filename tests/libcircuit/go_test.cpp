@@ -34,6 +34,9 @@ CIRCUIT_REGISTER(cube);
 void refuse(int) { throw std::runtime_error("no thanks"); }
 CIRCUIT_REGISTER(refuse);
 
+void odd(int) { throw 42; }  // not a std::exception
+CIRCUIT_REGISTER(odd);
+
 std::size_t length(std::string s) { return s.size(); }
 CIRCUIT_REGISTER(length);
 
@@ -113,6 +116,16 @@ TEST_CASE("a spawned program shows its goroutines, and go() runs a function in i
   } catch (const circuit::app_error& e) {
     CHECK(std::string(e.what()) == "refuse on " + there(rt) + ": no thanks");
   }
+  // Something that is not a std::exception is the call's error too; the
+  // program lives.
+  try {
+    rt.go(w.path(), gofns::odd, 1).wait(30s);
+    FAIL("no error");
+  } catch (const circuit::app_error& e) {
+    CHECK(std::string(e.what()) ==
+          "odd on " + there(rt) + ": it threw a value that is not a std::exception");
+  }
+  CHECK(rt.go(w.path(), gofns::cube, 2).wait(30s) == 8);
   // A call of 1 MiB crosses in several writes; one over 8 MiB is refused
   // before it leaves, and the program serves on.
   CHECK(rt.go(w.path(), gofns::length, std::string(1 << 20, 'x')).wait(30s) == (1u << 20));

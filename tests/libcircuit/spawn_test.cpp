@@ -45,6 +45,8 @@ CIRCUIT_REGISTER(ping);
 
 void boom(int n) { throw std::invalid_argument("bad input " + std::to_string(n)); }
 CIRCUIT_REGISTER(boom);
+int odd(int) { throw 42; }  // not a std::exception
+CIRCUIT_REGISTER(odd);
 
 void crash() { std::abort(); }
 CIRCUIT_REGISTER(crash);
@@ -121,6 +123,15 @@ TEST_CASE("a function that throws gives app_error with its message", "[spawn]") 
     CHECK(std::string(e.what()) == "boom on " + there(rt) + ": bad input 3");
   }
   CHECK(slurp(mount() + w.path() + "/wait") == "{\"exit\":1}\n");
+  // Something that is not a std::exception is an app_error too, not a crash.
+  auto o = rt.spawn(there(rt), fns::odd, 3);
+  try {
+    o.wait();
+    FAIL("no error");
+  } catch (const circuit::app_error& e) {
+    CHECK(std::string(e.what()) ==
+          "odd on " + there(rt) + ": it threw a value that is not a std::exception");
+  }
 }
 
 TEST_CASE("a worker that crashes or exits without a result gives worker_died", "[spawn]") {
