@@ -32,7 +32,7 @@ test: build
 # The same suite on an AddressSanitizer build (its own build directory).
 test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_ASAN=ON >/dev/null
-	@cmake --build $(BUILD)-asan -j$(JOBS) --target circuitd circuit runtime_test wire_fuzz_test hostile_peer libcircuit_test fail_accept circuit_example_channels circuit_example_roundtrip circuit_example_mapreduce circuit_example_supervisor
+	@cmake --build $(BUILD)-asan -j$(JOBS) --target circuitd circuit runtime_test wire_fuzz_test hostile_peer libcircuit_test fail_accept circuit_example_channels circuit_example_roundtrip circuit_example_mapreduce circuit_example_supervisor circuit_example_service
 	@cd $(BUILD)-asan && ctest --output-on-failure --timeout 600
 
 bench: build
