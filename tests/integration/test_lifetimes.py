@@ -89,6 +89,8 @@ class RemovedElements(LifetimeTest):
         self.assertErrno(errno.ENOENT, os.write, fds["stdin"], b"input\n")
         self.assertErrno(errno.ENOENT, os.write, fds["signal"], b"TERM\n")
         self.assertErrno(errno.ENOENT, os.write, fds["ctl"], b"kill\n")
+        # The words are in the error file of the directory that held it.
+        self.assertIn(b"/workers/g/ctl: its directory was removed", read(self.d.host("workers", "error")))
 
     def test_a_send_opened_before_rmdir_fails_its_write_with_enoent(self):
         os.mkdir(self.chan("c"))
@@ -96,6 +98,7 @@ class RemovedElements(LifetimeTest):
         fd = self.opened(self.chan("c", "send"), os.O_WRONLY)  # holds the one place
         os.rmdir(self.chan("c"))
         self.assertErrno(errno.ENOENT, os.write, fd, b"late")
+        self.assertIn(b"/channels/c/send: its directory was removed", read(self.d.host("channels", "error")))
         os.mkdir(self.chan("c"))  # a new channel of the name starts afresh, empty
         self.assertErrno(errno.EAGAIN, read, self.chan("c", "tryrecv"))
 

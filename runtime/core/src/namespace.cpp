@@ -52,11 +52,24 @@ void ns::entries_below_changed(const dir& d) const {
 
 std::uint64_t ns::enroll(dir* d) {
   std::uint64_t id = next_id_++;
-  dirs_.emplace(id, d);
+  dirs_.emplace(id, enrolled{d, d->parent() ? d->parent()->id() : 0});
   return id;
 }
 
-void ns::forget(std::uint64_t id) { dirs_.erase(id); }
+void ns::forget(std::uint64_t id) {
+  constexpr std::size_t max_gone_kept = 4096;
+  auto it = dirs_.find(id);
+  if (it == dirs_.end()) return;
+  if (it->second.parent) {
+    gone_parent_.emplace(id, it->second.parent);
+    gone_order_.push_back(id);
+    if (gone_order_.size() > max_gone_kept) {
+      gone_parent_.erase(gone_order_.front());
+      gone_order_.pop_front();
+    }
+  }
+  dirs_.erase(it);
+}
 
 std::uint64_t ns::enroll_file(const dir& d) {
   std::uint64_t id = next_id_++;
@@ -68,7 +81,7 @@ void ns::forget_file(std::uint64_t id) { made_.erase(id); }
 
 dir* ns::find(std::uint64_t id) const {
   auto it = dirs_.find(id);
-  return it == dirs_.end() ? nullptr : it->second;
+  return it == dirs_.end() ? nullptr : it->second.d;
 }
 
 result<ns::where> ns::resolve(std::uint64_t ino) const {

@@ -23,6 +23,11 @@ error ns::refuse(const caller& who, std::uint64_t parent, std::string_view name,
 }
 
 void ns::record(std::uint64_t dir_id, const caller& who, const error& e, bool logged) {
+  while (!find(dir_id)) {  // removed: its nearest directory still there
+    auto up = gone_parent_.find(dir_id);
+    if (up == gone_parent_.end()) break;
+    dir_id = up->second;
+  }
   // Bounded in bytes too: max_errors_kept messages of at most
   // max_error_text each (make_error cuts; an error built by hand is cut here).
   std::string text = cut_text(e.message);

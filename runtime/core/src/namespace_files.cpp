@@ -208,7 +208,10 @@ std::optional<error> ns::gone(const open_file& f, bool writing) const {
 
 void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t size, bool nonblock,
               op_ptr<std::string> done) {
-  if (auto e = gone(f, false)) return done->complete(std::move(*e));
+  if (auto e = gone(f, false)) {
+    record(f.dir_id, who, *e);
+    return done->complete(std::move(*e));
+  }
   // Not recorded: an event loop retries it at every wake-up.
   if (nonblock && !f.h->readable_now())
     return done->complete(make_error(errc::would_block, f.path + ": nothing to read yet"));
@@ -217,7 +220,10 @@ void ns::read(open_file& f, const caller& who, std::uint64_t off, std::size_t si
 
 void ns::write(open_file& f, const caller& who, std::uint64_t off, std::string data,
                op_ptr<std::size_t> done) {
-  if (auto e = gone(f, true)) return done->complete(std::move(*e));
+  if (auto e = gone(f, true)) {
+    record(f.dir_id, who, *e);
+    return done->complete(std::move(*e));
+  }
   relay(*this, f.dir_id, who, std::move(done),
         [&](auto inner) { f.h->write_owned(who, off, data, inner); });
 }

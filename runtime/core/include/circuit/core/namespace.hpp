@@ -236,7 +236,8 @@ class ns {
   error refuse(const caller& who, std::uint64_t parent, std::string_view name,
                std::string_view what);
 
-  // Per-session error messages of one directory.
+  // Per-session error messages of one directory (of the nearest one
+  // still there, when it was removed).
   // `logged`: the caller has logged it already (an abort says so itself).
   void record(std::uint64_t dir_id, const caller& who, const error& e, bool logged = false);
   // The same, for the directory of inode `ino` (a walk's last local step;
@@ -292,7 +293,16 @@ class ns {
   budget memory_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
-  std::unordered_map<std::uint64_t, dir*> dirs_;
+  struct enrolled {
+    dir* d;
+    std::uint64_t parent;  // its parent's id; 0 for the root
+  };
+  std::unordered_map<std::uint64_t, enrolled> dirs_;
+  // Directories removed, and their parents' ids (the newest, bounded): an
+  // error met through a file a removed element left open is recorded in
+  // its nearest directory still there, whose error file can be read.
+  std::unordered_map<std::uint64_t, std::uint64_t> gone_parent_;
+  std::deque<std::uint64_t> gone_order_;
   std::unordered_map<std::uint64_t, std::uint64_t> made_;  // made file id -> its directory's id
   // (dir id, session, uid) -> message; oldest evicted past a bound. The
   // uid too: two users in one Unix session (su, sudo) never read each
