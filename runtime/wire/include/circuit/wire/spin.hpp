@@ -26,8 +26,8 @@
 // the answer). Misses back the spinner off, as glibc's adaptive mutexes
 // and Go's spinning threads do: after k misses in a row the next 2^k - 1
 // hot waits (at most 63) sleep at once; an answer caught while polling
-// ends the back-off. On a 2-CPU machine this took a go() call, a chain
-// of five processes, from 290 to 170 us, where every one of them polled.
+// ends the back-off. On a 2-CPU virtual machine this took a go() call, a
+// chain of five processes, from a median of 310 us to 235 us.
 //
 //   wire::spinner s(std::chrono::microseconds(100));
 //   while (s.run_one(io)) {}   // io.run(), spinning while hot
