@@ -96,9 +96,15 @@ class go_handle final : public handle {
     std::string name(fn->get_string());
     invoker run = invoker_of(name);
     if (!run) return make_error(errc::not_found, "go: no function " + quote(name) + " is registered in this program");
+    std::string arguments = args ? boost::json::serialize(*args) : "[]";
+    // A number past a double's range parses as infinity, which goes out as
+    // "Infinity": not JSON for the function's side.
+    if (boost::json::parse(arguments, ec); ec)
+      return make_error(errc::invalid,
+                        "go: the arguments hold a number past the range of a double, not " +
+                            quote(text.size() > 64 ? text.substr(0, 64) + "..." : text));
     call_ = std::make_shared<go_call>();
-    if (auto why =
-            start_goroutine(io_, call_, name, run, args ? boost::json::serialize(*args) : "[]")) {
+    if (auto why = start_goroutine(io_, call_, name, run, std::move(arguments))) {
       call_.reset();  // nothing runs: the open may take a call again
       return make_error(errc::would_block, "go: no thread for " + name +
                                                " (the program is at its limit of "

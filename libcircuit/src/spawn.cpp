@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -105,7 +106,30 @@ void worker_ended(const std::string& who, const std::string& status, const std::
   throw worker_died(who + " " + how + " " + when, code, sig);
 }
 
-void bad_arguments(const char* why) { throw_error(EINVAL, std::string("spawn: ") + why); }
+namespace {
+
+std::string excerpt(std::string s) { return s.size() > 64 ? s.substr(0, 64) + "..." : s; }
+
+}  // namespace
+
+// A number past a double's range parses as infinity, which serializes as
+// "Infinity", not JSON: such arguments come here with those words.
+void arguments_not_json(const std::string& args, const boost::system::error_code& ec) {
+  throw_error(EINVAL, "the arguments are not a JSON array" +
+                          (ec ? " (" + ec.message() + ")" : std::string()) + ": " + excerpt(args));
+}
+
+void arguments_not_counted(std::size_t takes, std::size_t got) {
+  throw_error(EINVAL, "the function takes " + std::to_string(takes) +
+                          (takes == 1 ? " argument" : " arguments") + ", not " +
+                          std::to_string(got));
+}
+
+void argument_of_another_type(std::size_t index, std::size_t count, const boost::json::value& v) {
+  throw_error(EINVAL, "argument " + std::to_string(index + 1) + " of " + std::to_string(count) +
+                          ", " + excerpt(boost::json::serialize(v)) +
+                          ", is not of the type the function takes");
+}
 
 }  // namespace detail
 

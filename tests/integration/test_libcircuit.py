@@ -180,8 +180,16 @@ class GoroutinesFromTheShell(DaemonTest):
         # A call in pieces, as a { ...; } group writes it, is one call.
         r = self.sh("""exec 3<>%s/go; { printf '{"fn":"cu'; printf 'be","args":[3]}'; } >&3; cat <&3""" % g)
         self.assertEqual(r.stdout, b'{"value":27}')
-        # Arguments of the wrong type reach the function, whose error is the result.
-        self.assertIn(b'"error":"cube on h1:', self.go('{"fn":"cube","args":["x"]}'))
+        # Arguments that do not fit the function reach its side, whose words
+        # (which argument, quoted) are the result.
+        self.assertEqual(self.go('{"fn":"cube","args":["x"]}'),
+                         b'{"error":"cube on h1: argument 1 of 1, \\"x\\", is not of the type the function takes"}')
+        self.assertEqual(self.go('{"fn":"cube","args":[1,2]}'),
+                         b'{"error":"cube on h1: the function takes 1 argument, not 2"}')
+        # A number past a double's range is refused at the write, not handed on
+        # as "Infinity", which is not JSON.
+        r = self.sh("""printf '%%s' '{"fn":"cube","args":[1e400]}' > %s/go || cat %s/error""" % (g, g), check=False)
+        self.assertIn(b'go: the arguments hold a number past the range of a double, not "', r.stdout)
         # A second call on one open, and a read before any call.
         r = self.sh("""exec 3<>%s/go; echo '{"fn":"cube","args":[2]}' >&3; echo '{"fn":"cube","args":[5]}' >&3 ||
                        cat %s/error""" % (g, g), check=False)

@@ -59,7 +59,12 @@ struct signature<R (*)(P...)> {
   using params = std::tuple<std::decay_t<P>...>;
 };
 
-[[noreturn]] void bad_arguments(const char* why);
+// The arguments a function got do not fit it: EINVAL with words that
+// quote them (their first 64 bytes).
+[[noreturn]] void arguments_not_json(const std::string& args, const boost::system::error_code& ec);
+[[noreturn]] void arguments_not_counted(std::size_t takes, std::size_t got);
+[[noreturn]] void argument_of_another_type(std::size_t index, std::size_t count,
+                                           const boost::json::value& v);
 
 template <auto F, std::size_t... I>
 std::string invoke(const boost::json::array& a, std::index_sequence<I...>) {
@@ -68,7 +73,7 @@ std::string invoke(const boost::json::array& a, std::index_sequence<I...>) {
   auto arg = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
     using P = std::tuple_element_t<J, typename sig::params>;
     auto v = boost::json::try_value_to<P>(a[J]);
-    if (!v) bad_arguments("an argument is JSON of another type than the function takes");
+    if (!v) argument_of_another_type(J, sizeof...(I), a[J]);
     return std::move(*v);
   };
   if constexpr (std::is_void_v<R>) {
@@ -84,8 +89,8 @@ std::string invoke_json(const std::string& args) {
   constexpr std::size_t n = std::tuple_size_v<typename signature<decltype(F)>::params>;
   boost::system::error_code ec;
   auto v = boost::json::parse(args, ec);
-  if (ec || !v.is_array()) bad_arguments("the arguments are not a JSON array");
-  if (v.as_array().size() != n) bad_arguments("the count of arguments is not the function's");
+  if (ec || !v.is_array()) arguments_not_json(args, ec);
+  if (v.as_array().size() != n) arguments_not_counted(n, v.as_array().size());
   return invoke<F>(v.as_array(), std::make_index_sequence<n>{});
 }
 
