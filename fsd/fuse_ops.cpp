@@ -153,6 +153,15 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, 
   op_refuse(req, parent, name, "rename");
 }
 
+// Links of either kind: the namespace has none (as Plan 9's has none).
+// Refused with EPERM and words, where the kernel would say ENOSYS.
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
+  op_refuse(req, parent, name, "link");
+}
+void op_symlink(fuse_req_t req, const char*, fuse_ino_t parent, const char* name) {
+  op_refuse(req, parent, name, "symlink");
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_file_info info = *fi;
   open_fid(req, ino, fi->flags, [info](fuse_req_t req, fid_t fid) {
@@ -306,6 +315,8 @@ const fuse_lowlevel_ops table = [] {
   o.unlink = op_unlink;
   o.rmdir = op_rmdir;
   o.rename = op_rename;
+  o.link = op_link;
+  o.symlink = op_symlink;
   o.open = op_open;
   o.read = op_read;
   o.write = op_write;

@@ -120,6 +120,11 @@ class Namespace(DaemonTest):
         self.assertIn("fixed set of files", read(self.d.chan("a", "error")).decode())
         self.assertErrno(errno.EPERM, os.unlink, self.d.chan("a", "send"))
         self.assertErrno(errno.EPERM, os.rename, self.d.chan("a", "send"), self.d.chan("a", "s2"))
+        # Links of either kind: EPERM with words, not the kernel's ENOSYS.
+        self.assertErrno(errno.EPERM, os.symlink, "send", self.d.chan("a", "s3"))
+        self.assertIn("symlink: s3: /h1/channels/a has a fixed set of files", read(self.d.chan("a", "error")).decode())
+        self.assertErrno(errno.EPERM, os.link, self.d.chan("a", "send"), self.d.chan("a", "s4"))
+        self.assertIn("link: s4: /h1/channels/a has a fixed set of files", read(self.d.chan("a", "error")).decode())
         self.assertErrno(errno.EPERM, os.mkdir, self.d.host("things"))
         self.assertErrno(errno.EPERM, os.mkdir, self.d.path("h2"))
         self.assertErrno(errno.EPERM, os.rmdir, self.d.host("channels"))

@@ -147,6 +147,23 @@ class Store(StoreTest):
                 self.assertIn('is not a sha256: a binary\'s name is its 64 lowercase hex digits', self.bin_error())
         self.assertEqual(self.listed(), [])
 
+    def test_a_stored_binary_is_not_renamed_or_linked_and_the_refusals_say_what_bin_takes(self):
+        path, name = self.app("links")
+        self.sh("cp %s bin/%s" % (path, name))
+        stored = os.path.join(self.bin, name)
+        for call, args in ((os.rename, (stored, os.path.join(self.bin, "other"))),
+                           (os.link, (stored, os.path.join(self.bin, "hard"))),
+                           (os.symlink, ("/bin/sh", os.path.join(self.bin, "soft")))):
+            with self.subTest(call=call.__name__):
+                self.assertErrno(errno.EPERM, call, *args)  # not ENOSYS: the kernel's word for a missing op
+                self.assertIn(": /h1/bin holds binaries named by their sha256: cp FILE stores one, rm removes one; "
+                              "they are not renamed or linked", self.bin_error())
+        r = self.sh("ln -s /bin/sh bin/soft || cat bin/error", check=False)
+        self.assertIn(b"symlink: soft: /h1/bin holds binaries", r.stdout)
+        self.assertEqual(self.listed(), [name])
+        with open(stored, "rb") as f, open(path, "rb") as g:
+            self.assertEqual(f.read(), g.read())
+
     def test_a_write_out_of_order_fails_with_einval_and_the_upload_goes_on_in_order(self):
         path, name = self.app("order")
         data = read(path)

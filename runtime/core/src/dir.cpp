@@ -87,8 +87,8 @@ result<void> dir::remove(const caller&, std::string_view name) {
 }
 
 error fixed_files(const dir& d, std::string_view what, std::string_view name) {
-  return make_error(errc::not_permitted, std::string(what) + ": " + std::string(name) + ": " + d.path() +
-                                             " has a fixed set of files; mkdir makes elements (see help)");
+  return make_error(errc::not_permitted, std::string(what) + ": " + std::string(name) + ": " +
+                                             d.path() + " " + std::string(d.refusal()));
 }
 
 void dir::create(const open_args&, std::string_view name, op_ptr<handle_ptr> done) {

@@ -95,6 +95,11 @@ class bin final : public dir {
   void create(const open_args& args, std::string_view name, op_ptr<handle_ptr> done) override;
   void open_made(const made_file& f, const open_args& args, op_ptr<handle_ptr> done) override;
   result<void> unlink(const caller& who, std::string_view name) override;
+  std::string_view refusal() const override {
+    return "holds binaries named by their sha256: cp FILE stores one, rm removes one; they are not "
+           "renamed or "
+           "linked (see help)";
+  }
 
   // The stored binary `name`, for a worker to run: its path, and a hold
   // that counts the worker a user. ENOENT when it is not stored here.

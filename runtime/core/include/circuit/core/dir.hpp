@@ -243,6 +243,11 @@ class dir : public std::enable_shared_from_this<dir> {
   virtual void create(const open_args& args, std::string_view name, op_ptr<handle_ptr> done);
   virtual void open_made(const made_file& f, const open_args& args, op_ptr<handle_ptr> done);
   virtual result<void> unlink(const caller& who, std::string_view name);
+  // What the refusal of an operation it does not have says after its
+  // path (fixed_files): what the directory takes instead.
+  virtual std::string_view refusal() const {
+    return "has a fixed set of files; mkdir makes elements (see help)";
+  }
 
   // A mount point: the remote that serves what is below it (remote.hpp).
   virtual std::shared_ptr<remote> served_by() const { return nullptr; }
@@ -277,7 +282,7 @@ result<void> check_name(std::string_view what, std::string_view name);
 std::string help_text(const dir& d);
 
 // The refusal of an operation the directory does not have (create, unlink,
-// rename): EPERM, "what: name: PATH has a fixed set of files; ...".
+// rename, link, symlink): EPERM, "what: name: PATH " and its refusal().
 error fixed_files(const dir& d, std::string_view what, std::string_view name);
 
 }  // namespace circuit
