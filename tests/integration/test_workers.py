@@ -612,6 +612,13 @@ class Workers(WorkerTest):
         with open(noexec, "w") as f:
             f.write("#!/bin/sh\necho hi\n")
         os.chmod(noexec, 0o644)
+        # exec(2) says ENOENT for a script whose interpreter is missing: the
+        # words name the interpreter, and only for a file anyone may read.
+        nointerp, hidden = os.path.join(self.d.dir, "nointerp"), os.path.join(self.d.dir, "hidden")
+        for path, mode in ((nointerp, 0o755), (hidden, 0o711)):
+            with open(path, "w") as f:
+                f.write("#!  /no/such/interpreter -e\necho hi\n")
+            os.chmod(path, mode)
         cases = [
             ("not JSON", "hello", errno.EINVAL, ["bad spec: not JSON"]),
             ("trailing garbage", '{"path":"/bin/echo"} x', errno.EINVAL, ["bad spec: not JSON"]),
@@ -630,6 +637,10 @@ class Workers(WorkerTest):
              ["bad spec: path %s is not executable" % noexec]),
             ("a missing path", '{"path":"/no/such/binary"}', errno.ENOENT,
              ["bad spec: path /no/such/binary: no such file"]),
+            ("a missing interpreter", json.dumps({"path": nointerp}), errno.ENOENT,
+             ["spawn %s: its interpreter /no/such/interpreter: No such file or directory" % nointerp]),
+            ("a missing interpreter of a file others may not read", json.dumps({"path": hidden}), errno.ENOENT,
+             ["spawn %s: No such file or directory (the file is there: what it needs to run is not" % hidden]),
             ("env without =", '{"path":"/bin/echo","env":["A=1","NOEQUALS"]}', errno.EINVAL,
              ['bad spec: "env" entries are NAME=VALUE; "NOEQUALS" is not']),
             ("env starting with =", '{"path":"/bin/echo","env":["=x"]}', errno.EINVAL, ['"env" entries']),

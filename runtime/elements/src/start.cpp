@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "circuit/elements/reaper.hpp"
@@ -155,6 +157,37 @@ errc start_errc(int e) {
   }
 }
 
+// Why exec(2) of `path` failed, in words. The path was checked to be an
+// executable file, so ENOENT means something it names is missing: a
+// script's interpreter (the #! line), or a binary's loader. The daemon
+// reads the #! line only of a file anyone may read: the words must not
+// show a caller what it may not read itself.
+std::string exec_words(const std::string& path, int e) {
+  std::string words = strerror(e);
+  if (e != ENOENT) return words;
+  char head[256] = {};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd >= 0 && (fstat(fd, &st) != 0 || !(st.st_mode & S_IROTH))) {
+    ::close(fd);
+    fd = -1;
+  }
+  ssize_t n = fd < 0 ? -1 : ::pread(fd, head, sizeof head - 1, 0);
+  if (fd >= 0) ::close(fd);
+  if (n > 2 && head[0] == '#' && head[1] == '!') {
+    std::string line(head + 2, static_cast<std::size_t>(n) - 2);
+    line = line.substr(0, line.find('\n'));
+    auto b = line.find_first_not_of(" \t");
+    auto interp =
+        b == std::string::npos ? std::string() : line.substr(b, line.find_first_of(" \t", b) - b);
+    return "its interpreter " + (interp.empty() ? std::string("(none on its #! line)") : interp) +
+           ": " + words;
+  }
+  return words +
+         " (the file is there: what it needs to run is not, such as its #! interpreter or its "
+         "loader)";
+}
+
 // The reaper's first record: the worker's process started, or why not.
 // Bounded: the reaper has executed and its start is a posix_spawn away.
 // The daemon's SIGCHLD handler (strays.cpp) interrupts the wait whenever
@@ -208,7 +241,8 @@ result<started> start_process(const start_request& r) {
   waitid(static_cast<idtype_t>(3) /* P_PIDFD */, st->pidfd, &info, WEXITED);
   ::close(st->pidfd);
   if (!rec) return make_error(errc::io, "spawn " + r.s->path + ": " + rec.err().message);
-  return make_error(start_errc(rec->a), "spawn " + r.s->path + ": " + strerror(rec->a));
+  return make_error(start_errc(rec->a),
+                    "spawn " + r.s->path + ": " + exec_words(r.s->path, rec->a));
 }
 
 namespace {
@@ -305,7 +339,9 @@ result<started> start_direct(const start_request& r, int report_w) {
     if (a.dir && std::strcmp(a.step, "dir") == 0) what = "dir " + s.dir + ": ";
     else if (r.reaper && std::strcmp(a.step, "exec") == 0) what = std::string(r.reaper) + ": ";
     else if (!what.empty()) what += ": ";
-    return make_error(start_errc(a.error), "spawn " + s.path + ": " + what + strerror(a.error));
+    std::string why =
+        std::strcmp(a.step, "exec") == 0 ? exec_words(s.path, a.error) : strerror(a.error);
+    return make_error(start_errc(a.error), "spawn " + s.path + ": " + what + why);
   }
   return started{pid, pid, pidfd, -1, in_group || (a.cgroup_procs >= 0 && a.group_error == 0)};
 }
