@@ -166,9 +166,13 @@ std::string exec_words(const std::string& path, int e) {
   std::string words = strerror(e);
   if (e != ENOENT) return words;
   char head[256] = {};
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A caller may have put something else there since: only a regular
+  // file is read, and the open cannot wait (a FIFO) or take a terminal.
   struct stat st {};
-  if (fd >= 0 && (fstat(fd, &st) != 0 || !(st.st_mode & S_IROTH))) {
+  int fd = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+               ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+               : -1;
+  if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IROTH))) {
     ::close(fd);
     fd = -1;
   }
