@@ -297,7 +297,8 @@ class Reaper(WorkerTest):
         os.chmod(script, 0o755)
         self.mk("x")
         self.assertErrno(errno.ENOENT, write, self.w("x", "spec"), '{"path":"%s"}' % script)
-        self.assertEqual(self.err("x"), "spawn %s: No such file or directory\n" % script)
+        self.assertEqual(self.err("x"),
+                         "spawn %s: its interpreter /no/such/interpreter: No such file or directory\n" % script)
         self.assertEqual(self.wstat("x")["state"], "new")
         self.assertEqual(children(self.d.proc.pid), [])  # the reaper was reaped
 
