@@ -46,6 +46,8 @@ void serve(pool& p) {
 
 }  // namespace
 
+void join_pool() { serve(the_pool()); }
+
 std::optional<std::string> run_on_a_thread(std::function<void()> fn) {
   pool& p = the_pool();
   bool idle;

@@ -21,5 +21,8 @@ inline constexpr std::chrono::seconds idle_for{10};
 // thread can be made (EAGAIN: the process's thread or memory limit),
 // `fn` does not run, and why is returned.
 [[nodiscard]] std::optional<std::string> run_on_a_thread(std::function<void()> fn);
+// The calling thread serves the pool's tasks until it was idle for
+// `idle_for`, then returns.
+void join_pool();
 
 }  // namespace circuit::detail

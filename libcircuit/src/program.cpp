@@ -29,6 +29,7 @@
 #include "circuit/wire/connection.hpp"
 #include "circuit/wire/spin.hpp"
 #include "goroutines.hpp"
+#include "loop.hpp"
 #include "session.hpp"
 
 namespace circuit::detail {
@@ -66,6 +67,7 @@ caller peer_of(int fd, std::uint64_t n) {
 struct program::impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  loop lp{io};  // its threads (loop.hpp)
   std::unique_ptr<ns> space;
   unix_socket::acceptor acceptor{io};
   std::unordered_map<wire::connection*, std::shared_ptr<wire::connection>> conns;
@@ -213,7 +215,8 @@ void program::start(runtime& rt, const std::string& main_fn) {
   config cfg;
   cfg.host = im->host;
   cfg.log = [](std::string_view) {};
-  im->space = std::make_unique<ns>(std::move(cfg), [im](ns& s) { return make_program_tree(s, im->io); });
+  im->space =
+      std::make_unique<ns>(std::move(cfg), [im](ns& s) { return make_program_tree(s, im->lp); });
   goroutines::all().on_change([im] {
     if (im->refresh_posted.exchange(true)) return;
     asio::post(im->io, [im] {
@@ -229,11 +232,7 @@ void program::start(runtime& rt, const std::string& main_fn) {
     // It runs its loop even when the files are not served, so that a call
     // that waits on the loop (serve) is answered.
     im->listen();
-    // The daemon's requests, polling for the next while they come quickly
-    // (circuit/wire/spin.hpp), as the program's own calls do.
-    wire::spinner spin(wire::spin_window_from_env("CIRCUIT_SPIN", wire::default_spin_window));
-    while (spin.run_one(im->io)) {
-    }
+    im->lp.run();
   }).detach();
 }
 
@@ -249,10 +248,12 @@ void program::serve(served_file f) {
       return make_error(errc::io, "serve: the program's files are not served: " + im->not_served);
     return add_served_file(*im->space, std::move(f));
   };
-  // On the server's thread (a served file's read or write serving another
-  // file) it is done there: waiting for that thread would wait for ever.
+  // On the loop's thread (a served file's read or write serving another
+  // file, or a goroutine that started there and could not hand the loop
+  // on) it is done there: waiting for the loop would wait for ever.
+  im->lp.leave();
   result<void> r = result<void>{};
-  if (im->io.get_executor().running_in_this_thread()) {
+  if (im->lp.on_this_thread()) {
     r = add();
   } else {
     std::promise<result<void>> done;

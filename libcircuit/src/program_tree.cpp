@@ -19,7 +19,6 @@
 #include "circuit/spawn.hpp"
 #include "circuit/wire/turn.hpp"
 #include "goroutines.hpp"
-#include "pool.hpp"
 #include "program.hpp"
 #include "session.hpp"
 
@@ -41,13 +40,12 @@ std::string slice(const std::string& s, std::uint64_t off, std::size_t size) {
   return off >= s.size() ? std::string() : s.substr(off, size);
 }
 
-// Runs `fn` (registered) with `args` on a thread of its own (pool.hpp), a
-// goroutine; its result goes to `call` on the loop. Why it cannot, when
+// Runs `fn` (registered) with `args` as a goroutine (loop.hpp); its
+// result goes to `call` on the loop. Why it cannot, when
 // no thread can be made.
-std::optional<std::string> start_goroutine(boost::asio::io_context& io,
-                                           std::shared_ptr<go_call> call, std::string fn,
+std::optional<std::string> start_goroutine(loop& lp, std::shared_ptr<go_call> call, std::string fn,
                                            invoker run, std::string args) {
-  return run_on_a_thread([&io, call, fn = std::move(fn), run, args = std::move(args)] {
+  return lp.start([&io = lp.io(), call, fn = std::move(fn), run, args = std::move(args)] {
     auto g = goroutines::all().enter(fn);
     boost::json::object out;
     try {
@@ -67,7 +65,7 @@ std::optional<std::string> start_goroutine(boost::asio::io_context& io,
 
 class go_handle final : public handle {
  public:
-  explicit go_handle(boost::asio::io_context& io) : io_(io) {}
+  explicit go_handle(loop& lp) : lp_(lp) {}
 
   // The call, as JSON {"fn":NAME,"args":[...]}; it may come in several writes.
   result<std::size_t> write(const caller&, std::uint64_t, std::string_view data) override {
@@ -104,7 +102,7 @@ class go_handle final : public handle {
                         "go: the arguments hold a number past the range of a double, not " +
                             quote(text.size() > 64 ? text.substr(0, 64) + "..." : text));
     call_ = std::make_shared<go_call>();
-    if (auto why = start_goroutine(io_, call_, name, run, std::move(arguments))) {
+    if (auto why = start_goroutine(lp_, call_, name, run, std::move(arguments))) {
       call_.reset();  // nothing runs: the open may take a call again
       return make_error(errc::would_block, "go: no thread for " + name +
                                                " (the program is at its limit of "
@@ -138,7 +136,7 @@ class go_handle final : public handle {
   }
 
  private:
-  boost::asio::io_context& io_;
+  loop& lp_;
   std::string pending_;
   std::uint64_t written_ = 0;  // bytes of the call
   std::shared_ptr<go_call> call_;
@@ -195,7 +193,7 @@ std::span<const file_entry> goroutine_dir::files() const { return goroutine_file
 
 class goroutines_dir final : public dir {
  public:
-  goroutines_dir(ns& space, dir* parent, boost::asio::io_context& io) : dir(space, parent, "goroutines"), io_(io) {
+  goroutines_dir(ns& space, dir* parent, loop& lp) : dir(space, parent, "goroutines"), lp_(lp) {
     set_maker(space.cfg().daemon);
   }
   std::span<const file_entry> files() const override;
@@ -219,7 +217,7 @@ class goroutines_dir final : public dir {
     for (auto& [id, d] : items_) out.push_back(d.get());
     return out;
   }
-  boost::asio::io_context& io() { return io_; }
+  loop& lp() { return lp_; }
 
   // The registry changed: show what lives, retire what left.
   void refresh() {
@@ -243,7 +241,7 @@ class goroutines_dir final : public dir {
   }
 
  private:
-  boost::asio::io_context& io_;
+  loop& lp_;
   std::map<std::uint64_t, std::shared_ptr<goroutine_dir>> items_;
 };
 
@@ -252,7 +250,7 @@ const file_entry goroutines_files[] = {
      .help = "open read-write, write {\"fn\":NAME,\"args\":[...]}, read {\"value\":...} or {\"error\":...}",
      .open =
          [](dir& d, const open_args&, op_ptr<handle_ptr> done) {
-           done->complete(handle_ptr(new go_handle(static_cast<goroutines_dir&>(d).io())));
+           done->complete(handle_ptr(new go_handle(static_cast<goroutines_dir&>(d).lp())));
          },
      .readable = true,
      .writable = true,
@@ -349,9 +347,9 @@ void open_slot(dir& d, const open_args& a, op_ptr<handle_ptr> done) {
 
 class program_root final : public dir {
  public:
-  program_root(ns& space, boost::asio::io_context& io) : dir(space, nullptr, "") {
+  program_root(ns& space, loop& lp) : dir(space, nullptr, "") {
     set_maker(space.cfg().daemon);
-    goroutines_ = std::make_shared<goroutines_dir>(space, this, io);
+    goroutines_ = std::make_shared<goroutines_dir>(space, this, lp);
     files_ = std::make_shared<files_dir>(space, this);
   }
   std::span<const file_entry> files() const override { return {}; }
@@ -373,8 +371,8 @@ class program_root final : public dir {
 
 }  // namespace
 
-std::shared_ptr<dir> make_program_tree(ns& space, boost::asio::io_context& io) {
-  return std::make_shared<program_root>(space, io);
+std::shared_ptr<dir> make_program_tree(ns& space, loop& lp) {
+  return std::make_shared<program_root>(space, lp);
 }
 
 void refresh_goroutines(ns& space) { static_cast<program_root&>(space.top()).gor().refresh(); }

@@ -18,9 +18,8 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/io_context.hpp>
-
 #include "circuit/core/dir.hpp"
+#include "loop.hpp"
 
 namespace circuit::detail {
 
@@ -32,9 +31,9 @@ struct served_file {
   std::function<void(std::string_view)> write;
 };
 
-// The root of the tree; `io` runs it, and the goroutines' results reach
-// it there.
-std::shared_ptr<dir> make_program_tree(ns& space, boost::asio::io_context& io);
+// The root of the tree; `lp` runs it, goroutines start from it, and
+// their results reach it there.
+std::shared_ptr<dir> make_program_tree(ns& space, loop& lp);
 // Called on the loop: the goroutines changed; adds a file to files/.
 void refresh_goroutines(ns& space);
 result<void> add_served_file(ns& space, served_file f);

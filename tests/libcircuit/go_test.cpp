@@ -3,10 +3,10 @@
 // cancel written from the files' side. Run by test_libcircuit.py (as
 // spawn_test, whose environment it shares).
 #include <catch2/catch.hpp>
-#include <circuit/circuit.hpp>
-
 #include <chrono>
+#include <circuit/circuit.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -39,6 +39,13 @@ CIRCUIT_REGISTER(odd);
 
 std::size_t length(std::string s) { return s.size(); }
 CIRCUIT_REGISTER(length);
+
+// Sleeps without a circuit call: nothing tells the program it waits.
+int doze(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+CIRCUIT_REGISTER(doze);
 
 // Serves files/counter (read: the count; write: adds) until `done` gets a value.
 void counter(circuit::chan<int> done) {
@@ -139,6 +146,36 @@ TEST_CASE("a spawned program shows its goroutines, and go() runs a function in i
   CHECK(rt.go(w.path(), gofns::cube, 2).wait(30s) == 8);
   c.send(5);
   CHECK(w.wait(30s) == "got 5");
+}
+
+TEST_CASE("a goroutine that sleeps without a circuit call does not hold the program's files",
+          "[go]") {
+  // A goroutine starts on the program's server loop (loop.hpp); one that
+  // blocks there is left to its thread, and the loop goes on another.
+  circuit::runtime rt;
+  auto c = rt.make_chan<int>();
+  auto w = parked(rt, c);
+  auto g = rt.go(w.path(), gofns::doze, 60000);
+  std::string gor = mount() + w.path() + "/goroutines";
+  CHECK(rt.go(w.path(), gofns::cube, 4).wait(20s) == 64);
+  // Its stat and stack are read while it sleeps.
+  bool seen = false;
+  for (auto& e : std::filesystem::directory_iterator(gor)) {
+    if (!e.is_directory()) continue;
+    if (slurp(e.path().string() + "/stat").find("\"fn\":\"doze\"") == std::string::npos) continue;
+    seen = true;
+    CHECK(slurp(e.path().string() + "/stack").find("gofns::doze") != std::string::npos);
+  }
+  CHECK(seen);
+  // Started after it, on the loop again: one that waits in a circuit call
+  // hands the loop on before it waits.
+  auto later = rt.make_chan<int>();
+  auto p = rt.go(w.path(), gofns::park, later);
+  CHECK(rt.go(w.path(), gofns::cube, 5).wait(20s) == 125);
+  later.send(7);
+  CHECK(p.wait(20s) == "got 7");
+  c.send(1);
+  CHECK(w.wait(30s) == "got 1");
 }
 
 TEST_CASE("a goroutine's wait that times out lets a later wait take the value", "[go]") {

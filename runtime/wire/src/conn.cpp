@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "circuit/core/dir.hpp"
 
@@ -63,7 +64,20 @@ void conn::send_queued() {
 
 conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", default_spin_window)) {}
 
+namespace {
+thread_local std::function<void()> next_wait;
+
+void about_to_wait() {
+  if (!next_wait) return;
+  auto f = std::exchange(next_wait, nullptr);
+  f();
+}
+}  // namespace
+
+void conn::before_next_wait(std::function<void()> f) { next_wait = std::move(f); }
+
 void conn::run_until(const std::function<bool()>& done) {
+  if (!done()) about_to_wait();
   while (!done()) {
     if (io_.stopped()) io_.restart();
     send_queued();
@@ -72,6 +86,7 @@ void conn::run_until(const std::function<bool()>& done) {
 }
 
 bool conn::run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until) {
+  if (!done()) about_to_wait();
   while (!done()) {
     if (io_.stopped()) io_.restart();
     send_queued();
@@ -86,6 +101,7 @@ result<std::unique_ptr<conn>> conn::open(const std::string& socket) {
   client::options opts;
   opts.sent_by_owner = true;  // run_until sends them
   client::connect_unix(c->io_.get_executor(), socket, opts, [&cl](auto r) { cl.emplace(std::move(r)); });
+  about_to_wait();
   while (!cl) c->io_.run_one();
   if (!*cl) return cl->err();
   c->client_ = **cl;

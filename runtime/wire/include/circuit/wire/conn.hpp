@@ -92,6 +92,10 @@ class conn {
   client& raw() { return *client_; }
   std::uint32_t root() const { return root_; }
   void run_until(const std::function<bool()>& done);
+  // Runs `f` on the calling thread before its next wait for a reply on
+  // any conn, once; nullptr clears it. (libcircuit: a goroutine running
+  // on its program's server loop hands the loop on before it waits.)
+  static void before_next_wait(std::function<void()> f);
   // The same, giving up at `until`: whether done() came true.
   bool run_until(const std::function<bool()>& done, std::chrono::steady_clock::time_point until);
 
