@@ -83,9 +83,10 @@ void loop::run_here(std::function<void()>& fn) {
   wire::conn::before_next_wait(nullptr);
   my_goroutine = false;
   std::lock_guard lk(mu_);
-  running_ = false;
-  // Handed on, this thread leaves the loop as this handler returns (and
-  // the loop may run another goroutine meanwhile).
+  // Handed on, this thread leaves the loop as this handler returns, and
+  // the loop may run another goroutine meanwhile: what is said of the
+  // loop's goroutine is then that one's.
+  if (my_seq == seq_) running_ = false;
   if (my_gen >= gen_.load()) queued_ = false;
 }
 
