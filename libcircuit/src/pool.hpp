@@ -1,4 +1,6 @@
-// pool.hpp — the threads goroutines started by go() run on. Starting a
+// pool.hpp — the threads goroutines started by go() run on when they do
+// not run on the program's server loop (loop.hpp: one that waits there is
+// left to its thread, and the loop goes on a thread of the pool). Starting a
 // thread costs tens of microseconds on a small machine (about 65 us here:
 // its stack is mapped and cloned), more than the rest of a go() on one
 // host; handing a function to a thread that waits idle costs a wake-up.
