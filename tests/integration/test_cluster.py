@@ -207,6 +207,37 @@ class Failures(ClusterTest):
             out = events.communicate()[0]
         self.assertIn(b"down h3\n", out)
 
+    def test_a_member_back_from_down_is_used_again_through_the_names_a_mount_holds(self):
+        # h2's mount has walked to h1 and into one of its channels: the
+        # kernel keeps those names (a shell's working directory is one).
+        # h1 stops answering until h2 declares it down, then comes back:
+        # the names work again on the new link, not "No route to host" for
+        # ever; a file opened before the cut says to open it again.
+        os.mkdir(self.at(0, "h1", "channels", "back"))
+        write(self.at(0, "h1", "channels", "back", "cap"), "1")
+        self.assertIn("channels", os.listdir(self.at(1, "h1")))
+        held = os.open(self.at(1, "h1", "channels", "back"), os.O_RDONLY | os.O_DIRECTORY)
+        self.addCleanup(os.close, held)
+        opened = os.open(self.at(1, "h1", "channels", "back", "stat"), os.O_RDONLY)
+        self.addCleanup(os.close, opened)
+        self.d[0].proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: members(self.d[1]).get("h1") == "down", "h1 to be down on h2")
+        finally:
+            self.d[0].proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: members(self.d[1]).get("h1") == "alive", "h1 to be alive again on h2")
+        self.assertIn("channels", os.listdir(self.at(1, "h1")))
+        self.assertIn("back", os.listdir(self.at(1, "h1", "channels")))
+        fd = os.open("stat", os.O_RDONLY, dir_fd=held)
+        try:
+            self.assertIn(b'"cap":1', os.read(fd, 4096))
+        finally:
+            os.close(fd)
+        subprocess.run(["sh", "-c", "cd \"$1\" && echo again > send", "sh", self.at(1, "h1", "channels", "back")],
+                       check=True, timeout=20)
+        self.assertEqual(read(self.at(2, "h1", "channels", "back", "recv")), b"again\n")
+        self.assertEqual(errno_of(os.read, opened, 4096), errno.EHOSTUNREACH)
+
     def held_on_h2_goes_back(self, nbytes, take_h2_down):
         """A message of h1's taken by a receiver on h2 that read `nbytes`
         of it: once h2 is declared down it goes back, and h3 receives it."""

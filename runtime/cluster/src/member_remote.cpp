@@ -93,10 +93,15 @@ void member_remote::fail_in_flight(const error& e) {
     if (auto o = w.lock()) o->cancel(e);
 }
 
-std::uint32_t member_remote::adopt(std::uint32_t link_fid) {
+std::uint32_t member_remote::adopt(std::uint32_t link_fid, std::vector<std::string> path,
+                                   std::shared_ptr<const caller> who) {
   std::uint32_t f = next_fid_++;
-  fids_[f] = fid_ref{gen_, link_fid, false};
+  fids_[f] = fid_ref{gen_, link_fid, false, false, std::move(path), std::move(who)};
   return f;
+}
+
+void member_remote::drop_link_fid(std::uint32_t link_fid) {
+  if (link_) link_->clunk(link_fid, make_op<void>([](result<void>) {}));
 }
 
 template <class T, class Issue>
@@ -124,37 +129,87 @@ void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t
   issue(*link_, link_fid, inner);
 }
 
+template <class T>
+void member_remote::wait_for_link(const op_ptr<T>& done, std::function<void()> run) {
+  if (wanted_) wanted_();
+  auto w = std::make_shared<waiter>();
+  std::weak_ptr<waiter> ww = w;
+  auto self = shared_from_this();
+  w->run = std::move(run);
+  w->fail = [done](error e) {
+    if (!done->done()) done->complete(std::move(e));
+  };
+  w->expiry = clk_.start_timer(link_timeout_, [self, ww] {
+    auto w = ww.lock();
+    if (!w) return;
+    self->waiting_.remove(w);
+    w->fail(self->unreachable("no link within the link timeout"));
+  });
+  done->on_cancel([self, ww] {
+    if (auto w = ww.lock()) self->waiting_.remove(w);
+  });
+  waiting_.push_back(std::move(w));
+}
+
 template <class T, class Issue>
 void member_remote::pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid, Issue issue) {
   if (down_) return done->complete(host_down());
-  if (!fid) {
-    if (link_) return issue_now(done, std::nullopt, issue);
-    // No link now: wait for one, for at most the link timeout.
-    if (wanted_) wanted_();
-    auto w = std::make_shared<waiter>();
-    std::weak_ptr<waiter> ww = w;
-    auto self = shared_from_this();
-    w->run = [self, done, issue]() mutable { self->pass(done, std::nullopt, std::move(issue)); };
-    w->fail = [done](error e) {
-      if (!done->done()) done->complete(std::move(e));
-    };
-    w->expiry = clk_.start_timer(link_timeout_, [self, ww] {
-      auto w = ww.lock();
-      if (!w) return;
-      self->waiting_.remove(w);
-      w->fail(self->unreachable("no link within the link timeout"));
-    });
-    done->on_cancel([self, ww] {
-      if (auto w = ww.lock()) self->waiting_.remove(w);
-    });
-    waiting_.push_back(std::move(w));
-    return;
+  if (fid) {
+    auto it = fids_.find(*fid);
+    if (it == fids_.end())
+      return done->complete(make_error(errc::bad_fid, member_ + ": no such fid"));
+    const fid_ref& ref = it->second;
+    if (ref.gen == gen_ && link_) return issue_now(done, ref.link_fid, issue);
+    // Its link failed since. What an open held there died with it; a
+    // file only walked to is walked to again on the next link.
+    if (ref.opened || ref.error_file || !ref.who)
+      return done->complete(
+          unreachable("its link failed since this file was opened; open it again"));
   }
-  auto it = fids_.find(*fid);
-  if (it == fids_.end()) return done->complete(make_error(errc::bad_fid, member_ + ": no such fid"));
-  if (it->second.gen != gen_ || !link_)
-    return done->complete(unreachable("its link failed since this file was reached; walk to it again"));
-  issue_now(done, it->second.link_fid, issue);
+  if (!link_) {
+    // No link now: wait for one, for at most the link timeout.
+    auto self = shared_from_this();
+    return wait_for_link(
+        done, [self, done, fid, issue]() mutable { self->pass(done, fid, std::move(issue)); });
+  }
+  if (!fid) return issue_now(done, std::nullopt, issue);
+  rewalk(*fid, done, std::move(issue));
+}
+
+// Two requests on one stale fid may both walk it again: the later walk's
+// fid is let go.
+template <class T, class Issue>
+void member_remote::rewalk(std::uint32_t fid, const op_ptr<T>& done, Issue issue) {
+  const fid_ref& ref = fids_.at(fid);
+  auto self = shared_from_this();
+  auto gen = gen_;
+  std::string where = "/" + member_;
+  for (auto& n : ref.path) where += "/" + n;
+  auto again =
+      make_inner_op<remote_walk>(done, [self, fid, gen, where, issue = std::move(issue)](
+                                           const op_ptr<T>& outer, result<remote_walk> r) mutable {
+        if (self->down_) return outer->complete(self->host_down());
+        if (!r) return outer->complete(r.err());
+        if (self->gen_ != gen || !self->link_)
+          return outer->complete(self->unreachable("the link failed during the walk"));
+        if (!r->fid)
+          return outer->complete(
+              make_error(errc::not_found, where + ": gone since the link was made again"));
+        auto it = self->fids_.find(fid);
+        if (it == self->fids_.end()) {  // let go meanwhile
+          self->drop_link_fid(*r->fid);
+          return outer->complete(make_error(errc::bad_fid, self->member_ + ": no such fid"));
+        }
+        if (it->second.gen == gen) {
+          self->drop_link_fid(*r->fid);
+        } else {
+          it->second.gen = gen;
+          it->second.link_fid = *r->fid;
+        }
+        self->issue_now(outer, it->second.link_fid, issue);
+      });
+  link_->walk(*ref.who, std::nullopt, ref.path, walk_needs::qids, again);
+  (void)link_->promised();  // the request waits for the walk's answer
 }
 
 // While the member is down, its `error` files (any path ending in one)
@@ -184,33 +239,40 @@ void member_remote::walk(const caller& who, std::optional<std::uint32_t> from, s
   promised_.reset();
   if (error_walk(from, names, done)) return;
   auto self = shared_from_this();
-  pass(done, from, [self, who, needs, names = std::move(names)](remote& link, std::optional<std::uint32_t> lf,
-                                                          op_ptr<remote_walk> o) mutable {
-    auto gen = self->gen_;  // the link it goes on
-    // Ours for the fid the link promised (pipelining, remote.hpp), made
-    // before the answer; let go if the walk does not make it.
-    auto early = std::make_shared<std::optional<std::uint32_t>>();
-    auto adopt = make_inner_op<remote_walk>(o, [self, gen, early](const op_ptr<remote_walk>& o, result<remote_walk> r) {
-      bool made = r && r->fid && self->gen_ == gen;
-      // An interrupted walk's early fid stays for its session to end
-      // (session.cpp, walk_remote).
-      bool interrupted = !r && r.err().code == errc::interrupted;
-      if (*early && !made && !interrupted) self->fids_.erase(**early);
-      if (r && r->fid) {
-        if (self->gen_ != gen) {  // made on a link that is gone since
-          r->fid.reset();
-          return o->complete(self->unreachable("the link failed during the walk"));
-        }
-        r->fid = *early ? **early : self->adopt(*r->fid);
-      }
-      o->complete(std::move(r));
-    });
-    link.walk(who, lf, std::move(names), needs, adopt);
-    if (auto p = link.promised(); p && !adopt->done()) {
-      *early = self->adopt(*p);
-      self->promised_ = **early;
-    }
-  });
+  // Where the new fid will be, and whose it is (rewalk).
+  std::vector<std::string> path;
+  if (auto it = from ? fids_.find(*from) : fids_.end(); it != fids_.end()) path = it->second.path;
+  path.insert(path.end(), names.begin(), names.end());
+  pass(done, from,
+       [self, by = std::make_shared<caller>(who), needs, names = std::move(names),
+        path = std::move(path)](remote& link, std::optional<std::uint32_t> lf,
+                                op_ptr<remote_walk> o) mutable {
+         auto gen = self->gen_;  // the link it goes on
+         // Ours for the fid the link promised (pipelining, remote.hpp), made
+         // before the answer; let go if the walk does not make it.
+         auto early = std::make_shared<std::optional<std::uint32_t>>();
+         auto adopt = make_inner_op<remote_walk>(
+             o, [self, gen, early, by, path](const op_ptr<remote_walk>& o, result<remote_walk> r) {
+               bool made = r && r->fid && self->gen_ == gen;
+               // An interrupted walk's early fid stays for its session to end
+               // (session.cpp, walk_remote).
+               bool interrupted = !r && r.err().code == errc::interrupted;
+               if (*early && !made && !interrupted) self->fids_.erase(**early);
+               if (r && r->fid) {
+                 if (self->gen_ != gen) {  // made on a link that is gone since
+                   r->fid.reset();
+                   return o->complete(self->unreachable("the link failed during the walk"));
+                 }
+                 r->fid = *early ? **early : self->adopt(*r->fid, path, by);
+               }
+               o->complete(std::move(r));
+             });
+         link.walk(*by, lf, std::move(names), needs, adopt);
+         if (auto p = link.promised(); p && !adopt->done()) {
+           *early = self->adopt(*p, path, by);
+           self->promised_ = **early;
+         }
+       });
 }
 
 namespace {
@@ -234,7 +296,12 @@ void member_remote::getattr(std::uint32_t fid, op_ptr<attr> done) {
 void member_remote::lopen(std::uint32_t fid, int flags, op_ptr<attr> done) {
   auto it = fids_.find(fid);
   if (it != fids_.end() && it->second.error_file) return getattr(fid, done);
-  pass(done, fid, [flags](remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) { link.lopen(*lf, flags, o); });
+  pass(done, fid,
+       [self = shared_from_this(), fid, flags](remote& link, std::optional<std::uint32_t> lf,
+                                               op_ptr<attr> o) {
+         self->fids_.at(fid).opened = true;
+         link.lopen(*lf, flags, o);
+       });
 }
 
 void member_remote::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::vector<dir_entry>> done) {
@@ -272,7 +339,11 @@ void member_remote::end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::
   fids_.erase(it);
   if (ref.error_file) return done->complete(result<void>());
   if (down_) return done->complete(host_down());
-  if (ref.gen != gen_ || !link_) return done->complete(unreachable("its link failed before it was closed"));
+  if (ref.gen != gen_ || !link_) {
+    // A fid only walked to left nothing on the member with its link.
+    if (!ref.opened && call == &remote::clunk) return done->complete(result<void>());
+    return done->complete(unreachable("its link failed before it was closed"));
+  }
   auto issue = plain<void>(call);
   issue_now(done, ref.link_fid, issue);
 }
@@ -296,10 +367,14 @@ void member_remote::unlinkat(const caller& who, std::uint32_t dfid, std::string 
 
 void member_remote::lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                             op_ptr<attr> done) {
-  pass(done, dfid, [who, name = std::move(name), flags, mode](remote& link, std::optional<std::uint32_t> lf,
-                                                              op_ptr<attr> o) mutable {
-    link.lcreate(who, *lf, std::move(name), flags, mode, o);
-  });
+  pass(done, dfid,
+       [self = shared_from_this(), dfid, who, name = std::move(name), flags, mode](
+           remote& link, std::optional<std::uint32_t> lf, op_ptr<attr> o) mutable {
+         auto& ref = self->fids_.at(dfid);  // the new file's now, and open
+         ref.opened = true;
+         ref.path.push_back(name);
+         link.lcreate(who, *lf, std::move(name), flags, mode, o);
+       });
 }
 
 }  // namespace circuit::cluster

@@ -1,11 +1,12 @@
 // member_remote: what a request to another member meets when the member is
 // up, when its link is gone, and when it is down — stepped on a manual
 // clock, against a link whose answers the test gives by hand.
-#include <catch2/catch.hpp>
-
-#include <deque>
-
 #include "circuit/cluster/member_remote.hpp"
+
+#include <fcntl.h>
+
+#include <catch2/catch.hpp>
+#include <deque>
 
 using namespace circuit;
 using namespace std::chrono_literals;
@@ -21,13 +22,22 @@ class held_link final : public remote {
   int flushed = 0, clunked = 0;
   std::optional<error> fail_reads;  // the answer of reads, when set
   std::uint32_t next = 100;
+  // Every walk: where from, the names, and whose.
+  std::vector<std::pair<std::optional<std::uint32_t>, std::vector<std::string>>> walks;
+  std::vector<uid_t> walkers;
+  std::optional<std::string> missing;  // a name walks stop at, when set
 
   std::string name() const override { return "held"; }
-  void walk(const caller&, std::optional<std::uint32_t>, std::vector<std::string> names, walk_needs,
-            op_ptr<remote_walk> done) override {
+  void walk(const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
+            walk_needs, op_ptr<remote_walk> done) override {
+    walks.emplace_back(from, names);
+    walkers.push_back(who.uid);
     hold(done, [this, names, done] {
       remote_walk w;
-      for (auto& n : names) w.walked.push_back(attr{.is_dir = n != "send"});
+      for (auto& n : names) {
+        if (n == missing) return done->complete(w);  // a walk that stops short makes no fid
+        w.walked.push_back(attr{.is_dir = n != "send"});
+      }
       w.fid = next++;
       done->complete(w);
     });
@@ -212,6 +222,10 @@ TEST_CASE("a lost link fails its requests after the link timeout, and its fids s
   fixture f;
   f.m->set_link(f.link);
   std::uint32_t fid = f.walk_to({"channels", "c", "send"});
+  outcome<attr> o;
+  f.m->lopen(fid, O_WRONLY, o.op);
+  f.link->answer();
+  REQUIRE(*o.r);
   outcome<std::size_t> w;
   f.m->write(fid, 0, "abc", w.op);
   f.m->lost_link();
@@ -225,6 +239,8 @@ TEST_CASE("a lost link fails its requests after the link timeout, and its fids s
   f.m->write(fid, 0, "abc", stale.op);
   REQUIRE(stale.r);
   CHECK(stale.code() == errc::host_unreachable);
+  CHECK(stale.r->err().message.find("open it again") != std::string::npos);
+  CHECK(again->walks.empty());  // an open file is not walked to again
   outcome<void> c;  // its clunk says the message was not delivered
   f.m->clunk(fid, c.op);
   CHECK(c.code() == errc::host_unreachable);
@@ -347,4 +363,96 @@ TEST_CASE("EHOSTUNREACH the member answers over a link still up is the request's
   REQUIRE(r.r);  // at once, not after the link timeout
   CHECK(r.code() == errc::host_unreachable);
   CHECK(r.r->err().message == "No route to host");
+}
+
+TEST_CASE(
+    "a fid only walked to is walked to again on the next link, as its walker, and the request goes "
+    "on",
+    "[cluster]") {
+  fixture f;
+  f.who.uid = 1000;
+  f.m->set_link(f.link);
+  std::uint32_t top = f.walk_to({});
+  outcome<remote_walk> w;  // on, from that fid: the path adds up
+  f.m->walk(f.who, top, {"channels", "c"}, walk_needs::qids, w.op);
+  f.link->answer();
+  std::uint32_t c = *(*w.r)->fid;
+  f.m->set_down(true);  // the member is down, then back
+  f.m->set_down(false);
+  f.m->lost_link();
+  auto again = std::make_shared<held_link>();
+  f.m->set_link(again);
+  // Two requests on it at once: each walks, one walk's fid is let go.
+  outcome<std::vector<dir_entry>> r1, r2;
+  f.m->readdir(c, 0, r1.op);
+  f.m->readdir(c, 0, r2.op);
+  REQUIRE(again->walks.size() == 2);
+  CHECK(!again->walks[0].first);  // from the top
+  CHECK(again->walks[0].second == std::vector<std::string>{"channels", "c"});
+  CHECK(again->walkers[0] == 1000);
+  again->answer();  // the first walk: its readdir goes out
+  again->answer();  // the second: its fid is let go, its readdir goes out too
+  CHECK(again->clunked == 1);
+  again->answer();
+  again->answer();
+  REQUIRE(r1.r);
+  REQUIRE(r2.r);
+  CHECK(*r1.r);
+  CHECK(*r2.r);
+  CHECK(again->walks.size() == 2);  // walked once more each, not per request after
+  outcome<std::vector<dir_entry>> r3;
+  f.m->readdir(c, 0, r3.op);
+  CHECK(again->walks.size() == 2);
+  again->answer();
+  CHECK(*r3.r);
+  // The top fid too, with no names.
+  outcome<attr> t;
+  f.m->getattr(top, t.op);
+  REQUIRE(again->walks.size() == 3);
+  CHECK(again->walks[2].second.empty());
+  again->answer();
+  again->answer();
+  CHECK(*t.r);
+}
+
+TEST_CASE("a fid only walked to, gone from the member by the next link, fails with not found",
+          "[cluster]") {
+  fixture f;
+  f.m->set_link(f.link);
+  std::uint32_t c = f.walk_to({"channels", "c"});
+  f.m->lost_link();
+  auto again = std::make_shared<held_link>();
+  again->missing = "c";
+  f.m->set_link(again);
+  outcome<attr> r;
+  f.m->getattr(c, r.op);
+  again->answer();
+  REQUIRE(r.r);
+  CHECK(r.code() == errc::not_found);
+  CHECK(r.r->err().message == "/h2/channels/c: gone since the link was made again");
+}
+
+TEST_CASE("a fid only walked to, stale, waits for a link; its clunk leaves nothing to do",
+          "[cluster]") {
+  fixture f;
+  bool wanted = false;
+  f.m->on_wanted([&] { wanted = true; });
+  f.m->set_link(f.link);
+  std::uint32_t c = f.walk_to({"channels"});
+  f.m->lost_link();
+  outcome<attr> r;
+  f.m->getattr(c, r.op);
+  CHECK(wanted);
+  CHECK(!r.r);  // waits for the next link
+  auto again = std::make_shared<held_link>();
+  f.m->set_link(again);
+  again->answer();
+  again->answer();
+  REQUIRE(r.r);
+  CHECK(*r.r);
+  f.m->lost_link();
+  outcome<void> k;
+  f.m->clunk(c, k.op);
+  REQUIRE(k.r);
+  CHECK(*k.r);
 }

@@ -22,9 +22,14 @@
 //    waiting for a link included. Only `error` files still open and read,
 //    here, and say that same line, so a shell that got EHOSTDOWN can
 //    `cat error` as it always does.
-// A fid belongs to the link it was made on: after set_link() the fids of
-// the old link fail with host_unreachable ("the link to NAME was made
-// again"); walks from the top work on the new one.
+// A fid belongs to the link it was made on. One that was opened dies with
+// its link (what the open held there is gone): a request on it after
+// set_link() fails with host_unreachable ("its link failed since this
+// file was opened; open it again"). One only walked to (a directory a
+// mount's kernel keeps, a shell's working directory) is walked to again
+// from the top on the next link, as whoever walked there first, and the
+// request goes on: a member back from down is used again through the
+// names a mount already holds. Gone meanwhile, it fails with not_found.
 //
 // Thread safety: the loop thread.
 #pragma once
@@ -35,6 +40,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "circuit/core/clock.hpp"
 #include "circuit/core/remote.hpp"
@@ -84,6 +90,11 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
     std::uint64_t gen = 0;
     std::uint32_t link_fid = 0;
     bool error_file = false;
+    bool opened = false;  // an lopen or lcreate went out on it
+    // Where it is from the member's top, and whose walk reached it: what
+    // walks to it again on a new link.
+    std::vector<std::string> path;
+    std::shared_ptr<const caller> who;
   };
   struct waiter;  // a request waiting for a link
   struct held;    // a request whose link failed, waiting for the verdict
@@ -96,7 +107,15 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   void pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid, Issue issue);
   template <class T, class Issue>
   void issue_now(const op_ptr<T>& done, std::optional<std::uint32_t> link_fid, Issue& issue);
-  std::uint32_t adopt(std::uint32_t link_fid);
+  // A request that waits for a link: `run` when one comes.
+  template <class T>
+  void wait_for_link(const op_ptr<T>& done, std::function<void()> run);
+  // Walks our `fid` again on the current link, then issues as pass() does.
+  template <class T, class Issue>
+  void rewalk(std::uint32_t fid, const op_ptr<T>& done, Issue issue);
+  void drop_link_fid(std::uint32_t link_fid);
+  std::uint32_t adopt(std::uint32_t link_fid, std::vector<std::string> path,
+                      std::shared_ptr<const caller> who);
   void end_fid(std::uint32_t fid, op_ptr<void> done, void (remote::*call)(std::uint32_t, op_ptr<void>));
   void fail_in_flight(const error& e);
   bool error_walk(std::optional<std::uint32_t> from, const std::vector<std::string>& names,
