@@ -15,6 +15,7 @@ void cluster_face::impl::dial(const std::string& name) {
   p.dialing = true;
   cluster::link_options lo;
   lo.deadline = opts.link_timeout;
+  lo.silence = opts.link_timeout;
   cluster::dial_link(io.get_executor(), p.address, links, lo, [this, name](result<std::shared_ptr<cluster::peer_link>> l) {
     auto it = peers.find(name);
     if (it == peers.end() || stopped) {

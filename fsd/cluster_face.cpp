@@ -29,7 +29,10 @@ result<void> cluster_face::start() {
   if (!ec) close_on_exec(m.datagrams.native_handle());
   if (!ec) m.datagrams.bind(uep, ec);
   if (ec) return make_error(errc::io, "--listen " + m.opts.listen + " (udp): " + ec.message());
-  cluster::accept_links(m.acceptor, m.links, {}, [&m](auto l, std::string peer) { m.on_link(std::move(l), peer); });
+  cluster::link_options accepting;
+  accepting.silence = m.opts.link_timeout;
+  cluster::accept_links(m.acceptor, m.links, accepting,
+                        [&m](auto l, std::string peer) { m.on_link(std::move(l), peer); });
   m.receive();
   m.watch_frames();
 

@@ -136,7 +136,8 @@ const flag_row rows[] = {
        return true;
      }},
     {"--link-timeout", "SECONDS",
-     "how long a request waits for a link to a live member before EHOSTUNREACH (default: 3)",
+     "how long a request waits for a link to a live member before EHOSTUNREACH, and a link may "
+     "go unacknowledged before it fails (default: 3)",
      [](flags& f, const std::string& v, std::string& why) {
        return seconds<&flags::link_timeout>("--link-timeout", 0.01, 3600, f, v, why);
      }},

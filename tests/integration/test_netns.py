@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ClusterKeyTest, Daemon, errno_of, members
+from harness import ClusterKeyTest, Daemon, errno_of, members, read
 from harness import wait_until as wait_for
 
 N = 5
@@ -109,10 +109,29 @@ class FiveHosts(HostsInNamespaces):
         wait_for(lambda: errno_of(os.listdir, self.d[2].path("h1", "channels")) == 0, "h1 to be served again")
 
     def test_a_cut_link_between_two_members_that_reach_the_others_makes_neither_down(self):
+        # The cut sends no reset: the link between h1 and h2 goes silent.
+        # Calls over it fail with EHOSTUNREACH within the link timeout (3 s;
+        # the bounds here are generous), not after TCP's retries, a receive
+        # parked across it included; the error file says so; and after the
+        # heal the names h2's mount holds are served again.
         a, b = 0, 1
+        os.mkdir(self.d[a].path("h1", "channels", "cut"))
+        with open(self.d[a].path("h1", "channels", "cut", "cap"), "w") as f:
+            f.write("1")
+        self.assertEqual(errno_of(os.listdir, self.d[b].path("h1", "channels")), 0)  # h2 has a link to h1
+        parked = subprocess.Popen(["cat", self.d[b].path("h1", "channels", "cut", "recv")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(parked.wait)
+        self.addCleanup(parked.kill)
+        stat = self.d[a].path("h1", "channels", "cut", "stat")
+        wait_for(lambda: b'"receivers_waiting":1' in read(stat), "the receive from h2 to park on h1")
         ip("-n", host_ns(a), "route", "add", "blackhole", address(b) + "/32")
         ip("-n", host_ns(b), "route", "add", "blackhole", address(a) + "/32")
         try:
+            ls = subprocess.run(["ls", self.d[b].path("h1", "channels")], capture_output=True, timeout=30)
+            self.assertIn(b"No route to host", ls.stderr)
+            self.assertIn(b"No route to host", parked.communicate(timeout=30)[1])
+            self.assertTrue(read(self.d[b].path("h1", "error")).startswith(b"host unreachable: h1 ("))
             deadline = time.time() + 8
             while time.time() < deadline:
                 for i in range(N):
@@ -123,6 +142,12 @@ class FiveHosts(HostsInNamespaces):
         finally:
             ip("-n", host_ns(a), "route", "del", "blackhole", address(b) + "/32", check=False)
             ip("-n", host_ns(b), "route", "del", "blackhole", address(a) + "/32", check=False)
+        # h1 ended the session of h2's that the cut left silent: its receive went.
+        self.assertIn(b'"receivers_waiting":0', read(stat))
+        wait_for(lambda: errno_of(os.listdir, self.d[b].path("h1", "channels")) == 0, "h1 to be served to h2 again")
+        subprocess.run(["sh", "-c", "echo healed > \"$1\"/send", "sh", self.d[b].path("h1", "channels", "cut")],
+                       check=True, timeout=20)
+        self.assertEqual(read(self.d[a].path("h1", "channels", "cut", "recv")), b"healed\n")
 
     def test_a_daemon_stopped_for_one_second_is_suspected_at_most(self):
         seen = set()

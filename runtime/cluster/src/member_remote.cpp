@@ -32,6 +32,10 @@ member_remote::~member_remote() {
   for (auto& h : held) h->fail(unreachable("the link was closed"));
 }
 
+namespace {
+constexpr std::string_view no_link = "no link since the link timeout; trying again";
+}
+
 error member_remote::host_down() const { return make_error(errc::host_down, "host down: " + member_); }
 
 error member_remote::unreachable(std::string_view why) const {
@@ -40,6 +44,7 @@ error member_remote::unreachable(std::string_view why) const {
 
 void member_remote::set_link(std::shared_ptr<remote> link) {
   link_ = std::move(link);
+  cut_ = false;
   ++gen_;
   auto waiting = std::move(waiting_);
   for (auto& w : waiting) {
@@ -122,6 +127,13 @@ void member_remote::issue_now(const op_ptr<T>& done, std::optional<std::uint32_t
     // it went away), and is the request's result.
     auto link = carried.lock();
     bool link_failed = !link || link != self->link_ || !link->connected();
+    // A link the member's kernel stopped acknowledging for the link
+    // timeout (link.hpp, silence): a cut that sent no reset. Waited long
+    // enough; the member is alive for the others, or its verdict comes.
+    if (!r && r.err().code == errc::timed_out && link_failed) {
+      self->cut_ = true;
+      return outer->complete(self->unreachable("the link went silent"));
+    }
     if (!r && r.err().code == errc::host_unreachable && link_failed) return self->hold(outer, r.err());
     outer->complete(std::move(r));
   });
@@ -143,6 +155,7 @@ void member_remote::wait_for_link(const op_ptr<T>& done, std::function<void()> r
     auto w = ww.lock();
     if (!w) return;
     self->waiting_.remove(w);
+    self->cut_ = true;
     w->fail(self->unreachable("no link within the link timeout"));
   });
   done->on_cancel([self, ww] {
@@ -167,7 +180,13 @@ void member_remote::pass(const op_ptr<T>& done, std::optional<std::uint32_t> fid
           unreachable("its link failed since this file was opened; open it again"));
   }
   if (!link_) {
-    // No link now: wait for one, for at most the link timeout.
+    // No link now: wait for one, for at most the link timeout; at once
+    // when the last wait found none (a cut does not cost each call of a
+    // shell's ls a link timeout of its own).
+    if (cut_) {
+      if (wanted_) wanted_();
+      return done->complete(unreachable(no_link));
+    }
     auto self = shared_from_this();
     return wait_for_link(
         done, [self, done, fid, issue]() mutable { self->pass(done, fid, std::move(issue)); });
@@ -213,12 +232,14 @@ void member_remote::rewalk(std::uint32_t fid, const op_ptr<T>& done, Issue issue
 }
 
 // While the member is down, its `error` files (any path ending in one)
-// are answered here with "host down: NAME".
+// are answered here with "host down: NAME"; while it is cut off (no link
+// since the link timeout), with "host unreachable: NAME (...)".
 bool member_remote::error_walk(std::optional<std::uint32_t> from, const std::vector<std::string>& names,
                                op_ptr<remote_walk>& done) {
   auto it = from ? fids_.find(*from) : fids_.end();
   bool clone_of_error = names.empty() && it != fids_.end() && it->second.error_file;
-  if (!clone_of_error && (!down_ || names.empty() || names.back() != "error")) return false;
+  bool answered_here = down_ || (cut_ && !link_);
+  if (!clone_of_error && (!answered_here || names.empty() || names.back() != "error")) return false;
   remote_walk w;
   for (std::size_t i = 0; i < names.size(); ++i) {
     attr a;
@@ -313,7 +334,7 @@ void member_remote::readdir(std::uint32_t fid, std::uint64_t index, op_ptr<std::
 void member_remote::read(std::uint32_t fid, std::uint64_t off, std::size_t count, op_ptr<std::string> done) {
   auto it = fids_.find(fid);
   if (it != fids_.end() && it->second.error_file) {
-    std::string text = host_down().message + "\n";
+    std::string text = (down_ ? host_down() : unreachable(no_link)).message + "\n";
     if (off >= text.size()) return done->complete(std::string());
     return done->complete(text.substr(off, count));
   }

@@ -12,6 +12,14 @@ namespace circuit::wire {
 
 namespace asio = boost::asio;
 
+namespace {
+// Why the connection ended, for the requests it ends.
+error lost(boost::system::error_code ec, const std::string& why) {
+  return make_error(ec == asio::error::timed_out ? errc::timed_out : errc::host_unreachable,
+                    "9p: connection lost: " + why);
+}
+}  // namespace
+
 client::client(asio::any_io_executor ex, std::unique_ptr<transport> t, options opts)
     : ex_(std::move(ex)),
       transport_(std::move(t)),
@@ -114,9 +122,7 @@ void client::start_write() {
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                             self->write_busy_ = false;
                             self->writing_.clear();
-                            if (ec)
-                              return self->drop(make_error(
-                                  errc::host_unreachable, "9p: connection lost: " + ec.message()));
+                            if (ec) return self->drop(lost(ec, ec.message()));
                             self->start_write();
                           });
 }
@@ -130,9 +136,8 @@ void client::start_read() {
         turn t;  // what the replies' handlers write leaves at its end, together
         self->reading_ = false;
         if (ec) {
-          std::string why = ec == asio::error::eof ? "the server closed the connection"
-                                                   : ec.message();
-          return self->drop(make_error(errc::host_unreachable, "9p: connection lost: " + why));
+          return self->drop(
+              lost(ec, ec == asio::error::eof ? "the server closed the connection" : ec.message()));
         }
         self->on_frames(std::string_view(self->read_buf_.data(), n));
         // A stream of large replies: read more at once, so that most

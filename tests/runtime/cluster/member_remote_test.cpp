@@ -27,7 +27,10 @@ class held_link final : public remote {
   std::vector<uid_t> walkers;
   std::optional<std::string> missing;  // a name walks stop at, when set
 
+  bool up = true;  // connected()
+
   std::string name() const override { return "held"; }
+  bool connected() const override { return up; }
   void walk(const caller& who, std::optional<std::uint32_t> from, std::vector<std::string> names,
             walk_needs, op_ptr<remote_walk> done) override {
     walks.emplace_back(from, names);
@@ -455,4 +458,59 @@ TEST_CASE("a fid only walked to, stale, waits for a link; its clunk leaves nothi
   f.m->clunk(c, k.op);
   REQUIRE(k.r);
   CHECK(*k.r);
+}
+
+TEST_CASE(
+    "a request on a link that went silent fails at once with host unreachable, and so do later "
+    "ones until a link",
+    "[cluster]") {
+  fixture f;
+  bool wanted = false;
+  f.m->on_wanted([&] { wanted = true; });
+  f.m->set_link(f.link);
+  std::uint32_t fid = f.walk_to({"channels", "c", "recv"});
+  outcome<std::string> parked;
+  f.m->read(fid, 0, 100, parked.op);
+  // The link's kernel gave up on the peer (TCP_USER_TIMEOUT): its client
+  // fails what was pending with timed_out, then says the link dropped.
+  f.link->up = false;
+  f.link->fail_reads = make_error(errc::timed_out, "9p: connection lost: Connection timed out");
+  f.link->answer();
+  REQUIRE(parked.r);  // not held for a verdict: the silence was the wait
+  CHECK(parked.code() == errc::host_unreachable);
+  CHECK(parked.r->err().message == "host unreachable: h2 (the link went silent)");
+  f.m->lost_link();
+  outcome<remote_walk> w;  // no wait of its own
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::qids, w.op);
+  REQUIRE(w.r);
+  CHECK(w.code() == errc::host_unreachable);
+  CHECK(wanted);
+  outcome<remote_walk> e;  // the error file says so, here
+  f.m->walk(f.who, std::nullopt, {"error"}, walk_needs::qids, e.op);
+  REQUIRE(e.r);
+  REQUIRE(*e.r);
+  outcome<std::string> text;
+  f.m->read(*(*e.r)->fid, 0, 200, text.op);
+  CHECK(**text.r == "host unreachable: h2 (no link since the link timeout; trying again)\n");
+  auto again = std::make_shared<held_link>();
+  f.m->set_link(again);
+  f.link = again;
+  CHECK(f.walk_to({"channels"}) > 0);
+}
+
+TEST_CASE("once a request has waited the link timeout for a link in vain, the next fail at once",
+          "[cluster]") {
+  fixture f;
+  outcome<remote_walk> first;
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::qids, first.op);
+  CHECK(!first.r);
+  f.clk.advance(3s);
+  REQUIRE(first.r);
+  CHECK(first.code() == errc::host_unreachable);
+  outcome<remote_walk> next;
+  f.m->walk(f.who, std::nullopt, {"channels"}, walk_needs::qids, next.op);
+  REQUIRE(next.r);
+  CHECK(next.code() == errc::host_unreachable);
+  f.m->set_link(f.link);
+  CHECK(f.walk_to({"channels"}) > 0);
 }

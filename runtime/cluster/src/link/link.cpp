@@ -3,7 +3,10 @@
 #include "circuit/cluster/link.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -54,9 +57,22 @@ void shake_hands(std::shared_ptr<peer_link::stream> s, asio::ssl::stream_base::h
   });
 }
 
-std::shared_ptr<peer_link> made(std::shared_ptr<peer_link::stream> s, std::string peer) {
+std::shared_ptr<peer_link> made(std::shared_ptr<peer_link::stream> s, std::string peer,
+                                duration silence) {
   error_code ignored;
   s->lowest_layer().set_option(tcp::no_delay(true), ignored);  // 9P is request and reply
+  if (silence > duration::zero()) {
+    // A link the peer's kernel stops acknowledging fails in `silence`;
+    // idle, it sends a probe each second, so a silent cut is seen too.
+    int fd = s->lowest_layer().native_handle();
+    unsigned ms = static_cast<unsigned>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(silence).count());
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &one, sizeof one);
+  }
   return std::make_shared<peer_link>(std::move(s), std::move(peer));
 }
 
@@ -117,7 +133,7 @@ void shake(std::shared_ptr<accept_loop> loop, tcp::socket sock, std::string peer
               make_error(errc::access, "link " + peer + ": handshake failed (" + ec.message() +
                                            "): not a member with this cluster's key"),
               peer);
-        loop->done(made(s, peer), peer);
+        loop->done(made(s, peer, loop->opts.silence), peer);
       });
 }
 
@@ -186,7 +202,7 @@ struct dialer : std::enable_shared_from_this<dialer> {
             if (ec)
               return self->fail(errc::access, "handshake failed (" + ec.message() +
                                                   "): does the peer hold this cluster's key?");
-            self->finish(made(self->stream, self->address));
+            self->finish(made(self->stream, self->address, self->silence));
           });
         });
   }
@@ -206,6 +222,7 @@ struct dialer : std::enable_shared_from_this<dialer> {
   std::string address, late;
   dial_handler done;
   bool expired = false;
+  duration silence{};
 };
 
 }  // namespace
@@ -242,8 +259,9 @@ void dial_link(asio::any_io_executor ex, std::string address, link_context& ctx,
       done(make_error(errc::invalid, "link " + address + ": not an address (host:port)"));
     });
   }
-  std::make_shared<dialer>(ex, ctx, std::move(address), std::move(done))
-      ->start(host, port, opts.deadline);
+  auto d = std::make_shared<dialer>(ex, ctx, std::move(address), std::move(done));
+  d->silence = opts.silence;
+  d->start(host, port, opts.deadline);
 }
 
 namespace {

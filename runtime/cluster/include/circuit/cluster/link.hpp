@@ -114,6 +114,13 @@ struct link_options {
   // so silent connections cost at most ~22 MiB at the default, however
   // many there are.
   std::size_t max_handshakes = 256;
+  // Once made: how long what the link sends may go unacknowledged by the
+  // peer's kernel before the link fails with timed_out (TCP_USER_TIMEOUT;
+  // while the link is idle, keepalive probes each second are what goes
+  // unacknowledged). A peer cut off without a reset (a blackhole, a cable
+  // pulled) ends the link in this time, not after TCP's retries (about 15
+  // minutes). Zero: the kernel's defaults.
+  std::chrono::steady_clock::duration silence{};
 };
 
 // Accepts connections on `acceptor` (listening already) until it is

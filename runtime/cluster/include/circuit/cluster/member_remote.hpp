@@ -13,10 +13,15 @@
 //  - up (a link): the request goes to the link's remote, as it is.
 //  - no link (it failed; the member may be alive for the others): the
 //    request waits for set_link() for at most `link_timeout`, then fails
-//    with errc::host_unreachable, "host unreachable: NAME". Requests that
-//    were on the failed link wait as long for the membership's verdict (a
-//    killed daemon's connection ends before its members see it down):
-//    host down if it comes, else host unreachable.
+//    with errc::host_unreachable, "host unreachable: NAME". Once one has
+//    waited that long in vain, later requests fail so at once (and ask
+//    for a link) until set_link(). Requests that were on the failed link
+//    wait as long for the membership's verdict (a killed daemon's
+//    connection ends before its members see it down): host down if it
+//    comes, else host unreachable. Those on a link that went silent
+//    (timed_out from the link: link.hpp, silence) have waited already:
+//    host unreachable at once. While requests fail so at once, `error`
+//    files are answered here, as when down, with that same line.
 //  - down (the membership's verdict): every request fails at once with
 //    errc::host_down, "host down: NAME", those in flight and those
 //    waiting for a link included. Only `error` files still open and read,
@@ -130,6 +135,7 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   std::function<void()> wanted_;
   std::uint64_t gen_ = 0;  // counts set_link()
   bool down_ = false;
+  bool cut_ = false;  // no link came within the link timeout, or it went silent
   std::uint32_t next_fid_ = 1;
   std::unordered_map<std::uint32_t, fid_ref> fids_;
   std::list<std::weak_ptr<op_base>> in_flight_;  // on the link; ended ones until pruned

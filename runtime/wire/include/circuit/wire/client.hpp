@@ -23,7 +23,9 @@
 //    its reply came;
 //  - with errc::host_unreachable for every request still pending when the
 //    connection drops (or already dropped when the request is made), and
-//    errc::invalid, then the same drop, when a reply does not decode.
+//    errc::invalid, then the same drop, when a reply does not decode; with
+//    errc::timed_out when the drop is the transport's ETIMEDOUT (a TCP
+//    link whose peer stopped acknowledging, TCP_USER_TIMEOUT).
 //
 // Many requests may be in flight: each gets a free tag, frames issued in a
 // row go out in one write (pipelining: a walk, lopen, write and clunk cost
