@@ -21,6 +21,10 @@ void broadcasts::add(const std::string& about, std::string bytes, std::string_vi
   }
 }
 
+bool broadcasts::holds(std::string_view about) const {
+  return std::any_of(items_.begin(), items_.end(), [&](const item& i) { return i.about == about; });
+}
+
 void broadcasts::fill(std::string& out, std::size_t budget, int limit) {
   if (items_.empty()) return;
   std::sort(items_.begin(), items_.end(), [](auto& a, auto& b) { return before(a, b); });

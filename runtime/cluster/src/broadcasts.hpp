@@ -25,6 +25,8 @@ class broadcasts {
   // counting one send each, and drops those sent `limit` times.
   void fill(std::string& out, std::size_t budget, int limit);
   bool empty() const { return items_.empty(); }
+  // Whether news about `about` is still waiting to be sent.
+  bool holds(std::string_view about) const;
   std::size_t size() const { return items_.size(); }
 
   // A queue longer than this drops its most-sent updates: a storm of news

@@ -16,7 +16,7 @@ membership::impl::node* membership::impl::lookup(std::string_view name) const {
 }
 
 int membership::impl::retransmit_limit() const {
-  return tm_.retransmit_mult * int(std::ceil(std::log10(double(live_) + 1)));
+  return int(std::ceil(tm_.retransmit_mult * std::log10(double(live_) + 1)));
 }
 
 clock::duration membership::impl::min_suspicion() const {
@@ -78,6 +78,10 @@ void membership::impl::broadcast(const std::string& about, const wire::message& 
 }
 
 void membership::impl::refute(std::uint32_t heard) {
+  // News of an older life of ours while our newer word is still being
+  // gossiped: that word answers it. Refuting each copy would raise our
+  // awareness once per copy, and stretch our timers for nothing.
+  if (heard < self_->m.incarnation && queue_.holds(self_->m.name)) return;
   self_->m.incarnation = std::max(self_->m.incarnation, heard) + 1;
   add_awareness(1);  // Lifeguard: being suspected hints that we are the slow one
   auto& s = self_->m;

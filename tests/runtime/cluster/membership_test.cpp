@@ -358,10 +358,12 @@ TEST_CASE("a relay that looks unhealthy still nacks before the prober's probe en
   // suspicions, and calls members down later).
   for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
     testnet c(seed, 5);
-    // h2 is told, again and again, that it is suspected: it refutes each
-    // time, and its awareness grows.
-    for (int i = 0; i < 7; ++i)
-      c.net.at("h2").receive("h4", wire::encode({wire::suspect{"h2", 0, "h4"}}));
+    // h2 is told, again and again, that it is suspected in its current
+    // life: it refutes each time, and its awareness grows.
+    for (int i = 0; i < 7; ++i) {
+      auto now = c.net.at("h2").self().incarnation;
+      c.net.at("h2").receive("h4", wire::encode({wire::suspect{"h2", now, "h4"}}));
+    }
     REQUIRE(c.net.at("h2").awareness() > 2);
     c.net.crash("h3");
     c.step_until([&] { return c.holding("h3", state::down, 5) == 4; }, 10s);
@@ -369,4 +371,25 @@ TEST_CASE("a relay that looks unhealthy still nacks before the prober's probe en
     REQUIRE(c.holding("h3", state::down, 5) == 4);
     for (auto h : {"h1", "h4", "h5"}) CHECK(c.net.at(h).awareness() == 0);
   }
+}
+
+TEST_CASE("copies of a stale suspicion are refuted once while the refutation is gossiped",
+          "[cluster]") {
+  // A member back from a cut hears the suspicions raised meanwhile many
+  // times over (each is gossiped by every member). Its first refutation
+  // answers them all: each copy must not raise its awareness, or its
+  // timers stretch and it calls the next crash down late. Once its word
+  // is spent, a stale suspicion is refuted again: the suspecter may never
+  // have heard it.
+  testnet c(1, 5);
+  auto& h2 = c.net.at("h2");
+  h2.receive("h4", wire::encode({wire::suspect{"h2", 0, "h4"}}));
+  REQUIRE(h2.self().incarnation == 1);
+  REQUIRE(h2.awareness() == 1);
+  for (int i = 0; i < 10; ++i) h2.receive("h3", wire::encode({wire::suspect{"h2", 0, "h3"}}));
+  CHECK(h2.self().incarnation == 1);
+  CHECK(h2.awareness() == 1);
+  c.clk.advance(5s);  // the refutation is spent; successful probes lower the awareness
+  h2.receive("h4", wire::encode({wire::suspect{"h2", 0, "h4"}}));
+  CHECK(h2.self().incarnation == 2);
 }

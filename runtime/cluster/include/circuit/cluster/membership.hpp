@@ -21,7 +21,7 @@
 // stretches its own probe interval and timeout, so a member with a bad
 // link suspects others less. Updates (alive, suspect, down) ride on the
 // probe packets and on gossip packets to `gossip_fanout` random members,
-// each sent about retransmit_mult * log10(N+1) times. A full state
+// each sent about retransmit_mult * log10(N+1) times (10: 21 at N = 100). A full state
 // exchange (reliable, over `transport::exchange`) is made at join and
 // every push_pull_interval with one random member, which heals
 // partitions and gossip that got lost.
@@ -86,7 +86,7 @@ struct timings {
   clock::duration push_pull_interval = 30s;  // full exchange with one member; scaled up past 32 members
   clock::duration forget_after = 60s;      // a down member is listed this long, then leaves
   int indirect_checks = 3;     // members asked to probe for us when the direct ping fails
-  int retransmit_mult = 4;     // each update is sent retransmit_mult * ceil(log10(N+1)) times
+  int retransmit_mult = 10;    // each update is sent ceil(retransmit_mult * log10(N+1)) times
   int gossip_fanout = 4;       // members per gossip round
   int awareness_max = 8;       // our probe interval and timeout stretch up to this factor
   double suspicion_mult = 2;   // min suspicion = mult * log10(max(N,1)+1) * probe_interval
