@@ -43,7 +43,8 @@ result<void> cluster_face::start() {
   t.exchange = [&m](const std::string& address, std::string request,
                     std::function<void(result<std::string>)> reply) {
     cluster::link_options lo;
-    lo.deadline = m.opts.link_timeout;
+    lo.deadline = m.opts.link_timeout;  // the handshake, and each wait for the reply's next byte
+    lo.silence = m.opts.link_timeout;   // a request the peer's kernel stops taking
     exchange::ask(m.io.get_executor(), address, m.links, lo, std::move(request), std::move(reply));
   };
   m.members = std::make_unique<cluster::membership>(

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,15 +26,20 @@ inline constexpr std::size_t max_message = 16u << 20;
 // One message: its 4-byte length and its bytes.
 std::string framed(const std::string& body);
 // Reads one message of at most `max` bytes from `link` (`done` once: it,
-// or why not; a longer one is refused before its bytes are read).
+// or why not; a longer one is refused before its bytes are read). With an
+// `idle` time, a wait that long for the next byte closes the link, and
+// `done` gets host_unreachable, "exchange: no answer within N s".
 void read_message(std::shared_ptr<cluster::peer_link> link, std::size_t max,
-                  std::function<void(result<std::string>)> done);
+                  std::function<void(result<std::string>)> done,
+                  std::chrono::steady_clock::duration idle = {});
 
 // Reads a request from `link`, answers it with `answer(request)`, closes.
 void serve(std::shared_ptr<cluster::peer_link> link, std::function<std::string(std::string)> answer);
 
 // Dials `address`, sends `request`, and gives `reply` the answer or why
-// there is none (once).
+// there is none (once). `opts.deadline` bounds the handshake and each
+// wait for the next byte of the reply: a member that takes the request
+// and never answers (stopped, wedged, hostile) is given up on then.
 void ask(boost::asio::any_io_executor ex, std::string address, cluster::link_context& ctx,
          cluster::link_options opts, std::string request, std::function<void(result<std::string>)> reply);
 

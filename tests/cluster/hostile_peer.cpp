@@ -18,10 +18,16 @@
 //   unknown-type N     a 9P session, N frames of type 250, then Tversion
 //   wrong-version V    Tversion V, then Tattach, then Tversion 9P2000.L
 //   silent             nothing at all after the handshake
+//   mute-seed          listens at HOST:PORT instead: takes members' links
+//                      and what they send, and never answers (a seed that
+//                      accepts a join and then says nothing); prints
+//                      "listening", then "link from ADDRESS" and "ADDRESS
+//                      closed after N bytes" per link
 //
 // It waits WAIT seconds (the environment's HOSTILE_WAIT, default 10) for the
 // daemon to close the link. Exit status: 0 when the handshake was made, 1
 // otherwise (the behaviour's outcome is in what it prints).
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
@@ -31,6 +37,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "circuit/cluster/link.hpp"
@@ -230,17 +237,54 @@ const std::map<std::string, behaviour> behaviours = {
     {"silent", [](peer& p, const std::string&, double wait) { p.watch(std::chrono::duration<double>(wait)); }},
 };
 
+// Listens at `host`:`port` for WAIT seconds; reads every link, answers none.
+int mute_seed(cluster::link_context& ctx, const std::string& host, const std::string& port,
+              double wait) {
+  asio::io_context io;
+  error_code ec;
+  auto at = tcp::resolver(io).resolve(host, port, ec);
+  if (ec || at.empty()) {
+    std::fprintf(stderr, "hostile_peer: %s:%s: %s\n", host.c_str(), port.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+  tcp::acceptor acceptor(io, at.begin()->endpoint());
+  std::printf("listening\n");
+  struct held {
+    std::shared_ptr<cluster::peer_link> link;
+    std::string peer;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+  };
+  std::function<void(std::shared_ptr<held>)> drain = [&drain](std::shared_ptr<held> h) {
+    h->link->async_read_some(asio::buffer(h->buf), [&drain, h](error_code ec, std::size_t k) {
+      h->n += k;
+      if (!ec) return drain(h);
+      std::printf("%s closed after %zu bytes\n", h->peer.c_str(), h->n);
+    });
+  };
+  cluster::accept_links(acceptor, ctx, {}, [&drain](auto l, std::string peer) {
+    if (!l) return (void)std::printf("refused %s: %s\n", peer.c_str(), l.err().message.c_str());
+    std::printf("link from %s\n", peer.c_str());
+    drain(std::make_shared<held>(held{*l, peer}));
+  });
+  io.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(wait)));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   auto b = argc >= 4 ? behaviours.find(argv[3]) : behaviours.end();
+  bool seed = argc >= 4 && std::string(argv[3]) == "mute-seed";
   std::string address = argc >= 3 ? argv[2] : "";
   auto colon = address.rfind(':');
-  if (b == behaviours.end() || colon == std::string::npos) {
+  if ((b == behaviours.end() && !seed) || colon == std::string::npos) {
     std::fprintf(stderr, "usage: hostile_peer KEYFILE HOST:PORT BEHAVIOUR [ARG]; behaviours:");
     for (auto& [name, _] : behaviours) std::fprintf(stderr, " %s", name.c_str());
-    std::fprintf(stderr, "\n");
+    std::fprintf(stderr, " mute-seed\n");
     return 2;
   }
   auto key = cluster::load_key(argv[1]);
@@ -251,6 +295,7 @@ int main(int argc, char** argv) {
   const char* w = std::getenv("HOSTILE_WAIT");
   double wait = w ? std::atof(w) : 10;
   cluster::link_context ctx(*key);
+  if (seed) return mute_seed(ctx, address.substr(0, colon), address.substr(colon + 1), wait);
   peer p(ctx);
   if (!p.dial(address.substr(0, colon), address.substr(colon + 1))) return 1;
   b->second(p, argc >= 5 ? argv[4] : "", wait);

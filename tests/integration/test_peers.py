@@ -3,7 +3,8 @@ the TLS handshake, then sends garbage, a 9P frame over msize, half a frame,
 an unknown message or a wrong version; and 1,000 connections that never
 finish a handshake. Each is dropped (or, for what 9P answers, answered)
 with a log line naming its address, the daemon's memory stays bounded, and
-a second member keeps reaching the first through its mount.
+a second member keeps reaching the first through its mount. A seed that
+takes a join and never answers is given up on after the link timeout.
 
 The peer is tests/cluster/hostile_peer.cpp ($HOSTILE_PEER): Python's ssl
 module has no TLS 1.3 external PSK. Bounds are generous: the suite also
@@ -137,6 +138,24 @@ class HostilePeers(ClusterKeyTest):
             self.logged(address, "version")
         self.serves_on()
         self.bounded("wrong versions")
+
+    def test_a_seed_that_takes_a_join_and_never_answers_is_given_up_after_the_link_timeout(self):
+        port = free_port()
+        seed = subprocess.Popen([HOSTILE_PEER, self.key, "127.0.0.1:%d" % port, "mute-seed"],
+                                stdout=subprocess.PIPE, env={**os.environ, "HOSTILE_WAIT": "60"})
+        self.addCleanup(lambda: (seed.kill(), seed.wait(), seed.stdout.close()))
+        self.assertEqual(seed.stdout.readline(), b"listening\n")
+        start = time.time()
+        h3 = self.member("h3", "--join", "127.0.0.1:%d" % port, "--join", "127.0.0.1:%d" % self.port)
+        self.assertRegex(seed.stdout.readline().decode(), r"^link from 127\.0\.0\.1:\d+$")
+        # The mute seed is given up on, its link closed, and h1 tried next.
+        self.assertRegex(seed.stdout.readline().decode(), r"^127\.0\.0\.1:\d+ closed after \d+ bytes$")
+        wait_until(lambda: members(h3).get("h1") == "alive" and members(self.h1).get("h3") == "alive",
+                   lambda: "h3 to join through h1 after the mute seed:\n" + h3.log(), timeout=10 * LINK_TIMEOUT)
+        print("h3 joined in %.1f s" % (time.time() - start), end=" ")
+        self.assertIn("join: 127.0.0.1:%d does not answer (exchange: no answer within %g s)" % (port, LINK_TIMEOUT),
+                      h3.log())
+        self.serves_on()
 
     def test_a_thousand_half_open_connections_cost_bounded_memory_and_a_new_member_still_joins(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
