@@ -1,7 +1,7 @@
 // Unit tests of runtime/wire/src/spin.cpp: a spinner runs what is ready,
-// polls only while hot, cools after a wait longer than its window, backs
-// off after spins that miss, keeps to a deadline while polling, and stops
-// with its io_context.
+// polls only while hot, cools after a sleep longer than its window (but
+// not after a spin that misses), keeps to a deadline while polling, and
+// stops with its io_context.
 #include "circuit/wire/spin.hpp"
 
 #include <stdlib.h>
@@ -154,47 +154,22 @@ TEST_CASE("one thread of a process polls at a time: another hot spinner sleeps m
   poller.join();
 }
 
-TEST_CASE(
-    "a spin that misses backs off: the next 1, then 3 hot waits sleep at once; a catch ends it",
-    "[spin]") {
-  asio::io_context io;
-  auto work = asio::make_work_guard(io);
-  spinner s(200ms, [] {});  // a yield that gives nothing away: only the window can pass
-  int ran = 0;
-  auto hot_waits_before_polling = [&] {
-    int n = 0;
-    for (; !s.polls_next() && n < 100; ++n) REQUIRE(run_posted(s, io, ran) == 1);
-    return n;
-  };
-  REQUIRE(run_posted(s, io, ran) == 1);
-  REQUIRE(s.polls_next());
-  CHECK(run_posted(s, io, ran, 400ms) == 1);  // polled the whole window for nothing
-  CHECK_FALSE(s.polls_next());
-  CHECK(hot_waits_before_polling() == 2);     // one to get hot again, one skipped
-  CHECK(run_posted(s, io, ran, 400ms) == 1);  // a second miss in a row
-  CHECK(hot_waits_before_polling() == 4);     // one to get hot, three skipped
-  CHECK(run_posted(s, io, ran, 20ms) == 1);   // caught while polling: the back-off ends
-  CHECK(s.polls_next());
-  CHECK(run_posted(s, io, ran, 400ms) == 1);  // so a miss now skips one wait, not seven
-  CHECK(hot_waits_before_polling() == 2);
-}
-
-TEST_CASE("a spin whose yield ran another thread for a quarter of its window misses and backs off",
+TEST_CASE("a spin that misses stays hot when what it waits for comes within a window of its sleep",
           "[spin]") {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
-  // Each yield takes 150 ms, as if another thread of this CPU ran that
-  // long: more than a quarter of the 400 ms window.
-  spinner s(400ms, [] { std::this_thread::sleep_for(150ms); });
+  spinner s(400ms);
   int ran = 0;
   REQUIRE(run_posted(s, io, ran) == 1);
-  REQUIRE(s.polls_next());
-  // The handler comes within the window; polling would catch it, but the
-  // first yield already says the CPU is wanted.
-  CHECK(run_posted(s, io, ran, 50ms) == 1);
+  REQUIRE(s.hot());
+  // It polls the 400 ms for nothing, then sleeps about 200 ms: an answer
+  // that comes just after the window, as a cross-host one often does,
+  // must find it polling the next time too.
+  auto start = std::chrono::steady_clock::now();
+  CHECK(run_posted(s, io, ran, 600ms) == 1);
   CHECK(ran == 2);
-  CHECK(s.hot());
-  CHECK_FALSE(s.polls_next());
+  if (std::chrono::steady_clock::now() - start < 790ms)
+    CHECK(s.hot());  // else a stall slept past the window
 }
 
 TEST_CASE("the window from the environment: microseconds from 0 to 1000, else the default",

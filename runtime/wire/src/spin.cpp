@@ -26,29 +26,17 @@ struct poll_turn {
 }  // namespace
 
 std::size_t spinner::run_one(boost::asio::io_context& io, clock::time_point until) {
-  auto start = clock::now();
-  if (hot_ && skip_ > 0) {
-    --skip_;
-  } else if (hot_) {
+  if (hot_) {
     if (poll_turn turn; turn.mine) {
-      auto end = std::min(start + window_, until);
-      for (;;) {
-        if (std::size_t n = io.poll_one()) {
-          misses_ = 0;
-          return n;
-        }
+      auto end = std::min(clock::now() + window_, until);
+      do {
+        if (std::size_t n = io.poll_one()) return n;
         if (io.stopped()) return 0;
-        auto before = clock::now();
-        yield_();
-        auto after = clock::now();
-        // The yield ran another thread of this CPU for a while: what this
-        // one polls for may wait on such threads.
-        if (after - before > window_ / 4 || after >= end) break;
-      }
-      misses_ = std::min(misses_ + 1, max_misses);
-      skip_ = (1u << misses_) - 1;
+        sched_yield();
+      } while (clock::now() < end);
     }
   }
+  auto start = clock::now();
   std::size_t n = until == clock::time_point::max() ? io.run_one() : io.run_one_until(until);
   hot_ = n > 0 && clock::now() - start < window_;
   return n;

@@ -11,23 +11,19 @@
 // spinning threads do the same.
 //
 // A spinner polls only while it is hot: while the last thing it waited
-// for came within the window, counted from the wait's start. One wait
-// longer than the window cools it, so an idle or lightly used process
-// sleeps as before and costs nothing; only a busy one spends up to a
-// window of CPU per wait. While polling it yields the CPU to whatever
-// else is runnable there (sched_yield(2)). One thread of a process polls
-// at a time; the others sleep meanwhile.
+// for came within the window of its sleep (a spin that misses and then
+// sleeps briefly stays hot). One sleep longer than the window cools it,
+// so an idle or lightly used process sleeps as before and costs nothing;
+// only a busy one spends up to a window of CPU per wait. While polling it
+// yields the CPU to whatever else is runnable there (sched_yield(2)).
+// One thread of a process polls at a time; the others sleep meanwhile.
 //
-// Polling pays only when the answer comes while it polls, and only while
-// the poller takes no CPU that the answer's maker needs. A spin misses
-// when its window passes with nothing, or when one of its yields ran
-// another thread for more than a quarter of the window (more threads
-// want this CPU than it has: polling here delays them, and so perhaps
-// the answer). Misses back the spinner off, as glibc's adaptive mutexes
-// and Go's spinning threads do: after k misses in a row the next 2^k - 1
-// hot waits (at most 63) sleep at once; an answer caught while polling
-// ends the back-off. On a 2-CPU virtual machine this took a go() call, a
-// chain of five processes, from a median of 310 us to 235 us.
+// There is no back-off after spins that miss: one (7f38915) that skipped
+// 1, 3, ... 63 hot waits after a miss, and cooled on one, made the
+// cross-host round trip, whose answer often comes just after the window,
+// sleep nearly every time: on a 2-CPU virtual machine it took 510-580 us
+// against 280-360 us without it, and go()+reply 330-390 us against
+// 270-300 us (interleaved runs of one day).
 //
 //   wire::spinner s(std::chrono::microseconds(100));
 //   while (s.run_one(io)) {}   // io.run(), spinning while hot
@@ -36,8 +32,6 @@
 //
 // Thread safety: the thread that runs `io`.
 #pragma once
-
-#include <sched.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -52,8 +46,6 @@ class spinner {
  public:
   using clock = std::chrono::steady_clock;
   explicit spinner(std::chrono::nanoseconds window = {}) : window_(window) {}
-  // With `yield` in place of sched_yield(2) between polls (tests).
-  spinner(std::chrono::nanoseconds window, void (*yield)()) : window_(window), yield_(yield) {}
 
   // Runs at least one handler of `io`, polling first for up to the window
   // if hot, then sleeping until one is ready or `until`. Returns how many
@@ -62,17 +54,11 @@ class spinner {
                       clock::time_point until = clock::time_point::max());
 
   bool hot() const { return hot_; }
-  // Whether the next wait polls first: hot, and not backing off.
-  bool polls_next() const { return hot_ && skip_ == 0; }
   std::chrono::nanoseconds window() const { return window_; }
 
  private:
-  static constexpr unsigned max_misses = 6;
   std::chrono::nanoseconds window_;
-  void (*yield_)() = [] { sched_yield(); };
   bool hot_ = false;
-  unsigned misses_ = 0;  // windows polled for nothing in a row
-  unsigned skip_ = 0;    // hot waits left that sleep at once
 };
 
 // The window in the environment variable `name` (microseconds, 0 for
