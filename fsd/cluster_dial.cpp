@@ -11,6 +11,7 @@ void cluster_face::impl::dial(const std::string& name) {
   auto it = peers.find(name);
   if (it == peers.end() || stopped) return;
   peer_state& p = it->second;
+  if (p.dir->down()) p.failures = 0;  // a new run of failures once it is back
   if (p.dialing || (p.client && p.client->connected()) || p.dir->down()) return;
   p.dialing = true;
   cluster::link_options lo;
@@ -24,10 +25,7 @@ void cluster_face::impl::dial(const std::string& name) {
     }
     peer_state& p = it->second;
     p.dialing = false;
-    if (!l) {
-      log_line("cluster: link to " + name + ": " + l.err().message + "; trying again");
-      return redial_later(name);
-    }
+    if (!l) return dial_failed(name, l.err().message);
     auto link = *l;
     // 'P' and our name; one write at a time on a link: the client starts
     // once they are out.
@@ -35,9 +33,7 @@ void cluster_face::impl::dial(const std::string& name) {
     link->async_write(asio::buffer(*hello), [this, name, link, hello](boost::system::error_code ec, std::size_t) {
       if (ec) {
         link->close();
-        auto it = peers.find(name);
-        if (it != peers.end()) log_line("cluster: link to " + name + ": " + ec.message() + "; trying again");
-        return redial_later(name);
+        return dial_failed(name, ec.message());
       }
       speak_9p(name, link);
     });
@@ -68,10 +64,32 @@ void cluster_face::impl::speak_9p(const std::string& name, std::shared_ptr<clust
       auto m = std::make_shared<wire::mount>(cl, name + " at " + it->second.address,
                                              opts.remote_deadline, std::vector<std::string>{name},
                                              &space.memory());
+      if (it->second.failures > 0)
+        log_line("cluster: link to " + name + ": works again, after " +
+                 std::to_string(it->second.failures) + " failed tries");
+      it->second.failures = 0;
       it->second.dir->set_link(m);
       member_event(space, name, "");  // entries reached over the old link go
     });
   }
+}
+
+// A dial to `name` failed: tried again in a second. While the member is
+// alive for the others and only this link fails (a cut route), that goes
+// on for as long as the cut: the log says so at the first failure, when
+// the reason changes, and once a minute, not each second.
+void cluster_face::impl::dial_failed(const std::string& name, const std::string& why) {
+  auto it = peers.find(name);
+  if (it == peers.end() || stopped) return;
+  peer_state& p = it->second;
+  ++p.failures;
+  if (p.failures == 1 || why != p.failed_with)
+    log_line("cluster: link to " + name + ": " + why + "; trying again every second");
+  else if (p.failures % 60 == 0)
+    log_line("cluster: link to " + name + ": " + why + " (" + std::to_string(p.failures) +
+             " tries in a row); trying again every second");
+  p.failed_with = why;
+  redial_later(name);
 }
 
 void cluster_face::impl::redial_later(const std::string& name) {

@@ -67,6 +67,8 @@ struct peer_state {
   std::shared_ptr<wire::client> client;  // the 9P session on the link
   bool dialing = false;
   timer_ptr retry;
+  unsigned failures = 0;    // dials failed in a row since the link last worked
+  std::string failed_with;  // the last one's words
 };
 
 struct cluster_face::impl {
@@ -270,6 +272,7 @@ struct cluster_face::impl {
   void dial(const std::string& name);
   void speak_9p(const std::string& name, std::shared_ptr<cluster::peer_link> link);
   void redial_later(const std::string& name);
+  void dial_failed(const std::string& name, const std::string& why);
 };
 
 }  // namespace circuit::fsd

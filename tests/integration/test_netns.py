@@ -5,6 +5,7 @@ view. The suite makes the namespaces and takes them away, also when a
 test fails. Bounds are generous (the suite runs under ASan on two busy
 cores); the benchmarks measure."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -145,6 +146,12 @@ class FiveHosts(HostsInNamespaces):
         # h1 ended the session of h2's that the cut left silent: its receive went.
         self.assertIn(b'"receivers_waiting":0', read(stat))
         wait_for(lambda: errno_of(os.listdir, self.d[b].path("h1", "channels")) == 0, "h1 to be served to h2 again")
+        # h2 dialed h1 again each second of the cut, and said so once per
+        # reason, not each second; then that the link works again.
+        retries = re.findall(r"cluster: link to h1: .*trying again", self.d[b].log())
+        self.assertGreaterEqual(len(retries), 1, self.d[b].log())
+        self.assertLessEqual(len(retries), 3, self.d[b].log())
+        wait_for(lambda: "cluster: link to h1: works again" in self.d[b].log(), "h2 to log the link back")
         subprocess.run(["sh", "-c", "echo healed > \"$1\"/send", "sh", self.d[b].path("h1", "channels", "cut")],
                        check=True, timeout=20)
         self.assertEqual(read(self.d[a].path("h1", "channels", "cut", "recv")), b"healed\n")
