@@ -310,15 +310,11 @@ class DaemonTest(unittest.TestCase):
     # circuit(4) Other members), 9P having no close: close(2) returns 0,
     # what a close does on the owner is done at the last one, and a remote
     # receiver's message is received at a read past its end; and that
-    # kernel keeps an entry of the owner's for up to a second. A rename,
-    # link or symlink in another member's directory is refused by the
-    # member it is asked of (EPERM), whose words do not reach the owner's
-    # error file.
+    # kernel keeps an entry of the owner's for up to a second.
     close_repeats_refusal = True
     close_acts_on_owner = True
     received_at_last_byte = True
     removal_seen_at_once = True
-    link_words_in_error = True
 
     @classmethod
     def setUpClass(cls):

@@ -20,8 +20,8 @@ NOTAG = 0xFFFF
 NOFID = 0xFFFFFFFF
 
 # Type codes (diod's protocol.md; a T code is even, its R the next one).
-T = dict(statfs=8, lopen=12, lcreate=14, getattr=24, setattr=26, readdir=40, fsync=50,
-         mkdir=72, renameat=74, unlinkat=76, version=100, auth=102, attach=104,
+T = dict(statfs=8, lopen=12, lcreate=14, symlink=16, mknod=18, getattr=24, setattr=26, readdir=40, fsync=50,
+         link=70, mkdir=72, renameat=74, unlinkat=76, version=100, auth=102, attach=104,
          flush=108, walk=110, read=116, write=118, clunk=120, remove=122)
 RLERROR = 7
 NAMES = {v + 1: k for k, v in T.items()}
@@ -108,6 +108,22 @@ def Tmkdir(dfid, name, mode=0o755, gid=0):
 
 def Tunlinkat(dfid, name, flags=0):
     return T["unlinkat"], struct.pack("<I", dfid) + s(name) + struct.pack("<I", flags)
+
+
+def Trenameat(olddfid, oldname, newdfid, newname):
+    return T["renameat"], struct.pack("<I", olddfid) + s(oldname) + struct.pack("<I", newdfid) + s(newname)
+
+
+def Tsymlink(dfid, name, target, gid=0):
+    return T["symlink"], struct.pack("<I", dfid) + s(name) + s(target) + struct.pack("<I", gid)
+
+
+def Tmknod(dfid, name, mode, major=0, minor=0, gid=0):
+    return T["mknod"], struct.pack("<I", dfid) + s(name) + struct.pack("<IIII", mode, major, minor, gid)
+
+
+def Tlink(dfid, fid, name):
+    return T["link"], struct.pack("<II", dfid, fid) + s(name)
 
 
 # --- decoding ---------------------------------------------------------------

@@ -270,6 +270,23 @@ class ErrorText(SocketTest):
         self.assertNotIn("tryrecv", other.read_file("h1/channels/a/error").decode())
         self.assertNotIn("tryrecv", read(self.d.chan("a", "error")).decode())
 
+    def test_renames_links_symlinks_and_special_files_are_refused_with_eperm_and_words(self):
+        self.mkchan("a")
+        files = sorted(os.listdir(self.d.chan("a")))
+        c = self.client()
+        d = c.walk("h1/channels/a")
+        send = c.walk("h1/channels/a/send")
+        for what, name, call in (("rename", "send", ninep.Trenameat(d, "send", d, "s2")),
+                                 ("link", "s3", ninep.Tlink(d, send, "s3")),
+                                 ("symlink", "s4", ninep.Tsymlink(d, "s4", "send")),
+                                 ("create", "s5", ninep.Tmknod(d, "s5", 0o10644))):
+            with self.subTest(what=what):
+                r = c.call(call)
+                self.assertEqual((r.type, r.errno), ("lerror", errno.EPERM))
+                self.assertIn("%s: %s: /h1/channels/a has a fixed set of files" % (what, name),
+                              c.read_file("h1/channels/a/error").decode())
+        self.assertEqual(sorted(os.listdir(self.d.chan("a"))), files)
+
 
 class Malformed(SocketTest):
     def expect_einval_or_close(self, c, data, tag):
@@ -305,7 +322,7 @@ class Malformed(SocketTest):
     def test_an_unknown_type_is_einval_and_a_valid_unserved_type_is_eopnotsupp(self):
         c = self.client()
         self.assertEqual(self.expect_einval_or_close(c, frame(250, 5, b"zzzz"), 5), "einval")
-        r = c.call((16, struct.pack("<I", 0) + ninep.s("x") + ninep.s("y") + struct.pack("<I", 0)))  # Tsymlink
+        r = c.call((30, struct.pack("<II", 0, 1) + ninep.s("x")))  # Txattrwalk
         self.assertEqual((r.type, r.errno), ("lerror", errno.EOPNOTSUPP))
 
     def test_a_walk_of_seventeen_names_is_einval(self):

@@ -79,7 +79,6 @@ class ThroughAPeer:
     close_acts_on_owner = False
     received_at_last_byte = False
     removal_seen_at_once = False
-    link_words_in_error = False
 
     @classmethod
     def setUpClass(cls):

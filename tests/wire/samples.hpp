@@ -32,7 +32,10 @@ inline std::vector<tmessage> sample_tmessages() {
       trenameat{1, "old", 4, "new"},
       tfsync{2, 1},
       tstatfs{1},
-      tunsupported{16},  // Tsymlink
+      tsymlink{1, "s", "send", 100},
+      tmknod{1, "n", 010644, 0, 0, 100},
+      tlink{1, 2, "l"},
+      tunsupported{30},  // Txattrwalk
   };
 }
 
@@ -68,13 +71,17 @@ inline std::vector<rmessage> sample_rmessages() {
       attr,
       rsetattr{},
       rreaddir{std::string("\x80\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00"
-                           "\x01\x00\x00\x00\x00\x00\x00\x00\x04\x01\x00\x61", 25)},
+                           "\x01\x00\x00\x00\x00\x00\x00\x00\x04\x01\x00\x61",
+                           25)},
       rmkdir{sample_qid},
       runlinkat{},
       rremove{},
       rrenameat{},
       rfsync{},
       rstatfs{0x01021994, 4096, 1, 2, 3, 4, 5, 6, 255},
+      rsymlink{sample_qid},
+      rmknod{sample_qid},
+      rlink{},
       rlerror{2},
   };
 }

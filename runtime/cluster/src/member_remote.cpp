@@ -386,6 +386,15 @@ void member_remote::unlinkat(const caller& who, std::uint32_t dfid, std::string 
   });
 }
 
+void member_remote::refuse(const caller& who, std::uint32_t dfid, std::string name,
+                           std::string what, op_ptr<void> done) {
+  pass(done, dfid,
+       [who, name = std::move(name), what = std::move(what)](
+           remote& link, std::optional<std::uint32_t> lf, op_ptr<void> o) mutable {
+         link.refuse(who, *lf, std::move(name), std::move(what), o);
+       });
+}
+
 void member_remote::lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                             op_ptr<attr> done) {
   pass(done, dfid,

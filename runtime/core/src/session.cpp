@@ -289,9 +289,10 @@ void session::refuse(const caller& who, tag_t tag, fid_t dfid, std::string name,
                [this, who, dfid, name = std::move(name), what = std::move(what)](op_ptr<void> o) {
                  auto f = find(dfid);
                  if (!f) return o->complete(f.err());
-                 if ((*f)->rt)
-                   return o->complete(make_error(errc::not_permitted, what + ": " + name + ": " +
-                                                                          (*f)->rt->name() + " has a fixed set of files"));
+                 if ((*f)->rt) {
+                   (*f)->rt->refuse(who, (*f)->rfid, name, what, o);
+                   return pass_on();
+                 }
                  o->complete(space_.refuse(who, (*f)->ino, name, what));
                });
 }

@@ -1,6 +1,6 @@
 // session_create.cpp — a session's lcreate: a fid naming a directory
 // becomes the file made in it, open for writing; below a mount point the
-// remote makes it.
+// remote makes it. And what a remote that makes or links no files says.
 #include "circuit/core/session.hpp"
 
 #include "session_queue.hpp"
@@ -9,6 +9,12 @@ namespace circuit {
 
 void remote::lcreate(const caller&, std::uint32_t, std::string name, int, mode_t, op_ptr<attr> done) {
   done->complete(make_error(errc::not_permitted, "create: " + name + ": " + this->name() + " makes no files"));
+}
+
+void remote::refuse(const caller&, std::uint32_t, std::string name, std::string what,
+                    op_ptr<void> done) {
+  done->complete(make_error(
+      errc::not_permitted, what + ": " + name + ": " + this->name() + " has a fixed set of files"));
 }
 
 void session::lcreate(const caller& who, tag_t tag, fid_t fid, std::string name, int flags, mode_t mode,

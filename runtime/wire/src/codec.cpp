@@ -11,15 +11,17 @@ namespace {
 
 // The type code of each alternative, in the variants' order.
 constexpr std::array t_codes = {
-    mtype::tversion, mtype::tauth,  mtype::tattach, mtype::twalk,    mtype::tlopen,
-    mtype::tlcreate, mtype::tread,  mtype::twrite,  mtype::tclunk,   mtype::tflush,
-    mtype::tgetattr, mtype::tsetattr, mtype::treaddir, mtype::tmkdir, mtype::tunlinkat,
-    mtype::tremove,  mtype::trenameat, mtype::tfsync, mtype::tstatfs};
+    mtype::tversion, mtype::tauth,     mtype::tattach,  mtype::twalk,   mtype::tlopen,
+    mtype::tlcreate, mtype::tread,     mtype::twrite,   mtype::tclunk,  mtype::tflush,
+    mtype::tgetattr, mtype::tsetattr,  mtype::treaddir, mtype::tmkdir,  mtype::tunlinkat,
+    mtype::tremove,  mtype::trenameat, mtype::tfsync,   mtype::tstatfs, mtype::tsymlink,
+    mtype::tmknod,   mtype::tlink};
 constexpr std::array r_codes = {
-    mtype::rversion, mtype::rauth,  mtype::rattach, mtype::rwalk,    mtype::rlopen,
-    mtype::rlcreate, mtype::rread,  mtype::rwrite,  mtype::rclunk,   mtype::rflush,
-    mtype::rgetattr, mtype::rsetattr, mtype::rreaddir, mtype::rmkdir, mtype::runlinkat,
-    mtype::rremove,  mtype::rrenameat, mtype::rfsync, mtype::rstatfs, mtype::rlerror};
+    mtype::rversion, mtype::rauth,     mtype::rattach,  mtype::rwalk,   mtype::rlopen,
+    mtype::rlcreate, mtype::rread,     mtype::rwrite,   mtype::rclunk,  mtype::rflush,
+    mtype::rgetattr, mtype::rsetattr,  mtype::rreaddir, mtype::rmkdir,  mtype::runlinkat,
+    mtype::rremove,  mtype::rrenameat, mtype::rfsync,   mtype::rstatfs, mtype::rsymlink,
+    mtype::rmknod,   mtype::rlink,     mtype::rlerror};
 static_assert(t_codes.size() + 1 == std::variant_size_v<tmessage>);  // + tunsupported
 static_assert(r_codes.size() == std::variant_size_v<rmessage>);
 

@@ -47,6 +47,18 @@ template <class F> void io(F& f, tremove& m) { f(m.fid); }
 template <class F> void io(F& f, trenameat& m) { f(m.olddirfid, m.oldname, m.newdirfid, m.newname); }
 template <class F> void io(F& f, tfsync& m) { f(m.fid, m.datasync); }
 template <class F> void io(F& f, tstatfs& m) { f(m.fid); }
+template <class F>
+void io(F& f, tsymlink& m) {
+  f(m.fid, m.name, m.symtgt, m.gid);
+}
+template <class F>
+void io(F& f, tmknod& m) {
+  f(m.dfid, m.name, m.mode, m.major, m.minor, m.gid);
+}
+template <class F>
+void io(F& f, tlink& m) {
+  f(m.dfid, m.fid, m.name);
+}
 // The body of a refused message is not read (see decode).
 template <class F> void io(F&, tunsupported&) {}
 
@@ -72,6 +84,16 @@ template <class F> void io(F&, runlinkat&) {}
 template <class F> void io(F&, rremove&) {}
 template <class F> void io(F&, rrenameat&) {}
 template <class F> void io(F&, rfsync&) {}
+template <class F>
+void io(F& f, rsymlink& m) {
+  f(m.qid);
+}
+template <class F>
+void io(F& f, rmknod& m) {
+  f(m.qid);
+}
+template <class F>
+void io(F&, rlink&) {}
 template <class F> void io(F& f, rstatfs& m) {
   f(m.type, m.bsize, m.blocks, m.bfree, m.bavail, m.files, m.ffree, m.fsid, m.namelen);
 }

@@ -231,6 +231,34 @@ void mount::unlinkat(const caller& who, std::uint32_t dfid, std::string name, bo
       });
 }
 
+// Asked of the server, which refuses it with its words: Trenameat,
+// Tlink, Tsymlink or Tmknod (`what` as the session names it).
+void mount::refuse(const caller& who, std::uint32_t dfid, std::string name, std::string what,
+                   op_ptr<void> done) {
+  auto self = shared_from_this();
+  as_walker(
+      who, dfid,
+      [self, done, name, what](std::uint32_t fid) mutable {
+        self->forward(done, true, [&] {
+          auto answered = [done](result<void> r) {
+            if (!done->done()) done->complete(std::move(r));
+          };
+          auto& cl = *self->cl_;
+          if (what == "rename")
+            cl.renameat(fid, name, fid, name, answered);
+          else if (what == "link")
+            cl.link(fid, fid, std::move(name), answered);
+          else if (what == "symlink")
+            cl.symlink(fid, std::move(name), "", 0, answered);
+          else
+            cl.mknod(fid, std::move(name), 0, 0, answered);
+        });
+      },
+      [done](error e) {
+        if (!done->done()) done->complete(std::move(e));
+      });
+}
+
 // The fid becomes the file made, as 9P says: it must be who's own, since
 // a clone walked as who would be another fid than the session's.
 void mount::lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,

@@ -126,6 +126,27 @@ void client::unlinkat(std::uint32_t dfid, std::string name, std::uint32_t flags,
   request(tunlinkat{dfid, std::move(name), flags}, expect<runlinkat>(std::move(done), nothing));
 }
 
+void client::renameat(std::uint32_t dfid, std::string name, std::uint32_t newdfid,
+                      std::string newname, handler<void> done) {
+  request(trenameat{dfid, std::move(name), newdfid, std::move(newname)},
+          expect<rrenameat>(std::move(done), nothing));
+}
+
+void client::link(std::uint32_t dfid, std::uint32_t fid, std::string name, handler<void> done) {
+  request(tlink{dfid, fid, std::move(name)}, expect<rlink>(std::move(done), nothing));
+}
+
+void client::symlink(std::uint32_t dfid, std::string name, std::string target, std::uint32_t gid,
+                     handler<void> done) {
+  request(tsymlink{dfid, std::move(name), std::move(target), gid},
+          expect<rsymlink>(std::move(done), nothing));
+}
+
+void client::mknod(std::uint32_t dfid, std::string name, std::uint32_t mode, std::uint32_t gid,
+                   handler<void> done) {
+  request(tmknod{dfid, std::move(name), mode, 0, 0, gid}, expect<rmknod>(std::move(done), nothing));
+}
+
 void client::getattr(std::uint32_t fid, std::uint64_t mask, handler<rgetattr> done) {
   request(tgetattr{fid, mask},
           expect<rgetattr>(std::move(done), [](const rgetattr& r) { return r; }));

@@ -369,6 +369,12 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
                      answer_void(tag, runlinkat{}));
         } else if constexpr (std::is_same_v<M, trenameat>) {
           s.refuse(who(m.olddirfid), tag, m.olddirfid, m.oldname, "rename", answer_void(tag, rrenameat{}));
+        } else if constexpr (std::is_same_v<M, tsymlink>) {
+          s.refuse(who(m.fid), tag, m.fid, m.name, "symlink", answer_void(tag, rsymlink{}));
+        } else if constexpr (std::is_same_v<M, tlink>) {
+          s.refuse(who(m.dfid), tag, m.dfid, m.name, "link", answer_void(tag, rlink{}));
+        } else if constexpr (std::is_same_v<M, tmknod>) {
+          s.refuse(who(m.dfid), tag, m.dfid, m.name, "create", answer_void(tag, rmknod{}));
         } else if constexpr (std::is_same_v<M, tfsync>) {
           s.fsync(who(m.fid), tag, m.fid, answer_void(tag, rfsync{}));
         } else if constexpr (std::is_same_v<M, tstatfs>) {
@@ -376,7 +382,7 @@ void server::serve(std::uint16_t tag, tmessage& msg) {
                       return rstatfs{v9fs_magic, 4096, 0, 0, 0, 0, 0, 0, 64};
                     }));
         } else {
-          // Valid 9P messages circuit does not serve (links, locks, xattrs,
+          // Valid 9P messages circuit does not serve (readlink, locks, xattrs,
           // 9P2000's Topen ...), and replies sent as requests.
           send(tag, rlerror{static_cast<std::uint32_t>(to_errno(errc::not_supported))});
         }

@@ -87,6 +87,8 @@ class member_remote final : public remote, public std::enable_shared_from_this<m
   void unlinkat(const caller& who, std::uint32_t dfid, std::string name, bool dir, op_ptr<void> done) override;
   void lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                op_ptr<attr> done) override;
+  void refuse(const caller& who, std::uint32_t dfid, std::string name, std::string what,
+              op_ptr<void> done) override;
 
  private:
   // One of our fids: the link's fid on link number `gen`, or an `error`

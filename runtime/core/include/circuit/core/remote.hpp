@@ -98,6 +98,12 @@ class remote {
   // clone walked as who is). A remote that makes no files refuses (EPERM).
   virtual void lcreate(const caller& who, std::uint32_t dfid, std::string name, int flags, mode_t mode,
                        op_ptr<attr> done);
+  // A rename, link, symlink or special file (`what`) of `name` in the
+  // directory `dfid`, which the namespace refuses: a remote that serves
+  // one asks its server, which refuses it with its own words (kept in its
+  // `error` file for the caller); one that cannot refuses it here (EPERM).
+  virtual void refuse(const caller& who, std::uint32_t dfid, std::string name, std::string what,
+                      op_ptr<void> done);
 
   // Pipelining (circuit-wire(7)). Every request above on a fid it made
   // reaches the server as soon as it is called, after the ones called

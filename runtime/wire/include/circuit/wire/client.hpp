@@ -149,6 +149,16 @@ class client : public std::enable_shared_from_this<client> {
   void lcreate(std::uint32_t fid, std::string name, std::uint32_t flags, std::uint32_t mode,
                std::uint32_t gid, handler<rlcreate> done);
   void unlinkat(std::uint32_t dfid, std::string name, std::uint32_t flags, handler<void> done);
+  // Renames, links and special files, which circuit's namespace refuses
+  // (its server answers EPERM with words): sent to another server so that
+  // it refuses them itself. A success is taken as such.
+  void renameat(std::uint32_t dfid, std::string name, std::uint32_t newdfid, std::string newname,
+                handler<void> done);
+  void link(std::uint32_t dfid, std::uint32_t fid, std::string name, handler<void> done);
+  void symlink(std::uint32_t dfid, std::string name, std::string target, std::uint32_t gid,
+               handler<void> done);
+  void mknod(std::uint32_t dfid, std::string name, std::uint32_t mode, std::uint32_t gid,
+             handler<void> done);
   void getattr(std::uint32_t fid, std::uint64_t mask, handler<rgetattr> done);
   // The entries from `offset` (0, then the last entry's offset), in at
   // most `count` bytes; none at the end.

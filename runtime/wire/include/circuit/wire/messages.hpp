@@ -6,7 +6,7 @@
 // off (decode, giving a `frame` of the tag and the message).
 //
 // `tmessage` holds any request a server can be sent, `rmessage` any reply.
-// A valid T-message circuit does not speak (Tsymlink, Txattrwalk, Tlock,
+// A valid T-message circuit does not speak (Txattrwalk, Tlock, Treadlink,
 // 9P2000's Topen, ...) decodes as `tunsupported`, so a server answers it
 // Rlerror(EOPNOTSUPP) and the connection lives on.
 //
@@ -95,14 +95,35 @@ struct trenameat {
   bool operator==(const trenameat&) const = default;
 };
 struct tfsync { std::uint32_t fid = 0; std::uint32_t datasync = 0; bool operator==(const tfsync&) const = default; };
+// Links and special files: decoded so that the namespace refuses each with
+// its words (EPERM), on the member asked and through a peer alike.
+struct tsymlink {
+  std::uint32_t fid = 0;
+  std::string name, symtgt;
+  std::uint32_t gid = 0;
+  bool operator==(const tsymlink&) const = default;
+};
+struct tmknod {
+  std::uint32_t dfid = 0;
+  std::string name;
+  std::uint32_t mode = 0, major = 0, minor = 0, gid = 0;
+  bool operator==(const tmknod&) const = default;
+};
+struct tlink {
+  std::uint32_t dfid = 0;
+  std::uint32_t fid = 0;
+  std::string name;
+  bool operator==(const tlink&) const = default;
+};
 struct tstatfs { std::uint32_t fid = 0; bool operator==(const tstatfs&) const = default; };
 // Any other valid T type; its body is not read. Encoding one writes the
 // bare header (only tests do that).
 struct tunsupported { std::uint8_t type = 0; bool operator==(const tunsupported&) const = default; };
 
-using tmessage = std::variant<tversion, tauth, tattach, twalk, tlopen, tlcreate, tread, twrite,
-                              tclunk, tflush, tgetattr, tsetattr, treaddir, tmkdir, tunlinkat,
-                              tremove, trenameat, tfsync, tstatfs, tunsupported>;
+using tmessage =
+    std::variant<tversion, tauth, tattach, twalk, tlopen, tlcreate, tread, twrite, tclunk, tflush,
+                 tgetattr, tsetattr, treaddir, tmkdir, tunlinkat, tremove, trenameat, tfsync,
+                 tstatfs, tsymlink, tmknod, tlink, tunsupported>;
 
 // --- replies --------------------------------------------------------------
 
@@ -143,6 +164,17 @@ struct runlinkat { bool operator==(const runlinkat&) const = default; };
 struct rremove { bool operator==(const rremove&) const = default; };
 struct rrenameat { bool operator==(const rrenameat&) const = default; };
 struct rfsync { bool operator==(const rfsync&) const = default; };
+struct rsymlink {
+  wire::qid qid;
+  bool operator==(const rsymlink&) const = default;
+};
+struct rmknod {
+  wire::qid qid;
+  bool operator==(const rmknod&) const = default;
+};
+struct rlink {
+  bool operator==(const rlink&) const = default;
+};
 struct rstatfs {
   std::uint32_t type = 0;
   std::uint32_t bsize = 0;
@@ -155,8 +187,9 @@ struct rstatfs {
 // The failure of any request: a Linux errno.
 struct rlerror { std::uint32_t ecode = 0; bool operator==(const rlerror&) const = default; };
 
-using rmessage = std::variant<rversion, rauth, rattach, rwalk, rlopen, rlcreate, rread, rwrite,
-                              rclunk, rflush, rgetattr, rsetattr, rreaddir, rmkdir, runlinkat,
-                              rremove, rrenameat, rfsync, rstatfs, rlerror>;
+using rmessage =
+    std::variant<rversion, rauth, rattach, rwalk, rlopen, rlcreate, rread, rwrite, rclunk, rflush,
+                 rgetattr, rsetattr, rreaddir, rmkdir, runlinkat, rremove, rrenameat, rfsync,
+                 rstatfs, rsymlink, rmknod, rlink, rlerror>;
 
 }  // namespace circuit::wire
