@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <unordered_map>
@@ -27,6 +28,18 @@ thread_local runtime* decoding_into = nullptr;
 // Each thread's sessions, by runtime id: a thread's calls use its own
 // connection, and a thread's connections close when it ends.
 thread_local std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions;
+
+// In a worker, on its daemon's socket, the host is the one its daemon
+// named (CIRCUIT_HOST, the first name of CIRCUIT_WORKER's path): no round
+// trip to ask /sysname.
+std::optional<std::string> worker_host(const std::string& socket) {
+  const char* host = std::getenv("CIRCUIT_HOST");
+  const char* worker = std::getenv("CIRCUIT_WORKER");
+  if (!socket.empty() || !host || !*host || !worker) return std::nullopt;
+  std::string prefix = "/" + std::string(host) + "/workers/";
+  if (std::string(worker).rfind(prefix, 0) != 0) return std::nullopt;
+  return std::string(host);
+}
 
 std::string unique_name() {
   std::random_device rd;
@@ -59,9 +72,13 @@ runtime::runtime(int argc, char** argv) : runtime(std::string()) {
 runtime::runtime(const std::string& socket) : impl_(std::make_unique<impl>(next_runtime++)) {
   impl_->socket = socket.empty() ? wire::default_socket() : socket;
   auto& c = session().conn();
-  auto name = c.slurp({"sysname"});
-  if (!name) session().fail(name.err(), "runtime", "/sysname", true);
-  impl_->host = *name;
+  if (auto h = worker_host(socket)) {
+    impl_->host = *h;
+  } else {
+    auto name = c.slurp({"sysname"});
+    if (!name) session().fail(name.err(), "runtime", "/sysname", true);
+    impl_->host = *name;
+  }
   while (!impl_->host.empty() && impl_->host.back() == '\n') impl_->host.pop_back();
   newest.store(this);
 }

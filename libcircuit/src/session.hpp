@@ -33,38 +33,8 @@ class session {
   std::unique_ptr<wire::conn> c_;
 };
 
-// Replies of requests issued together: how many are out, and the first
-// failure and the step it failed at.
-struct batch {
-  int out = 0;
-  std::optional<error> failed;
-  const char* step = "";
-  bool walked = true;
-
-  template <class R>
-  auto on(const char* at) {
-    ++out;
-    return [this, at](R r) {
-      --out;
-      if (!r && !failed) {
-        failed = r.err();
-        step = at;
-      }
-    };
-  }
-  auto on_walk(std::size_t names) {
-    ++out;
-    return [this, names](result<std::vector<wire::qid>> r) {
-      --out;
-      if (r && r->size() < names) r = make_error(errc::not_found, "No such file or directory");
-      if (!r && !failed) {
-        failed = r.err();
-        step = "walk";
-        walked = false;
-      }
-    };
-  }
-};
+// Replies of requests issued together (conn.hpp).
+using batch = wire::batch;
 
 // A result file's value as JSON ({"value": ...}); throws circuit::app_error
 // for {"error": "..."}; nothing when it holds neither.

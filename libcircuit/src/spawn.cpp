@@ -161,29 +161,39 @@ std::string runtime::start_worker(const std::string& host, detail::fn_key fn, co
   return path;
 }
 
+// Walk, open and read of `wait` leave together (the open waits for the
+// end, at most `within`); its clunk leaves with the walk, open and read of
+// `result`: two round trips, and one more to find the result's end.
 std::string runtime::await_result(const std::string& path, duration within) {
   auto& s = session();
   auto& c = s.conn();
+  auto& cl = c.raw();
   auto names = wire::split_path(path);
   names.push_back("wait");
-  auto fid = c.walk(names);
-  if (!fid) s.fail(fid.err(), "wait", path + "/wait", false);
-  detail::blocking guard("wait " + path, c);
-  auto opened = c.lopen(*fid, wire::o_rdonly, within);
-  if (!opened) {
-    (void)c.clunk(*fid);
-    s.fail(opened.err(), "wait", path + "/wait", true);
+  detail::batch b;
+  std::optional<result<std::string>> status;
+  std::uint32_t fid = cl.new_fid();
+  {
+    detail::blocking guard("wait " + path, c);
+    cl.walk(c.root(), fid, names, b.on_walk(names.size()));
+    cl.set_deadline(within);
+    cl.lopen(fid, wire::o_rdonly, b.on<result<wire::rlopen>>("open"));
+    cl.read(fid, 0, cl.msize() - wire::rread_overhead, b.keep("read", status));
+    cl.set_deadline({});
+    c.finish(b);
   }
-  auto status = c.read(*fid, 0);
-  (void)c.clunk(*fid);
-  if (!status) s.fail(status.err(), "wait", path + "/wait", true);
+  if (b.walked)
+    cl.clunk(fid, [](result<void>) {});  // leaves with what comes next
+  else
+    cl.release_fid(fid);
+  if (b.failed) s.fail(*b.failed, "wait", path + "/wait", b.walked);
   names.back() = "result";
   auto res = c.slurp(names);
   if (!res) s.fail(res.err(), "wait", path + "/result", true);
 
   if (auto v = detail::value_of(*res)) return *v;
   // No result: how the worker ended says why.
-  detail::worker_ended("spawn: worker " + path, *status, "before it wrote a result");
+  detail::worker_ended("spawn: worker " + path, **status, "before it wrote a result");
 }
 
 void runtime::kill_worker(const std::string& path) {

@@ -38,6 +38,7 @@ class test_server {
   std::vector<frame<tmessage>> received;  // every request, in arrival order
   std::map<std::uint16_t, tmessage> parked;
   std::uint32_t msize = 8192;
+  std::string a_data = "hello";  // what "a" holds
   std::string version = "9P2000.L";
 
   void reply(std::uint16_t tag, const rmessage& m) { send(encode(tag, m)); }
@@ -46,6 +47,8 @@ class test_server {
     asio::async_write(socket_, asio::buffer(*b), [b](boost::system::error_code, std::size_t) {});
   }
   void hang_up() { socket_.close(); }
+  // What the server answers `m` with (a parked request answered later).
+  rmessage answer(const tmessage& m) { return answer_of(m); }
 
  private:
   void read() {
@@ -71,10 +74,10 @@ class test_server {
         return;
       }
     if (auto* fl = std::get_if<tflush>(&f.message)) parked.erase(fl->oldtag);
-    reply(f.tag, answer(f.message));
+    reply(f.tag, answer_of(f.message));
   }
 
-  rmessage answer(const tmessage& m) {
+  rmessage answer_of(const tmessage& m) {
     constexpr std::uint32_t enoent = 2, eopnotsupp = 95;
     if (auto* v = std::get_if<tversion>(&m)) return rversion{std::min(v->msize, msize), version};
     if (auto* a = std::get_if<tattach>(&m)) return (fids_[a->fid] = root_qid, rattach{root_qid});
@@ -92,8 +95,7 @@ class test_server {
     }
     if (auto* o = std::get_if<tlopen>(&m)) return rlopen{fids_[o->fid], 0};
     if (auto* r = std::get_if<tread>(&m)) {
-      std::string data = "hello";
-      return rread{r->offset < data.size() ? data.substr(r->offset, r->count) : ""};
+      return rread{r->offset < a_data.size() ? a_data.substr(r->offset, r->count) : ""};
     }
     if (auto* w = std::get_if<twrite>(&m)) return rwrite{std::uint32_t(w->data.size())};
     if (std::holds_alternative<tclunk>(m)) return rclunk{};

@@ -196,37 +196,74 @@ result<void> conn::fsync(std::uint32_t fid) {
   return wait<void>([&](auto done) { client_->fsync(fid, std::move(done)); });
 }
 
-result<std::string> conn::slurp(const std::vector<std::string>& names) {
-  auto fid = walk(names);
-  if (!fid) return fid.err();
-  auto o = lopen(*fid, o_rdonly);
-  if (!o) {
-    (void)clunk(*fid);
-    return o.err();
-  }
-  std::string all;
-  for (;;) {
-    auto part = read(*fid, all.size());
-    if (!part) {
-      (void)clunk(*fid);
-      return part.err();
+std::uint32_t conn::walk_into(batch& b, const std::vector<std::string>& names) {
+  if (names.size() > max_walk) {
+    auto fid = walk(names);
+    auto mark = b.on_walk(0);
+    if (!fid) {
+      mark(fid.err());
+      return client_->new_fid();  // unknown to the server: what follows fails, after the walk
     }
-    if (part->empty()) break;
+    mark(std::vector<qid>{});
+    return *fid;
+  }
+  std::uint32_t fid = client_->new_fid();
+  client_->walk(root_, fid, names, b.on_walk(names.size()));
+  return fid;
+}
+
+result<std::string> conn::read_rest(std::uint32_t fid, std::string all) {
+  for (;;) {
+    auto part = read(fid, all.size());
+    if (!part) return part.err();
+    if (part->empty()) return all;
     all += *part;
   }
-  auto c = clunk(*fid);
+}
+
+result<std::string> conn::slurp(const std::vector<std::string>& names) {
+  std::uint32_t count = client_->msize() - rread_overhead;
+  batch b;
+  std::uint32_t fid = walk_into(b, names);
+  std::optional<result<std::string>> first;
+  client_->lopen(fid, o_rdonly, b.on<result<rlopen>>("open"));
+  client_->read(fid, 0, count, b.keep("read", first));
+  finish(b);
+  if (b.failed) {
+    if (b.walked)
+      (void)clunk(fid);
+    else
+      client_->release_fid(fid);
+    return *b.failed;
+  }
+  std::string all = std::move(**first);
+  batch end;
+  std::optional<result<std::string>> more;
+  if (!all.empty()) client_->read(fid, all.size(), count, end.keep("read", more));
+  client_->clunk(fid, end.on<result<void>>("clunk"));
+  finish(end);
+  if (end.failed) return *end.failed;
+  if (!more || (*more)->empty()) return all;
+  // Longer than one read: all of it, from a new walk.
+  auto again = walk(names);
+  if (!again) return again.err();
+  auto o = lopen(*again, o_rdonly);
+  auto r = o ? read_rest(*again, {}) : result<std::string>(o.err());
+  auto c = clunk(*again);
+  if (!r) return r.err();
   if (!c) return c.err();
-  return all;
+  return r;
 }
 
 result<void> conn::put(const std::vector<std::string>& names, std::string data) {
-  auto fid = walk(names);
-  if (!fid) return fid.err();
-  auto o = lopen(*fid, o_wronly);
-  auto w = o ? write(*fid, 0, std::move(data)) : result<std::uint32_t>(o.err());
-  auto c = clunk(*fid);
-  if (!w) return w.err();
-  return c;
+  batch b;
+  std::uint32_t fid = walk_into(b, names);
+  client_->lopen(fid, o_wronly, b.on<result<rlopen>>("open"));
+  client_->write(fid, 0, std::move(data), b.on<result<std::uint32_t>>("write"));
+  client_->clunk(fid, b.on<result<void>>("clunk"));
+  finish(b);
+  if (b.failed) return *b.failed;
+  return {};
 }
 
 }  // namespace circuit::wire

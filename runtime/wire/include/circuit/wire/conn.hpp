@@ -40,6 +40,58 @@ std::vector<std::string> split_path(const std::string& path);
 // that is not a valid name).
 std::string default_socket(const std::string& host = "");
 
+// Replies of requests issued together (pipelined: they leave in one write,
+// and the server takes those on one fid in order): how many are out, and
+// the failure to report, with the step it failed at. That is the first in
+// the order issued, whatever the order the replies come in: a write after a
+// refused open fails too, and the open's failure is the one that says why.
+struct batch {
+  int out = 0;
+  std::optional<error> failed;
+  const char* step = "";
+  bool walked = true;  // false when the walk failed (nothing was recorded)
+
+  // The handler of the next request, named `at` ("open", "write").
+  template <class R>
+  auto on(const char* at) {
+    ++out;
+    return [this, at, i = issued++](R r) {
+      --out;
+      if (!r) fail(i, r.err(), at);
+    };
+  }
+  // The same, keeping the reply in `into`.
+  template <class R>
+  auto keep(const char* at, std::optional<R>& into) {
+    ++out;
+    return [this, at, &into, i = issued++](R r) {
+      --out;
+      if (!r) fail(i, r.err(), at);
+      into.emplace(std::move(r));
+    };
+  }
+  // The handler of a walk of `names` names: fewer qids is errc::not_found.
+  auto on_walk(std::size_t names) {
+    ++out;
+    return [this, names, i = issued++](result<std::vector<qid>> r) {
+      --out;
+      if (r && r->size() < names) r = make_error(errc::not_found, "No such file or directory");
+      if (!r && fail(i, r.err(), "walk")) walked = false;
+    };
+  }
+
+ private:
+  bool fail(int i, const error& e, const char* at) {
+    if (failed && first < i) return false;
+    failed = e;
+    step = at;
+    first = i;
+    walked = true;
+    return true;
+  }
+  int issued = 0, first = -1;
+};
+
 class conn {
  public:
   using duration = std::chrono::steady_clock::duration;
@@ -73,9 +125,13 @@ class conn {
   result<void> unlink(std::uint32_t dfid, const std::string& name);
   result<void> fsync(std::uint32_t fid);
 
-  // The whole of a file: walk, open, read to the end, clunk.
+  // The whole of a file: walk, open, read to the end, clunk. Walk, open
+  // and the first read leave together, then the read that finds the end
+  // with the clunk: two round trips for a file that fits one read. (When
+  // that read finds more, the file is read again from a new walk.)
   result<std::string> slurp(const std::vector<std::string>& names);
-  // Walk, open for writing, one write of `data`, clunk.
+  // Walk, open for writing, the write of `data` (in max_write pieces) and
+  // clunk, issued together: one round trip.
   result<void> put(const std::vector<std::string>& names, std::string data);
   // From any thread: the call under way now (in the thread that runs
   // this conn) is flushed on the server and fails with errc::interrupted.
@@ -92,6 +148,10 @@ class conn {
   client& raw() { return *client_; }
   std::uint32_t root() const { return root_; }
   void run_until(const std::function<bool()>& done);
+  // Runs until each request of `b` has its reply.
+  void finish(batch& b) {
+    run_until([&b] { return b.out == 0; });
+  }
   // Runs `f` on the calling thread before its next wait for a reply on
   // any conn, once; nullptr clears it. (libcircuit: a goroutine running
   // on its program's server loop hands the loop on before it waits.)
@@ -102,6 +162,11 @@ class conn {
  private:
   conn();
   void send_queued();
+  // A new fid for `names` from the root: the walk issued into `b` when it
+  // takes one Twalk, else walked now (its failure is in `b`, as issued).
+  std::uint32_t walk_into(batch& b, const std::vector<std::string>& names);
+  // Reads `fid`, open, from `offset` to the end.
+  result<std::string> read_rest(std::uint32_t fid, std::string got);
   // Issues a request through `issue(handler)` and runs the loop until its
   // handler has run.
   template <class T, class F>
