@@ -28,8 +28,10 @@
 //     posix_spawn+exec+unix round trip 20000.0 us (p99 ...)  per-round [...]
 //     fork+exec+unix round trip 24000.0 us (p99 ...)  per-round [...]
 //     ratio to posix_spawn+exec+unix round trip 1.10 (target <= 2), difference 2000.0 us
-//     per spawn: circuitd h1 cpu 2000 us, wake-ups 43.0; this program's cpu 800 us
+//     per spawn: circuitd h1 cpu 2000 us, wake-ups 43.0; this program cpu 800 us, wake-ups 9.0;
 //   spawn+wait, h1 -> h2 (...): the same, with h2's cpu too
+//   go()+reply, h1 -> a program on h2 (...): the same against the TLS relay
+//     round trip, with what each of the four processes spent per go()
 //   circuitd idle cpu: ... (each member)
 // The difference says what spawn adds to starting the program, which on a
 // small virtual machine is most of either figure.
@@ -127,26 +129,34 @@ void round_then(bench::figures& f, int iters, T trip, A after) {
   f.samples.insert(f.samples.end(), s.begin(), s.end());
 }
 
-// What the daemons and this program spent per spawn, over the spawn rounds.
+// What each process of a trip (daemons, this program, a program on h2)
+// spent per trip, over the rounds.
 struct spend {
-  std::vector<const bench::server*> daemons;
-  std::vector<double> cpu_us, wakeups;  // per daemon, summed over rounds
-  double self_us = 0;
-  int spawns = 0;
+  struct process {
+    const char* name;
+    pid_t pid;
+    double cpu_us = 0, wakeups = 0;  // summed over rounds
+  };
+  std::vector<process> processes;
+  int trips = 0;
   template <class F>
   void during(int n, F f) {
     std::vector<double> c0;
     std::vector<long> w0;
-    for (auto* d : daemons) c0.push_back(bench::cpu_seconds(d->pid())), w0.push_back(bench::wakeups(d->pid()));
-    double me = bench::cpu_seconds(getpid());
+    for (auto& p : processes)
+      c0.push_back(bench::cpu_seconds(p.pid)), w0.push_back(bench::wakeups(p.pid));
     f();
-    cpu_us.resize(daemons.size()), wakeups.resize(daemons.size());
-    for (std::size_t i = 0; i < daemons.size(); ++i) {
-      cpu_us[i] += (bench::cpu_seconds(daemons[i]->pid()) - c0[i]) * 1e6;
-      wakeups[i] += bench::wakeups(daemons[i]->pid()) - w0[i];
+    for (std::size_t i = 0; i < processes.size(); ++i) {
+      processes[i].cpu_us += (bench::cpu_seconds(processes[i].pid) - c0[i]) * 1e6;
+      processes[i].wakeups += bench::wakeups(processes[i].pid) - w0[i];
     }
-    self_us += (bench::cpu_seconds(getpid()) - me) * 1e6;
-    spawns += n;
+    trips += n;
+  }
+  void print(const char* per) const {
+    printf("  per %s:", per);
+    for (auto& p : processes)
+      printf(" %s cpu %.0f us, wake-ups %.1f;", p.name, p.cpu_us / trips, p.wakeups / trips);
+    printf("\n");
   }
 };
 
@@ -189,11 +199,7 @@ void measure(const char* title, circuit::runtime& rt, const std::string& host, c
            bench::list_us(f[i].round_medians).c_str());
   printf("  ratio to %s %.2f (target <= 2), difference %.1f us\n", floors[0].name, s.us() / f[0].us(),
          s.us() - f[0].us());
-  printf("  per spawn:");
-  for (std::size_t i = 0; i < cost.daemons.size(); ++i)
-    printf(" circuitd %s cpu %.0f us, wake-ups %.1f;", i ? "h2" : "h1", cost.cpu_us[i] / cost.spawns,
-           cost.wakeups[i] / cost.spawns);
-  printf(" this program's cpu %.0f us\n", cost.self_us / cost.spawns);
+  cost.print("spawn");
 }
 
 // Waits (at most 10 s) until each of `pids` spends under 2% of a CPU
@@ -234,7 +240,9 @@ int body(int argc, char** argv) {
   bench::relay_floor polling(&ctx, {{{bytes, bytes}}}, {{{bytes, bytes}}}, bench::spin_window);
   {
     circuit::runtime rt(h1.socket());  // a program on h1
-    spend local{{&h1}}, remote{{&h1, &h2}};
+    spend local{{{"circuitd h1", h1.pid()}, {"this program", getpid()}}};
+    spend remote{
+        {{"circuitd h1", h1.pid()}, {"circuitd h2", h2.pid()}, {"this program", getpid()}}};
     measure("same host", rt, "h1", h1, local,
             {{"posix_spawn+exec+unix round trip", [&] { fork_exec_trip(self, true); }},
              {"fork+exec+unix round trip", [&] { fork_exec_trip(self, false); }}},
@@ -259,8 +267,13 @@ int body(int argc, char** argv) {
     for (int i = 0; i < 300; ++i) go_trip(), tls.round_trip(), polling.round_trip();
     bench::figures g, t, p;
     int go_iters = 10 * iters;  // a go() is a thousandth of a spawn
+    spend go_cost{{{"circuitd h1", h1.pid()},
+                   {"circuitd h2", h2.pid()},
+                   {"this program", getpid()},
+                   {"the program on h2", static_cast<pid_t>(bench::stat_number(
+                                             h2.mount() + w.path() + "/stat", "pid"))}}};
     for (int r = 0; r < rounds; ++r) {
-      g.round(go_iters, go_trip);
+      go_cost.during(go_iters, [&] { g.round(go_iters, go_trip); });
       t.round(go_iters, [&] { tls.round_trip(); });
       p.round(go_iters, [&] { polling.round_trip(); });
     }
@@ -271,6 +284,7 @@ int body(int argc, char** argv) {
            rounds, go_iters, g.us(), g.p99_us(), bench::list_us(g.round_medians).c_str(), t.us(), t.p99_us(),
            bench::list_us(t.round_medians).c_str(), static_cast<long long>(bench::spin_window.count() / 1000), p.us(),
            p.p99_us(), bench::list_us(p.round_medians).c_str(), g.us() / t.us(), g.us() / p.us());
+    go_cost.print("go()");
     done.send(1);
     w.wait();
   }
