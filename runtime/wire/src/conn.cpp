@@ -105,15 +105,16 @@ result<std::unique_ptr<conn>> conn::open(const std::string& socket) {
   while (!cl) c->io_.run_one();
   if (!*cl) return cl->err();
   c->client_ = **cl;
-  auto v = c->wait<std::uint32_t>([&](auto done) { c->client_->version(std::move(done)); });
-  if (!v) return v.err();
+  // Version and attach leave together: the server takes the attach once
+  // the version has made the session (an attach is smaller than any msize).
   const passwd* pw = getpwuid(getuid());
   std::string uname = pw ? pw->pw_name : "nobody";
+  batch b;
+  c->client_->version(b.on<result<std::uint32_t>>("version"));
   c->root_ = c->client_->new_fid();
-  auto q = c->wait<qid>([&](auto done) {
-    c->client_->attach(c->root_, uname, getuid(), "", std::move(done));
-  });
-  if (!q) return q.err();
+  c->client_->attach(c->root_, uname, getuid(), "", b.on<result<qid>>("attach"));
+  c->finish(b);
+  if (b.failed) return *b.failed;
   return c;
 }
 
