@@ -40,7 +40,7 @@ void loop::run_as(std::uint64_t gen) {
   // (circuit/wire/spin.hpp), as the program's own calls do. A hand-off
   // may store the new generation just after its thread began: newer or
   // the same is this thread's.
-  wire::spinner spin(wire::spin_window_from_env("CIRCUIT_SPIN", wire::default_spin_window));
+  wire::spinner spin(wire::spin_window_from_env("CIRCUIT_SPIN", wire::default_program_spin_window));
   while (gen_.load(std::memory_order_acquire) <= gen && spin.run_one(io_)) {
   }
   my_loop = nullptr;

@@ -186,3 +186,24 @@ TEST_CASE("batch keeps the failure of the request issued first") {
   CHECK(std::string(b.step) == "open");
   CHECK(b.walked);
 }
+
+TEST_CASE(
+    "a program's conn polls 400 us unless CIRCUIT_SPIN says otherwise, longer than the daemon's "
+    "100") {
+  std::string was = std::getenv("CIRCUIT_SPIN") ? std::getenv("CIRCUIT_SPIN") : "";
+  unsetenv("CIRCUIT_SPIN");
+  {
+    served s;  // each serves one connection
+    CHECK(s.dial()->spin_window() == std::chrono::microseconds(400));
+  }
+  CHECK(default_spin_window == std::chrono::microseconds(100));
+  setenv("CIRCUIT_SPIN", "250", 1);
+  {
+    served s;
+    CHECK(s.dial()->spin_window() == std::chrono::microseconds(250));
+  }
+  if (was.empty())
+    unsetenv("CIRCUIT_SPIN");
+  else
+    setenv("CIRCUIT_SPIN", was.c_str(), 1);
+}

@@ -62,7 +62,7 @@ void conn::send_queued() {
   client_->write_queued();
 }
 
-conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", default_spin_window)) {}
+conn::conn() : spin_(spin_window_from_env("CIRCUIT_SPIN", default_program_spin_window)) {}
 
 namespace {
 thread_local std::function<void()> next_wait;

@@ -12,7 +12,7 @@
 //
 // While a conn's replies come quickly it polls for the next for a while
 // before it sleeps (spin.hpp): CIRCUIT_SPIN in the environment sets the
-// window in microseconds (default 100; 0: never poll).
+// window in microseconds (default 400; 0: never poll).
 //
 // Thread safety: one thread at a time (a conn is one 9P session: its
 // `error` files are its own).
@@ -140,6 +140,8 @@ class conn {
   // its call ended, so that it cannot reach the next one).
   void drain() { io_.poll(); }
   std::uint32_t max_write() const { return client_->max_write(); }
+  // How long it polls before it sleeps while hot (CIRCUIT_SPIN).
+  std::chrono::nanoseconds spin_window() const { return spin_.window(); }
   bool connected() const { return client_->connected(); }
 
   // For requests issued together (pipelined: they leave in one write):
@@ -174,7 +176,7 @@ class conn {
 
   boost::asio::io_context io_;
   // Polls for a reply before sleeping while replies come quickly
-  // (spin.hpp): CIRCUIT_SPIN microseconds, 100 unless set.
+  // (spin.hpp): CIRCUIT_SPIN microseconds, 400 unless set.
   spinner spin_;
   std::shared_ptr<client> client_;
   std::uint32_t root_ = 0;

@@ -28,7 +28,12 @@
 //   wire::spinner s(std::chrono::microseconds(100));
 //   while (s.run_one(io)) {}   // io.run(), spinning while hot
 //
-// circuitd's --spin and libcircuit's CIRCUIT_SPIN set the window.
+// circuitd's --spin and libcircuit's CIRCUIT_SPIN set the window. A
+// program's is longer than its daemon's: its calls to another host are a
+// round trip through two daemons and a link (200-300 us on a 2-CPU
+// virtual machine), which a 100 us window always missed, so the program
+// slept and was woken on each; with 400 us go()+reply took 162-265 us
+// against 222-297 us (interleaved runs of one day), spawn no slower.
 //
 // Thread safety: the thread that runs `io`.
 #pragma once
@@ -39,8 +44,10 @@
 
 namespace circuit::wire {
 
-// The window unless told otherwise: circuitd's --spin, CIRCUIT_SPIN.
+// The window unless told otherwise: circuitd's --spin; a libcircuit
+// program's CIRCUIT_SPIN.
 inline constexpr std::chrono::microseconds default_spin_window{100};
+inline constexpr std::chrono::microseconds default_program_spin_window{400};
 
 class spinner {
  public:
